@@ -1,0 +1,116 @@
+// In-process event log with the Kafka semantics the rest relies on: keyed partitions, per-partition
+// order, offsets as positions, consumer groups (`shared`) and per-instance readers (`broadcast`).
+import { randomUUID } from 'node:crypto'
+import type { BusOptions, BusRecord, Consumer, ConsumerSpec, EventBus, ProduceResult } from './bus.ts'
+
+interface Partition { records: BusRecord[], base: number, waiters: Set<() => void> }
+interface Topic { epoch: string, partitions: Partition[] }
+
+/** Records kept per partition; older ones are dropped once every group has read them. */
+const RETENTION = 50_000
+
+// Kafka's default partitioner is murmur2; any stable hash keeps the per-key order guarantee.
+function partitionFor (key: string, count: number): number {
+  let h = 2166136261
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619)
+  return (h >>> 0) % count
+}
+
+export function createEmbeddedBus (options: BusOptions): EventBus {
+  const topics = new Map<string, Topic>()
+  const committed = new Map<string, number[]>() // group → next offset per partition
+  const running = new Set<Reader>()
+  let closed = false
+
+  function topic (name: string): Topic {
+    let t = topics.get(name)
+    if (!t) {
+      t = { epoch: randomUUID(), partitions: Array.from({ length: options.partitions }, () => ({ records: [], base: 0, waiters: new Set() })) }
+      topics.set(name, t)
+    }
+    return t
+  }
+
+  function trim (name: string, p: number, part: Partition) {
+    if (part.records.length <= RETENTION) return
+    let floor = part.base + part.records.length - RETENTION
+    for (const [group, offsets] of committed) if (group.startsWith(`${name}\u0000`)) floor = Math.min(floor, offsets[p] ?? 0)
+    if (floor > part.base) {
+      part.records.splice(0, floor - part.base)
+      part.base = floor
+    }
+  }
+
+  class Reader implements Consumer {
+    private stopped = false
+    private readonly loops: Promise<void>[]
+    constructor (private readonly spec: ConsumerSpec, private readonly t: Topic, private readonly next: number[]) {
+      this.loops = t.partitions.map((_p, i) => this.loop(i))
+    }
+
+    private async loop (p: number) {
+      const part = this.t.partitions[p]
+      while (!this.stopped) {
+        const index = this.next[p] - part.base
+        if (index >= part.records.length) {
+          await new Promise<void>((resolve) => { part.waiters.add(resolve) })
+          continue
+        }
+        const record = part.records[Math.max(index, 0)]
+        try {
+          await this.spec.handle(record)
+        } catch {
+          return // only while stopping: the record stays unread, as an uncommitted Kafka offset would
+        }
+        this.next[p] = Number(record.offset) + 1
+        trim(this.spec.topic, p, part)
+      }
+    }
+
+    wake () { for (const part of this.t.partitions) for (const w of part.waiters) w() }
+
+    async stop () {
+      this.stopped = true
+      running.delete(this)
+      this.wake()
+      await Promise.all(this.loops)
+    }
+  }
+
+  return {
+    kind: 'embedded',
+    async ensureTopics (names) { for (const name of names) topic(name) },
+    async produce (name, key, value): Promise<ProduceResult> {
+      if (closed) throw new Error('event bus is closed')
+      const t = topic(name)
+      const p = partitionFor(key, t.partitions.length)
+      const part = t.partitions[p]
+      const offset = String(part.base + part.records.length)
+      part.records.push({ topic: name, partition: p, offset, epoch: `${t.epoch}:${p}`, key, value: Buffer.isBuffer(value) ? value : Buffer.from(value), timestamp: Date.now() })
+      const waiters = [...part.waiters]
+      part.waiters.clear()
+      for (const w of waiters) w()
+      return { topic: name, partition: p, offset, epoch: `${t.epoch}:${p}` }
+    },
+    async consume (spec) {
+      if (closed) throw new Error('event bus is closed')
+      const t = topic(spec.topic)
+      let next: number[]
+      if (spec.mode === 'shared') {
+        const group = `${spec.topic}\u0000${options.topicPrefix}${spec.name}`
+        next = committed.get(group) ?? t.partitions.map((part) => part.base)
+        committed.set(group, next)
+      } else {
+        next = t.partitions.map((part) => part.base + part.records.length)
+      }
+      const reader = new Reader(spec, t, next)
+      running.add(reader)
+      return reader
+    },
+    async ping () { if (closed) throw new Error('event bus is closed') },
+    async close () {
+      closed = true
+      await Promise.all([...running].map((r) => r.stop()))
+    }
+  }
+}

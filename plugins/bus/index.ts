@@ -1,0 +1,31 @@
+import fp from 'fastify-plugin'
+import type { EventBus } from './bus.ts'
+import { createEmbeddedBus } from './embedded.ts'
+
+export type * from './bus.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance { bus: EventBus }
+}
+
+export interface BusPluginOptions { bus?: EventBus }
+
+/** The event log: Kafka when KAFKA_BROKERS is set, the embedded log otherwise. Never a silent fallback. */
+export default fp<BusPluginOptions>(async function bus (app, opts) {
+  const { config } = app
+  const options = { topicPrefix: config.KAFKA_TOPIC_PREFIX, partitions: config.KAFKA_PARTITIONS, instanceId: app.instanceId }
+  let bus: EventBus
+  if (opts.bus) {
+    bus = opts.bus
+  } else if (config.KAFKA_BROKERS) {
+    const { createKafkaBus } = await import('./kafka.ts')
+    bus = createKafkaBus({ ...options, brokers: config.KAFKA_BROKERS.split(',').map((b) => b.trim()).filter(Boolean), clientId: config.KAFKA_CLIENT_ID, logger: app.log.child({ component: 'kafka' }) })
+  } else {
+    bus = createEmbeddedBus(options)
+  }
+  app.log.info({ bus: bus.kind }, `event bus: ${bus.kind === 'kafka' ? `Kafka at ${config.KAFKA_BROKERS}` : 'embedded in-process log (set KAFKA_BROKERS for Kafka)'}`)
+  app.decorate('bus', bus)
+  app.readiness.add(bus.kind === 'kafka' ? 'kafka' : 'bus', () => bus.ping())
+  // Consumers stop in the registry's onClose (registered later, so it runs first); then the bus closes.
+  if (!opts.bus) app.addHook('onClose', async () => { await bus.close() })
+}, { name: 'bus', dependencies: ['readiness'] })

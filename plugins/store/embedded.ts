@@ -1,0 +1,47 @@
+// In-memory store with the Mongo store's semantics (upsert by id, pages by id descending).
+import type { Message } from '../../schemas/message.ts'
+import type { MessageStore } from './store.ts'
+
+export function createEmbeddedStore (): MessageStore {
+  const messages = new Map<string, Message>()
+  const byChannel = new Map<string, string[]>() // ascending ids
+
+  return {
+    kind: 'embedded',
+    async upsert (message) {
+      if (!messages.has(message.id)) {
+        const ids = byChannel.get(message.channelId) ?? []
+        let i = ids.length
+        while (i > 0 && ids[i - 1] > message.id) i--
+        ids.splice(i, 0, message.id)
+        byChannel.set(message.channelId, ids)
+      }
+      messages.set(message.id, structuredClone(message))
+    },
+    async patch (id, changes) {
+      const m = messages.get(id)
+      if (!m) return false
+      messages.set(id, { ...m, ...structuredClone(changes) })
+      return true
+    },
+    async remove (id) {
+      const m = messages.get(id)
+      if (!m) return
+      messages.delete(id)
+      const ids = byChannel.get(m.channelId)!
+      ids.splice(ids.indexOf(id), 1)
+    },
+    async get (id) {
+      const m = messages.get(id)
+      return m ? structuredClone(m) : null
+    },
+    async page (channelId, { before, limit }) {
+      const ids = byChannel.get(channelId) ?? []
+      let end = ids.length
+      if (before !== undefined) while (end > 0 && ids[end - 1] >= before) end--
+      return ids.slice(Math.max(0, end - limit), end).reverse().map((id) => structuredClone(messages.get(id)!))
+    },
+    async ping () {},
+    async close () {}
+  }
+}

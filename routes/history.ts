@@ -1,0 +1,36 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { ChannelParams, ErrorResponse, HistoryPage, HistoryQuery } from '../schemas/http.ts'
+import type { Message } from '../schemas/message.ts'
+
+const history: FastifyPluginAsyncTypebox = async (app) => {
+  app.get('/api/channels/:channelId/messages', {
+    schema: {
+      tags: ['messages'],
+      summary: "A page of a channel's history, newest first; cache-first (header x-cache: hit|miss)",
+      params: ChannelParams,
+      querystring: HistoryQuery,
+      response: { 200: HistoryPage, 400: ErrorResponse, 503: ErrorResponse }
+    }
+  }, async (request, reply) => {
+    const { channelId } = request.params
+    const { before } = request.query
+    const limit = request.query.limit ?? 50
+    let page: Message[] | null = null
+    try {
+      page = await app.cache.page(channelId, { before, limit })
+    } catch (err) {
+      request.log.warn({ err }, 'cache unavailable; reading history from the store')
+    }
+    reply.header('x-cache', page ? 'hit' : 'miss')
+    if (!page) {
+      page = await app.store.page(channelId, { before, limit })
+      // Only the newest page is cached: the cache always holds a contiguous newest range.
+      if (before === undefined) {
+        app.cache.fill(channelId, page, page.length < limit).catch((err) => request.log.warn({ err }, 'could not warm the cache'))
+      }
+    }
+    return { messages: page, nextBefore: page.length === limit ? page[page.length - 1].id : null }
+  })
+}
+
+export default history

@@ -1,0 +1,32 @@
+// Shapes of the HTTP API; the OpenAPI document is generated from these.
+import { Type, type Static } from '@sinclair/typebox'
+import { ChannelId, Message } from './message.ts'
+
+export const ErrorResponse = Type.Object({
+  statusCode: Type.Integer(),
+  error: Type.String(),
+  message: Type.String({ description: 'what was wrong, in words a user can act on' })
+}, { $id: 'ErrorResponse' })
+
+const Name = Type.String({ minLength: 1, maxLength: 64 })
+
+export const PostMessageBody = Type.Object({
+  channelId: ChannelId,
+  content: Type.String({ minLength: 1, description: 'at most MESSAGE_MAX_LENGTH characters' }),
+  senderId: Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.:@-]+$', description: 'with auth off only; the token decides otherwise' })),
+  senderName: Type.Optional(Name),
+  nonce: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'the same nonce from the same sender returns the first message' }))
+}, { additionalProperties: false })
+export type PostMessageBody = Static<typeof PostMessageBody>
+
+export const ChannelParams = Type.Object({ channelId: ChannelId })
+
+export const HistoryQuery = Type.Object({
+  before: Type.Optional(Type.String({ pattern: '^[0-9a-f]{24}$', description: 'a message id: returns older messages' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 }))
+}, { additionalProperties: false })
+
+export const HistoryPage = Type.Object({
+  messages: Type.Array(Message, { description: 'newest first' }),
+  nextBefore: Type.Union([Type.String(), Type.Null()], { description: 'pass as `before` for the next older page; null at the start of the channel' })
+})

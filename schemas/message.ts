@@ -1,0 +1,30 @@
+import { Type, type Static } from '@sinclair/typebox'
+
+/** A channel id as used in URLs, topics' keys and the WebSocket protocol. */
+export const ChannelId = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.:-]+$', description: 'letters, digits and _ . : -' })
+
+/** Where an event sits in its channel's message stream; clients resume from it. */
+export const Position = Type.Object({
+  epoch: Type.String({ description: 'changes whenever the stream history could have been lost' }),
+  offset: Type.String({ pattern: '^[0-9]+$', description: 'grows with every event of the stream' })
+}, { $id: 'Position', additionalProperties: false })
+export type Position = Static<typeof Position>
+
+export const Message = Type.Object({
+  id: Type.String({ description: 'time-sortable id (ObjectId hex); history pages by it' }),
+  channelId: Type.String(),
+  senderId: Type.String(),
+  senderName: Type.String(),
+  content: Type.String(),
+  createdAt: Type.String({ format: 'date-time' }),
+  editedAt: Type.Optional(Type.String({ format: 'date-time' })),
+  position: Type.Optional(Position),
+  reactions: Type.Optional(Type.Record(Type.String(), Type.Array(Type.String()), { description: 'emoji → user ids who reacted' }))
+}, { $id: 'Message' })
+export type Message = Static<typeof Message>
+
+/** Compares two Kafka-style decimal offsets without losing precision. */
+export function compareOffsets (a: string, b: string): number {
+  if (a.length !== b.length) return a.length - b.length
+  return a < b ? -1 : a > b ? 1 : 0
+}

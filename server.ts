@@ -1,0 +1,35 @@
+// Process entry: configuration, logger, graceful shutdown, listen.
+import Fastify from 'fastify'
+import closeWithGrace from 'close-with-grace'
+import { ConfigError, loadConfig, type Config } from './config.ts'
+import app, { serverOptions } from './app.ts'
+
+let config: Config
+try {
+  config = loadConfig()
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err
+  console.error(`switchboard: ${err.message}`)
+  process.exit(1)
+}
+
+const server = Fastify({
+  ...serverOptions(config),
+  logger: { level: config.LOG_LEVEL }
+})
+
+await server.register(app, { config })
+
+closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS, logger: server.log }, async ({ signal, err }) => {
+  if (err) server.log.error({ err }, 'shutting down after an error')
+  else server.log.info({ signal }, 'shutting down')
+  await server.close()
+})
+
+try {
+  await server.listen({ host: config.HOST, port: config.PORT })
+  server.log.info(`switchboard ready: API http://localhost:${config.PORT}, fanout ws://localhost:${server.fanout.uwsPort}/ws (and ws://localhost:${config.PORT}/ws)`)
+} catch (err) {
+  server.log.error({ err }, 'could not start')
+  process.exit(1)
+}
