@@ -6,6 +6,7 @@ import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
 import type { Config } from './config.ts'
 import errors from './plugins/errors.ts'
 import readiness from './plugins/readiness.ts'
+import auth from './plugins/auth.ts'
 import bus, { type EventBus } from './plugins/bus/index.ts'
 import cache, { type MessageCache } from './plugins/cache/index.ts'
 import store, { type MessageStore } from './plugins/store/index.ts'
@@ -56,6 +57,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
 
   await fastify.register(errors)
   await fastify.register(readiness)
+  await fastify.register(auth)
   await fastify.register(bus, { bus: opts.bus })
   await fastify.register(cache, { cache: opts.cache })
   await fastify.register(store, { store: opts.store })

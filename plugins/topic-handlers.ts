@@ -1,5 +1,6 @@
 // The topic-handler registry: loads every handler in consumers/, validates each event against the
 // handler's schema, retries failures with backoff, and sends what cannot be handled to `<topic>.dlq`.
+import { EventEmitter } from 'node:events'
 import { readdir } from 'node:fs/promises'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { setTimeout as wait } from 'node:timers/promises'
@@ -45,10 +46,18 @@ export interface DeadLetter {
   payload: string
 }
 
+/** Emitted after every record a handler finished with: metrics count them, tests wait for them. */
+export interface HandledRecord { handler: string, topic: string, partition: number, offset: string, epoch: string, outcome: 'ok' | 'dead-letter' }
+
+export interface TopicHandlers {
+  list: TopicHandler[]
+  topics (): string[]
+  /** 'handled' (HandledRecord) after each record. */
+  events: EventEmitter<{ handled: [HandledRecord] }>
+}
+
 declare module 'fastify' {
-  interface FastifyInstance {
-    topicHandlers: { list: TopicHandler[], topics (): string[] }
-  }
+  interface FastifyInstance { topicHandlers: TopicHandlers }
 }
 
 const BACKOFF_MS = [50, 200, 500, 1000, 2000, 5000]
@@ -80,7 +89,9 @@ export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts)
     names.add(h.name)
   }
   const topics = () => [...new Set(list.flatMap((h) => [h.topic, `${h.topic}.dlq`]))]
-  app.decorate('topicHandlers', { list, topics })
+  const events = new EventEmitter<{ handled: [HandledRecord] }>()
+  events.setMaxListeners(0)
+  app.decorate('topicHandlers', { list, topics, events })
 
   const consumers: Consumer[] = []
   let closing = false
@@ -91,39 +102,47 @@ export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts)
     for (let attempt = 0; !closing; attempt++) {
       try {
         await app.bus.produce(`${record.topic}.dlq`, record.key, JSON.stringify(letter))
-        return
+        return true
       } catch (err) {
         log.error({ err }, 'could not write to the dead-letter queue; retrying')
         await wait(BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)])
       }
     }
+    return false
   }
 
   function consumerFor (handler: TopicHandler) {
     const check = TypeCompiler.Compile(handler.schema)
     const maxAttempts = handler.maxAttempts ?? 5
     const baseLog = app.log.child({ handler: handler.name, topic: handler.topic })
+    const handled = (record: BusRecord, outcome: HandledRecord['outcome']) => {
+      events.emit('handled', { handler: handler.name, topic: record.topic, partition: record.partition, offset: record.offset, epoch: record.epoch, outcome })
+    }
+    const dead = async (record: BusRecord, reason: string, log: FastifyBaseLogger) => {
+      if (await deadLetter(handler, record, reason, log)) handled(record, 'dead-letter')
+    }
     return async (record: BusRecord) => {
       const log = baseLog.child({ partition: record.partition, offset: record.offset })
       let event: unknown
       try {
         event = JSON.parse(record.value.toString('utf8'))
       } catch {
-        return deadLetter(handler, record, 'invalid JSON', log)
+        return dead(record, 'invalid JSON', log)
       }
       if (!check.Check(event)) {
         const first = check.Errors(event).First()
-        return deadLetter(handler, record, `schema: ${first ? `${first.path || '/'} ${first.message}` : 'invalid event'}`, log)
+        return dead(record, `schema: ${first ? `${first.path || '/'} ${first.message}` : 'invalid event'}`, log)
       }
       const ctx: HandlerContext = { app, record, position: { epoch: record.epoch, offset: record.offset }, log }
       for (let attempt = 1; ; attempt++) {
         try {
           await handler.handle(event, ctx)
+          handled(record, 'ok')
           return
         } catch (err) {
           if (closing) throw err // leave it uncommitted: another instance or the next start handles it
           if (!isTransient(err) && attempt >= maxAttempts) {
-            return deadLetter(handler, record, `failed ${attempt} times: ${(err as Error).message}`, log)
+            return dead(record, `failed ${attempt} times: ${(err as Error).message}`, log)
           }
           log[attempt === 1 ? 'warn' : 'error']({ err, attempt }, 'topic handler failed; retrying')
           await wait(BACKOFF_MS[Math.min(attempt - 1, BACKOFF_MS.length - 1)])

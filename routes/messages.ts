@@ -18,12 +18,12 @@ const messages: FastifyPluginAsyncTypebox = async (app) => {
     const { channelId, content } = request.body
     if (content.trim() === '') throw app.httpErrors.badRequest('body/content must not be blank')
     if (content.length > config.MESSAGE_MAX_LENGTH) throw app.httpErrors.badRequest(`body/content must be at most ${config.MESSAGE_MAX_LENGTH} characters (got ${content.length})`)
-    const senderId = request.body.senderId ?? 'anonymous'
+    const senderId = request.user?.id ?? request.body.senderId ?? 'anonymous'
     const message: Message = {
       id: new ObjectId().toHexString(),
       channelId,
       senderId,
-      senderName: request.body.senderName ?? senderId,
+      senderName: request.user?.name ?? request.body.senderName ?? senderId,
       content,
       createdAt: new Date().toISOString()
     }

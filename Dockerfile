@@ -1,0 +1,10 @@
+# switchboard: Node 20 on Debian bookworm (glibc 2.36, which the uWebSockets.js binaries need).
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev
+COPY . .
+EXPOSE 5001 5002
+USER node
+CMD ["node", "--import=tsx", "server.ts"]

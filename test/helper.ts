@@ -1,0 +1,76 @@
+// Builds the app for a test and closes it in teardown (the fastify/demo pattern).
+import { once } from 'node:events'
+import type { Test } from 'tap'
+import Fastify, { type FastifyInstance } from 'fastify'
+import WebSocket from 'ws'
+import App, { serverOptions, type AppOptions } from '../app.ts'
+import { loadConfig, type Config } from '../config.ts'
+import type { HandledRecord } from '../plugins/topic-handlers.ts'
+import type { Position } from '../schemas/message.ts'
+
+export async function build (t: Test, config: Partial<Config> = {}, opts: Partial<AppOptions> = {}): Promise<FastifyInstance> {
+  const resolved = loadConfig({}, { PORT: 0, WS_PORT: 0, LOG_LEVEL: 'silent', ...config })
+  const app = Fastify({ ...serverOptions(resolved), logger: false })
+  await app.register(App, { config: resolved, ...opts })
+  await app.ready()
+  t.teardown(() => app.close())
+  return app
+}
+
+/** Resolves once `handler` has handled the record at `position` (waits for the event, never for time). */
+export function handled (app: FastifyInstance, handler: string, position: Position): Promise<HandledRecord> {
+  return new Promise((resolve) => {
+    const listener = (h: HandledRecord) => {
+      if (h.handler === handler && h.epoch === position.epoch && h.offset === position.offset) {
+        app.topicHandlers.events.off('handled', listener)
+        resolve(h)
+      }
+    }
+    app.topicHandlers.events.on('handled', listener)
+  })
+}
+
+/** A WebSocket test client that queues frames so a test can await the next one of a kind. */
+export class Client {
+  readonly frames: Array<Record<string, any>> = []
+  private waiters: Array<{ match: (f: Record<string, any>) => boolean, resolve: (f: Record<string, any>) => void }> = []
+  private seen = 0
+  private constructor (readonly ws: WebSocket) {
+    ws.on('message', (data) => {
+      const frame = JSON.parse(data.toString())
+      this.frames.push(frame)
+      this.waiters = this.waiters.filter((w) => { if (w.match(frame)) { w.resolve(frame); return false } return true })
+    })
+  }
+
+  static async connect (url: string): Promise<Client> {
+    const ws = new WebSocket(url)
+    const client = new Client(ws)
+    await once(ws, 'open')
+    return client
+  }
+
+  send (frame: unknown) { this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame)) }
+
+  /** The next frame (after the last one returned) that matches. */
+  next (match: (f: Record<string, any>) => boolean = () => true): Promise<Record<string, any>> {
+    for (let i = this.seen; i < this.frames.length; i++) {
+      if (match(this.frames[i])) { this.seen = i + 1; return Promise.resolve(this.frames[i]) }
+    }
+    return new Promise((resolve) => {
+      this.waiters.push({ match, resolve: (f) => { this.seen = this.frames.length; resolve(f) } })
+    })
+  }
+
+  async subscribe (channel: string, since?: Position) {
+    this.send({ op: 'subscribe', channel, ...(since ? { since } : {}) })
+    return this.next((f) => (f.op === 'subscribed' || f.op === 'error') && (f.channel === channel || f.op === 'error'))
+  }
+
+  async close () {
+    if (this.ws.readyState === WebSocket.CLOSED) return
+    const closed = once(this.ws, 'close')
+    this.ws.close()
+    await closed
+  }
+}

@@ -1,0 +1,57 @@
+import t from 'tap'
+import type { FastifyInstance } from 'fastify'
+import { build, handled } from '../helper.ts'
+
+async function post (app: FastifyInstance, channelId: string, content: string) {
+  const res = await app.inject({ method: 'POST', url: '/api/messages', payload: { channelId, content, senderId: 'u1' } })
+  const body = res.json()
+  await Promise.all([handled(app, 'messages-store', body.position), handled(app, 'messages-cache', body.position)])
+  return body
+}
+
+t.test('history is newest first, pages with before/limit, and says where it came from', async (t) => {
+  const app = await build(t, { CACHE_RECENT: 10 })
+  const sent = []
+  for (let i = 0; i < 15; i++) sent.push(await post(app, 'room', `m${i}`))
+  const first = await app.inject({ url: '/api/channels/room/messages?limit=5' })
+  t.equal(first.statusCode, 200)
+  t.equal(first.headers['x-cache'], 'miss', 'the cache only saw messages live: not known complete')
+  t.same(first.json().messages.map((m: any) => m.content), ['m14', 'm13', 'm12', 'm11', 'm10'])
+  t.equal(first.json().nextBefore, sent[10].id)
+  const again = await app.inject({ url: '/api/channels/room/messages?limit=5' })
+  t.equal(again.headers['x-cache'], 'hit', 'the recent page is served from the cache')
+  t.same(again.json(), first.json(), 'same answer from either')
+  const older = await app.inject({ url: `/api/channels/room/messages?limit=10&before=${sent[10].id}` })
+  t.equal(older.headers['x-cache'], 'miss', 'older than the cache holds: the store answers')
+  t.same(older.json().messages.map((m: any) => m.content), ['m9', 'm8', 'm7', 'm6', 'm5', 'm4', 'm3', 'm2', 'm1', 'm0'])
+  const last = await app.inject({ url: `/api/channels/room/messages?limit=10&before=${sent[0].id}` })
+  t.same(last.json(), { messages: [], nextBefore: null })
+})
+
+t.test('a new channel is complete once warmed: short pages are hits', async (t) => {
+  const app = await build(t)
+  t.same((await app.inject({ url: '/api/channels/fresh/messages' })).json(), { messages: [], nextBefore: null })
+  await post(app, 'fresh', 'one')
+  const res = await app.inject({ url: '/api/channels/fresh/messages' })
+  t.equal(res.headers['x-cache'], 'hit')
+  t.same(res.json().messages.map((m: any) => m.content), ['one'])
+})
+
+t.test('bad queries are 400s naming the parameter', async (t) => {
+  const app = await build(t)
+  for (const [url, name] of [['/api/channels/room/messages?limit=0', 'limit'], ['/api/channels/room/messages?limit=abc', 'limit'], ['/api/channels/room/messages?limit=101', 'limit'], ['/api/channels/room/messages?before=xyz', 'before'], ['/api/channels/bad%20id/messages', 'channelId']]) {
+    const res = await app.inject({ url })
+    t.equal(res.statusCode, 400, url)
+    t.match(res.json().message, new RegExp(name), `${url} names ${name}`)
+  }
+})
+
+t.test('a cache that fails falls back to the store without a 5xx', async (t) => {
+  const app = await build(t)
+  await post(app, 'room', 'kept')
+  app.cache.page = async () => { throw new Error('cache down') }
+  const res = await app.inject({ url: '/api/channels/room/messages' })
+  t.equal(res.statusCode, 200)
+  t.equal(res.headers['x-cache'], 'miss')
+  t.same(res.json().messages.map((m: any) => m.content), ['kept'])
+})
