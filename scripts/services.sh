@@ -1,0 +1,598 @@
+#!/usr/bin/env bash
+# Run switchboard's backing services on 127.0.0.1 without Docker:
+#   Redis    127.0.0.1:6379   Debian's redis-server (apt-get installs it if missing)
+#   Kafka    127.0.0.1:9092   Apache Kafka single-node KRaft, jars from Maven Central, on Java 17+
+#   MongoDB  127.0.0.1:27017  FerretDB (MongoDB wire protocol, SQLite backend), built with Go
+#
+# Usage: scripts/services.sh <command> [service...]      service: redis | kafka | mongo
+#   up     [svc...]         start (fetching/building on first use) and wait until each answers;
+#                           running ones are left alone
+#   down   [--wipe] [svc...] stop
+#   status [svc...]         print state; exit 1 if any of them is not running
+#   reset                   stop everything and delete all state (data, logs)
+#   env                     print `export` lines for the app: eval "$(scripts/services.sh env)"
+#   kafka-class CLASS [ARG...]  run a Kafka tool class on the cached classpath, e.g.
+#                           kafka-class org.apache.kafka.tools.TopicCommand --bootstrap-server 127.0.0.1:9092 --list
+# No service names means all three.
+#
+# Data policy (so failure tests can stop and restart a single service):
+#   - `up` starts a service on FRESH, empty data,
+#   - except right after `down <svc>` naming it explicitly: that leaves a keep-data marker, so
+#     `down kafka; up kafka` restarts Kafka on its old log (topics, messages and committed
+#     offsets survive) and `down mongo; up mongo` keeps the SQLite databases.
+#   - `down` with no service names is a full down and deletes the data; `down --wipe svc`
+#     deletes that service's data too. Services whose processes died without a `down` (e.g. the
+#     machine's session ended) start fresh.
+#   - Redis never persists (--save "" --appendonly no): a restarted Redis is always empty.
+#
+# Downloads, builds and runtime state live outside the repo, in
+#   ${SWITCHBOARD_SERVICES_HOME:-$HOME/.cache/switchboard-services}
+#     kafka-<version>/libs/   broker + tools jars           ferretdb-<version>/ferretdb  binary
+#     state/<svc>/            pid file, log, data dir
+# Overrides: KAFKA_VERSION (one version; default tries 4.1.2, then 4.0.2, then 3.9.1),
+#   FERRETDB_VERSION (default v1.24.2), KAFKA_HEAP (default 512m).
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+SUPPORT_DIR="$SCRIPT_DIR/services"
+SERVICES_HOME="${SWITCHBOARD_SERVICES_HOME:-$HOME/.cache/switchboard-services}"
+STATE_DIR="$SERVICES_HOME/state"
+
+KAFKA_CANDIDATES="${KAFKA_VERSION:-4.1.2 4.0.2 3.9.1}"
+FERRETDB_VERSION="${FERRETDB_VERSION:-v1.24.2}"
+KAFKA_HEAP="${KAFKA_HEAP:-512m}"
+
+HOST=127.0.0.1
+REDIS_PORT=6379
+KAFKA_PORT=9092
+KAFKA_CONTROLLER_PORT=9093
+MONGO_PORT=27017
+
+ALL_SERVICES=(redis kafka mongo)
+
+say() { printf '[services] %s\n' "$*"; }
+die() {
+  printf '[services] ERROR: %s\n' "$*" >&2
+  exit 1
+}
+
+# --- small helpers -----------------------------------------------------------------------
+
+port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+
+# The pid file alone is not trusted: a reused pid must also run the expected program.
+pid_of() { # <svc> -> prints pid if that service's process is alive
+  local svc="$1" pidfile pid pattern
+  pidfile="$(svc_dir "$svc")/pid"
+  [[ -s "$pidfile" ]] || return 1
+  pid="$(<"$pidfile")"
+  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+  case "$svc" in
+    redis) pattern='redis-server' ;;
+    kafka) pattern='kafka.Kafka' ;;
+    mongo) pattern='ferretdb' ;;
+  esac
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$pattern" || return 1
+  echo "$pid"
+}
+
+svc_dir() { echo "$STATE_DIR/$1"; }
+svc_port() {
+  case "$1" in
+    redis) echo "$REDIS_PORT" ;;
+    kafka) echo "$KAFKA_PORT" ;;
+    mongo) echo "$MONGO_PORT" ;;
+  esac
+}
+
+port_owner() { # best-effort description of whoever listens on a port
+  ss -ltnpH "sport = :$1" 2>/dev/null | sed -n 's/.*users:((\("[^"]*",pid=[0-9]*\).*/\1/p' | head -n1
+}
+
+show_log_tail() {
+  local log="$1"
+  [[ -f "$log" ]] || return 0
+  printf '[services] --- last lines of %s ---\n' "$log" >&2
+  tail -n 25 "$log" >&2 || true
+}
+
+wait_ready() { # <svc> <timeout-seconds> <check-command...>
+  local svc="$1" timeout="$2" deadline
+  shift 2
+  deadline=$((SECONDS + timeout))
+  until "$@"; do
+    if ! pid_of "$svc" >/dev/null; then
+      show_log_tail "$(svc_dir "$svc")/$svc.log"
+      die "$svc exited during startup (log: $(svc_dir "$svc")/$svc.log)"
+    fi
+    if ((SECONDS >= deadline)); then
+      show_log_tail "$(svc_dir "$svc")/$svc.log"
+      die "$svc not ready after ${timeout}s (log: $(svc_dir "$svc")/$svc.log)"
+    fi
+    sleep 0.2
+  done
+}
+
+# Detached from the caller's session, so services outlive the shell/CI step that started them.
+spawn() { # <svc> <command...>: pid file written by the process itself, then exec
+  local dir
+  dir="$(svc_dir "$1")"
+  shift
+  # 9>&- : the daemon must not inherit (and so hold forever) this script's lock.
+  # shellcheck disable=SC2016 # $$ and $@ belong to the inner bash
+  setsid bash -c 'echo $$ >"$1/pid"; shift; exec "$@"' spawn "$dir" "$@" \
+    >"$dir/$(basename "$dir").log" 2>&1 </dev/null 9>&- &
+  # Wait for the pid file so that a `status` right after `up` sees the process.
+  local i
+  for ((i = 0; i < 50; i++)); do
+    [[ -s "$dir/pid" ]] && return 0
+    sleep 0.05
+  done
+}
+
+need_cmd() { # <command> <hint>
+  command -v "$1" >/dev/null 2>&1 || die "'$1' not found: $2"
+}
+
+# Fresh data unless the previous stop was an explicit single-service `down`.
+prepare_data() { # <svc> <data-dir> -> returns 0 if data was kept
+  local dir data="$2"
+  dir="$(svc_dir "$1")"
+  if [[ -f "$dir/keep-data" && -d "$data" ]]; then
+    rm -f "$dir/keep-data"
+    say "$1: reusing data from the previous run ($data)"
+    return 0
+  fi
+  rm -rf "$data" "$dir/keep-data"
+  mkdir -p "$data"
+  return 1
+}
+
+check_port_free() { # <svc>
+  local port ports
+  ports="$(svc_port "$1")"
+  [[ "$1" == kafka ]] && ports+=" $KAFKA_CONTROLLER_PORT"
+  for port in $ports; do
+    if port_open "$port"; then
+      die "$1: port $HOST:$port is already in use by a process this script did not start ($(port_owner "$port")); stop it first"
+    fi
+  done
+}
+
+# --- Redis -------------------------------------------------------------------------------
+
+ensure_redis() {
+  command -v redis-server >/dev/null 2>&1 && return 0
+  command -v apt-get >/dev/null 2>&1 ||
+    die "redis-server not found and apt-get is unavailable: install Redis 7 (package redis-server) by hand"
+  [[ "$(id -u)" == 0 ]] || die "redis-server not found: run 'sudo apt-get install -y redis-server' (needs root)"
+  say "redis: installing Debian's redis-server (first run only)..."
+  # Keep the package's init script from starting a system-wide Redis on our port.
+  local policy=/usr/sbin/policy-rc.d created_policy=0
+  if [[ ! -e "$policy" ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && created_policy=1
+  fi
+  local rc=0
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server >/dev/null 2>&1 ||
+    { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server >/dev/null; } ||
+    rc=$?
+  ((created_policy)) && rm -f "$policy"
+  ((rc == 0)) || die "redis: 'apt-get install redis-server' failed (exit $rc)"
+  command -v redis-server >/dev/null 2>&1 || die "redis: redis-server still missing after apt-get install"
+}
+
+redis_ping() { [[ "$(redis-cli -h "$HOST" -p "$REDIS_PORT" ping 2>/dev/null)" == PONG ]]; }
+
+start_redis() {
+  local dir
+  dir="$(svc_dir redis)"
+  mkdir -p "$dir"
+  rm -f "$dir/pid" "$dir/keep-data"
+  : >"$dir/redis.log"
+  redis-server --port "$REDIS_PORT" --bind "$HOST" --save "" --appendonly no \
+    --daemonize yes --pidfile "$dir/pid" --logfile "$dir/redis.log" --dir "$dir" >/dev/null 9>&-
+  wait_ready redis 20 redis_ping
+}
+
+# --- Kafka -------------------------------------------------------------------------------
+
+KAFKA_LIBS=""
+KAFKA_RUNNING_VERSION=""
+
+java_version() { java -version 2>&1 | sed -n '1s/.*version "\([^"]*\)".*/\1/p'; }
+java_major() { java_version | sed 's/[^0-9].*//'; }
+
+# Class-data sharing: the first broker run dumps the classes it loaded into an archive when it
+# exits; later JVMs map it and start 1-2 s faster. Keyed by the JDK version, as an archive only
+# fits the JDK that wrote it (a stale one is ignored by the JVM, never fatal).
+kafka_cds_archive() { echo "$SERVICES_HOME/kafka-$KAFKA_RUNNING_VERSION/cds-java-$(java_version).jsa"; }
+kafka_cds_opts() { # [dump]: with "dump", ask for an archive if there is none yet
+  local jsa
+  jsa="$(kafka_cds_archive)"
+  # Written under another name, so that no JVM maps a half-written archive.
+  [[ -s "$jsa.new" ]] && ! pid_of kafka >/dev/null && mv -f "$jsa.new" "$jsa"
+  if [[ -s "$jsa" ]]; then
+    echo "-XX:SharedArchiveFile=$jsa -Xlog:cds=off -Xlog:cds+dynamic=off"
+  elif [[ "${1:-}" == dump ]]; then
+    echo "-XX:ArchiveClassesAtExit=$jsa.new -Xlog:cds=off -Xlog:cds+dynamic=off"
+  fi
+}
+
+ensure_java() {
+  need_cmd java "Kafka needs a Java 17+ runtime (e.g. apt-get install -y openjdk-17-jre-headless)"
+  local major
+  major="$(java_major)"
+  [[ -n "$major" && "$major" -ge 17 ]] || die "Kafka needs Java 17+, but 'java' is version ${major:-unknown}"
+}
+
+ensure_kafka() {
+  ensure_java
+  local v
+  for v in $KAFKA_CANDIDATES; do
+    if [[ -f "$SERVICES_HOME/kafka-$v/.complete" ]]; then
+      KAFKA_LIBS="$SERVICES_HOME/kafka-$v/libs"
+      KAFKA_RUNNING_VERSION="$v"
+      return 0
+    fi
+  done
+  need_cmd mvn "fetching Kafka's jars needs Maven (e.g. apt-get install -y maven)"
+  for v in $KAFKA_CANDIDATES; do
+    local home="$SERVICES_HOME/kafka-$v"
+    say "kafka: fetching Apache Kafka $v + log4j2 jars from Maven Central (first run only)..."
+    rm -rf "$home"
+    mkdir -p "$home"
+    # The pom is copied so that Maven writes nothing into the repo.
+    cp "$SUPPORT_DIR/kafka-pom.xml" "$home/pom.xml"
+    if (cd "$home" && mvn -q -B -Dkafka.version="$v" dependency:copy-dependencies \
+      -DincludeScope=runtime -DoutputDirectory="$home/libs" >"$home/mvn.log" 2>&1); then
+      touch "$home/.complete"
+      KAFKA_LIBS="$home/libs"
+      KAFKA_RUNNING_VERSION="$v"
+      say "kafka: $(find "$home/libs" -name '*.jar' | wc -l) jars in $home/libs"
+      return 0
+    fi
+    say "kafka: could not fetch Kafka $v (see $home/mvn.log), trying the next version"
+  done
+  die "kafka: no Kafka version out of '$KAFKA_CANDIDATES' could be fetched with Maven"
+}
+
+kafka_java() { # runs a Kafka class from the cached classpath
+  local cds
+  read -r -a cds <<<"$(kafka_cds_opts)"
+  java ${cds[@]+"${cds[@]}"} -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+    -Dlog4j2.configurationFile="$SUPPORT_DIR/kafka-tools-log4j2.properties" \
+    -cp "$KAFKA_LIBS/*" "$@"
+}
+
+write_kafka_config() { # <file> <data-dir>
+  cat >"$1" <<EOF
+# Written by scripts/services.sh on every start; edit the script, not this file.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@$HOST:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$2
+num.partitions=3
+default.replication.factor=1
+min.insync.replicas=1
+auto.create.topics.enable=true
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+# The default 3000 ms would delay every first consumer-group join.
+group.initial.rebalance.delay.ms=0
+# Internal topics are created on first use; 50 partitions each (the default) keep a fresh broker
+# answering "coordinator is loading" for a second or more on 2 cores.
+offsets.topic.num.partitions=1
+transaction.state.log.num.partitions=1
+share.coordinator.state.topic.num.partitions=1
+EOF
+}
+
+random_cluster_id() { # 16 random bytes, base64url without padding, as Kafka's Uuid prints them
+  local id
+  while :; do
+    id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+    [[ "$id" != -* ]] && echo "$id" && return 0 # Kafka rejects ids that look like options
+  done
+}
+
+kafka_ready() { port_open "$KAFKA_PORT" && grep -q 'Kafka Server started' "$(svc_dir kafka)/kafka.log"; }
+
+# One request over bash's /dev/tcp, for a few of Kafka's API calls whose v1 responses start with
+# correlation id, throttle time and error code; succeeds when that error code is 0.
+kafka_request_ok() { # <api-key> <body-hex>
+  local body size reply
+  # header: api key, version 1, correlation id 1, client id "sb"
+  body="$(printf '%04x' "$1")00010000000100027362$2"
+  size="$(printf '%08x' $((${#body} / 2)))"
+  reply="$(
+    exec 3<>"/dev/tcp/$HOST/$KAFKA_PORT" || exit 1
+    # shellcheck disable=SC2001 # hex pairs to \xNN escapes
+    printf '%b' "$(sed 's/../\\x&/g' <<<"$size$body")" >&3
+    # size(4) correlation id(4) throttle(4) error code(2)
+    timeout 3 od -An -tu1 -N14 <&3
+  )" 2>/dev/null || return 1
+  read -r -a reply <<<"$reply"
+  ((${#reply[@]} == 14 && reply[12] == 0 && reply[13] == 0))
+}
+
+# A fresh broker creates __consumer_offsets and __transaction_state, and fetches its first block
+# of producer ids, on first use, and answers "coordinator is loading" until then. Asking for them
+# here (FindCoordinator for a group and for a transactional id, InitProducerId as an idempotent
+# producer does) moves that wait into `up`, out of the app's first test.
+kafka_warm_up() {
+  local key_hex request deadline=$((SECONDS + 20))
+  key_hex="$(printf 'switchboard-warmup' | od -An -tx1 | tr -d ' \n')"
+  key_hex="$(printf '%04x' $((${#key_hex} / 2)))$key_hex"
+  # FindCoordinator v1: key, key_type; InitProducerId v1: null transactional id, timeout 30 s
+  for request in "10 ${key_hex}00" "10 ${key_hex}01" "22 ffff00007530"; do
+    # shellcheck disable=SC2086 # api key and body, split on purpose
+    until kafka_request_ok $request; do
+      if ((SECONDS >= deadline)); then
+        say "kafka: warning: coordinators not ready yet (clients will retry)"
+        return 0
+      fi
+      sleep 0.2
+    done
+  done
+}
+
+start_kafka() {
+  local dir data
+  dir="$(svc_dir kafka)"
+  data="$dir/data"
+  mkdir -p "$dir"
+  rm -f "$dir/pid"
+  write_kafka_config "$dir/server.properties" "$data"
+  if ! prepare_data kafka "$data" || [[ ! -f "$data/meta.properties" ]]; then
+    rm -rf "$data"
+    mkdir -p "$data"
+    kafka_java kafka.tools.StorageTool format -t "$(random_cluster_id)" \
+      -c "$dir/server.properties" >"$dir/format.log" 2>&1 ||
+      {
+        show_log_tail "$dir/format.log"
+        die "kafka: formatting the log directory failed"
+      }
+  fi
+  local cds
+  read -r -a cds <<<"$(kafka_cds_opts dump)"
+  # Serial GC and a modest heap: a small dev broker on 2 cores, started many times a day.
+  spawn kafka java ${cds[@]+"${cds[@]}"} -Xms128m -Xmx"$KAFKA_HEAP" -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError \
+    -Djava.awt.headless=true -Dlog4j2.configurationFile="$SUPPORT_DIR/kafka-log4j2.properties" \
+    -cp "$KAFKA_LIBS/*" kafka.Kafka "$dir/server.properties"
+}
+
+# --- MongoDB (FerretDB) ------------------------------------------------------------------
+
+FERRETDB_BIN=""
+
+ensure_ferretdb() {
+  local home="$SERVICES_HOME/ferretdb-$FERRETDB_VERSION"
+  FERRETDB_BIN="$home/ferretdb"
+  [[ -x "$FERRETDB_BIN" ]] && return 0
+  need_cmd go "building FerretDB needs the Go toolchain (Go 1.24 or newer) on PATH"
+  say "mongo: building FerretDB $FERRETDB_VERSION from the Go module proxy (first run only, takes minutes)..."
+  mkdir -p "$home"
+  local json src
+  # GOFLAGS from the caller (e.g. -mod=vendor) must not leak into this unrelated build.
+  json="$(cd "$home" && GOFLAGS='' GOTOOLCHAIN=local go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION")" ||
+    die "mongo: 'go mod download github.com/FerretDB/FerretDB@$FERRETDB_VERSION' failed"
+  src="$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' <<<"$json")"
+  [[ -d "$src" ]] || die "mongo: go mod download gave no module directory"
+  # The module zip lacks build/version/version.txt, without which the binary panics at start.
+  rm -rf "$home/src"
+  cp -r "$src" "$home/src"
+  chmod -R u+w "$home/src"
+  mkdir -p "$home/src/build/version"
+  echo "$FERRETDB_VERSION" >"$home/src/build/version/version.txt"
+  (cd "$home/src" && GOFLAGS='' GOTOOLCHAIN=local go build -o "$home/ferretdb.tmp" ./cmd/ferretdb) >"$home/build.log" 2>&1 || {
+    show_log_tail "$home/build.log"
+    die "mongo: building FerretDB failed (log: $home/build.log)"
+  }
+  mv "$home/ferretdb.tmp" "$FERRETDB_BIN"
+  rm -rf "$home/src"
+  say "mongo: built $FERRETDB_BIN"
+}
+
+start_mongo() {
+  local dir
+  dir="$(svc_dir mongo)"
+  mkdir -p "$dir"
+  rm -f "$dir/pid"
+  prepare_data mongo "$dir/data" || true
+  mkdir -p "$dir/data/sqlite" "$dir/data/state"
+  # --debug-addr=- : no extra HTTP listener (the default would take 127.0.0.1:8088).
+  spawn mongo "$FERRETDB_BIN" --handler=sqlite --sqlite-url="file:$dir/data/sqlite/" \
+    --listen-addr="$HOST:$MONGO_PORT" --state-dir="$dir/data/state" --telemetry=disable \
+    --debug-addr=-
+}
+
+mongo_ready() { port_open "$MONGO_PORT"; }
+
+# --- commands ----------------------------------------------------------------------------
+
+stop_service() { # <svc>
+  local svc="$1" pid timeout=15 deadline
+  [[ "$svc" == kafka ]] && timeout=40 # a controlled shutdown flushes and closes every log
+  if ! pid="$(pid_of "$svc")"; then
+    rm -f "$(svc_dir "$svc")/pid"
+    say "$svc: not running"
+    return 0
+  fi
+  say "$svc: stopping (pid $pid)..."
+  kill -TERM "$pid" 2>/dev/null || true
+  deadline=$((SECONDS + timeout))
+  while kill -0 "$pid" 2>/dev/null; do
+    if ((SECONDS >= deadline)); then
+      say "$svc: still running after ${timeout}s, killing it"
+      kill -KILL "$pid" 2>/dev/null || true
+      break
+    fi
+    sleep 0.2
+  done
+  rm -f "$(svc_dir "$svc")/pid"
+  say "$svc: stopped"
+}
+
+print_env_hint() {
+  say "point the app at them with:"
+  echo "KAFKA_BROKERS=$HOST:$KAFKA_PORT REDIS_URL=redis://$HOST:$REDIS_PORT MONGO_URL=mongodb://$HOST:$MONGO_PORT"
+}
+
+cmd_up() {
+  local svc pid pending=()
+  # Fetch/build/install everything first, so a missing tool fails before anything starts.
+  for svc in "$@"; do
+    pid_of "$svc" >/dev/null && continue
+    case "$svc" in
+      redis) ensure_redis ;;
+      kafka) ensure_kafka ;;
+      mongo) ensure_ferretdb ;;
+    esac
+  done
+  for svc in "$@"; do
+    if pid="$(pid_of "$svc")"; then
+      say "$svc: already running (pid $pid) on $HOST:$(svc_port "$svc")"
+      continue
+    fi
+    check_port_free "$svc"
+    case "$svc" in
+      redis) start_redis ;;
+      kafka) start_kafka ;;
+      mongo) start_mongo ;;
+    esac
+    pending+=("$svc")
+  done
+  # Kafka's JVM and FerretDB come up side by side; now wait for each to answer.
+  for svc in ${pending[@]+"${pending[@]}"}; do
+    case "$svc" in
+      kafka)
+        wait_ready kafka 90 kafka_ready
+        kafka_warm_up
+        ;;
+      mongo) wait_ready mongo 30 mongo_ready ;;
+    esac
+    local what="$svc"
+    [[ "$svc" == kafka ]] && what="kafka $KAFKA_RUNNING_VERSION"
+    [[ "$svc" == mongo ]] && what="mongo (FerretDB $FERRETDB_VERSION)"
+    say "$what: up (pid $(pid_of "$svc")) on $HOST:$(svc_port "$svc")"
+  done
+  print_env_hint
+}
+
+cmd_down() { # <explicit: 0|1> <wipe: 0|1> <svc...>
+  local explicit="$1" wipe="$2" svc
+  shift 2
+  for svc in "$@"; do
+    stop_service "$svc"
+    local dir
+    dir="$(svc_dir "$svc")"
+    if ((wipe)) || ((!explicit)); then
+      rm -rf "$dir/data" "$dir/keep-data"
+    elif [[ -d "$dir" ]]; then
+      touch "$dir/keep-data" # the next `up` of this service reuses its data
+    fi
+  done
+}
+
+cmd_status() {
+  local svc pid port down=0
+  for svc in "$@"; do
+    port="$(svc_port "$svc")"
+    if pid="$(pid_of "$svc")"; then
+      if port_open "$port"; then
+        printf '%-6s running  pid %-8s %s:%s\n' "$svc" "$pid" "$HOST" "$port"
+      else
+        printf '%-6s starting pid %-8s %s:%s (not answering yet)\n' "$svc" "$pid" "$HOST" "$port"
+        down=1
+      fi
+    elif port_open "$port"; then
+      printf '%-6s foreign  %s:%s is held by a process this script did not start (%s)\n' \
+        "$svc" "$HOST" "$port" "$(port_owner "$port")"
+      down=1
+    else
+      printf '%-6s stopped\n' "$svc"
+      down=1
+    fi
+  done
+  return "$down"
+}
+
+usage() {
+  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'
+}
+
+SERVICES=()
+# Services named on the command line, normalised into SERVICES; none means all.
+parse_services() {
+  local s
+  (($# == 0)) && set -- "${ALL_SERVICES[@]}"
+  for s in "$@"; do
+    case "$s" in
+      redis | kafka) SERVICES+=("$s") ;;
+      mongo | mongodb | ferretdb) SERVICES+=(mongo) ;;
+      *) die "unknown service '$s' (expected: redis, kafka, mongo)" ;;
+    esac
+  done
+}
+
+main() {
+  local cmd="${1:-}"
+  (($#)) && shift
+  if [[ "$cmd" == kafka-class ]]; then
+    (($#)) || die "usage: scripts/services.sh kafka-class CLASS [ARG...]"
+    ensure_kafka
+    kafka_java "$@"
+    return
+  fi
+  local wipe=0 explicit=0 args=()
+  local a
+  for a in "$@"; do
+    case "$a" in
+      --wipe) wipe=1 ;;
+      -*) die "unknown option '$a'" ;;
+      *) args+=("$a") ;;
+    esac
+  done
+  ((${#args[@]})) && explicit=1
+  parse_services ${args[@]+"${args[@]}"}
+
+  case "$cmd" in
+    up | down | reset)
+      mkdir -p "$STATE_DIR"
+      # One up/down at a time: parallel test runners may all call `up`.
+      exec 9>"$STATE_DIR/.lock"
+      flock 9
+      ;;
+  esac
+
+  case "$cmd" in
+    up) cmd_up "${SERVICES[@]}" ;;
+    down) cmd_down "$explicit" "$wipe" "${SERVICES[@]}" ;;
+    status) cmd_status "${SERVICES[@]}" ;;
+    reset)
+      cmd_down 0 1 "${ALL_SERVICES[@]}"
+      rm -rf "${STATE_DIR:?}"/redis "${STATE_DIR:?}"/kafka "${STATE_DIR:?}"/mongo
+      say "all state under $STATE_DIR deleted (cached downloads and builds kept)"
+      ;;
+    env)
+      echo "export KAFKA_BROKERS=$HOST:$KAFKA_PORT"
+      echo "export REDIS_URL=redis://$HOST:$REDIS_PORT"
+      echo "export MONGO_URL=mongodb://$HOST:$MONGO_PORT"
+      ;;
+    -h | --help | help) usage ;;
+    *)
+      usage >&2
+      exit 2
+      ;;
+  esac
+}
+
+main "$@"
