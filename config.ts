@@ -25,7 +25,8 @@ export const ConfigSchema = Type.Object({
   MESSAGE_MAX_LENGTH: Type.Integer({ minimum: 1, default: 4000 }),
   WS_MAX_PAYLOAD: Type.Integer({ minimum: 256, default: 16384, description: 'largest accepted client frame in bytes' }),
   WS_MAX_BACKPRESSURE: Type.Integer({ minimum: 1024, default: 1048576, description: 'bytes buffered for one slow client before it is closed with 4008' }),
-  WS_IDLE_TIMEOUT: Type.Integer({ minimum: 0, default: 120, description: 'seconds without a frame before a socket is closed (0 = never)' }),
+  // uWS accepts 0 (never) or at least 8 seconds; anything else would abort the process.
+  WS_IDLE_TIMEOUT: Type.Union([Type.Literal(0), Type.Integer({ minimum: 8 })], { default: 120, description: 'seconds without a frame before a socket is closed: 0 (never) or at least 8' }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10000 })
 })
 

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import './formats.ts'
 
 /** A channel id as used in URLs, topics' keys and the WebSocket protocol. */
 export const ChannelId = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.:-]+$', description: 'letters, digits and _ . : -' })

@@ -12,16 +12,30 @@ export async function build (t: Test, config: Partial<Config> = {}, opts: Partia
   const resolved = loadConfig({}, { PORT: 0, WS_PORT: 0, LOG_LEVEL: 'silent', ...config })
   const app = Fastify({ ...serverOptions(resolved), logger: false })
   await app.register(App, { config: resolved, ...opts })
+  track(app)
   await app.ready()
   t.teardown(() => app.close())
   return app
 }
 
+const tracked = new WeakMap<FastifyInstance, HandledRecord[]>()
+
+/** Records every handled event from now on, so `handled` also finds events that came before it was called. */
+export function track (app: FastifyInstance) {
+  if (tracked.has(app)) return
+  const seen: HandledRecord[] = []
+  tracked.set(app, seen)
+  app.topicHandlers.events.on('handled', (h) => seen.push(h))
+}
+
 /** Resolves once `handler` has handled the record at `position` (waits for the event, never for time). */
 export function handled (app: FastifyInstance, handler: string, position: Position): Promise<HandledRecord> {
+  const matches = (h: HandledRecord) => h.handler === handler && h.epoch === position.epoch && h.offset === position.offset
+  const earlier = tracked.get(app)?.find(matches)
+  if (earlier) return Promise.resolve(earlier)
   return new Promise((resolve) => {
     const listener = (h: HandledRecord) => {
-      if (h.handler === handler && h.epoch === position.epoch && h.offset === position.offset) {
+      if (matches(h)) {
         app.topicHandlers.events.off('handled', listener)
         resolve(h)
       }

@@ -1,0 +1,28 @@
+// Upgrade authentication: runs the `authenticate` hook and turns any refusal into a 401.
+import type { AuthRequest, FanoutHooks, Identity } from './types.ts'
+
+/** Rejects a WebSocket upgrade: the transport answers HTTP 401 before any socket exists. */
+export class FanoutAuthError extends Error {
+  override readonly name = 'FanoutAuthError'
+  readonly statusCode = 401
+}
+
+const USER_ID = /^[A-Za-z0-9_.:-]{1,120}$/
+
+/** Without an authenticate hook, `?user=<id>` is trusted as the identity: a development convenience. */
+async function devIdentity (req: AuthRequest): Promise<Identity | undefined | Error> {
+  if (req.user === undefined || req.user === '') return undefined
+  return USER_ID.test(req.user) ? { userId: req.user } : new Error('user must be 1-120 characters of [A-Za-z0-9_.:-]')
+}
+
+/** The identity (undefined: anonymous), or a FanoutAuthError when the hook throws or returns an Error. */
+export async function authenticateUpgrade (hook: FanoutHooks['authenticate'] | undefined, req: AuthRequest): Promise<Identity | undefined> {
+  let result: Identity | null | undefined | Error
+  try {
+    result = await (hook ?? devIdentity)(req)
+  } catch (err) {
+    result = err instanceof Error ? err : new Error(String(err))
+  }
+  if (result instanceof Error) throw new FanoutAuthError(result.message || 'unauthorized', { cause: result })
+  return result ?? undefined
+}

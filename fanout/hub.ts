@@ -1,0 +1,203 @@
+// The transport-agnostic core: connections, subscriptions, per-channel positions and publish.
+// Transports (uWS, @fastify/websocket) hand it sockets and frames; it never imports either.
+import { randomUUID } from 'node:crypto'
+import { compareOffsets, type Position } from '../schemas/message.ts'
+import { CloseCodes, frames } from './protocol.ts'
+import { authenticateUpgrade } from './auth.ts'
+import { handleClientFrame } from './client-frames.ts'
+import { PendingSubscribes, type Pending } from './pending.ts'
+import type { Connection, FanoutHooks, FanoutHubOptions, FanoutLogger, FanoutStats, Identity, AuthRequest, SocketHandle, Transport, TransportName } from './types.ts'
+
+export type * from './types.ts'
+export { FanoutAuthError } from './auth.ts'
+
+/** A connection as the hub tracks it; hooks see it as a read-only `Connection`. */
+interface Conn extends Connection {
+  readonly channels: Set<string>
+  readonly handle: SocketHandle
+  readonly pending: Map<string, Pending<Conn>>
+  closed: boolean
+}
+
+const HOOK_ERROR_CODE = /^[a-z][a-z0-9_]*$/
+const noop = () => {}
+const silent: FanoutLogger = { debug: noop, warn: noop, error: noop }
+
+export class FanoutHub {
+  readonly stats: FanoutStats = { connections: { uws: 0, fastify: 0 }, published: 0, deliveries: 0, slowClientsDropped: 0, errorFrames: 0 }
+  readonly maxSubscriptions: number
+  readonly maxPayload: number
+  readonly maxPendingFrames: number
+  readonly log: FanoutLogger
+  #hooks: Partial<FanoutHooks>
+  readonly #transports = new Set<Transport>()
+  readonly #conns = new Map<string, Conn>()
+  readonly #pending = new PendingSubscribes<Conn>()
+  readonly #positions = new Map<string, Position>()
+
+  constructor (opts: FanoutHubOptions = {}) {
+    this.#hooks = { ...opts.hooks }
+    this.maxSubscriptions = opts.maxSubscriptions ?? 100
+    this.maxPayload = opts.maxPayload ?? 16384
+    this.maxPendingFrames = opts.maxPendingFrames ?? 1000
+    this.log = opts.logger ?? silent
+  }
+
+  /** Adds or replaces hooks; plugins registered after the fanout (auth, presence) plug in here. */
+  setHooks (hooks: Partial<FanoutHooks>): void { Object.assign(this.#hooks, hooks) }
+  get hooks (): Readonly<Partial<FanoutHooks>> { return this.#hooks }
+
+  addTransport (transport: Transport): void { this.#transports.add(transport) }
+  removeTransport (transport: Transport): void { this.#transports.delete(transport) }
+
+  /** Who is connecting (undefined: anonymous); throws FanoutAuthError (→ HTTP 401) to refuse. */
+  authenticate (req: AuthRequest): Promise<Identity | undefined> { return authenticateUpgrade(this.#hooks.authenticate, req) }
+
+  /** Registers a socket that has just opened and greets it with `ready`. */
+  connect (handle: SocketHandle, transport: TransportName, identity: Identity | undefined, ip: string): Connection {
+    const conn: Conn = {
+      id: randomUUID(), user: identity?.userId, name: identity?.name, ip, transport,
+      channels: new Set(), handle, pending: new Map(), closed: false
+    }
+    this.#conns.set(conn.id, conn)
+    this.stats.connections[transport]++
+    this.send(conn, frames.ready(conn.id, conn.user))
+    void this.#runHook('onConnect', conn)
+    return conn
+  }
+
+  /** Forgets a connection (idempotent): the transport calls it from its close event. */
+  disconnect (connection: Connection): void {
+    const conn = this.#conns.get(connection.id)
+    if (!conn) return
+    conn.closed = true
+    this.#conns.delete(conn.id)
+    this.stats.connections[conn.transport]--
+    for (const pending of conn.pending.values()) this.#settle(pending)
+    // Channels stay on the object so onDisconnect (presence) can see where the user was.
+    void this.#runHook('onDisconnect', conn)
+  }
+
+  /** Closes a client that cannot keep up; called by transports past the backpressure limit. */
+  dropSlowClient (connection: Connection): void {
+    const conn = this.#conns.get(connection.id)
+    if (!conn) return
+    this.stats.slowClientsDropped++
+    this.log.warn({ connectionId: conn.id, user: conn.user }, 'slow consumer closed (backpressure limit)')
+    this.disconnect(conn)
+    conn.handle.close(CloseCodes.SLOW_CONSUMER, 'slow consumer')
+  }
+
+  /** Closes every connection (shutdown: 1001), optionally only those of one transport. */
+  closeAll (code: number = CloseCodes.GOING_AWAY, reason = 'server shutting down', transport?: TransportName): void {
+    for (const conn of [...this.#conns.values()]) {
+      if (transport && conn.transport !== transport) continue
+      this.disconnect(conn)
+      conn.handle.close(code, reason)
+    }
+  }
+
+  connections (): IterableIterator<Connection> { return this.#conns.values() }
+
+  /** Handles one client frame. Never throws: every problem becomes an `error` frame. */
+  handleFrame (connection: Connection, data: string | ArrayBuffer | Uint8Array, isBinary = false): void {
+    const conn = this.#conns.get(connection.id)
+    if (conn) handleClientFrame(this, conn, data, isBinary)
+  }
+
+  send (connection: Connection, frame: string): void {
+    const conn = this.#conns.get(connection.id)
+    if (conn) conn.handle.send(frame)
+  }
+
+  error (connection: Connection, code: string, message: string): void {
+    this.stats.errorFrames++
+    this.send(connection, frames.error(code, message))
+  }
+
+  /** The channel's last-seen position, or null before its first positioned event. */
+  position (channel: string): Position | null { return this.#positions.get(channel) ?? null }
+
+  /** Serialises the event once and hands the same string to every transport; returns deliveries. */
+  publish (channel: string, type: string, data: unknown, position?: Position): number {
+    if (position) {
+      const last = this.#positions.get(channel)
+      if (!last || last.epoch !== position.epoch || compareOffsets(position.offset, last.offset) > 0) this.#positions.set(channel, position)
+    }
+    const frame = frames.event(channel, type, data, position)
+    let delivered = 0
+    for (const transport of this.#transports) delivered += transport.publish(channel, frame)
+    for (const pending of this.#pending.buffer(channel, frame, position, this.maxPendingFrames)) {
+      this.#fail(pending, 'busy', 'too many events arrived while subscribing; retry')
+    }
+    this.stats.published++
+    this.stats.deliveries += delivered
+    return delivered
+  }
+
+  /** Subscribes a connection (client frame, or server side such as a user's own channel). See pending.ts for the race rule. */
+  async subscribe (connection: Connection, channel: string, since?: Position): Promise<boolean> {
+    const conn = this.#conns.get(connection.id)
+    if (!conn) return false
+    if (conn.channels.has(channel) || conn.pending.has(channel)) { this.error(conn, 'already_subscribed', `already subscribed to ${channel}`); return false }
+    if (conn.channels.size + conn.pending.size >= this.maxSubscriptions) {
+      this.error(conn, 'too_many_subscriptions', `at most ${this.maxSubscriptions} subscriptions per connection`)
+      return false
+    }
+    const start = this.position(channel)
+    const pending = this.#pending.start(conn, channel)
+    conn.pending.set(channel, pending)
+    try {
+      await this.#hooks.authorizeSubscribe?.(conn, channel)
+      if (pending.settled) return false
+      const result = this.#hooks.onSubscribe ? await this.#hooks.onSubscribe(conn, channel, since) : { position: start, recovered: false }
+      if (pending.settled) return false
+      this.#pending.flush(pending, conn.handle, result)
+      if (conn.closed) return false // a send above may have dropped a slow client
+      conn.channels.add(channel)
+      conn.handle.subscribe(channel)
+      return true
+    } catch (err) {
+      const code = (err as { code?: unknown }).code
+      if (typeof code === 'string' && HOOK_ERROR_CODE.test(code)) this.#fail(pending, code, (err as Error).message)
+      else {
+        this.log.error({ err, connectionId: conn.id, channel }, 'subscribe hook failed')
+        this.#fail(pending, 'internal_error', 'subscribe failed; retry later')
+      }
+      return false
+    } finally {
+      this.#settle(pending)
+    }
+  }
+
+  /** Stops delivery of a channel (or cancels its subscribe in flight). */
+  unsubscribe (connection: Connection, channel: string): boolean {
+    const conn = this.#conns.get(connection.id)
+    if (!conn) return false
+    const pending = conn.pending.get(channel)
+    if (pending) { this.#settle(pending); return true }
+    if (!conn.channels.delete(channel)) return false
+    conn.handle.unsubscribe(channel)
+    return true
+  }
+
+  /** Ends a pending subscribe (done, cancelled or failed) and stops buffering for it. */
+  #settle (pending: Pending<Conn>): void {
+    this.#pending.settle(pending)
+    if (pending.conn.pending.get(pending.channel) === pending) pending.conn.pending.delete(pending.channel)
+  }
+
+  #fail (pending: Pending<Conn>, code: string, message: string): void {
+    if (pending.settled) return
+    this.#settle(pending)
+    this.error(pending.conn, code, message)
+  }
+
+  async #runHook (name: 'onConnect' | 'onDisconnect', conn: Conn): Promise<void> {
+    try {
+      await this.#hooks[name]?.(conn)
+    } catch (err) {
+      this.log.error({ err, connectionId: conn.id }, `${name} hook failed`)
+    }
+  }
+}

@@ -1,0 +1,81 @@
+// The hub's contracts: what transports hand it, what hooks receive, what stats it keeps.
+import type { Position } from '../schemas/message.ts'
+
+export type TransportName = 'uws' | 'fastify'
+
+/** What the upgrade request tells about the client (query `token`, `user`; remote address). */
+export interface AuthRequest { token?: string, user?: string, ip: string }
+export interface Identity { userId: string, name?: string }
+
+/** One connection as hooks see it. `channels` holds live subscriptions only. */
+export interface Connection {
+  readonly id: string
+  readonly user: string | undefined
+  readonly name: string | undefined
+  readonly ip: string
+  readonly transport: TransportName
+  readonly channels: ReadonlySet<string>
+}
+
+/** What `onSubscribe` answers: where the client now stands, and frames it missed (oldest first). */
+export interface SubscribeResult {
+  position: Position | null
+  recovered: boolean
+  /** pre-serialised `event` frames sent after `subscribed` and before live frames */
+  replay?: string[]
+}
+
+/** Extension points; all optional, all async. Set at construction or later with `hub.setHooks`. */
+export interface FanoutHooks {
+  /** Identity of an upgrading client; throw (or return an Error) to answer 401. Null/undefined: anonymous. */
+  authenticate (req: AuthRequest): Promise<Identity | null | undefined | Error>
+  /** Throw an error with a snake_case `code` (default `forbidden` style) to refuse a subscribe. */
+  authorizeSubscribe (conn: Connection, channel: string): Promise<void>
+  /** Recovery: where the client stands after the replay. Default: channel position, recovered false. */
+  onSubscribe (conn: Connection, channel: string, since: Position | undefined): Promise<SubscribeResult>
+  onConnect (conn: Connection): Promise<void>
+  /** Called once the connection is gone; `conn.channels` still lists what it was subscribed to. */
+  onDisconnect (conn: Connection): Promise<void>
+}
+
+/** A socket as the transport exposes it to the hub. Calls after close must be harmless no-ops. */
+export interface SocketHandle {
+  send (frame: string): void
+  subscribe (channel: string): void
+  unsubscribe (channel: string): void
+  close (code: number, reason: string): void
+}
+
+/** A transport delivers one pre-serialised frame to its live subscribers of a channel. */
+export interface Transport {
+  readonly name: TransportName
+  /** returns how many sockets the frame was handed to */
+  publish (channel: string, frame: string): number
+}
+
+/** pino-compatible subset, so the hub stays framework-free. */
+export interface FanoutLogger {
+  debug (obj: object, msg?: string): void
+  warn (obj: object, msg?: string): void
+  error (obj: object, msg?: string): void
+}
+
+export interface FanoutHubOptions {
+  hooks?: Partial<FanoutHooks>
+  /** per connection (live + in flight); default 100 */
+  maxSubscriptions?: number
+  /** largest client frame in bytes, larger ones get `frame_too_large`; default 16384 */
+  maxPayload?: number
+  /** live frames buffered for one subscribe in flight before it fails with `busy`; default 1000 */
+  maxPendingFrames?: number
+  logger?: FanoutLogger
+}
+
+/** Plain counters, read by /metrics. */
+export interface FanoutStats {
+  connections: Record<TransportName, number>
+  published: number
+  deliveries: number
+  slowClientsDropped: number
+  errorFrames: number
+}

@@ -1,0 +1,167 @@
+// The fanout's own WebSocket server on uWebSockets.js (WS_PORT, path /ws). Framework-free: it
+// authenticates upgrades, feeds frames to the hub and publishes with uWS's native pub/sub.
+import { createRequire } from 'node:module'
+import type * as UWS from 'uWebSockets.js'
+import type { FanoutHub } from './hub.ts'
+import { CloseCodes } from './protocol.ts'
+import type { Connection, FanoutLogger, Identity, SocketHandle, Transport } from './types.ts'
+
+export interface UwsServerOptions {
+  host: string
+  /** 0 picks a free port; read the actual one from `server.port` */
+  port: number
+  hub: FanoutHub
+  /** largest accepted client frame (bytes); up to 4× gets an error frame, beyond that uWS drops the socket */
+  maxPayload: number
+  /** bytes queued for one client before it is closed with 4008 */
+  maxBackpressure: number
+  /** seconds; 0 or at least 8 (uWS's timer resolution) */
+  idleTimeout: number
+  logger?: FanoutLogger
+}
+
+export interface UwsServer {
+  readonly port: number
+  /** closes every socket with 1001, then the listen socket */
+  close (): Promise<void>
+}
+
+interface UserData { identity: Identity | undefined, ip: string, conn?: Connection, channels: Set<string>, closed: boolean }
+type Socket = UWS.WebSocket<UserData>
+
+const require = createRequire(import.meta.url)
+
+/**
+ * Loads uWebSockets.js and refuses its JS fallback: the registry package silently swaps in a slow
+ * implementation when the native binary cannot load (or UWS_USE_FALLBACK is set), and only the
+ * native module exports getParts and SSLApp.
+ */
+export function loadNativeUws (): typeof UWS {
+  const uWS = require('uWebSockets.js') as typeof UWS
+  if (typeof uWS.getParts !== 'function' || typeof uWS.SSLApp !== 'function') {
+    throw new Error(`uWebSockets.js native binary did not load (platform ${process.platform}-${process.arch}, Node ABI ${process.versions.modules}${process.env.UWS_USE_FALLBACK ? ', UWS_USE_FALLBACK is set' : ''}): the fanout refuses to run on the slow JS fallback`)
+  }
+  return uWS
+}
+
+export async function createUwsServer (opts: UwsServerOptions): Promise<UwsServer> {
+  const { hub, maxBackpressure } = opts
+  if (opts.idleTimeout !== 0 && opts.idleTimeout < 8) throw new Error(`idleTimeout must be 0 or at least 8 seconds (got ${opts.idleTimeout})`)
+  const uWS = loadNativeUws()
+  const log = opts.logger ?? hub.log
+  const subscribers = new Map<string, Set<Socket>>() // per channel, for the backpressure check after publish
+  let closing = false
+
+  // uWS's own closeOnBackpressureLimit closes without a close frame (the client sees 1006), so we
+  // enforce the limit ourselves after every send/publish and end() with 4008. getBufferedAmount is
+  // updated synchronously by send and publish.
+  const checkBackpressure = (ws: Socket): void => {
+    const ud = ws.getUserData()
+    if (!ud.closed && ud.conn && ws.getBufferedAmount() > maxBackpressure) hub.dropSlowClient(ud.conn)
+  }
+
+  const transport: Transport = {
+    name: 'uws',
+    publish (channel, frame) {
+      const set = subscribers.get(channel)
+      if (!set) return 0
+      const count = set.size
+      app.publish(channel, frame, false)
+      for (const ws of set) checkBackpressure(ws)
+      return count
+    }
+  }
+
+  const handleFor = (ws: Socket, ud: UserData): SocketHandle => ({
+    send (frame) {
+      if (ud.closed) return
+      ws.cork(() => ws.send(frame, false))
+      checkBackpressure(ws)
+    },
+    subscribe (channel) {
+      if (ud.closed) return
+      ws.subscribe(channel)
+      ud.channels.add(channel)
+      let set = subscribers.get(channel)
+      if (!set) subscribers.set(channel, set = new Set())
+      set.add(ws)
+    },
+    unsubscribe (channel) {
+      if (ud.closed) return
+      ws.unsubscribe(channel)
+      forget(ws, ud, channel)
+    },
+    close (code, reason) {
+      if (ud.closed) return
+      ws.end(code, reason) // runs the close handler below, synchronously
+    }
+  })
+
+  const forget = (ws: Socket, ud: UserData, channel: string): void => {
+    ud.channels.delete(channel)
+    const set = subscribers.get(channel)
+    if (set?.delete(ws) && set.size === 0) subscribers.delete(channel)
+  }
+
+  const app = uWS.App().ws<UserData>('/ws', {
+    maxPayloadLength: opts.maxPayload * 4,
+    // Last resort only: above this uWS drops frames, so it sits well past our own limit.
+    maxBackpressure: maxBackpressure * 2 + 1024 * 1024,
+    closeOnBackpressureLimit: 1, // typed as a number; any truthy value enables it
+    idleTimeout: opts.idleTimeout,
+    sendPingsAutomatically: true,
+    upgrade (res, req, context) {
+      // req is only valid until the first await: copy everything out first (UpgradeAsync.js).
+      const key = req.getHeader('sec-websocket-key')
+      const protocol = req.getHeader('sec-websocket-protocol')
+      const extensions = req.getHeader('sec-websocket-extensions')
+      const token = req.getQuery('token') || undefined
+      const user = req.getQuery('user') || undefined
+      const ip = Buffer.from(res.getRemoteAddressAsText()).toString()
+      let aborted = false
+      res.onAborted(() => { aborted = true })
+      hub.authenticate({ token, user, ip }).then((identity) => {
+        if (aborted) return
+        if (closing) return res.cork(() => { res.writeStatus('503 Service Unavailable').end(undefined, true) })
+        res.cork(() => { res.upgrade<UserData>({ identity, ip, channels: new Set(), closed: false }, key, protocol, extensions, context) })
+      }, (err: Error) => {
+        if (aborted) return
+        log.debug({ err, ip }, 'websocket upgrade refused')
+        const body = JSON.stringify({ statusCode: 401, error: 'Unauthorized', message: err.message })
+        res.cork(() => { res.writeStatus('401 Unauthorized').writeHeader('content-type', 'application/json').end(body, true) })
+      })
+    },
+    open (ws) {
+      const ud = ws.getUserData()
+      ud.conn = hub.connect(handleFor(ws, ud), 'uws', ud.identity, ud.ip)
+    },
+    message (ws, message, isBinary) {
+      const ud = ws.getUserData()
+      if (ud.conn) hub.handleFrame(ud.conn, message, isBinary) // message is only valid synchronously
+    },
+    close (ws) {
+      const ud = ws.getUserData()
+      ud.closed = true
+      for (const channel of [...ud.channels]) forget(ws, ud, channel)
+      if (ud.conn) hub.disconnect(ud.conn)
+    }
+  }).any('/*', (res) => { res.writeStatus('404 Not Found').end() })
+
+  const listenSocket = await new Promise<UWS.us_listen_socket>((resolve, reject) => {
+    app.listen(opts.host, opts.port, (socket) => {
+      if (socket) resolve(socket)
+      else reject(new Error(`uWebSockets.js could not listen on ${opts.host}:${opts.port}`))
+    })
+  })
+  hub.addTransport(transport)
+  return {
+    port: uWS.us_socket_local_port(listenSocket),
+    async close () {
+      if (closing) return
+      closing = true
+      hub.removeTransport(transport)
+      hub.closeAll(CloseCodes.GOING_AWAY, 'server shutting down', 'uws')
+      uWS.us_listen_socket_close(listenSocket)
+    }
+  }
+}

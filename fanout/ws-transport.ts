@@ -1,0 +1,111 @@
+// The same protocol over `ws` sockets, for the API port (@fastify/websocket hands us its sockets).
+// Framework-free like the rest of fanout/: the Fastify route that accepts sockets is in plugins/.
+import type { WebSocket, RawData } from 'ws'
+import type { FanoutHub } from './hub.ts'
+import { CloseCodes } from './protocol.ts'
+import type { Connection, Identity, SocketHandle, Transport } from './types.ts'
+
+export interface WsTransportOptions {
+  hub: FanoutHub
+  /** bytes queued for one client before it is closed with 4008 */
+  maxBackpressure: number
+  /** seconds without a pong before a socket is dropped (0 = never); a ping goes out every half */
+  idleTimeout: number
+}
+
+export interface WsTransport {
+  /** Takes over an open, already authenticated socket. */
+  accept (socket: WebSocket, identity: Identity | undefined, ip: string): Connection
+  /** closes every socket with 1001 and stops the heartbeat */
+  close (): void
+}
+
+interface Entry { socket: WebSocket, conn?: Connection, channels: Set<string>, alive: boolean, closed: boolean }
+
+export function createWsTransport ({ hub, maxBackpressure, idleTimeout }: WsTransportOptions): WsTransport {
+  const subscribers = new Map<string, Set<Entry>>()
+  const entries = new Set<Entry>()
+
+  // ws has no backpressure limit of its own: check what is queued after every send.
+  const send = (entry: Entry, frame: string | Buffer): void => {
+    if (entry.closed) return
+    entry.socket.send(frame, { binary: false })
+    if (entry.socket.bufferedAmount > maxBackpressure && entry.conn) hub.dropSlowClient(entry.conn)
+  }
+
+  const release = (entry: Entry): void => {
+    entry.closed = true
+    entries.delete(entry)
+    for (const channel of entry.channels) {
+      const set = subscribers.get(channel)
+      if (set?.delete(entry) && set.size === 0) subscribers.delete(channel)
+    }
+  }
+
+  const transport: Transport = {
+    name: 'fastify',
+    publish (channel, frame) {
+      const set = subscribers.get(channel)
+      if (!set) return 0
+      const count = set.size
+      const bytes = Buffer.from(frame) // encoded once for all sockets, not once per send
+      for (const entry of set) send(entry, bytes)
+      return count
+    }
+  }
+  hub.addTransport(transport)
+
+  // Heartbeat: a peer that vanished without a FIN would otherwise hold its subscriptions forever.
+  const heartbeat = idleTimeout > 0
+    ? setInterval(() => {
+      for (const entry of entries) {
+        if (!entry.alive) { entry.socket.terminate(); continue }
+        entry.alive = false
+        entry.socket.ping()
+      }
+    }, idleTimeout * 500).unref()
+    : undefined
+
+  return {
+    accept (socket, identity, ip) {
+      const entry: Entry = { socket, channels: new Set(), alive: true, closed: false }
+      const handle: SocketHandle = {
+        send: (frame) => send(entry, frame),
+        subscribe (channel) {
+          if (entry.closed) return
+          entry.channels.add(channel)
+          let set = subscribers.get(channel)
+          if (!set) subscribers.set(channel, set = new Set())
+          set.add(entry)
+        },
+        unsubscribe (channel) {
+          entry.channels.delete(channel)
+          const set = subscribers.get(channel)
+          if (set?.delete(entry) && set.size === 0) subscribers.delete(channel)
+        },
+        close (code, reason) {
+          if (entry.closed) return
+          release(entry)
+          socket.close(code, reason) // the close frame queues behind what the client has not read yet
+        }
+      }
+      entries.add(entry)
+      const conn = entry.conn = hub.connect(handle, 'fastify', identity, ip)
+      socket.on('message', (data: RawData, isBinary: boolean) => {
+        entry.alive = true
+        hub.handleFrame(conn, Array.isArray(data) ? Buffer.concat(data) : data, isBinary)
+      })
+      socket.on('pong', () => { entry.alive = true })
+      socket.on('close', () => {
+        release(entry)
+        hub.disconnect(conn)
+      })
+      return conn
+    },
+    close () {
+      clearInterval(heartbeat)
+      hub.removeTransport(transport)
+      hub.closeAll(CloseCodes.GOING_AWAY, 'server shutting down', 'fastify')
+    }
+  }
+}
