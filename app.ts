@@ -13,9 +13,25 @@ import store, { type MessageStore } from './plugins/store/index.ts'
 import events from './plugins/events.ts'
 import fanout from './plugins/fanout.ts'
 import topicHandlers, { type TopicHandler } from './plugins/topic-handlers.ts'
+import redis from './plugins/redis.ts'
+import rateLimit from './plugins/rate-limit.ts'
+import channels from './plugins/channels/index.ts'
+import moderation from './plugins/moderation/index.ts'
+import nonces from './plugins/nonces/index.ts'
+import fanoutAccess from './plugins/fanout-access.ts'
+import docs from './plugins/docs.ts'
+import metrics from './plugins/metrics.ts'
 import health from './routes/health.ts'
 import messages from './routes/messages.ts'
 import history from './routes/history.ts'
+import channelRoutes from './routes/channels.ts'
+import messageEdits from './routes/message-edits.ts'
+import reactions from './routes/reactions.ts'
+import demo from './routes/demo.ts'
+import recovery, { type RecoveryLog } from './plugins/recovery/index.ts'
+import presence, { type PresenceStore } from './plugins/presence/index.ts'
+import personalChannel from './plugins/personal-channel.ts'
+import userActivity from './routes/user-activity.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -31,6 +47,9 @@ export interface AppOptions {
   bus?: EventBus
   cache?: MessageCache
   store?: MessageStore
+  /** Shared recovery log and presence store (tests share one between apps to model instances). */
+  recoveryLog?: RecoveryLog
+  presence?: PresenceStore
   /** Extra topic handlers besides consumers/. */
   handlers?: TopicHandler[]
 }
@@ -55,19 +74,37 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
   // Bodies are checked as sent (no type coercion); params and query strings are converted.
   fastify.setValidatorCompiler(TypeBoxValidatorCompiler)
 
+  // First: swagger's onRoute hook must see every route registered after it.
+  await fastify.register(docs)
   await fastify.register(errors)
   await fastify.register(readiness)
   await fastify.register(auth)
+  await fastify.register(redis)
+  // after auth (the limit counts per user), before every route it limits
+  await fastify.register(rateLimit)
   await fastify.register(bus, { bus: opts.bus })
   await fastify.register(cache, { cache: opts.cache })
   await fastify.register(store, { store: opts.store })
   await fastify.register(events)
   await fastify.register(fanout)
+  await fastify.register(channels)
+  await fastify.register(moderation)
+  await fastify.register(nonces)
+  await fastify.register(fanoutAccess)
+  await fastify.register(recovery, { recoveryLog: opts.recoveryLog })
+  await fastify.register(presence, { presence: opts.presence })
+  await fastify.register(personalChannel)
   await fastify.register(topicHandlers, { handlers: opts.handlers })
+  await fastify.register(metrics)
 
   await fastify.register(health)
   await fastify.register(messages)
   await fastify.register(history)
+  await fastify.register(channelRoutes)
+  await fastify.register(messageEdits)
+  await fastify.register(reactions)
+  await fastify.register(demo)
+  await fastify.register(userActivity)
 }
 
 export default fp(app, { name: 'switchboard' })

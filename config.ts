@@ -1,6 +1,8 @@
 // The one place that reads process.env: every setting, its type and default, checked at start.
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { publicKeyAlgorithms } from './plugins/auth-token.ts'
+import { parseBlocklist } from './plugins/moderation/blocklist.ts'
 
 export const ConfigSchema = Type.Object({
   NODE_ENV: Type.String({ default: 'development' }),
@@ -27,7 +29,26 @@ export const ConfigSchema = Type.Object({
   WS_MAX_BACKPRESSURE: Type.Integer({ minimum: 1024, default: 1048576, description: 'bytes buffered for one slow client before it is closed with 4008' }),
   // uWS accepts 0 (never) or at least 8 seconds; anything else would abort the process.
   WS_IDLE_TIMEOUT: Type.Union([Type.Literal(0), Type.Integer({ minimum: 8 })], { default: 120, description: 'seconds without a frame before a socket is closed: 0 (never) or at least 8' }),
-  SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10000 })
+  SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10000 }),
+
+  // Security (README "Security"): auth, moderation, limits, rate limits.
+  JWT_SECRET: Type.String({ default: '', description: 'HS256 secret, at least 32 characters; turns auth on' }),
+  JWT_PUBLIC_KEY: Type.String({ default: '', description: 'RSA or EC public key (PEM; literal \\n accepted) for RS256/ES256 tokens; turns auth on' }),
+  JWT_ISSUER: Type.String({ default: '', description: 'when set, tokens must carry this iss' }),
+  JWT_AUDIENCE: Type.String({ default: '', description: 'when set, tokens must carry this aud' }),
+  MODERATION_BLOCKLIST: Type.String({ default: '', description: 'comma-separated words and /regex/flags patterns; a message matching one is refused with 422' }),
+  WS_MAX_SUBSCRIPTIONS: Type.Integer({ minimum: 1, default: 100, description: 'subscriptions per WebSocket connection' }),
+  WS_MAX_CONNECTIONS_PER_USER: Type.Integer({ minimum: 0, default: 20, description: 'WebSocket connections per user on one instance (429 on upgrade above); 0 = unlimited' }),
+  RATE_LIMIT_MAX: Type.Integer({ minimum: 0, default: 120, description: 'writes per user (per IP when anonymous) per RATE_LIMIT_WINDOW; 0 = no limit' }),
+  RATE_LIMIT_WINDOW: Type.String({ default: '1 minute', pattern: '^[0-9]+ ?(ms|s|sec|secs|second|seconds|m|min|mins|minute|minutes|h|hour|hours)?$', description: 'e.g. 60000 (ms), 30s, 1 minute' }),
+  CHANNEL_CACHE_MS: Type.Integer({ minimum: 0, default: 2000, description: 'how long an instance trusts its copy of a channel (membership changes elsewhere show up within this)' }),
+
+  // Reconnect recovery and presence (README "Reconnect recovery", docs/recovery.md).
+  RECOVERY_BUFFER: Type.Integer({ minimum: 1, maximum: 100000, default: 100, description: 'message events each instance keeps per channel for reconnect recovery' }),
+  RECOVERY_CHANNELS: Type.Integer({ minimum: 1, default: 1000, description: 'channels each instance keeps a recovery buffer for (least recently active dropped first)' }),
+  RECOVERY_LOG: Type.Integer({ minimum: 1, maximum: 100000, default: 200, description: 'message events kept per channel in the shared recovery log (Redis)' }),
+  RECOVERY_TTL_SECONDS: Type.Integer({ minimum: 1, default: 3600, description: 'lifetime of a quiet channel\'s shared recovery log' }),
+  PRESENCE_TTL_SECONDS: Type.Integer({ minimum: 3, default: 300, description: 'a user stays present this long after the last refresh (refreshed every third of it while connected)' })
 })
 
 export type Config = Static<typeof ConfigSchema>
@@ -54,5 +75,24 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: Par
     const value = variable in raw ? ` (got ${JSON.stringify(raw[variable])})` : ''
     throw new ConfigError(variable, `${first.message}${value}`)
   }
+  for (const [variable, check] of Object.entries(semanticChecks)) {
+    const detail = check(candidate as Config)
+    if (detail) throw new ConfigError(variable, detail)
+  }
   return candidate as Config
+}
+
+/** Checks a schema cannot express: keys must parse, patterns must compile. A message, or undefined. */
+const semanticChecks: Record<string, (config: Config) => string | undefined> = {
+  JWT_SECRET: ({ JWT_SECRET, JWT_PUBLIC_KEY }) => {
+    if (JWT_SECRET && JWT_PUBLIC_KEY) return 'and JWT_PUBLIC_KEY are both set: set only one'
+    if (JWT_SECRET && JWT_SECRET.length < 32) return `must be at least 32 characters (got ${JWT_SECRET.length})`
+  },
+  JWT_PUBLIC_KEY: ({ JWT_PUBLIC_KEY }) => {
+    if (!JWT_PUBLIC_KEY) return
+    try { publicKeyAlgorithms(JWT_PUBLIC_KEY) } catch (err) { return `is not a usable PEM public key: ${(err as Error).message}` }
+  },
+  MODERATION_BLOCKLIST: ({ MODERATION_BLOCKLIST }) => {
+    try { parseBlocklist(MODERATION_BLOCKLIST) } catch (err) { return (err as Error).message }
+  }
 }

@@ -8,6 +8,9 @@ export default defineTopicHandler({
   mode: 'broadcast',
   schema: MessageEvent,
   async handle (event, { app, position }) {
-    app.fanout.publish(event.channelId, event.type, { ...event.data, position }, position)
+    // A new message carries its position (as history shows it); edits and deletions name their
+    // message and only the frame carries the event's own position.
+    const data = event.type === 'message.created' ? { ...event.data, position } : event.data
+    app.fanout.publish(event.channelId, event.type, data, position)
   }
 })

@@ -1,16 +1,23 @@
 // Upgrade authentication: runs the `authenticate` hook and turns any refusal into a 401.
 import type { AuthRequest, FanoutHooks, Identity } from './types.ts'
 
-/** Rejects a WebSocket upgrade: the transport answers HTTP 401 before any socket exists. */
+/** Rejects a WebSocket upgrade: the transport answers HTTP 401 (or the hook's 403 / 429) before any socket exists. */
 export class FanoutAuthError extends Error {
   override readonly name = 'FanoutAuthError'
-  readonly statusCode = 401
+  readonly statusCode: 401 | 403 | 429
+  constructor (message: string, options?: ErrorOptions & { statusCode?: unknown }) {
+    super(message, options)
+    this.statusCode = options?.statusCode === 403 || options?.statusCode === 429 ? options.statusCode : 401
+  }
 }
+
+/** The reason phrase of a refused upgrade. */
+export const refusalName = (status: number) => status === 429 ? 'Too Many Requests' : status === 403 ? 'Forbidden' : 'Unauthorized'
 
 const USER_ID = /^[A-Za-z0-9_.:-]{1,120}$/
 
 /** Without an authenticate hook, `?user=<id>` is trusted as the identity: a development convenience. */
-async function devIdentity (req: AuthRequest): Promise<Identity | undefined | Error> {
+export async function devIdentity (req: AuthRequest): Promise<Identity | undefined | Error> {
   if (req.user === undefined || req.user === '') return undefined
   return USER_ID.test(req.user) ? { userId: req.user } : new Error('user must be 1-120 characters of [A-Za-z0-9_.:-]')
 }
@@ -23,6 +30,6 @@ export async function authenticateUpgrade (hook: FanoutHooks['authenticate'] | u
   } catch (err) {
     result = err instanceof Error ? err : new Error(String(err))
   }
-  if (result instanceof Error) throw new FanoutAuthError(result.message || 'unauthorized', { cause: result })
+  if (result instanceof Error) throw new FanoutAuthError(result.message || 'unauthorized', { cause: result, statusCode: (result as { statusCode?: unknown }).statusCode })
   return result ?? undefined
 }

@@ -6,6 +6,7 @@ import { CloseCodes, frames } from './protocol.ts'
 import { authenticateUpgrade } from './auth.ts'
 import { handleClientFrame } from './client-frames.ts'
 import { PendingSubscribes, type Pending } from './pending.ts'
+import { RecoveryBuffer } from './recovery-buffer.ts'
 import type { Connection, FanoutHooks, FanoutHubOptions, FanoutLogger, FanoutStats, Identity, AuthRequest, SocketHandle, Transport, TransportName } from './types.ts'
 
 export type * from './types.ts'
@@ -29,6 +30,8 @@ export class FanoutHub {
   readonly maxPayload: number
   readonly maxPendingFrames: number
   readonly log: FanoutLogger
+  /** Recent message events per channel, for reconnect recovery (fed by `publish`). */
+  readonly recovery: RecoveryBuffer
   #hooks: Partial<FanoutHooks>
   readonly #transports = new Set<Transport>()
   readonly #conns = new Map<string, Conn>()
@@ -41,6 +44,7 @@ export class FanoutHub {
     this.maxPayload = opts.maxPayload ?? 16384
     this.maxPendingFrames = opts.maxPendingFrames ?? 1000
     this.log = opts.logger ?? silent
+    this.recovery = new RecoveryBuffer(opts.recovery)
   }
 
   /** Adds or replaces hooks; plugins registered after the fanout (auth, presence) plug in here. */
@@ -125,6 +129,7 @@ export class FanoutHub {
       if (!last || last.epoch !== position.epoch || compareOffsets(position.offset, last.offset) > 0) this.#positions.set(channel, position)
     }
     const frame = frames.event(channel, type, data, position)
+    if (position) this.recovery.remember(channel, position, frame)
     let delivered = 0
     for (const transport of this.#transports) delivered += transport.publish(channel, frame)
     for (const pending of this.#pending.buffer(channel, frame, position, this.maxPendingFrames)) {
@@ -150,12 +155,13 @@ export class FanoutHub {
     try {
       await this.#hooks.authorizeSubscribe?.(conn, channel)
       if (pending.settled) return false
-      const result = this.#hooks.onSubscribe ? await this.#hooks.onSubscribe(conn, channel, since) : { position: start, recovered: false }
+      const result = this.#hooks.onSubscribe ? await this.#hooks.onSubscribe(conn, channel, since, start) : { position: start, recovered: false }
       if (pending.settled) return false
       this.#pending.flush(pending, conn.handle, result)
       if (conn.closed) return false // a send above may have dropped a slow client
       conn.channels.add(channel)
       conn.handle.subscribe(channel)
+      void this.#runHook('onSubscribed', conn, channel)
       return true
     } catch (err) {
       const code = (err as { code?: unknown }).code
@@ -178,6 +184,7 @@ export class FanoutHub {
     if (pending) { this.#settle(pending); return true }
     if (!conn.channels.delete(channel)) return false
     conn.handle.unsubscribe(channel)
+    void this.#runHook('onUnsubscribed', conn, channel)
     return true
   }
 
@@ -193,11 +200,11 @@ export class FanoutHub {
     this.error(pending.conn, code, message)
   }
 
-  async #runHook (name: 'onConnect' | 'onDisconnect', conn: Conn): Promise<void> {
+  async #runHook (name: 'onConnect' | 'onDisconnect' | 'onSubscribed' | 'onUnsubscribed', conn: Conn, channel?: string): Promise<void> {
     try {
-      await this.#hooks[name]?.(conn)
+      await this.#hooks[name]?.(conn, channel as string)
     } catch (err) {
-      this.log.error({ err, connectionId: conn.id }, `${name} hook failed`)
+      this.log.error({ err, connectionId: conn.id, channel }, `${name} hook failed`)
     }
   }
 }

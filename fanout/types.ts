@@ -1,5 +1,6 @@
 // The hub's contracts: what transports hand it, what hooks receive, what stats it keeps.
 import type { Position } from '../schemas/message.ts'
+import type { RecoveryBufferOptions } from './recovery-buffer.ts'
 
 export type TransportName = 'uws' | 'fastify'
 
@@ -32,7 +33,11 @@ export interface FanoutHooks {
   /** Throw an error with a snake_case `code` (default `forbidden` style) to refuse a subscribe. */
   authorizeSubscribe (conn: Connection, channel: string): Promise<void>
   /** Recovery: where the client stands after the replay. Default: channel position, recovered false. */
-  onSubscribe (conn: Connection, channel: string, since: Position | undefined): Promise<SubscribeResult>
+  onSubscribe (conn: Connection, channel: string, since: Position | undefined, start: Position | null): Promise<SubscribeResult>
+  /** After a subscription went live (presence). */
+  onSubscribed (conn: Connection, channel: string): Promise<void>
+  /** After a live subscription ended by an unsubscribe (a disconnect calls `onDisconnect` instead). */
+  onUnsubscribed (conn: Connection, channel: string): Promise<void>
   onConnect (conn: Connection): Promise<void>
   /** Called once the connection is gone; `conn.channels` still lists what it was subscribed to. */
   onDisconnect (conn: Connection): Promise<void>
@@ -68,6 +73,8 @@ export interface FanoutHubOptions {
   maxPayload?: number
   /** live frames buffered for one subscribe in flight before it fails with `busy`; default 1000 */
   maxPendingFrames?: number
+  /** the per-instance recovery buffer of recent message events (fanout/recovery-buffer.ts) */
+  recovery?: RecoveryBufferOptions
   logger?: FanoutLogger
 }
 

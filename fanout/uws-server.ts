@@ -4,6 +4,7 @@ import { createRequire } from 'node:module'
 import type * as UWS from 'uWebSockets.js'
 import type { FanoutHub } from './hub.ts'
 import { CloseCodes } from './protocol.ts'
+import { refusalName } from './auth.ts'
 import type { Connection, FanoutLogger, Identity, SocketHandle, Transport } from './types.ts'
 
 export interface UwsServerOptions {
@@ -127,8 +128,9 @@ export async function createUwsServer (opts: UwsServerOptions): Promise<UwsServe
       }, (err: Error) => {
         if (aborted) return
         log.debug({ err, ip }, 'websocket upgrade refused')
-        const body = JSON.stringify({ statusCode: 401, error: 'Unauthorized', message: err.message })
-        res.cork(() => { res.writeStatus('401 Unauthorized').writeHeader('content-type', 'application/json').end(body, true) })
+        const status = (err as { statusCode?: number }).statusCode ?? 401
+        const body = JSON.stringify({ statusCode: status, error: refusalName(status), message: err.message })
+        res.cork(() => { res.writeStatus(`${status} ${refusalName(status)}`).writeHeader('content-type', 'application/json').end(body, true) })
       })
     },
     open (ws) {

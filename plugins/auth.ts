@@ -1,9 +1,12 @@
-// Who is making the request. With auth off (no key configured) a client names itself: header
-// x-user-id / x-user-name, or the body's senderId / senderName on POST /api/messages (the seed's
-// API). Development only: anyone can claim any id.
+// Who is making the request.
+// Auth on (JWT_SECRET or JWT_PUBLIC_KEY): `Authorization: Bearer <JWT>`, `sub` is the user id and
+// `name` the display name; every /api route needs a valid token (401 otherwise).
+// Auth off: a client names itself: header x-user-id / x-user-name, or the body's senderId /
+// senderName on POST /api/messages (the seed's API). Development only: anyone can claim any id.
 import fp from 'fastify-plugin'
+import { bearerToken, createTokenVerifier, TokenRejected, type TokenVerifier, type User } from './auth-token.ts'
 
-export interface User { id: string, name: string }
+export type { User } from './auth-token.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -11,20 +14,50 @@ declare module 'fastify' {
     user: User | null
   }
   interface FastifyInstance {
-    auth: { enabled: boolean }
+    auth: {
+      enabled: boolean
+      /** Verifies a token (HTTP and the WebSocket upgrade share it); throws a 401-style error. */
+      verify: TokenVerifier
+    }
   }
 }
 
-const USER_ID = /^[A-Za-z0-9_.:@-]{1,128}$/
+const DEV_USER_ID = /^[A-Za-z0-9_.:@-]{1,128}$/
+
+/** Routes a client may call without a token when auth is on: probes, metrics and docs. */
+export function isOpenRoute (url: string): boolean {
+  return !url.startsWith('/api/') && url !== '/api'
+}
 
 export default fp(async function auth (app) {
-  app.decorate('auth', { enabled: false })
-  app.log.warn('auth is OFF: no JWT_SECRET or JWT_PUBLIC_KEY set; clients name themselves (development only)')
+  const verifier = createTokenVerifier(app.config)
+  const verify: TokenVerifier = verifier ?? (() => { throw new TokenRejected('auth is off: tokens are not accepted') })
+  app.decorate('auth', { enabled: verifier !== null, verify })
   app.decorateRequest('user', null)
+
+  if (verifier) {
+    app.log.info({ algorithm: app.config.JWT_SECRET ? 'HS256' : 'public key' }, 'auth is ON: every /api request needs Authorization: Bearer <JWT>')
+    app.addHook('onRequest', async (request) => {
+      let token: string | undefined
+      try {
+        token = bearerToken(request.headers.authorization)
+        if (token !== undefined) request.user = verifier(token)
+      } catch (err) {
+        if (err instanceof TokenRejected) throw app.httpErrors.unauthorized(err.message)
+        throw err
+      }
+      if (!request.user && !isOpenRoute(request.url)) {
+        throw app.httpErrors.unauthorized('missing token: send Authorization: Bearer <JWT>')
+      }
+    })
+    return
+  }
+
+  app.log.warn('auth is OFF: no JWT_SECRET or JWT_PUBLIC_KEY set; clients name themselves (development only)')
   app.addHook('onRequest', async (request) => {
     const id = request.headers['x-user-id']
     if (typeof id !== 'string' || id === '') return
-    if (!USER_ID.test(id)) throw app.httpErrors.badRequest('header x-user-id must be 1-128 letters, digits or _ . : @ -')
+    if (!DEV_USER_ID.test(id)) throw app.httpErrors.badRequest('header x-user-id must be 1-128 letters, digits or _ . : @ -')
     const name = request.headers['x-user-name']
     request.user = { id, name: typeof name === 'string' && name !== '' ? name.slice(0, 64) : id }
   })

@@ -37,7 +37,8 @@ export default fp<FanoutPluginOptions>(async function fanout (app, opts) {
   const config = (app as unknown as { config?: Config }).config
   if (!config) throw new Error('fanout: app.config is missing; decorate it with loadConfig() before registering fanout')
   const log = app.log.child({ component: 'fanout' })
-  const hub = new FanoutHub({ hooks: opts.hooks, maxPayload: config.WS_MAX_PAYLOAD, logger: log })
+  const hub = new FanoutHub({ hooks: opts.hooks, maxPayload: config.WS_MAX_PAYLOAD, maxSubscriptions: config.WS_MAX_SUBSCRIPTIONS, logger: log,
+    recovery: { size: config.RECOVERY_BUFFER, maxChannels: config.RECOVERY_CHANNELS } })
   const wsTransport = createWsTransport({ hub, maxBackpressure: config.WS_MAX_BACKPRESSURE, idleTimeout: config.WS_IDLE_TIMEOUT })
   let uws: UwsServer | undefined
 

@@ -9,8 +9,9 @@ const history: FastifyPluginAsyncTypebox = async (app) => {
       summary: "A page of a channel's history, newest first; cache-first (header x-cache: hit|miss)",
       params: ChannelParams,
       querystring: HistoryQuery,
-      response: { 200: HistoryPage, 400: ErrorResponse, 503: ErrorResponse }
-    }
+      response: { 200: HistoryPage, 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 503: ErrorResponse }
+    },
+    preHandler: app.channels.guard('read')
   }, async (request, reply) => {
     const { channelId } = request.params
     const { before } = request.query

@@ -12,13 +12,16 @@ const messages: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['messages'],
       summary: 'Post a message: accepted once the event log has it',
       body: PostMessageBody,
-      response: { 201: Message, 400: ErrorResponse, 413: ErrorResponse, 503: ErrorResponse }
+      response: { 201: Message, 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 409: ErrorResponse, 413: ErrorResponse, 422: ErrorResponse, 429: ErrorResponse, 503: ErrorResponse }
     }
   }, async (request, reply) => {
     const { channelId, content } = request.body
     if (content.trim() === '') throw app.httpErrors.badRequest('body/content must not be blank')
     if (content.length > config.MESSAGE_MAX_LENGTH) throw app.httpErrors.badRequest(`body/content must be at most ${config.MESSAGE_MAX_LENGTH} characters (got ${content.length})`)
+    // With auth on request.user is always set (anonymous /api calls are 401): the body cannot override it.
     const senderId = request.user?.id ?? request.body.senderId ?? 'anonymous'
+    await app.channels.assertAccess({ id: senderId }, channelId, 'write')
+    await app.moderation.check({ channelId, senderId, content })
     const message: Message = {
       id: new ObjectId().toHexString(),
       channelId,
@@ -28,8 +31,17 @@ const messages: FastifyPluginAsyncTypebox = async (app) => {
       createdAt: new Date().toISOString()
     }
     const event: MessageEvent = { v: 1, type: 'message.created', channelId, at: message.createdAt, data: message }
-    const position = await app.events.produce('messages', channelId, event)
-    return reply.code(201).send({ ...message, position })
+    const accept = async () => JSON.stringify({ ...message, position: await app.events.produce('messages', channelId, event) })
+    const { nonce } = request.body
+    if (nonce === undefined) return reply.code(201).send(JSON.parse(await accept()))
+    // A retry with the same nonce gets the first message (same status and body), never a second one.
+    const { value, replayed } = await app.nonces.once(senderId, nonce, accept)
+    const first = JSON.parse(value) as Message
+    if (replayed && (first.channelId !== channelId || first.content !== content)) {
+      throw app.httpErrors.conflict(`nonce ${JSON.stringify(nonce)} was already used for a different message`)
+    }
+    if (replayed) reply.header('idempotent-replayed', 'true')
+    return reply.code(201).send(first)
   })
 }
 

@@ -1,5 +1,9 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { Message } from './message.ts'
+import { MessageEdit, MessageRef } from './message-change.ts'
+import { ReactionChange } from './reaction.ts'
+import { MentionNotification } from './notification.ts'
+import { ActivityUser } from './user-activity.ts'
 
 /** Every event on the log is a versioned envelope: {v, type, channelId, at, data}. */
 export function Envelope<T extends string, D extends TSchema> (type: T, data: D) {
@@ -13,5 +17,30 @@ export function Envelope<T extends string, D extends TSchema> (type: T, data: D)
 }
 
 export const MessageCreated = Envelope('message.created', Message)
-export const MessageEvent = Type.Union([MessageCreated])
+/** An edit carries only what changed: reactions live on another topic and must not be overwritten. */
+export const MessageUpdated = Envelope('message.updated', MessageEdit)
+export const MessageDeleted = Envelope('message.deleted', MessageRef)
+export const MessageEvent = Type.Union([MessageCreated, MessageUpdated, MessageDeleted])
 export type MessageEvent = Static<typeof MessageEvent>
+
+export const ReactionAdded = Envelope('reaction.added', ReactionChange)
+export const ReactionRemoved = Envelope('reaction.removed', ReactionChange)
+export const ReactionEvent = Type.Union([ReactionAdded, ReactionRemoved])
+export type ReactionEvent = Static<typeof ReactionEvent>
+
+/** Notifications are keyed by the user they are for, not by a channel. */
+export const NotificationEvent = Type.Object({
+  v: Type.Literal(1),
+  type: Type.Literal('notification'),
+  userId: Type.String({ minLength: 1 }),
+  at: Type.String({ description: 'when the event was produced (ISO time)' }),
+  data: Type.Union([MentionNotification])
+})
+export type NotificationEvent = Static<typeof NotificationEvent>
+
+/** Ephemeral channel activity on `user-activity` (key channelId): delivered, never stored, no position. */
+export const Typing = Envelope('typing', ActivityUser)
+export const PresenceJoin = Envelope('presence.join', ActivityUser)
+export const PresenceLeave = Envelope('presence.leave', ActivityUser)
+export const UserActivityEvent = Type.Union([Typing, PresenceJoin, PresenceLeave])
+export type UserActivityEvent = Static<typeof UserActivityEvent>

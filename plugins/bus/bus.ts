@@ -24,6 +24,9 @@ export interface ConsumerSpec {
 
 export interface Consumer { stop (): Promise<void> }
 
+/** How far a consumer group trails the end of one partition (records produced but not yet handled). */
+export interface ConsumerLag { group: string, topic: string, partition: number, lag: number }
+
 export interface EventBus {
   readonly kind: 'embedded' | 'kafka'
   /** Creates the (logical) topics if missing. */
@@ -34,6 +37,8 @@ export interface EventBus {
   consume (spec: ConsumerSpec): Promise<Consumer>
   /** Throws when the log is unreachable. */
   ping (): Promise<void>
+  /** Lag of this instance's consumer groups, per partition (read by /metrics; optional). */
+  lag? (): Promise<ConsumerLag[]>
   close (): Promise<void>
 }
 

@@ -1,7 +1,7 @@
 // In-process event log with the Kafka semantics the rest relies on: keyed partitions, per-partition
 // order, offsets as positions, consumer groups (`shared`) and per-instance readers (`broadcast`).
 import { randomUUID } from 'node:crypto'
-import type { BusOptions, BusRecord, Consumer, ConsumerSpec, EventBus, ProduceResult } from './bus.ts'
+import type { BusOptions, BusRecord, Consumer, ConsumerLag, ConsumerSpec, EventBus, ProduceResult } from './bus.ts'
 
 interface Partition { records: BusRecord[], base: number, waiters: Set<() => void> }
 interface Topic { epoch: string, partitions: Partition[] }
@@ -69,6 +69,12 @@ export function createEmbeddedBus (options: BusOptions): EventBus {
 
     wake () { for (const part of this.t.partitions) for (const w of part.waiters) w() }
 
+    /** Same group names as the Kafka bus: shared → prefix + name, broadcast → … + instance id. */
+    lag (): ConsumerLag[] {
+      const group = `${options.topicPrefix}${this.spec.name}${this.spec.mode === 'broadcast' ? `.${options.instanceId}` : ''}`
+      return this.t.partitions.map((part, partition) => ({ group, topic: this.spec.topic, partition, lag: Math.max(0, part.base + part.records.length - this.next[partition]) }))
+    }
+
     async stop () {
       this.stopped = true
       running.delete(this)
@@ -108,6 +114,7 @@ export function createEmbeddedBus (options: BusOptions): EventBus {
       return reader
     },
     async ping () { if (closed) throw new Error('event bus is closed') },
+    async lag () { return [...running].flatMap((r) => r.lag()) },
     async close () {
       closed = true
       await Promise.all([...running].map((r) => r.stop()))

@@ -7,7 +7,10 @@ export interface MessageCache {
   readonly kind: 'embedded' | 'redis'
   /** Inserts or replaces a message (idempotent), keeps the newest `recent` per channel, refreshes the TTL. */
   upsert (message: Message): Promise<void>
-  /** Patches a cached message; a message that is not cached stays uncached. */
+  /**
+   * Patches a cached message; a message that is not cached stays uncached, but the changes are kept
+   * (like `remove`'s tombstone) and applied by a later `fill`, whose store read may predate them.
+   */
   patch (channelId: string, id: string, changes: Partial<Message>): Promise<void>
   /** Drops a message and remembers it is gone, so a concurrent fill cannot bring it back. */
   remove (channelId: string, id: string): Promise<void>

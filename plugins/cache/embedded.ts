@@ -2,7 +2,7 @@
 import type { Message } from '../../schemas/message.ts'
 import type { CacheOptions, MessageCache } from './cache.ts'
 
-interface Entry { ids: string[], messages: Map<string, Message>, complete: boolean, gone: Set<string>, expires: number }
+interface Entry { ids: string[], messages: Map<string, Message>, complete: boolean, gone: Set<string>, patched: Map<string, Partial<Message>>, expires: number }
 
 export function createEmbeddedCache (options: CacheOptions, now: () => number = Date.now): MessageCache {
   const channels = new Map<string, Entry>()
@@ -14,7 +14,7 @@ export function createEmbeddedCache (options: CacheOptions, now: () => number = 
       e = undefined
     }
     if (!e && create) {
-      e = { ids: [], messages: new Map(), complete: false, gone: new Set(), expires: 0 }
+      e = { ids: [], messages: new Map(), complete: false, gone: new Set(), patched: new Map(), expires: 0 }
       channels.set(channelId, e)
     }
     if (e && create) e.expires = now() + options.ttlSeconds * 1000
@@ -47,18 +47,20 @@ export function createEmbeddedCache (options: CacheOptions, now: () => number = 
       trim(e)
     },
     async patch (channelId, id, changes) {
-      const e = entry(channelId, false)
-      const m = e?.messages.get(id)
-      if (m) e!.messages.set(id, { ...m, ...structuredClone(changes) })
+      const e = entry(channelId, true)!
+      const m = e.messages.get(id)
+      if (m) e.messages.set(id, { ...m, ...structuredClone(changes) })
+      else if (!e.gone.has(id)) e.patched.set(id, { ...e.patched.get(id), ...structuredClone(changes) })
     },
     async remove (channelId, id) {
       const e = entry(channelId, true)!
       e.gone.add(id)
+      e.patched.delete(id)
       if (e.messages.delete(id)) e.ids.splice(e.ids.indexOf(id), 1)
     },
     async fill (channelId, messages, complete) {
       const e = entry(channelId, true)!
-      for (const m of messages) if (!e.messages.has(m.id) && !e.gone.has(m.id)) insert(e, m)
+      for (const m of messages) if (!e.messages.has(m.id) && !e.gone.has(m.id)) insert(e, { ...m, ...e.patched.get(m.id) })
       if (complete) e.complete = true
       trim(e)
     },

@@ -31,6 +31,18 @@ export function createEmbeddedStore (): MessageStore {
       const ids = byChannel.get(m.channelId)!
       ids.splice(ids.indexOf(id), 1)
     },
+    async react (id, emoji, userId, on) {
+      const m = messages.get(id)
+      if (!m) return null
+      const reactions = { ...m.reactions }
+      const users = new Set(reactions[emoji] ?? [])
+      if (on) users.add(userId)
+      else users.delete(userId)
+      if (users.size > 0) reactions[emoji] = [...users]
+      else delete reactions[emoji]
+      m.reactions = reactions
+      return structuredClone(reactions)
+    },
     async get (id) {
       const m = messages.get(id)
       return m ? structuredClone(m) : null

@@ -60,4 +60,22 @@ export function cacheContract (t: Test, makeCache: MakeCache, unique: () => stri
     await cache.patch(ch, 'ffffffffffffffffffffffff', { content: 'x' })
     t.same((await cache.page(ch, { limit: 10 }))?.length, 1, 'patching an uncached message adds nothing')
   })
+
+  t.test('a fill read from the store before a patch or remove does not bring back old text', async (t) => {
+    const cache = await makeCache({ recent: 10, ttlSeconds: 60 })
+    t.teardown(() => cache.close())
+    const ch = unique()
+    const [a, b, c] = [message(ch, 'a'), message(ch, 'b', { reactions: { '👍': ['u1'] } }), message(ch, 'c')]
+    // the history route read [c, b, a] from the store; then the edit, reaction and delete landed
+    await cache.patch(ch, a.id, { content: 'a2', editedAt: '2026-01-01T00:00:00.000Z' })
+    await cache.patch(ch, b.id, { reactions: { '👍': ['u1', 'u2'], '🎉': ['u3'] } })
+    await cache.patch(ch, b.id, { reactions: { '🎉': ['u3'] } })
+    await cache.remove(ch, c.id)
+    t.equal(await cache.page(ch, { limit: 10 }), null, 'still a miss: patches add no message')
+    await cache.fill(ch, [c, b, a], true)
+    const page = await cache.page(ch, { limit: 10 })
+    t.same(page?.map((m) => m.content), ['b', 'a2'], 'the edit applies, the removed message stays out')
+    t.same(page?.[0].reactions, { '🎉': ['u3'] }, 'the latest reactions win')
+    t.equal(page?.[1].editedAt, '2026-01-01T00:00:00.000Z')
+  })
 }

@@ -34,4 +34,21 @@ export function storeContract (t: Test, makeStore: MakeStore, unique: () => stri
     t.equal(await store.get(m.id), null)
     t.same(await store.page(ch, { limit: 10 }), [])
   })
+
+  t.test('reactions are sets per emoji: repeats change nothing, an emptied emoji disappears', async (t) => {
+    const store = await makeStore()
+    t.teardown(() => store.close())
+    const m = message(unique(), 'react to me')
+    await store.upsert(m)
+    t.same(await store.react(m.id, '👍', 'u1', true), { '👍': ['u1'] })
+    t.same(await store.react(m.id, '👍', 'u1', true), { '👍': ['u1'] }, 'a redelivered add changes nothing')
+    t.same(await store.react(m.id, '👍', 'u2', true), { '👍': ['u1', 'u2'] })
+    t.same(await store.react(m.id, ':tada:', 'u1', true), { '👍': ['u1', 'u2'], ':tada:': ['u1'] })
+    t.same(await store.react(m.id, '👍', 'u1', false), { '👍': ['u2'], ':tada:': ['u1'] })
+    t.same(await store.react(m.id, '👍', 'u1', false), { '👍': ['u2'], ':tada:': ['u1'] }, 'a redelivered removal changes nothing')
+    t.same(await store.react(m.id, ':tada:', 'u1', false), { '👍': ['u2'] }, 'nobody left: the emoji is gone')
+    t.same((await store.get(m.id))?.reactions, { '👍': ['u2'] }, 'kept on the message')
+    t.equal(await store.react('ffffffffffffffffffffffff', '👍', 'u1', true), null, 'no such message: null')
+    t.equal(await store.get('ffffffffffffffffffffffff'), null, 'and nothing was created')
+  })
 }

@@ -1,0 +1,52 @@
+// Tells each user mentioned as `@<userId>` in a new message: one `notification` event per mentioned
+// user on the `notifications` topic (key userId). At least once: a redelivered message notifies
+// again with the same notification id, which clients use to drop the duplicate.
+import { MessageEvent, type NotificationEvent } from '../schemas/events.ts'
+import { defineTopicHandler } from '../plugins/topic-handlers.ts'
+import { TransientError } from '../plugins/errors.ts'
+
+/** At most this many users are notified per message (a message is not a mailing list). */
+export const MAX_MENTIONS = 20
+const EXCERPT_LENGTH = 140
+// User ids as the auth plugin accepts them; not inside a word or an e-mail address.
+const MENTION = /(?<![A-Za-z0-9_.:@-])@([A-Za-z0-9_.:@-]{1,128})/g
+
+/** Mentioned user ids in order of first appearance, without sentence punctuation at the end, each once. */
+export function mentionedUsers (content: string): string[] {
+  const users = new Set<string>()
+  for (const match of content.matchAll(MENTION)) {
+    const id = match[1].replace(/[.:]+$/, '')
+    if (id !== '') users.add(id)
+    if (users.size === MAX_MENTIONS) break
+  }
+  return [...users]
+}
+
+export default defineTopicHandler({
+  name: 'messages-mentions',
+  topic: 'messages',
+  mode: 'shared',
+  schema: MessageEvent,
+  async handle (event, { app }) {
+    // Created only: an edit that adds a mention does not notify (documented in the README).
+    if (event.type !== 'message.created') return
+    const message = event.data
+    const excerpt = [...message.content.trim()].slice(0, EXCERPT_LENGTH).join('')
+    for (const userId of mentionedUsers(message.content)) {
+      if (userId === message.senderId) continue
+      const notification: NotificationEvent = {
+        v: 1,
+        type: 'notification',
+        userId,
+        at: new Date().toISOString(),
+        data: { id: `${message.id}:${userId}`, kind: 'mention', messageId: message.id, channelId: message.channelId, from: message.senderId, fromName: message.senderName, excerpt, createdAt: message.createdAt }
+      }
+      try {
+        await app.events.produce('notifications', userId, notification)
+      } catch (err) {
+        // The log is down: wait for it (retried without limit), the message event stays in hand.
+        throw new TransientError(`could not produce the mention of ${userId}: ${(err as Error).message}`, { cause: err })
+      }
+    }
+  }
+})

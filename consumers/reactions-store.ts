@@ -1,0 +1,27 @@
+// Reactions onto their message in the store (a set per emoji: redelivery changes nothing), then the
+// store's resulting reactions onto the cached copy. One handler, so the cache never runs ahead of
+// the store or needs its own merge logic.
+import { ReactionEvent } from '../schemas/events.ts'
+import { defineTopicHandler } from '../plugins/topic-handlers.ts'
+
+export class MessageNotFoundYet extends Error {
+  constructor (messageId: string) {
+    super(`message ${messageId} is not in the store (not stored yet, or deleted)`)
+    this.name = 'MessageNotFoundYet'
+  }
+}
+
+export default defineTopicHandler({
+  name: 'reactions-store',
+  topic: 'reactions',
+  mode: 'shared',
+  schema: ReactionEvent,
+  async handle (event, { app }) {
+    const { messageId, emoji, userId } = event.data
+    const reactions = await app.store.react(messageId, emoji, userId, event.type === 'reaction.added')
+    // Topics are not ordered with each other: the message may still be on its way to the store.
+    // Throwing lets the registry retry with backoff, then dead-letter it (never dropped silently).
+    if (!reactions) throw new MessageNotFoundYet(messageId)
+    await app.cache.patch(event.channelId, messageId, { reactions })
+  }
+})

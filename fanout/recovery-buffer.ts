@@ -1,0 +1,81 @@
+// The per-instance ring buffer of recent message events, per channel, fed by every positioned
+// publish. Bounded twice: `size` events per channel and `maxChannels` channels (least recently
+// written dropped first). It also tracks, per epoch (partition), the window of offsets it saw
+// without a hole, which is what lets it prove that a channel had no other events in a range.
+import type { Position } from '../schemas/message.ts'
+import type { ChannelWindow, RecoveredEvent } from './recovery.ts'
+
+export interface RecoveryBufferOptions {
+  /** message events kept per channel; default 100 */
+  size?: number
+  /** channels kept; default 1000 */
+  maxChannels?: number
+}
+
+/** Offsets [from, high] of one partition were all seen, in order, with no hole. */
+interface PartitionWindow { from: bigint, high: bigint }
+interface ChannelBuffer { epoch: string, floor: bigint, last: bigint, events: RecoveredEvent[] }
+
+const max = (a: bigint, b: bigint) => (a > b ? a : b)
+
+export class RecoveryBuffer {
+  readonly size: number
+  readonly maxChannels: number
+  readonly #partitions = new Map<string, PartitionWindow>()
+  readonly #channels = new Map<string, ChannelBuffer>()
+
+  constructor (opts: RecoveryBufferOptions = {}) {
+    this.size = opts.size ?? 100
+    this.maxChannels = opts.maxChannels ?? 1000
+  }
+
+  /** Records a published message event. O(1) per event (amortised), whatever the subscriber count. */
+  remember (channel: string, position: Position, frame: string): void {
+    const offset = BigInt(position.offset)
+    let partition = this.#partitions.get(position.epoch)
+    if (!partition) this.#partitions.set(position.epoch, partition = { from: offset, high: offset })
+    else if (offset <= partition.high) return // a redelivered record: already known
+    // A hole (a record that never reached the fanout: skipped, or not a message event): nothing
+    // before this offset is proven any more.
+    else if (offset !== partition.high + 1n) partition.from = offset
+    partition.high = offset
+
+    let buffer = this.#channels.get(channel)
+    if (buffer) this.#channels.delete(channel) // re-inserted below: the Map's order is the LRU order
+    if (!buffer || buffer.epoch !== position.epoch) {
+      // Every record since `from` went through here and none was this channel's: that is the floor.
+      buffer = { epoch: position.epoch, floor: partition.from - 1n, last: offset, events: [] }
+    }
+    this.#channels.set(channel, buffer)
+    buffer.last = offset
+    buffer.events.push({ offset: position.offset, frame })
+    if (buffer.events.length > this.size) buffer.floor = BigInt(buffer.events.shift()!.offset)
+    if (this.#channels.size > this.maxChannels) this.#evictOldest()
+  }
+
+  /** What this buffer can prove about `channel` in `epoch`; null when it never saw that partition. */
+  window (channel: string, epoch: string): ChannelWindow | null {
+    const partition = this.#partitions.get(epoch)
+    if (!partition) return null
+    const buffer = this.#channels.get(channel)
+    if (buffer && buffer.epoch !== epoch) return null
+    const floor = buffer ? max(buffer.floor, partition.from - 1n) : partition.from - 1n
+    return { epoch, floor: floor.toString(), high: partition.high.toString(), events: buffer?.events ?? [] }
+  }
+
+  /** The channel's window in the epoch of its latest event, or null when the channel is unknown here. */
+  latest (channel: string): ChannelWindow | null {
+    const buffer = this.#channels.get(channel)
+    return buffer ? this.window(channel, buffer.epoch) : null
+  }
+
+  get channelCount (): number { return this.#channels.size }
+
+  #evictOldest (): void {
+    const [name, evicted] = this.#channels.entries().next().value as [string, ChannelBuffer]
+    this.#channels.delete(name)
+    // Forgetting a channel would make its silence look proven: move the partition's proof past it.
+    const partition = this.#partitions.get(evicted.epoch)
+    if (partition) partition.from = max(partition.from, evicted.last + 1n)
+  }
+}

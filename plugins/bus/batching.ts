@@ -1,0 +1,53 @@
+// Natural batching for produce calls: while one request is in flight, the calls that arrive wait and
+// then go out together as the next request. An idle log sees each call at once (no linger, no added
+// latency); a busy one sees fewer, larger requests instead of a queue of single-record round trips.
+// kafkajs needs this: its idempotent producer holds a per-broker lock around every produce request.
+
+export interface BatcherOptions {
+  /** most items in one request */
+  maxBatch: number
+  /** an item that waited longer than this for its turn fails without being sent (ms) */
+  maxWaitMs: number
+}
+
+interface Entry<T, R> { item: T, queuedAt: number, resolve: (r: R) => void, reject: (err: unknown) => void }
+
+/**
+ * Wraps `send` (one request for many items, answering one result per item, in order) into a
+ * function of one item. Items keep their call order across and within requests.
+ */
+export function createBatcher<T, R> (send: (items: T[]) => Promise<R[]>, opts: BatcherOptions): (item: T) => Promise<R> {
+  let queue: Entry<T, R>[] = []
+  let running = false
+
+  async function drain (): Promise<void> {
+    while (queue.length > 0) {
+      const now = Date.now()
+      const batch = queue.slice(0, opts.maxBatch)
+      queue = queue.slice(batch.length)
+      const ready = batch.filter((e) => {
+        if (now - e.queuedAt <= opts.maxWaitMs) return true
+        e.reject(new Error(`waited over ${opts.maxWaitMs} ms behind earlier requests`))
+        return false
+      })
+      if (ready.length === 0) continue
+      try {
+        const results = await send(ready.map((e) => e.item))
+        if (results.length !== ready.length) throw new Error(`batch send answered ${results.length} results for ${ready.length} items`)
+        ready.forEach((e, i) => e.resolve(results[i]))
+      } catch (err) {
+        for (const e of ready) e.reject(err)
+      }
+    }
+    running = false
+  }
+
+  return (item: T) => new Promise<R>((resolve, reject) => {
+    queue.push({ item, queuedAt: Date.now(), resolve, reject })
+    if (!running) {
+      running = true
+      // calls made in the same tick join the first request
+      queueMicrotask(() => { void drain() })
+    }
+  })
+}

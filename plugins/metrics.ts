@@ -1,0 +1,113 @@
+// Prometheus metrics at GET /metrics: HTTP, the log (produced, handled, dead letters, lag), the
+// fanout and the history cache. Counters owned by other plugins are read at scrape time.
+import fp from 'fastify-plugin'
+import { Type } from '@sinclair/typebox'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { ConsumerLag } from './bus/index.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance { metrics: Registry }
+}
+
+/** Lag is fetched from the log on each scrape; a log that does not answer must not hang /metrics. */
+const LAG_TIMEOUT_MS = 1000
+
+async function within<T> (promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([promise, new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms) })])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+export default fp(async function metrics (app) {
+  // One registry per app, so several apps in one process (tests) never share or clash.
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  app.decorate('metrics', registry)
+  const registers = [registry]
+
+  const httpDuration = new Histogram({
+    name: 'switchboard_http_request_duration_seconds',
+    help: 'HTTP request duration by route pattern and status code',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers
+  })
+  const historyReads = new Counter({ name: 'switchboard_history_reads_total', help: 'History pages served from the cache (hit) or the store (miss)', labelNames: ['result'] as const, registers })
+  const produced = new Counter({ name: 'switchboard_events_produced_total', help: 'Events produced to the log by the write path', labelNames: ['topic', 'outcome'] as const, registers })
+  const handled = new Counter({ name: 'switchboard_events_handled_total', help: 'Events a topic handler finished with, by outcome (ok, dead-letter)', labelNames: ['topic', 'handler', 'outcome'] as const, registers })
+  const deadLetters = new Counter({ name: 'switchboard_dead_letters_total', help: 'Events sent to <topic>.dlq (invalid, or retries exhausted)', labelNames: ['topic', 'handler'] as const, registers })
+
+  // Both lag gauges are collected in parallel: one read of the log per scrape serves them both.
+  let scrape: Promise<ConsumerLag[] | null> | undefined
+  const readLag = () => {
+    scrape ??= (async () => {
+      if (!app.bus.lag) return []
+      try {
+        return await within(app.bus.lag(), LAG_TIMEOUT_MS)
+      } catch (err) {
+        app.log.warn({ err }, 'metrics: consumer lag unavailable')
+        return null
+      }
+    })().finally(() => { scrape = undefined })
+    return scrape
+  }
+  new Gauge({
+    name: 'switchboard_consumer_lag_available',
+    help: '1 when this scrape read consumer lag from the log, 0 when the log did not answer in time',
+    registers,
+    async collect () { this.set((await readLag()) ? 1 : 0) }
+  })
+  new Gauge({
+    name: 'switchboard_consumer_lag',
+    help: "Records a consumer group has yet to handle, per topic partition (this instance's groups)",
+    labelNames: ['group', 'topic', 'partition'] as const,
+    registers,
+    async collect () {
+      this.reset()
+      for (const l of await readLag() ?? []) this.set({ group: l.group, topic: l.topic, partition: String(l.partition) }, l.lag)
+    }
+  })
+
+  // The fanout keeps plain counters; mirror them at scrape time.
+  const stats = () => app.fanout.stats
+  new Gauge({
+    name: 'switchboard_fanout_connections',
+    help: 'Open WebSocket connections per transport (uws: WS_PORT, fastify: the API port)',
+    labelNames: ['transport'] as const,
+    registers,
+    collect () { for (const [transport, n] of Object.entries(stats().connections)) this.set({ transport }, n) }
+  })
+  const mirror = (name: string, help: string, read: () => number) => new Counter({ name, help, registers, collect () { this.reset(); this.inc(read()) } })
+  mirror('switchboard_fanout_published_total', 'Events published to the fanout hub', () => stats().published)
+  mirror('switchboard_fanout_deliveries_total', 'Event frames handed to subscribed sockets', () => stats().deliveries)
+  mirror('switchboard_fanout_slow_clients_dropped_total', 'Sockets closed with 4008 for exceeding WS_MAX_BACKPRESSURE', () => stats().slowClientsDropped)
+  mirror('switchboard_fanout_error_frames_total', 'error frames sent to clients (bad frames, refused subscribes)', () => stats().errorFrames)
+
+  app.events.emitter.on('produced', ({ topic, outcome }) => produced.inc({ topic, outcome }))
+  app.topicHandlers.events.on('handled', ({ topic, handler, outcome }) => {
+    handled.inc({ topic, handler, outcome })
+    if (outcome === 'dead-letter') deadLetters.inc({ topic, handler })
+  })
+
+  app.addHook('onResponse', async (request, reply) => {
+    // The route pattern, never the raw URL, keeps the label set bounded; unmatched URLs share one label.
+    const route = request.routeOptions.url ?? '(unmatched)'
+    httpDuration.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000)
+    const cache = reply.getHeader('x-cache')
+    if (cache === 'hit' || cache === 'miss') historyReads.inc({ result: cache })
+  })
+
+  app.get('/metrics', {
+    schema: {
+      tags: ['operations'],
+      summary: 'Prometheus metrics (text exposition format)',
+      response: { 200: { description: 'Prometheus text format 0.0.4', content: { 'text/plain': { schema: Type.String() } } } }
+    }
+  }, async (_request, reply) => {
+    const body = await registry.metrics()
+    return reply.type(registry.contentType).send(body)
+  })
+}, { name: 'metrics', dependencies: ['bus', 'events', 'fanout', 'topic-handlers'] })

@@ -1,0 +1,30 @@
+// Nonces in Redis, so a retry that lands on another instance still finds the first request:
+// SET NX EX claims a key atomically; the value is a pending marker, then the result.
+import type { Redis } from 'ioredis'
+import { TransientError } from '../errors.ts'
+import type { NonceState, NonceStore } from './nonces.ts'
+
+const PENDING = '\u0000pending'
+
+export function createRedisNonceStore (redis: Redis): NonceStore {
+  const run = async <T>(what: string, op: () => Promise<T>): Promise<T> => {
+    try {
+      return await op()
+    } catch (err) {
+      throw new TransientError(`Redis unavailable: nonce ${what} failed (${(err as Error).message})`, { cause: err })
+    }
+  }
+  const state = (value: string | null): NonceState =>
+    value === null ? { state: 'free' } : value === PENDING ? { state: 'pending' } : { state: 'done', value }
+  return {
+    kind: 'redis',
+    async claim (key, ttlSeconds) {
+      const set = await run('claim', () => redis.set(key, PENDING, 'EX', ttlSeconds, 'NX'))
+      if (set === 'OK') return { state: 'claimed' }
+      return state(await run('read', () => redis.get(key)))
+    },
+    async peek (key) { return state(await run('read', () => redis.get(key))) },
+    async settle (key, value, ttlSeconds) { await run('store', () => redis.set(key, value, 'EX', ttlSeconds)) },
+    async release (key) { await run('release', () => redis.del(key)) }
+  }
+}

@@ -1,0 +1,17 @@
+// Every identified connection is subscribed to its user's own channel `user:<id>` as it connects,
+// so notifications (mentions, …) reach every tab and device without the client asking. The
+// subscribe goes through the hub like a client's (authorizeSubscribe, recovery), so the client
+// sees a `subscribed` frame for it right after `ready`.
+import fp from 'fastify-plugin'
+import { PERSONAL_PREFIX } from './channels/index.ts'
+
+export const personalChannel = (userId: string) => `${PERSONAL_PREFIX}${userId}`
+
+export default fp(async function personalChannels (app) {
+  const { hub } = app.fanout
+  hub.setHooks({
+    async onConnect (conn) {
+      if (conn.user !== undefined) await hub.subscribe(conn, personalChannel(conn.user))
+    }
+  })
+}, { name: 'personal-channel', dependencies: ['fanout', 'channels'] })

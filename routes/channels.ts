@@ -1,0 +1,87 @@
+// Channels created explicitly: public or private, with members. Channels never created are public.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
+import { Type } from '@sinclair/typebox'
+import { ErrorResponse } from '../schemas/http.ts'
+import { Channel, ChannelIdParams, CreateChannelBody, MemberParams } from '../schemas/channel.ts'
+import { PERSONAL_PREFIX } from '../plugins/channels/index.ts'
+
+const channels: FastifyPluginAsyncTypebox = async (app) => {
+  const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 429: ErrorResponse, 503: ErrorResponse }
+
+  /** Channel writes need someone to own them: a token, or x-user-id with auth off. */
+  const caller = (request: FastifyRequest) => {
+    if (!request.user) throw app.httpErrors.unauthorized('managing channels needs an identity: a bearer token (or x-user-id with auth off)')
+    return request.user
+  }
+
+  const existing = async (id: string) => {
+    const channel = await app.channels.store.get(id)
+    if (!channel) throw app.httpErrors.notFound(`channel ${id} was never created: it is public and has no members`)
+    return channel
+  }
+
+  app.post('/api/channels', {
+    schema: {
+      tags: ['channels'],
+      summary: 'Create a channel (public unless private: true); the creator is its owner and first member',
+      body: CreateChannelBody,
+      response: { 201: Channel, ...errors }
+    }
+  }, async (request, reply) => {
+    const user = caller(request)
+    const { id, name, members = [] } = request.body
+    if (id.startsWith(PERSONAL_PREFIX)) throw app.httpErrors.forbidden(`channel ids starting with ${PERSONAL_PREFIX} are personal channels and cannot be created`)
+    // A channel already in use (posted to before it was created) stays public: nobody may claim it.
+    if ((await app.store.page(id, { limit: 1 })).length > 0) throw app.httpErrors.conflict(`channel ${id} already exists (it has messages)`)
+    const channel: Channel = {
+      id,
+      name: name ?? id,
+      private: request.body.private ?? false,
+      ownerId: user.id,
+      members: [...new Set([user.id, ...members])],
+      createdAt: new Date().toISOString()
+    }
+    if (!await app.channels.create(channel)) throw app.httpErrors.conflict(`channel ${id} already exists`)
+    return reply.code(201).send(channel)
+  })
+
+  app.get('/api/channels/:id', {
+    schema: { tags: ['channels'], summary: 'A created channel and its members (members only when private)', params: ChannelIdParams, response: { 200: Channel, ...errors } }
+  }, async (request) => {
+    const channel = await existing(request.params.id)
+    await app.channels.assertAccess(request.user, channel.id, 'read')
+    return channel
+  })
+
+  app.put('/api/channels/:id/members/:userId', {
+    schema: { tags: ['channels'], summary: 'Add a member (members and the owner may); idempotent', params: MemberParams, response: { 204: Type.Null(), ...errors } }
+  }, async (request, reply) => {
+    const user = caller(request)
+    const { id, userId } = request.params
+    const channel = await existing(id)
+    if (channel.ownerId !== user.id && !channel.members.includes(user.id)) throw app.httpErrors.forbidden(`only members of channel ${id} may add members`)
+    if (!await app.channels.addMember(id, userId)) throw app.httpErrors.notFound(`channel ${id} no longer exists`)
+    return reply.code(204).send(null)
+  })
+
+  app.delete('/api/channels/:id/members/:userId', {
+    schema: { tags: ['channels'], summary: 'Remove a member (the owner may remove anyone, members themselves); idempotent', params: MemberParams, response: { 204: Type.Null(), ...errors } }
+  }, async (request, reply) => {
+    const user = caller(request)
+    const { id, userId } = request.params
+    const channel = await existing(id)
+    if (userId === channel.ownerId) throw app.httpErrors.conflict(`the owner of channel ${id} cannot be removed`)
+    if (user.id !== channel.ownerId && user.id !== userId) throw app.httpErrors.forbidden(`only the owner of channel ${id} may remove other members`)
+    if (!await app.channels.removeMember(id, userId)) throw app.httpErrors.notFound(`channel ${id} no longer exists`)
+    // Live subscriptions on this instance end now; other instances refuse new subscribes within CHANNEL_CACHE_MS.
+    if (channel.private) {
+      for (const conn of app.fanout.hub.connections()) {
+        if (conn.user === userId && app.fanout.hub.unsubscribe(conn, id)) app.fanout.hub.error(conn, 'forbidden', `removed from private channel ${id}`)
+      }
+    }
+    return reply.code(204).send(null)
+  })
+}
+
+export default channels

@@ -1,0 +1,70 @@
+// Editing and deleting a message: by its author only, through the log like every write.
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { ErrorResponse } from '../schemas/http.ts'
+import { Message } from '../schemas/message.ts'
+import { EditMessageBody, MessageParams } from '../schemas/message-change.ts'
+import type { MessageEvent } from '../schemas/events.ts'
+import type { User } from '../plugins/auth.ts'
+
+/** The caller, or a 401 saying how to identify oneself. */
+export function requireUser (app: FastifyInstance, request: FastifyRequest, action: string): User {
+  if (request.user) return request.user
+  throw app.httpErrors.unauthorized(`${action} needs a user: ${app.auth.enabled ? 'send Authorization: Bearer <token>' : 'send the x-user-id header'}`)
+}
+
+/** The stored message, or a 404. A message just posted is found once its store handler ran (milliseconds). */
+export async function findMessage (app: FastifyInstance, id: string): Promise<Message> {
+  const message = await app.store.get(id)
+  if (!message) throw app.httpErrors.notFound(`no message ${id} (unknown or deleted)`)
+  return message
+}
+
+const messageEdits: FastifyPluginAsyncTypebox = async (app) => {
+  const { config } = app
+  const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 503: ErrorResponse }
+
+  async function ownMessage (request: FastifyRequest, id: string, action: string): Promise<Message> {
+    const user = requireUser(app, request, action)
+    const message = await findMessage(app, id)
+    if (message.senderId !== user.id) throw app.httpErrors.forbidden(`only the author of message ${id} may ${action.split(' ')[0]} it`)
+    return message
+  }
+
+  app.patch('/api/messages/:id', {
+    schema: {
+      tags: ['messages'],
+      summary: 'Edit a message (its author only); the new text reaches history and subscribers through the log',
+      params: MessageParams,
+      body: EditMessageBody,
+      response: { 200: Message, ...errors }
+    }
+  }, async (request) => {
+    const { content } = request.body
+    if (content.trim() === '') throw app.httpErrors.badRequest('body/content must not be blank')
+    if (content.length > config.MESSAGE_MAX_LENGTH) throw app.httpErrors.badRequest(`body/content must be at most ${config.MESSAGE_MAX_LENGTH} characters (got ${content.length})`)
+    const message = await ownMessage(request, request.params.id, 'edit a message')
+    await app.channels.assertAccess(request.user, message.channelId, 'write')
+    await app.moderation.check({ channelId: message.channelId, senderId: message.senderId, content, id: message.id })
+    const editedAt = new Date().toISOString()
+    const event: MessageEvent = { v: 1, type: 'message.updated', channelId: message.channelId, at: editedAt, data: { id: message.id, channelId: message.channelId, content, editedAt } }
+    await app.events.produce('messages', message.channelId, event)
+    return { ...message, content, editedAt }
+  })
+
+  app.delete('/api/messages/:id', {
+    schema: {
+      tags: ['messages'],
+      summary: 'Delete a message (its author only); it leaves history and subscribers are told',
+      params: MessageParams,
+      response: { 204: { type: 'null', description: 'deleted' }, ...errors }
+    }
+  }, async (request, reply) => {
+    const message = await ownMessage(request, request.params.id, 'delete a message')
+    const event: MessageEvent = { v: 1, type: 'message.deleted', channelId: message.channelId, at: new Date().toISOString(), data: { id: message.id, channelId: message.channelId } }
+    await app.events.produce('messages', message.channelId, event)
+    return reply.code(204).send()
+  })
+}
+
+export default messageEdits

@@ -1,0 +1,77 @@
+// One benchmark subscriber per connection: protocol v1 over a plain WebSocket (uws and fastify
+// transports) or Socket.IO (the reference server). Each resolves once its subscribe is confirmed.
+import WebSocket from 'ws'
+import { io } from 'socket.io-client'
+import { decodeContent, decodeFrame, type Stamp } from './payload.ts'
+import type { TransportKind } from './options.ts'
+
+export interface Subscriber { close (): void }
+
+export interface SubscriberOptions {
+  kind: TransportKind
+  url: string
+  channel: string
+  token?: string
+  onStamp (stamp: Stamp): void
+  /** the connection ended before close() was called (e.g. closed as a slow consumer) */
+  onLost (reason: string): void
+}
+
+export function openSubscriber (opts: SubscriberOptions): Promise<Subscriber> {
+  return opts.kind === 'socketio' ? openSocketIo(opts) : openWebSocket(opts)
+}
+
+function openWebSocket ({ url, channel, token, onStamp, onLost }: SubscriberOptions): Promise<Subscriber> {
+  const target = token ? `${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}` : url
+  const ws = new WebSocket(target, { perMessageDeflate: false })
+  let closing = false
+  return new Promise((resolve, reject) => {
+    let subscribed = false
+    const fail = (reason: string) => {
+      if (!subscribed) reject(new Error(`${channel}: ${reason}`))
+      else if (!closing) onLost(reason)
+    }
+    ws.on('error', (err) => fail(err.message))
+    ws.on('close', (code) => fail(`closed with ${code}`))
+    ws.on('unexpected-response', (_req, res) => fail(`upgrade answered ${res.statusCode}`))
+    ws.on('open', () => ws.send(JSON.stringify({ op: 'subscribe', channel })))
+    ws.on('message', (data: Buffer) => {
+      const frame = data.toString()
+      if (subscribed) {
+        const stamp = decodeFrame(frame)
+        if (stamp) onStamp(stamp)
+        return
+      }
+      const parsed = JSON.parse(frame) as { op: string, code?: string, message?: string }
+      if (parsed.op === 'subscribed') {
+        subscribed = true
+        resolve({ close () { closing = true; ws.terminate() } })
+      } else if (parsed.op === 'error') fail(`subscribe refused: ${parsed.code} ${parsed.message}`)
+    })
+  })
+}
+
+function openSocketIo ({ url, channel, token, onStamp, onLost }: SubscriberOptions): Promise<Subscriber> {
+  const socket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true, timeout: 20_000, ...(token ? { auth: { token } } : {}) })
+  let closing = false
+  return new Promise((resolve, reject) => {
+    let subscribed = false
+    const fail = (reason: string) => {
+      if (!subscribed) { socket.close(); reject(new Error(`${channel}: ${reason}`)) } else if (!closing) onLost(reason)
+    }
+    socket.on('connect_error', (err) => fail(err.message))
+    socket.on('disconnect', (reason) => fail(`disconnected: ${reason}`))
+    socket.on('event', (frame: { data?: { content?: unknown } }) => {
+      const content = frame?.data?.content
+      const stamp = typeof content === 'string' ? decodeContent(content) : undefined
+      if (stamp) onStamp(stamp)
+    })
+    socket.on('connect', () => {
+      socket.emit('subscribe', channel, (answer: { ok: boolean, message?: string }) => {
+        if (!answer?.ok) return fail(`subscribe refused: ${answer?.message}`)
+        subscribed = true
+        resolve({ close () { closing = true; socket.close() } })
+      })
+    })
+  })
+}

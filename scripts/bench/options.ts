@@ -1,0 +1,124 @@
+// Command-line options of the load generator: parsed with node:util, checked, with a --help text.
+import { parseArgs } from 'node:util'
+import { availableParallelism } from 'node:os'
+
+export type TransportKind = 'uws' | 'fastify' | 'socketio'
+
+export interface BenchOptions {
+  connections: number
+  channels: number
+  /** messages per second; several values run one step each (a sweep) */
+  rates: number[]
+  duration: number
+  size: number
+  transport: TransportKind
+  /** base URL of a running deployment; undefined starts a server child */
+  target?: string
+  /** WebSocket URL with --target (derived from it when absent) */
+  wsUrl?: string
+  token?: string
+  workers: number
+  concurrency: number
+  /** ms without a new delivery after posting before the rest are counted lost */
+  drainQuiet: number
+  compare: boolean
+  /** the p99 (ms) a step must stay under to count as sustained in a sweep */
+  sloP99: number
+  json?: string
+  /** folder for the server child's CPU profiles */
+  profile?: string
+  quiet: boolean
+}
+
+export const usage = `Usage: npm run bench -- [options]
+
+  --connections N   WebSocket connections (default 500)
+  --channels C      channels they are spread over, round robin (default 20)
+  --rate R[,R2…]    messages posted per second, spread over the channels (default 200);
+                    several values run one step each and report the highest one sustained
+  --duration D      seconds of posting per step (default 10)
+  --size B          message content length in bytes (default 64, at least 48)
+  --transport T     uws (WS_PORT, default) | fastify (@fastify/websocket on the API port)
+                    | socketio (the reference server)
+  --target URL      a running deployment's API base URL (default: start an embedded switchboard,
+                    or real services when KAFKA_BROKERS / REDIS_URL / MONGO_URL are set)
+  --ws-url URL      its WebSocket URL (default: port 5002 of the target host for uws, the API port for fastify)
+  --token JWT       bearer token for posts and ?token= for sockets when auth is on
+  --workers W       worker threads holding the connections (default ${defaultWorkers()})
+  --concurrency K   posts in flight at most (default 64)
+  --drain-quiet MS  after posting, wait this long without a new delivery before counting the rest lost (default 3000)
+  --compare         same workload against switchboard uws, switchboard fastify and the Socket.IO reference
+                    (needs Redis at REDIS_URL or 127.0.0.1:6379); prints ratios
+  --slo-p99 MS      p99 a sweep step must stay under to count as sustained (default 50)
+  --json FILE       write the results as JSON
+  --profile DIR     CPU-profile the started server during each run (inspector), profiles in DIR;
+                    summarise one with: npx tsx scripts/bench/profile.ts FILE
+  --quiet           no live progress line
+  --help`
+
+function defaultWorkers (): number { return Math.max(2, Math.min(4, availableParallelism())) }
+
+export class OptionsError extends Error {}
+
+const integer = (name: string, raw: string | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+  if (raw === undefined) return fallback
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < min || n > max) throw new OptionsError(`--${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(raw)})`)
+  return n
+}
+
+const url = (name: string, raw: string | undefined, protocols: string[]): string | undefined => {
+  if (raw === undefined) return undefined
+  let parsed: URL
+  try { parsed = new URL(raw) } catch { throw new OptionsError(`--${name} must be a URL (got ${JSON.stringify(raw)})`) }
+  if (!protocols.includes(parsed.protocol)) throw new OptionsError(`--${name} must be a ${protocols.join(' or ')} URL (got ${JSON.stringify(raw)})`)
+  return raw.replace(/\/+$/, '')
+}
+
+/** Parses argv (without node and the script); throws OptionsError naming the bad option. */
+export function parseOptions (argv: string[]): BenchOptions | 'help' {
+  let values: Record<string, string | boolean | undefined>
+  try {
+    values = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        connections: { type: 'string' }, channels: { type: 'string' }, rate: { type: 'string' }, duration: { type: 'string' },
+        size: { type: 'string' }, transport: { type: 'string' }, target: { type: 'string' }, 'ws-url': { type: 'string' },
+        token: { type: 'string' }, workers: { type: 'string' }, concurrency: { type: 'string' }, 'drain-quiet': { type: 'string' },
+        compare: { type: 'boolean' }, 'slo-p99': { type: 'string' }, json: { type: 'string' }, profile: { type: 'string' },
+        quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }
+      }
+    }).values
+  } catch (err) {
+    throw new OptionsError((err as Error).message)
+  }
+  if (values.help) return 'help'
+  const str = (k: string) => values[k] as string | undefined
+  const transport = str('transport') ?? 'uws'
+  if (!['uws', 'fastify', 'socketio'].includes(transport)) throw new OptionsError(`--transport must be uws, fastify or socketio (got ${JSON.stringify(transport)})`)
+  const rates = (str('rate') ?? '200').split(',').map((r) => integer('rate', r.trim(), 0, 1, 1_000_000))
+  const options: BenchOptions = {
+    connections: integer('connections', str('connections'), 500, 1, 200_000),
+    channels: integer('channels', str('channels'), 20, 1, 100_000),
+    rates,
+    duration: integer('duration', str('duration'), 10, 1, 3600),
+    size: integer('size', str('size'), 64, 48, 65_536),
+    transport: transport as TransportKind,
+    target: url('target', str('target'), ['http:', 'https:']),
+    wsUrl: url('ws-url', str('ws-url'), ['ws:', 'wss:', 'http:', 'https:']),
+    token: str('token'),
+    workers: integer('workers', str('workers'), defaultWorkers(), 1, 64),
+    concurrency: integer('concurrency', str('concurrency'), 64, 1, 10_000),
+    drainQuiet: integer('drain-quiet', str('drain-quiet'), 3000, 100, 600_000),
+    compare: values.compare === true,
+    sloP99: integer('slo-p99', str('slo-p99'), 50, 1, 600_000),
+    json: str('json'),
+    profile: str('profile'),
+    quiet: values.quiet === true
+  }
+  if (options.channels > options.connections) throw new OptionsError(`--channels (${options.channels}) must not exceed --connections (${options.connections}): every channel needs a subscriber`)
+  if (options.compare && options.target) throw new OptionsError('--compare starts its own servers: it cannot be combined with --target')
+  if (options.wsUrl && !options.target) throw new OptionsError('--ws-url needs --target')
+  return options
+}

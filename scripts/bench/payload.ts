@@ -1,0 +1,47 @@
+// What each benchmark message carries in its content: channel index, per-channel sequence number
+// and the send time, so a receiver can account for it exactly and time it on the same host clock.
+import { performance } from 'node:perf_hooks'
+
+const PREFIX = 'bench:'
+const MARKER = `"content":"${PREFIX}`
+
+/** Microseconds since the epoch, sub-millisecond; consistent across threads and processes of one host. */
+export function nowMicros (): number {
+  return Math.round((performance.timeOrigin + performance.now()) * 1000)
+}
+
+/** `bench:<channel>:<seq>:<sentAtMicros>:` padded with `x` to `size` characters. */
+export function encodeContent (channel: number, seq: number, sentAt: number, size: number): string {
+  const head = `${PREFIX}${channel}:${seq}:${sentAt}:`
+  return head.length >= size ? head : head + 'x'.repeat(size - head.length)
+}
+
+export interface Stamp { channel: number, seq: number, sentAt: number }
+
+/** Reads the stamp from a message content; undefined for anything else. */
+export function decodeContent (content: string): Stamp | undefined {
+  if (!content.startsWith(PREFIX)) return undefined
+  return parse(content, PREFIX.length)
+}
+
+/**
+ * Reads the stamp straight from a protocol v1 event frame without JSON.parse of the whole frame:
+ * the receiving side must not become the bottleneck it measures.
+ */
+export function decodeFrame (frame: string): Stamp | undefined {
+  const at = frame.indexOf(MARKER)
+  if (at < 0) return undefined
+  return parse(frame, at + MARKER.length)
+}
+
+function parse (text: string, from: number): Stamp | undefined {
+  const a = text.indexOf(':', from)
+  const b = a < 0 ? -1 : text.indexOf(':', a + 1)
+  const c = b < 0 ? -1 : text.indexOf(':', b + 1)
+  if (c < 0) return undefined
+  const channel = Number(text.slice(from, a))
+  const seq = Number(text.slice(a + 1, b))
+  const sentAt = Number(text.slice(b + 1, c))
+  if (!Number.isInteger(channel) || !Number.isInteger(seq) || !Number.isInteger(sentAt)) return undefined
+  return { channel, seq, sentAt }
+}

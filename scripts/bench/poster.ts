@@ -1,0 +1,119 @@
+// Posts messages over HTTP at a fixed rate (open loop: the schedule does not wait for answers),
+// with bounded concurrency on a keep-alive undici Pool, and records which posts were acknowledged.
+import { Pool } from 'undici'
+import { SeqSet } from './accounting.ts'
+import { encodeContent, nowMicros } from './payload.ts'
+
+export interface PostPlan {
+  baseUrl: string
+  channels: string[]
+  rate: number
+  durationSec: number
+  size: number
+  concurrency: number
+  token?: string
+}
+
+export interface PostStats {
+  sent: number
+  acknowledged: number
+  httpErrors: number
+  /** status code (or error name) → count */
+  errorsBy: Record<string, number>
+  firstError?: string
+  /** how late the last post went out against its schedule, and the worst lateness (ms) */
+  behindScheduleMs: number
+  maxBehindScheduleMs: number
+  /** posts sent more than 10 ms after their scheduled time */
+  postsLate: number
+  /** times the concurrency bound held posts back */
+  queuedForSlot: number
+}
+
+export interface Poster {
+  readonly stats: PostStats
+  /** acknowledged sequence numbers per channel and their count */
+  readonly acked: Array<{ set: SeqSet, count: number }>
+  /** resolves when every post has been answered */
+  readonly done: Promise<void>
+}
+
+const TICK_MS = 2
+
+export function startPosting (plan: PostPlan): Poster {
+  const pool = new Pool(plan.baseUrl, { connections: plan.concurrency, pipelining: 1, keepAliveTimeout: 30_000 })
+  const stats: PostStats = { sent: 0, acknowledged: 0, httpErrors: 0, errorsBy: {}, behindScheduleMs: 0, maxBehindScheduleMs: 0, postsLate: 0, queuedForSlot: 0 }
+  const channels = plan.channels.length
+  const acked = plan.channels.map(() => ({ set: new SeqSet(), count: 0 }))
+  const nextSeq = plan.channels.map(() => 0)
+  // One post in flight per channel: the log then holds each channel's posts in sequence order, so
+  // a delivery below the highest sequence seen is a real reordering, not a race between two posts.
+  const waiting = plan.channels.map(() => [] as number[]) // scheduled times (ms) of posts not yet sent
+  const busy = plan.channels.map(() => false)
+  const ready: number[] = [] // channels with a post waiting and none in flight, oldest first
+  const total = plan.rate * plan.durationSec
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...(plan.token ? { authorization: `Bearer ${plan.token}` } : {}) }
+  let inFlight = 0
+  let scheduled = 0
+  let answered = 0
+  const start = performance.now()
+  let finished!: () => void
+  const done = new Promise<void>((resolve) => { finished = resolve })
+
+  const fail = (key: string, detail: string) => {
+    stats.httpErrors++
+    stats.errorsBy[key] = (stats.errorsBy[key] ?? 0) + 1
+    stats.firstError ??= detail
+  }
+
+  async function post (channel: number, scheduledAt: number): Promise<void> {
+    const late = performance.now() - start - scheduledAt
+    stats.behindScheduleMs = late
+    if (late > stats.maxBehindScheduleMs) stats.maxBehindScheduleMs = late
+    if (late > 10) stats.postsLate++
+    const seq = nextSeq[channel]++
+    const content = encodeContent(channel, seq, nowMicros(), plan.size)
+    const body = JSON.stringify({ channelId: plan.channels[channel], content, senderId: 'bench', senderName: 'bench' })
+    stats.sent++
+    try {
+      const res = await pool.request({ path: '/api/messages', method: 'POST', headers, body })
+      const text = await res.body.text()
+      if (res.statusCode === 201) {
+        acked[channel].set.add(seq)
+        acked[channel].count++
+        stats.acknowledged++
+      } else fail(String(res.statusCode), `${res.statusCode} ${text.slice(0, 200)}`)
+    } catch (err) {
+      fail((err as Error).name, (err as Error).message)
+    }
+  }
+
+  function pump (): void {
+    while (ready.length > 0) {
+      if (inFlight >= plan.concurrency) { stats.queuedForSlot++; return }
+      const channel = ready.shift()!
+      const scheduledAt = waiting[channel].shift()!
+      busy[channel] = true
+      inFlight++
+      void post(channel, scheduledAt).then(() => {
+        inFlight--
+        busy[channel] = false
+        if (waiting[channel].length > 0) ready.push(channel)
+        if (++answered === total) void pool.close().then(finished)
+        else pump()
+      })
+    }
+  }
+
+  const timer = setInterval(() => {
+    const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * plan.rate) + 1)
+    for (; scheduled < due; scheduled++) {
+      const channel = scheduled % channels
+      waiting[channel].push((scheduled / plan.rate) * 1000)
+      if (!busy[channel] && waiting[channel].length === 1) ready.push(channel)
+    }
+    if (scheduled >= total) clearInterval(timer)
+    pump()
+  }, TICK_MS)
+  return { stats, acked, done }
+}

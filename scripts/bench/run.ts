@@ -1,0 +1,135 @@
+// One benchmark step: subscribers in worker threads, posts at the rate for the duration, a drain,
+// then exact accounting and the merged latency histogram.
+import { randomBytes } from 'node:crypto'
+import { Worker } from 'node:worker_threads'
+import { createHistogram, mergeInto, summarize } from './histogram.ts'
+import { startPosting } from './poster.ts'
+import { nowMicros } from './payload.ts'
+import { openTarget } from './target.ts'
+import { Progress } from './report.ts'
+import type { BenchOptions, TransportKind } from './options.ts'
+import type { FinishRequest, WorkerFinal, WorkerReady, WorkerReport, WorkerSetup } from './worker.ts'
+import type { StepResult } from './result.ts'
+
+// Worker threads do not inherit tsx's loader hooks: the worker registers them before loading worker.ts.
+const WORKER = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./worker.ts', import.meta.url).href)}) })`
+const REPORT_EVERY_MS = 250
+/** A worker busier than this over a report interval cannot read its sockets on time. */
+const SATURATED_ELU = 0.9
+
+export async function runStep (options: BenchOptions, transport: TransportKind, rate: number): Promise<StepResult> {
+  const target = await openTarget(options, transport)
+  const runId = randomBytes(3).toString('hex')
+  const channels = Array.from({ length: options.channels }, (_, i) => `bench-${runId}-${i}`)
+  const subscribers = channels.map((_, c) => Math.floor(options.connections / options.channels) + (c < options.connections % options.channels ? 1 : 0))
+  const workerCount = Math.min(options.workers, options.connections)
+  const workers: Worker[] = []
+  try {
+    // Subscriber i listens to channel i mod C; worker w holds subscribers w, w + W, w + 2W, …
+    const setups: WorkerSetup[] = Array.from({ length: workerCount }, () => ({ kind: transport, url: target.wsUrl, token: options.token, channels, assignments: [], reportEveryMs: REPORT_EVERY_MS }))
+    for (let i = 0; i < options.connections; i++) setups[i % workerCount].assignments.push(i % options.channels)
+    const reports: Array<WorkerReport | undefined> = setups.map(() => undefined)
+    const total = createHistogram()
+    const window = createHistogram()
+    let onReport = () => {}
+    const ready = setups.map((setup, w) => {
+      const worker = new Worker(WORKER, { eval: true, workerData: setup })
+      workers.push(worker)
+      worker.on('message', (m: WorkerReport | WorkerReady | WorkerFinal) => {
+        if (m.type !== 'report') return
+        reports[w] = m
+        mergeInto(total, m.histogram)
+        mergeInto(window, m.histogram)
+        onReport()
+      })
+      return new Promise<WorkerReady>((resolve, reject) => {
+        worker.on('message', (m: { type: string }) => { if (m.type === 'ready') resolve(m as WorkerReady) })
+        worker.once('error', reject)
+        worker.once('exit', (code) => reject(new Error(`worker ${w} exited (code ${code}) before it was ready`)))
+      })
+    })
+    const connected = await Promise.all(ready)
+    const failed = connected.reduce((n, r) => n + r.failed, 0)
+    if (failed > 0) throw new Error(`${failed} of ${options.connections} subscribers could not connect to ${target.wsUrl}: ${connected.find((r) => r.firstError)?.firstError}`)
+
+    const progress = new Progress(options.quiet)
+    const delivered = () => reports.reduce((n, r) => n + (r?.delivered ?? 0), 0)
+    const startedAt = nowMicros()
+    const poster = startPosting({ baseUrl: target.apiUrl, channels, rate, durationSec: options.duration, size: options.size, concurrency: options.concurrency, token: options.token })
+    const ticker = setInterval(() => {
+      progress.update(`${target.mode === 'external' ? '' : transport + ' '}${rate}/s`, poster.stats.sent, delivered(), summarize(window).p99)
+      window.reset()
+    }, 1000)
+    await poster.done
+    const postedFor = (nowMicros() - startedAt) / 1e6
+
+    // Drain: until every expected delivery arrived, or nothing new arrived for drainQuiet ms.
+    const expected = poster.acked.reduce((n, a, c) => n + a.count * subscribers[c], 0)
+    await new Promise<void>((resolve) => {
+      let last = delivered()
+      let quietSince = Date.now()
+      onReport = () => {
+        const now = delivered()
+        if (now >= expected) return resolve()
+        if (now !== last) { last = now; quietSince = Date.now() } else if (Date.now() - quietSince >= options.drainQuiet) resolve()
+      }
+      onReport()
+    })
+    clearInterval(ticker)
+    progress.done()
+
+    const finals = await Promise.all(workers.map((worker) => new Promise<WorkerFinal>((resolve) => {
+      worker.on('message', (m: { type: string }) => { if (m.type === 'final') resolve(m as WorkerFinal) })
+      const finish: FinishRequest = { type: 'finish', acked: poster.acked.map((a) => ({ bits: a.set.bits, count: a.count })) }
+      worker.postMessage(finish)
+    })))
+    for (const f of finals) mergeInto(total, f.histogram)
+    const server = await target.stop()
+    const sum = (k: keyof WorkerFinal) => finals.reduce((n, f) => n + (f[k] as number), 0)
+    const lastDelivery = Math.max(...finals.map((f) => f.lastDeliveryAt))
+    const deliveredCount = sum('delivered')
+    const workerMaxElu = Math.max(...finals.map((f) => f.maxElu))
+    const reasons: string[] = []
+    if (workerMaxElu >= SATURATED_ELU) reasons.push(`a worker thread was ${Math.round(workerMaxElu * 100)}% busy over ${REPORT_EVERY_MS} ms: latencies include time frames waited to be read`)
+    if (poster.stats.postsLate > 0) reasons.push(`${poster.stats.postsLate} posts went out more than 10 ms behind schedule (worst ${poster.stats.maxBehindScheduleMs.toFixed(0)} ms)`)
+    return {
+      transport,
+      target: target.mode,
+      rate,
+      sent: poster.stats.sent,
+      acknowledged: poster.stats.acknowledged,
+      httpErrors: poster.stats.httpErrors,
+      httpErrorsBy: poster.stats.errorsBy,
+      firstHttpError: poster.stats.firstError,
+      expectedDeliveries: expected,
+      delivered: deliveredCount,
+      lost: sum('lost'),
+      duplicates: sum('duplicates'),
+      outOfOrder: sum('outOfOrder'),
+      misrouted: sum('misrouted'),
+      deliveredWithoutAck: sum('unacknowledged'),
+      disconnected: sum('disconnected'),
+      latencyMs: summarize(total),
+      messagesPerSec: round(poster.stats.acknowledged / postedFor),
+      deliveriesPerSec: round(deliveredCount / Math.max(1e-3, (lastDelivery - startedAt) / 1e6)),
+      generator: {
+        workers: workerCount,
+        workerMaxElu: round(workerMaxElu),
+        workerEventLoopDelayP99Ms: round(Math.max(...finals.map((f) => f.eventLoopDelayP99Ms))),
+        postsLate: poster.stats.postsLate,
+        maxBehindScheduleMs: round(poster.stats.maxBehindScheduleMs),
+        postsQueuedForSlot: poster.stats.queuedForSlot,
+        saturated: reasons.length > 0,
+        reasons
+      },
+      ...(server ? { server: { cpuMs: round(server.cpuUserMs + server.cpuSystemMs), cpuPerSec: round((server.cpuUserMs + server.cpuSystemMs) / 1000 / postedFor), eventLoopUtilization: round(server.elu), ...(server.profile ? { profile: server.profile } : {}) } } : {})
+    }
+  } catch (err) {
+    await target.stop().catch(() => {})
+    throw err
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()))
+  }
+}
+
+const round = (n: number) => Math.round(n * 100) / 100

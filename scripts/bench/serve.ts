@@ -1,0 +1,74 @@
+// Child process entry: runs the server under test (switchboard or the Socket.IO reference) on
+// free ports, so the load generator never shares its event loop. Talks to the parent over IPC.
+import { writeFile } from 'node:fs/promises'
+import { Session } from 'node:inspector/promises'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import Fastify, { type FastifyInstance } from 'fastify'
+import App, { serverOptions } from '../../app.ts'
+import { loadConfig } from '../../config.ts'
+import { createReferenceServer } from './reference/server.ts'
+
+export type ServerKind = 'switchboard' | 'socketio'
+export interface Listening { type: 'listening', apiUrl: string, uwsUrl?: string, fastifyWsUrl?: string, mode: string }
+export interface Stopped { type: 'stopped', cpuUserMs: number, cpuSystemMs: number, elu: number, profile?: string }
+
+const kind = process.argv[2] as ServerKind
+const send = (message: unknown) => process.send?.(message)
+const profileDir = process.env.BENCH_PROFILE_DIR
+
+/** CPU profile of the run only (not of the start-up), written as DIR/<kind>-<time>.cpuprofile. */
+async function startProfile (): Promise<() => Promise<string>> {
+  const session = new Session()
+  session.connect()
+  await session.post('Profiler.enable')
+  await session.post('Profiler.setSamplingInterval', { interval: 500 })
+  await session.post('Profiler.start')
+  return async () => {
+    const { profile } = await session.post('Profiler.stop')
+    const file = join(profileDir!, `${kind}-${process.env.BENCH_PROFILE_LABEL ?? ''}${Date.now()}.cpuprofile`)
+    await writeFile(file, JSON.stringify(profile))
+    session.disconnect()
+    return file
+  }
+}
+
+async function startSwitchboard (): Promise<{ app: FastifyInstance, listening: Listening }> {
+  // Free ports on loopback; the rest (Kafka, Redis, MongoDB or embedded) comes from the environment.
+  const config = loadConfig(process.env, { HOST: '127.0.0.1', PORT: 0, WS_PORT: 0, ...(process.env.LOG_LEVEL ? {} : { LOG_LEVEL: 'warn' as const }) })
+  const app = Fastify({ ...serverOptions(config), logger: { level: config.LOG_LEVEL } })
+  await app.register(App, { config })
+  await app.listen({ host: config.HOST, port: 0 })
+  const { port } = app.server.address() as { port: number }
+  const mode = [config.KAFKA_BROKERS ? 'kafka' : 'embedded log', config.REDIS_URL ? 'redis' : 'embedded cache', config.MONGO_URL ? 'mongodb' : 'embedded store'].join(', ')
+  return { app, listening: { type: 'listening', apiUrl: `http://127.0.0.1:${port}`, uwsUrl: `ws://127.0.0.1:${app.fanout.uwsPort}/ws`, fastifyWsUrl: `ws://127.0.0.1:${port}/ws`, mode } }
+}
+
+async function startReference (): Promise<{ app: FastifyInstance, listening: Listening }> {
+  const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379'
+  const app = await createReferenceServer({ redisUrl })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const { port } = app.server.address() as { port: number }
+  return { app, listening: { type: 'listening', apiUrl: `http://127.0.0.1:${port}`, mode: `socket.io + redis adapter (${redisUrl})` } }
+}
+
+try {
+  const { app, listening } = kind === 'socketio' ? await startReference() : await startSwitchboard()
+  const stopProfile = profileDir ? await startProfile() : undefined
+  const cpu = process.cpuUsage()
+  const elu = performance.eventLoopUtilization()
+  process.on('message', async (message: { type?: string }) => {
+    if (message?.type !== 'stop') return
+    const used = process.cpuUsage(cpu)
+    const stopped: Stopped = { type: 'stopped', cpuUserMs: used.user / 1000, cpuSystemMs: used.system / 1000, elu: performance.eventLoopUtilization(elu).utilization }
+    if (stopProfile) stopped.profile = await stopProfile()
+    await app.close().catch(() => {})
+    send(stopped)
+    process.disconnect?.()
+    process.exit(0)
+  })
+  send(listening)
+} catch (err) {
+  send({ type: 'failed', message: (err as Error).message })
+  process.exit(1)
+}

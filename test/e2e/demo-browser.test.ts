@@ -1,0 +1,93 @@
+// The demo page in a real browser: Debian's Chromium, driven by playwright-core (no browser download).
+import { existsSync, mkdirSync } from 'node:fs'
+import { test } from 'tap'
+import { chromium, type Browser, type Page, type WebSocketRoute } from 'playwright-core'
+import { build } from '../helper.ts'
+
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+const SCREENSHOTS = new URL('../../test-results/', import.meta.url)
+const pageErrors: string[] = []
+
+async function join (browser: Browser, base: string, name: string, channel: string, route?: (ws: WebSocketRoute) => void): Promise<Page> {
+  const context = await browser.newContext() // own storage: two independent users
+  const page = await context.newPage()
+  page.setDefaultTimeout(20_000) // a failure is reported well within tap's timeout
+  page.on('pageerror', (err) => pageErrors.push(`${name}: ${err.message}`))
+  if (route) await page.routeWebSocket(/\/ws/, route)
+  await page.goto(base)
+  await page.fill('#name', name)
+  await page.fill('#channel', channel)
+  await page.click('#join button')
+  await page.locator('#status.online').waitFor()
+  return page
+}
+
+const message = (page: Page, text: string) => page.locator('#messages .message', { hasText: text })
+
+test('two users chat through the demo page', async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    const reason = `no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH)`
+    if (process.env.REQUIRE_SERVICES === '1') return t.fail(`${reason} (REQUIRE_SERVICES=1)`)
+    console.log(`# skipping: ${reason}`)
+    return t.plan(0, reason)
+  }
+  const app = await build(t)
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const { port } = app.server.address() as { port: number }
+  const base = `http://127.0.0.1:${port}/`
+
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true })
+  t.teardown(() => browser.close())
+
+  const ada = await join(browser, base, 'Ada', 'demo')
+  // Grace's socket goes through a route the test can cut, to exercise reconnect and recovery.
+  let graceSocket: WebSocketRoute | undefined
+  const grace = await join(browser, base, 'Grace', 'demo', (ws) => { ws.connectToServer(); graceSocket = ws })
+
+  await ada.locator('#presence li', { hasText: 'Grace' }).waitFor()
+  await grace.locator('#presence li', { hasText: 'Ada' }).waitFor()
+  t.pass('each sees the other present')
+
+  await ada.fill('#content', 'hello from Ada')
+  await ada.press('#content', 'Enter')
+  await message(grace, 'hello from Ada').waitFor()
+  t.equal(await message(grace, 'hello from Ada').locator('.sender').textContent(), 'Ada', "Grace sees Ada's message, signed")
+  t.equal(await message(grace, 'hello from Ada').locator('.edit').isVisible(), false, "Grace cannot edit Ada's message")
+
+  await grace.fill('#content', 'hi Ada')
+  await ada.locator('#typing', { hasText: 'Grace is typing' }).waitFor()
+  await grace.press('#content', 'Enter')
+  await message(ada, 'hi Ada').waitFor()
+  t.pass('typing, then the reply, reach Ada')
+
+  await message(grace, 'hello from Ada').hover()
+  await message(grace, 'hello from Ada').locator('.add-reaction button', { hasText: '👍' }).click()
+  await message(ada, 'hello from Ada').locator('.reactions button', { hasText: '👍 1' }).waitFor()
+  t.pass("Grace's reaction reaches Ada")
+
+  await message(ada, 'hello from Ada').locator('.edit').click()
+  await ada.fill('#messages .editor', 'hello from Ada, edited')
+  await ada.press('#messages .editor', 'Enter')
+  await message(grace, 'hello from Ada, edited').locator('.edited').waitFor()
+  t.pass("Ada's edit reaches Grace")
+
+  // Cut Grace's socket; what is posted meanwhile must show up after the page reconnects.
+  await graceSocket!.close({ code: 4000, reason: 'test cut' })
+  await grace.locator('#status.offline').waitFor()
+  const missed = await app.inject({ method: 'POST', url: '/api/messages', headers: { 'x-user-id': 'Ada', 'x-user-name': 'Ada' }, payload: { channelId: 'demo', content: 'sent while Grace was away' } })
+  t.equal(missed.statusCode, 201)
+  await message(grace, 'sent while Grace was away').waitFor()
+  await grace.locator('#status', { hasText: 'resumed' }).waitFor()
+  t.pass('after a reconnect Grace resumed from her last position and has the missed message')
+
+  mkdirSync(SCREENSHOTS, { recursive: true })
+  await grace.screenshot({ path: new URL('demo-chat.png', SCREENSHOTS).pathname })
+
+  await message(ada, 'hi Ada').hover()
+  t.equal(await message(ada, 'hi Ada').locator('.delete').isVisible(), false, "Ada cannot delete Grace's message")
+  await message(ada, 'hello from Ada, edited').locator('.delete').click()
+  await message(grace, 'hello from Ada, edited').waitFor({ state: 'detached' })
+  t.pass("Ada's deletion reaches Grace")
+  t.same(pageErrors, [], 'no uncaught errors in either page')
+})

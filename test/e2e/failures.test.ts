@@ -1,0 +1,114 @@
+// Outages of Kafka, Redis and MongoDB, one at a time. The app reaches each service through a TCP
+// proxy this file cuts and restores (test/proxy.ts): the services keep running for the other test
+// files, and the app sees exactly what an outage looks like (connections reset, then refused).
+import t, { type Test } from 'tap'
+import { ObjectId } from 'mongodb'
+import type { Message } from '../../schemas/message.ts'
+import { createKafkaBus } from '../../plugins/bus/kafka.ts'
+import { Client } from '../helper.ts'
+import { KafkaProxy, TcpProxy } from '../proxy.ts'
+import { address, buildReal, cleanupReal, handledLog, realNames, requireServices, services, testLogger, unique } from '../services.ts'
+
+if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
+  const names = realNames('failures')
+  const brokers = services.kafka.split(',')
+  const [kafka, redisProxy, mongoProxy] = await Promise.all([KafkaProxy.start(brokers), TcpProxy.start(address('redis')), TcpProxy.start(address('mongo'))])
+  // The Kafka bus the app would build, connecting through the proxies (an injected bus is left
+  // open by the app: it is closed after the app, below).
+  const instanceId = unique('f')
+  const bus = createKafkaBus({ brokers, clientId: 'switchboard-test', topicPrefix: names.topicPrefix, partitions: 3, instanceId, logger: testLogger(), socketFactory: kafka.socketFactory })
+  const app = await buildReal(t, {
+    names,
+    INSTANCE_ID: instanceId,
+    REDIS_URL: `redis://127.0.0.1:${redisProxy.port}`,
+    MONGO_URL: `mongodb://127.0.0.1:${mongoProxy.port}/?directConnection=true`,
+    ...(process.env.TEST_LOG_LEVEL ? { LOG_LEVEL: process.env.TEST_LOG_LEVEL as 'warn' } : {})
+  }, { bus })
+  t.teardown(() => bus.close())
+  const log = handledLog(app)
+  // Teardowns run in the order they were added: the app and its bus stop before the proxies go.
+  t.teardown(async () => {
+    await Promise.all([kafka.close(), redisProxy.close(), mongoProxy.close()])
+    await cleanupReal(names)
+  })
+
+  const post = (channelId: string, content: string) =>
+    app.inject({ method: 'POST', url: '/api/messages', payload: { channelId, content, senderId: 'u1' } })
+  const postOk = async (t: Test, channelId: string, content: string) => {
+    const res = await post(channelId, content)
+    t.equal(res.statusCode, 201, `posted ${content}`)
+    return res.json()
+  }
+  const ready = async () => (await app.inject({ url: '/ready' })).json()
+
+  t.test('Kafka down: POST answers 503 and nothing is stored; it all works again once Kafka is back', async (t) => {
+    const channel = unique('k')
+    const client = await Client.connect(`ws://127.0.0.1:${app.fanout.uwsPort}/ws`)
+    t.teardown(() => client.close())
+    await client.subscribe(channel)
+
+    await kafka.cut()
+    const refused = await post(channel, 'lost')
+    t.equal(refused.statusCode, 503, 'the write is refused, not left hanging')
+    t.match(refused.json(), { statusCode: 503, error: 'Service Unavailable', message: /event log unavailable \(kafka\)/ })
+    t.match(await ready(), { status: 'unavailable', checks: { kafka: { ok: false }, redis: { ok: true }, mongo: { ok: true } } }, '/ready names Kafka')
+
+    await kafka.restore()
+    const kept = await postOk(t, channel, 'kept')
+    // The consumers got through the outage: the store, the cache and the fanout all see the new message.
+    await Promise.all([log.handled('messages-store', kept.position), log.handled('messages-cache', kept.position)])
+    const event = await client.next((f) => f.op === 'event' && f.channel === channel)
+    t.equal(event.data.id, kept.id, 'the subscriber got the message posted after the outage, and nothing before it')
+    // One channel, one partition, handled in order: had the refused message been written, it would be here.
+    t.same((await app.store.page(channel, { limit: 10 })).map((m) => m.content), ['kept'], 'the refused message was never stored')
+    t.match(await ready(), { status: 'ready' })
+  })
+
+  t.test('Redis down: history is served from MongoDB (x-cache: miss), never a 5xx; the cache catches up', async (t) => {
+    const channel = unique('r')
+    const first = await postOk(t, channel, 'first')
+    await Promise.all([log.handled('messages-store', first.position), log.handled('messages-cache', first.position)])
+    await app.cache.fill(channel, await app.store.page(channel, { limit: 50 }), true) // as a history miss does
+    const warm = await app.inject({ url: `/api/channels/${channel}/messages` })
+    t.equal(warm.headers['x-cache'], 'hit', 'served from Redis while it is up')
+
+    await redisProxy.cut()
+    const second = await postOk(t, channel, 'second') // the log does not need Redis
+    const cacheCaughtUp = log.handled('messages-cache', second.position) // waits while Redis is down
+    await log.handled('messages-store', second.position)
+    const res = await app.inject({ url: `/api/channels/${channel}/messages` })
+    t.equal(res.statusCode, 200)
+    t.equal(res.headers['x-cache'], 'miss', 'from the store')
+    t.same(res.json().messages.map((m: any) => m.content), ['second', 'first'])
+    t.match(await ready(), { status: 'unavailable', checks: { redis: { ok: false }, kafka: { ok: true }, mongo: { ok: true } } }, '/ready names Redis')
+
+    await redisProxy.restore()
+    await cacheCaughtUp
+    const page = await app.cache.page(channel, { limit: 10 })
+    t.same(page?.map((m) => m.content), ['second', 'first'], 'the cache handler retried until Redis was back')
+  })
+
+  t.test('MongoDB down: events wait in Kafka and are stored once it is back, none lost', async (t) => {
+    const channel = unique('m')
+    const before = await postOk(t, channel, 'before')
+    await log.handled('messages-store', before.position)
+
+    await mongoProxy.cut()
+    // Events already in the log when MongoDB went down (the route itself checks channel access in
+    // MongoDB first, so it refuses new posts while MongoDB is down: produced here directly).
+    const sent: Message[] = []
+    for (const content of ['one', 'two', 'three']) {
+      const message: Message = { id: new ObjectId().toHexString(), channelId: channel, senderId: 'u1', senderName: 'u1', content, createdAt: new Date().toISOString() }
+      const position = await app.events.produce('messages', channel, { v: 1, type: 'message.created', channelId: channel, at: message.createdAt, data: message })
+      sent.push({ ...message, position })
+    }
+    const stored = Promise.all(sent.map((m) => log.handled('messages-store', m.position!)))
+    await t.rejects(app.store.get(sent[0].id), { name: 'TransientError', message: /MongoDB/ }, 'the store names MongoDB')
+    t.match(await ready(), { status: 'unavailable', checks: { mongo: { ok: false }, kafka: { ok: true }, redis: { ok: true } } }, '/ready names MongoDB')
+
+    await mongoProxy.restore()
+    await stored
+    t.same((await app.store.page(channel, { limit: 10 })).map((m) => m.content), ['three', 'two', 'one', 'before'], 'every event stored, in order')
+    t.same(await app.store.get(sent[2].id), sent[2], 'as produced, with its position')
+  })
+}

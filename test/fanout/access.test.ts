@@ -1,0 +1,111 @@
+// WebSocket access: tokens checked at the upgrade on both ports, private and personal channels
+// refused at subscribe (and nothing delivered), connection and subscription limits.
+import t from 'tap'
+import type { FastifyInstance } from 'fastify'
+import { build, handled } from '../helper.ts'
+import { TestClient, upgradeStatus } from './helpers.ts'
+import { keys, secret, token } from '../tokens.ts'
+import type { Config } from '../../config.ts'
+
+async function listening (t: Parameters<typeof build>[0], config: Partial<Config>) {
+  const app = await build(t, { HOST: '127.0.0.1', WS_IDLE_TIMEOUT: 0, ...config })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const apiPort = (app.server.address() as { port: number }).port
+  const urls = { uws: `ws://127.0.0.1:${app.fanout.uwsPort}/ws`, fastify: `ws://127.0.0.1:${apiPort}/ws` }
+  return { app, urls }
+}
+
+const post = (app: FastifyInstance, sub: string, channelId: string, content: string) =>
+  app.inject({ method: 'POST', url: '/api/messages', headers: { authorization: `Bearer ${token({ sub })}` }, payload: { channelId, content } })
+
+t.test('auth on: missing, forged, expired, malformed, wrong-issuer tokens are 401 before any socket, on both ports', async (t) => {
+  const { app, urls } = await listening(t, { JWT_SECRET: secret, JWT_ISSUER: 'issuer' })
+  const bad: Array<[string, string, RegExp]> = [
+    ['missing', '', /missing token/],
+    ['forged', `?token=${token({ key: 'y'.repeat(40), iss: 'issuer' })}`, /signature/],
+    ['expired', `?token=${token({ expiresIn: -5, iss: 'issuer' })}`, /expired/],
+    ['malformed', '?token=abc', /malformed/],
+    ['wrong issuer', `?token=${token({ iss: 'other' })}`, /iss/],
+    ['wrong algorithm', `?token=${token({ algorithm: 'RS256', key: keys.rsa.privateKey, iss: 'issuer' })}`, /algorithm/],
+    ['?user= is no identity with auth on', '?user=alice', /missing token/]
+  ]
+  for (const [transport, url] of Object.entries(urls)) {
+    for (const [name, query, message] of bad) {
+      const refused = await upgradeStatus(url + query)
+      t.equal(refused.status, 401, `${transport} ${name}: 401`)
+      t.match(JSON.parse(refused.body), { statusCode: 401, error: 'Unauthorized', message }, `${transport} ${name}: names why`)
+    }
+  }
+  t.same(app.fanout.stats.connections, { uws: 0, fastify: 0 }, 'no refused upgrade became a connection')
+  for (const [transport, url] of Object.entries(urls)) {
+    const ok = await TestClient.open(url, `?token=${token({ sub: 'alice', iss: 'issuer' })}`)
+    t.equal(ok.frames[0].user, 'alice', `${transport}: a valid token connects as its sub`)
+    ok.close()
+  }
+})
+
+t.test('auth off: ?user= still names the connection; a bad one is a 401', async (t) => {
+  const { urls } = await listening(t, {})
+  for (const url of Object.values(urls)) {
+    const c = await TestClient.open(url, '?user=bob')
+    t.equal(c.frames[0].user, 'bob')
+    c.close()
+    t.equal((await upgradeStatus(`${url}?user=${encodeURIComponent('{"$gt":""}')}`)).status, 401)
+  }
+})
+
+t.test('private and personal channels: non-members get forbidden and no events', async (t) => {
+  const { app, urls } = await listening(t, { JWT_SECRET: secret })
+  await app.inject({ method: 'POST', url: '/api/channels', headers: { authorization: `Bearer ${token({ sub: 'alice' })}` }, payload: { id: 'vault', private: true } })
+  for (const url of Object.values(urls)) {
+    const alice = await TestClient.open(url, `?token=${token({ sub: 'alice' })}`)
+    const eve = await TestClient.open(url, `?token=${token({ sub: 'eve' })}`)
+    t.match(await alice.subscribe('vault'), { op: 'subscribed', channel: 'vault' })
+    t.match(await eve.subscribe('vault'), { op: 'error', code: 'forbidden', message: /vault is private/ })
+    t.match(await eve.subscribe('user:alice'), { op: 'error', code: 'forbidden', message: /personal/ })
+    const res = await post(app, 'alice', 'vault', 'for members only')
+    t.equal(res.statusCode, 201)
+    t.equal((await alice.next((f) => f.op === 'event' && f.type === 'message.created')).data.id, res.json().id, 'the member gets the event')
+    await eve.barrier()
+    t.same(eve.events('vault'), [], 'the non-member got nothing (not even presence)')
+    alice.close(); eve.close()
+  }
+})
+
+t.test('removing a member ends their live subscription on this instance', async (t) => {
+  const { app, urls } = await listening(t, { JWT_SECRET: secret })
+  const auth = (sub: string) => ({ authorization: `Bearer ${token({ sub })}` })
+  await app.inject({ method: 'POST', url: '/api/channels', headers: auth('alice'), payload: { id: 'club', private: true, members: ['bob'] } })
+  const bob = await TestClient.open(urls.uws, `?token=${token({ sub: 'bob' })}`)
+  t.match(await bob.subscribe('club'), { op: 'subscribed' })
+  t.equal((await app.inject({ method: 'DELETE', url: '/api/channels/club/members/bob', headers: auth('alice') })).statusCode, 204)
+  t.match(await bob.next((f) => f.op === 'error'), { code: 'forbidden', message: /removed from private channel club/ })
+  const seen = bob.events('club').length
+  const after = await post(app, 'alice', 'club', 'after bob left')
+  await handled(app, 'messages-fanout', after.json().position) // published by now: anything sent to bob precedes the pong
+  await bob.barrier()
+  t.same(bob.events('club').slice(seen), [], 'nothing after the removal')
+  bob.close()
+})
+
+t.test('connections per user: over the limit the upgrade is a 429, on both ports', async (t) => {
+  const { urls } = await listening(t, { WS_MAX_CONNECTIONS_PER_USER: 2 })
+  const open = [await TestClient.open(urls.uws, '?user=carol'), await TestClient.open(urls.fastify, '?user=carol')]
+  for (const url of Object.values(urls)) {
+    const refused = await upgradeStatus(`${url}?user=carol`)
+    t.equal(refused.status, 429)
+    t.match(JSON.parse(refused.body), { statusCode: 429, error: 'Too Many Requests', message: /at most 2 WebSocket connections per user/ })
+  }
+  const other = await TestClient.open(urls.uws, '?user=dave')
+  t.equal(other.frames[0].user, 'dave', 'other users are not affected')
+  for (const c of [...open, other]) c.close()
+})
+
+t.test('subscriptions per connection: WS_MAX_SUBSCRIPTIONS', async (t) => {
+  const { urls } = await listening(t, { WS_MAX_SUBSCRIPTIONS: 2 })
+  const c = await TestClient.open(urls.uws)
+  t.match(await c.subscribe('a'), { op: 'subscribed' })
+  t.match(await c.subscribe('b'), { op: 'subscribed' })
+  t.match(await c.subscribe('c'), { op: 'error', code: 'too_many_subscriptions', message: /at most 2/ })
+  c.close()
+})

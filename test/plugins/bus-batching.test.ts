@@ -1,0 +1,56 @@
+// The produce batcher: concurrent calls share a request, order holds, a failed request fails only its own calls.
+import t from 'tap'
+import { createBatcher } from '../../plugins/bus/batching.ts'
+
+/** A send whose requests the test answers by hand, so what is in flight is under the test's control. */
+function manualSend () {
+  const requests: Array<{ items: number[], answer: (r?: Error) => void }> = []
+  let arrived: () => void = () => {}
+  const send = (items: number[]) => new Promise<string[]>((resolve, reject) => {
+    requests.push({ items, answer: (err) => err ? reject(err) : resolve(items.map((i) => `r${i}`)) })
+    arrived()
+  })
+  const nextRequest = () => new Promise<void>((resolve) => { arrived = resolve })
+  return { send, requests, nextRequest }
+}
+
+t.test('calls that arrive while a request is in flight go out together, in order', async (t) => {
+  const m = manualSend()
+  const produce = createBatcher(m.send, { maxBatch: 100, maxWaitMs: 60_000 })
+  let first = m.nextRequest()
+  const a = produce(1)
+  await first
+  t.same(m.requests.map((r) => r.items), [[1]], 'an idle batcher sends the first call at once, alone')
+  const rest = [2, 3, 4].map((i) => produce(i))
+  t.equal(m.requests.length, 1, 'nothing more is sent while the first request is in flight')
+  first = m.nextRequest()
+  m.requests[0].answer()
+  t.equal(await a, 'r1')
+  await first
+  t.same(m.requests[1].items, [2, 3, 4], 'the waiting calls share the next request, in call order')
+  m.requests[1].answer()
+  t.same(await Promise.all(rest), ['r2', 'r3', 'r4'], 'each call gets its own result')
+})
+
+t.test('a failed request rejects its own calls only; maxBatch splits the queue', async (t) => {
+  const m = manualSend()
+  const produce = createBatcher(m.send, { maxBatch: 2, maxWaitMs: 60_000 })
+  let next = m.nextRequest()
+  const calls = [1, 2, 3].map((i) => produce(i).then((r) => r, (err: Error) => err.message))
+  await next
+  t.same(m.requests[0].items, [1, 2], 'at most maxBatch items in one request')
+  next = m.nextRequest()
+  m.requests[0].answer(new Error('broker down'))
+  await next
+  t.same(m.requests[1].items, [3])
+  m.requests[1].answer()
+  t.same(await Promise.all(calls), ['broker down', 'broker down', 'r3'])
+})
+
+t.test('a call that waited longer than maxWaitMs fails without being sent', async (t) => {
+  const m = manualSend()
+  const produce = createBatcher(m.send, { maxBatch: 10, maxWaitMs: -1 })
+  const err = await produce(1).then(() => undefined, (e: Error) => e)
+  t.match(err?.message, /waited over -1 ms/)
+  t.equal(m.requests.length, 0, 'nothing was sent')
+})

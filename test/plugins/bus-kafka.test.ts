@@ -1,0 +1,49 @@
+import t from 'tap'
+import { createKafkaBus } from '../../plugins/bus/kafka.ts'
+import { busContract } from '../contracts/bus.ts'
+import { cleanupReal, requireService, services, testLogger, unique } from '../services.ts'
+
+if (await requireService(t, 'kafka')) {
+  // One prefix for the file: the contract's instances 'a' and 'b' share the cluster, as two
+  // app instances would; every test inside also takes its own topic and group names.
+  const prefix = `${unique('bus')}.`
+  t.teardown(() => cleanupReal({ topicPrefix: prefix }))
+  let n = 0
+  const make = (instanceId: string) => createKafkaBus({
+    brokers: services.kafka.split(','),
+    clientId: 'switchboard-test',
+    topicPrefix: prefix,
+    partitions: 3,
+    instanceId,
+    logger: testLogger()
+  })
+  busContract(t, async ({ instanceId }) => make(instanceId), () => `t${++n}`)
+
+  t.test('epochs name the cluster, topic and partition; records carry the logical topic', async (t) => {
+    const bus = make('a')
+    t.teardown(() => bus.close())
+    await bus.ensureTopics(['epochs'])
+    const p = await bus.produce('epochs', 'k', 'v')
+    t.equal(p.topic, 'epochs')
+    t.match(p.epoch, new RegExp(`^[^/]+/${prefix.replace(/\./g, '\\.')}epochs/${p.partition}$`))
+  })
+
+  t.test('lag counts what a group has not handled yet', async (t) => {
+    const bus = make('a')
+    t.teardown(() => bus.close())
+    await bus.ensureTopics(['lagging'])
+    for (let i = 0; i < 3; i++) await bus.produce('lagging', 'k', String(i))
+    let release!: () => void
+    const held = new Promise<void>((resolve) => { release = resolve })
+    let first!: () => void
+    const started = new Promise<void>((resolve) => { first = resolve })
+    const consumer = await bus.consume({ name: 'laggards', topic: 'lagging', mode: 'shared', handle: async () => { first(); await held } })
+    await started // the group holds the first record and has committed nothing
+    const lag = (await bus.lag!()).filter((l) => l.group === `${prefix}laggards`)
+    t.equal(lag.length, 3, 'one entry per partition')
+    t.equal(lag.reduce((sum, l) => sum + l.lag, 0), 3, 'all three records still ahead of the group')
+    t.ok(lag.every((l) => l.topic === 'lagging'), 'logical topic names')
+    release()
+    await consumer.stop()
+  })
+}

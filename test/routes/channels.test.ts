@@ -1,0 +1,75 @@
+// Channels: creation, members, and private / personal channels closed to everyone else over HTTP.
+import t from 'tap'
+import { build } from '../helper.ts'
+import { bearer, secret, token } from '../tokens.ts'
+
+const as = (sub: string) => bearer(token({ sub }))
+
+t.test('create a private channel; members read and post, others get 403 naming the channel', async (t) => {
+  const app = await build(t, { JWT_SECRET: secret })
+  const created = await app.inject({ method: 'POST', url: '/api/channels', headers: as('alice'), payload: { id: 'secret-room', private: true, members: ['bob'] } })
+  t.equal(created.statusCode, 201)
+  t.match(created.json(), { id: 'secret-room', name: 'secret-room', private: true, ownerId: 'alice', members: ['alice', 'bob'] })
+  t.equal((await app.inject({ method: 'POST', url: '/api/channels', headers: as('bob'), payload: { id: 'secret-room' } })).statusCode, 409, 'an existing id is a 409')
+
+  const postAs = (sub: string) => app.inject({ method: 'POST', url: '/api/messages', headers: as(sub), payload: { channelId: 'secret-room', content: `from ${sub}` } })
+  const readAs = (sub: string) => app.inject({ method: 'GET', url: '/api/channels/secret-room/messages', headers: as(sub) })
+  t.equal((await postAs('bob')).statusCode, 201, 'a member posts')
+  t.equal((await readAs('alice')).statusCode, 200, 'a member reads')
+  const post = await postAs('eve')
+  t.equal(post.statusCode, 403)
+  t.match(post.json(), { error: 'Forbidden', message: /secret-room is private: only its members may post/ })
+  t.match((await readAs('eve')).json(), { statusCode: 403, message: /secret-room is private/ })
+  t.equal((await app.inject({ method: 'GET', url: '/api/channels/secret-room', headers: as('eve') })).statusCode, 403, 'nor may they see the member list')
+  t.equal((await app.inject({ method: 'PUT', url: '/api/channels/secret-room/members/eve', headers: as('eve') })).statusCode, 403, 'a non-member cannot add themselves')
+  t.same((await app.channels.store.get('secret-room'))?.members, ['alice', 'bob'], 'membership unchanged')
+})
+
+t.test('members: any member adds, the owner removes anyone, a member leaves; changes apply at once', async (t) => {
+  const app = await build(t, { JWT_SECRET: secret })
+  await app.inject({ method: 'POST', url: '/api/channels', headers: as('alice'), payload: { id: 'team', private: true, members: ['bob'] } })
+  const member = (method: 'PUT' | 'DELETE', who: string, by: string) => app.inject({ method, url: `/api/channels/team/members/${who}`, headers: as(by) })
+  const readAs = (sub: string) => app.inject({ method: 'GET', url: '/api/channels/team/messages', headers: as(sub) })
+  t.equal((await readAs('carol')).statusCode, 403)
+  t.equal((await member('PUT', 'carol', 'bob')).statusCode, 204, 'bob (a member) adds carol')
+  t.equal((await readAs('carol')).statusCode, 200, 'carol reads right away (no stale cache on this instance)')
+  t.equal((await member('PUT', 'carol', 'bob')).statusCode, 204, 'idempotent')
+  t.match((await member('DELETE', 'carol', 'bob')).json(), { statusCode: 403, message: /only the owner/ })
+  t.equal((await member('DELETE', 'bob', 'bob')).statusCode, 204, 'bob leaves')
+  t.equal((await member('DELETE', 'carol', 'alice')).statusCode, 204, 'the owner removes carol')
+  t.equal((await readAs('carol')).statusCode, 403)
+  t.match((await member('DELETE', 'alice', 'alice')).json(), { statusCode: 409, message: /owner .* cannot be removed/ })
+  t.same((await app.channels.store.get('team'))?.members, ['alice'])
+  t.match((await app.inject({ method: 'PUT', url: '/api/channels/nowhere/members/bob', headers: as('alice') })).json(), { statusCode: 404, message: /never created/ })
+})
+
+t.test('channels never created are public; a used id cannot be claimed; personal ids cannot be created', async (t) => {
+  const app = await build(t, { JWT_SECRET: secret })
+  const posted = await app.inject({ method: 'POST', url: '/api/messages', headers: as('bob'), payload: { channelId: 'lobby', content: 'hi' } })
+  t.equal(posted.statusCode, 201)
+  t.equal((await app.inject({ method: 'GET', url: '/api/channels/lobby/messages', headers: as('eve') })).statusCode, 200)
+  await app.store.upsert({ ...posted.json(), position: undefined }) // as the store handler would
+  t.match((await app.inject({ method: 'POST', url: '/api/channels', headers: as('eve'), payload: { id: 'lobby', private: true } })).json(), { statusCode: 409, message: /has messages/ })
+  t.match((await app.inject({ method: 'POST', url: '/api/channels', headers: as('eve'), payload: { id: 'user:bob' } })).json(), { statusCode: 403, message: /personal/ })
+  t.equal(await app.channels.store.get('lobby'), null, 'nothing was stored')
+})
+
+t.test('personal channels: only their user reads them, nobody posts to them over HTTP', async (t) => {
+  const app = await build(t, { JWT_SECRET: secret })
+  t.equal((await app.inject({ method: 'GET', url: '/api/channels/user:bob/messages', headers: as('bob') })).statusCode, 200)
+  t.match((await app.inject({ method: 'GET', url: '/api/channels/user:bob/messages', headers: as('eve') })).json(), { statusCode: 403, message: /personal/ })
+  for (const sub of ['bob', 'eve']) {
+    const res = await app.inject({ method: 'POST', url: '/api/messages', headers: as(sub), payload: { channelId: 'user:bob', content: 'x' } })
+    t.match(res.json(), { statusCode: 403, message: /user:bob is personal/ }, `${sub} cannot post`)
+  }
+})
+
+t.test('anonymous channel writes are 401 with auth on and off; bad member ids are 400', async (t) => {
+  const on = await build(t, { JWT_SECRET: secret })
+  t.equal((await on.inject({ method: 'POST', url: '/api/channels', payload: { id: 'x' } })).statusCode, 401)
+  const off = await build(t)
+  t.match((await off.inject({ method: 'POST', url: '/api/channels', payload: { id: 'x' } })).json(), { statusCode: 401, message: /identity/ })
+  t.equal((await off.inject({ method: 'POST', url: '/api/channels', headers: { 'x-user-id': 'ada' }, payload: { id: 'x', private: true } })).statusCode, 201)
+  t.equal((await off.inject({ method: 'POST', url: '/api/messages', payload: { channelId: 'x', content: 'hi', senderId: 'eve' } })).statusCode, 403, 'auth off: the claimed sender is checked too')
+  t.equal((await off.inject({ method: 'PUT', url: '/api/channels/x/members/%7B%22%24gt%22%3A%22%22%7D', headers: { 'x-user-id': 'ada' } })).statusCode, 400)
+})

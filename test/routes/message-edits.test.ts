@@ -1,0 +1,101 @@
+import t from 'tap'
+import { build } from '../helper.ts'
+import { as, lastRecord, handledBy, lastOn, MESSAGE_HANDLERS, post, recordProduced } from '../chat.ts'
+
+t.test('the author edits a message: 200 with the new text and editedAt, stored and cached', async (t) => {
+  const app = await build(t)
+  const produced = recordProduced(app)
+  t.equal((await app.inject({ url: '/api/channels/general/messages' })).headers['x-cache'], 'miss', 'warms the empty channel')
+  const message = await post(app, 'general', 'helo')
+  const res = await app.inject({ method: 'PATCH', url: `/api/messages/${message.id}`, headers: as('alice'), payload: { content: 'hello' } })
+  t.equal(res.statusCode, 200)
+  const edited = res.json()
+  t.match(edited, { id: message.id, channelId: 'general', senderId: 'alice', content: 'hello', createdAt: message.createdAt, position: message.position })
+  t.ok(Date.parse(edited.editedAt) >= Date.parse(message.createdAt), 'editedAt is a time after creation')
+  const event = JSON.parse(lastRecord(produced, 'messages').value)
+  t.match(event, { v: 1, type: 'message.updated', channelId: 'general', data: { id: message.id, channelId: 'general', content: 'hello', editedAt: edited.editedAt } })
+  t.notOk('senderId' in event.data, 'the event carries only what changed')
+  t.equal(lastRecord(produced, 'messages').key, 'general', 'keyed by channel')
+  await handledBy(app, MESSAGE_HANDLERS, lastOn(produced, 'messages'))
+  t.same(await app.store.get(message.id), edited, 'the store has the edit')
+  const history = await app.inject({ url: '/api/channels/general/messages' })
+  t.equal(history.headers['x-cache'], 'hit')
+  t.same(history.json().messages, [edited], 'history from the cache shows it')
+})
+
+t.test('the author deletes a message: 204, then it is gone and a second delete or edit is a 404', async (t) => {
+  const app = await build(t)
+  const produced = recordProduced(app)
+  const message = await post(app, 'general', 'oops')
+  const res = await app.inject({ method: 'DELETE', url: `/api/messages/${message.id}`, headers: as('alice') })
+  t.equal(res.statusCode, 204)
+  t.equal(res.body, '')
+  t.match(JSON.parse(lastRecord(produced, 'messages').value), { type: 'message.deleted', channelId: 'general', data: { id: message.id, channelId: 'general' } })
+  await handledBy(app, MESSAGE_HANDLERS, lastOn(produced, 'messages'))
+  t.equal(await app.store.get(message.id), null, 'removed from the store')
+  t.same((await app.inject({ url: '/api/channels/general/messages' })).json().messages, [], 'and from history')
+  const count = produced.length
+  const again = await app.inject({ method: 'DELETE', url: `/api/messages/${message.id}`, headers: as('alice') })
+  t.equal(again.statusCode, 404)
+  t.match(again.json(), { statusCode: 404, error: 'Not Found', message: new RegExp(message.id) })
+  const edit = await app.inject({ method: 'PATCH', url: `/api/messages/${message.id}`, headers: as('alice'), payload: { content: 'back?' } })
+  t.equal(edit.statusCode, 404, 'a deleted message cannot be edited')
+  t.equal(produced.length, count, 'nothing more was produced')
+})
+
+t.test('only the author: 401 anonymous, 403 someone else, 404 unknown, 400 a malformed id; nothing produced', async (t) => {
+  const app = await build(t)
+  const message = await post(app, 'general', 'mine')
+  const produced = recordProduced(app)
+  const unknown = 'ffffffffffffffffffffffff'
+  const cases: Array<[string, 'PATCH' | 'DELETE', string, Record<string, string>, number, RegExp]> = [
+    ['anonymous edit', 'PATCH', message.id, {}, 401, /x-user-id/],
+    ['anonymous delete', 'DELETE', message.id, {}, 401, /x-user-id/],
+    ['edit by another user', 'PATCH', message.id, as('mallory'), 403, /only the author/],
+    ['delete by another user', 'DELETE', message.id, as('mallory'), 403, /only the author/],
+    ['edit of an unknown id', 'PATCH', unknown, as('alice'), 404, new RegExp(unknown)],
+    ['delete of an unknown id', 'DELETE', unknown, as('alice'), 404, new RegExp(unknown)],
+    ['malformed id', 'PATCH', 'not-an-id', as('alice'), 400, /params\/id/],
+    ['operator as id', 'DELETE', '%24gt', as('alice'), 400, /params\/id/]
+  ]
+  for (const [name, method, id, headers, status, why] of cases) {
+    const res = await app.inject({ method, url: `/api/messages/${id}`, headers, ...(method === 'PATCH' ? { payload: { content: 'changed' } } : {}) })
+    t.equal(res.statusCode, status, `${name}: ${status}`)
+    t.match(res.json(), { statusCode: status, message: why }, `${name}: says why`)
+  }
+  t.equal(produced.length, 0, 'nothing reached the log')
+  t.same(await app.store.get(message.id), message, 'the message is unchanged')
+})
+
+t.test('edit bodies follow the rules of a post: 400s naming body/content, nothing produced', async (t) => {
+  const app = await build(t, { MESSAGE_MAX_LENGTH: 50 })
+  const message = await post(app, 'general', 'original')
+  const produced = recordProduced(app)
+  const cases: Array<[string, unknown, RegExp]> = [
+    ['missing content', {}, /content/],
+    ['empty content', { content: '' }, /content/],
+    ['blank content', { content: ' \n\t ' }, /content.*blank/],
+    ['too long content', { content: 'x'.repeat(51) }, /content.*50.*51/],
+    ['number content', { content: 7 }, /content/],
+    ['operator content', { content: { $set: 'x' } }, /content/],
+    ['another field', { content: 'ok', senderId: 'mallory' }, /senderId|additional|Unexpected/i],
+    ['array body', [{ content: 'x' }], /body/]
+  ]
+  for (const [name, payload, why] of cases) {
+    const res = await app.inject({ method: 'PATCH', url: `/api/messages/${message.id}`, headers: as('alice'), payload: payload as object })
+    t.equal(res.statusCode, 400, `${name}: 400`)
+    t.match(res.json(), { statusCode: 400, error: 'Bad Request', message: why }, `${name}: names the field`)
+  }
+  t.equal(produced.length, 0, 'nothing reached the log')
+  t.equal((await app.store.get(message.id))?.content, 'original')
+})
+
+t.test('an unreachable log is a 503 and the message is unchanged', async (t) => {
+  const app = await build(t)
+  const message = await post(app, 'general', 'stays')
+  app.bus.produce = async () => { throw new Error('broker down') }
+  const res = await app.inject({ method: 'PATCH', url: `/api/messages/${message.id}`, headers: as('alice'), payload: { content: 'changed' } })
+  t.equal(res.statusCode, 503)
+  t.match(res.json(), { statusCode: 503, message: /event log unavailable/ })
+  t.equal((await app.store.get(message.id))?.content, 'stays')
+})
