@@ -46,7 +46,8 @@ export default fp(async function auth (app) {
         if (err instanceof TokenRejected) throw app.httpErrors.unauthorized(err.message)
         throw err
       }
-      if (!request.user && !isOpenRoute(request.url)) {
+      // the matched route pattern, so no spelling of a URL can slip past the check
+      if (!request.user && !isOpenRoute(request.routeOptions.url ?? request.url)) {
         throw app.httpErrors.unauthorized('missing token: send Authorization: Bearer <JWT>')
       }
     })

@@ -26,7 +26,7 @@ export default fp(async function writeRateLimit (app) {
     // route-level onRequest: after the root auth hook has set request.user
     hook: 'onRequest',
     keyGenerator: rateLimitKey,
-    allowList: (request) => READS.has(request.method) || !request.url.startsWith('/api/'),
+    allowList: (request) => READS.has(request.method) || !(request.routeOptions.url ?? request.url).startsWith('/api/'),
     ...(app.redis ? { redis: app.redis, nameSpace: 'rate-limit:' } : {}),
     // Redis down: writes go on unlimited rather than failing (posting needs the log, not Redis)
     skipOnError: true,

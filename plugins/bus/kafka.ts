@@ -2,7 +2,7 @@
 // topic handler, in a cluster-wide group (`shared`) or a group of this instance alone (`broadcast`).
 import { setTimeout as wait } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
-import { Kafka, Partitioners, logLevel, type Admin, type Consumer as KafkaConsumer, type ISocketFactory, type LogEntry, type Producer } from 'kafkajs'
+import { Kafka, Partitioners, logLevel, type Admin, type ISocketFactory, type LogEntry, type Producer } from 'kafkajs'
 import { TransientError } from '../errors.ts'
 import type { BusOptions, BusRecord, Consumer, ConsumerLag, ConsumerSpec, EventBus, ProduceResult } from './bus.ts'
 
@@ -47,7 +47,7 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
   }
 
   let closed = false
-  const running = new Set<KafkaConsumer>()
+  const running = new Set<Consumer>()
   // this instance's consumer groups → their (physical) topic and, for broadcast, where they started
   const groups = new Map<string, { topic: string, start: Map<number, string> }>()
   const dead = new Set<string>() // groups whose consumer kafkajs gave up on
@@ -198,7 +198,16 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
       minBytes: 1,
       allowAutoTopicCreation: false,
       // Retriable failures (a broker restart, a lost coordinator) restart the consumer, forever.
-      retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 3000, restartOnFailure: async (err) => { log.error({ err }, 'Kafka consumer crashed; restarting'); return true } }
+      retry: {
+        retries: 8,
+        initialRetryTime: 200,
+        maxRetryTime: 3000,
+        restartOnFailure: async (err) => {
+          if (stopping) return false
+          log.error({ err }, 'Kafka consumer crashed; restarting')
+          return true
+        }
+      }
     })
     let stopping = false
     let joined!: () => void
@@ -206,6 +215,8 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
     const ready = new Promise<void>((resolve, reject) => { joined = resolve; failed = reject })
     let first = true
     consumer.on(consumer.events.GROUP_JOIN, () => {
+      // kafkajs's stop() misses a restart that is joining at that moment: stop it once it has joined
+      if (stopping) { consumer.disconnect().catch(() => {}); return }
       // Called synchronously after the join, before the first fetch. Later joins (rebalances,
       // restarts after a crash) resume from the committed offsets: no gap.
       if (first) for (const { partition, offset } of ends) consumer.seek({ topic, partition, offset })
@@ -224,6 +235,18 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
         log.fatal({ err: payload.error }, 'Kafka consumer stopped for good; this instance is no longer ready')
       }
     })
+
+    const handle: Consumer = {
+      async stop () {
+        if (stopping) return
+        stopping = true
+        running.delete(handle)
+        groups.delete(groupId)
+        await consumer.disconnect().catch((err) => log.warn({ err }, 'Kafka consumer did not disconnect cleanly'))
+        // A broadcast group belongs to this run of this instance: remove it (it is empty now).
+        if (spec.mode === 'broadcast') await getAdmin().then((a) => a.deleteGroups([groupId])).catch(() => {})
+      }
+    }
 
     try {
       await consumer.connect()
@@ -254,27 +277,14 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
           }
         }
       })
-      running.add(consumer)
+      running.add(handle)
       groups.set(groupId, { topic, start: new Map(ends.map((e) => [e.partition, e.offset])) })
       await within(JOIN_TIMEOUT_MS, 'joining the group', ready)
     } catch (err) {
-      running.delete(consumer)
-      groups.delete(groupId)
-      await consumer.disconnect().catch(() => {})
+      await handle.stop()
       throw unavailable(`joining consumer group ${groupId}`, err)
     }
-
-    return {
-      async stop () {
-        if (stopping) return
-        stopping = true
-        running.delete(consumer)
-        groups.delete(groupId)
-        await consumer.disconnect().catch((err) => log.warn({ err }, 'Kafka consumer did not disconnect cleanly'))
-        // A broadcast group belongs to this run of this instance: remove it (it is empty now).
-        if (spec.mode === 'broadcast') await getAdmin().then((a) => a.deleteGroups([groupId])).catch(() => {})
-      }
-    }
+    return handle
   }
 
   return {
@@ -313,8 +323,7 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
     async close () {
       if (closed) return
       closed = true
-      await Promise.all([...running].map((c) => c.disconnect().catch((err) => logger.warn({ err }, 'Kafka consumer did not disconnect cleanly'))))
-      running.clear()
+      await Promise.all([...running].map((c) => c.stop()))
       const [p, a] = [producer, admin]
       producer = undefined
       admin = undefined

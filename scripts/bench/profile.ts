@@ -1,6 +1,6 @@
 // Summarises a V8 .cpuprofile (from `npm run bench -- --profile DIR`): the top functions by self
 // time and the time per package, so BENCHMARKS.md can say where a server spends its CPU.
-//   npx tsx scripts/bench/profile.ts DIR/file.cpuprofile [--top 25]
+//   npx tsx scripts/bench/profile.ts DIR/file.cpuprofile [--top 25] [--callers writeBuffer]
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 
@@ -60,13 +60,40 @@ export function summarize (profile: CpuProfile, top = 25): ProfileSummary {
   }
 }
 
+/** Who calls `name`: self time of its samples by the nearest calling frame from a package or switchboard. */
+export function callers (profile: CpuProfile, name: string, top = 15): Array<{ caller: string, selfMs: number }> {
+  const parent = new Map<number, number>()
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+  const self = new Map<number, number>()
+  profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)))
+  const totals = new Map<string, number>()
+  for (const [id, us] of self) {
+    if (byId.get(id)!.callFrame.functionName !== name) continue
+    let at = parent.get(id)
+    let caller = '(root)'
+    while (at !== undefined) {
+      const { functionName, url, lineNumber } = byId.get(at)!.callFrame
+      if (url && !url.startsWith('node:')) { caller = `${functionName || '(anonymous)'} ${packageOf(url, functionName)} ${url.split('/').slice(-2).join('/')}:${lineNumber + 1}`; break }
+      at = parent.get(at)
+    }
+    totals.set(caller, (totals.get(caller) ?? 0) + us)
+  }
+  return [...totals].sort((a, b) => b[1] - a[1]).slice(0, top).map(([caller, us]) => ({ caller, selfMs: Math.round(us / 1000) }))
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string' } } })
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string' }, callers: { type: 'string' } } })
   if (positionals.length !== 1) {
     console.error('usage: npx tsx scripts/bench/profile.ts FILE.cpuprofile [--top N]')
     process.exit(2)
   }
-  const summary = summarize(JSON.parse(await readFile(positionals[0], 'utf8')) as CpuProfile, Number(values.top ?? 25))
+  const profile = JSON.parse(await readFile(positionals[0], 'utf8')) as CpuProfile
+  if (values.callers) {
+    for (const c of callers(profile, values.callers)) console.log(`  ${String(c.selfMs).padStart(6)} ms  ${c.caller}`)
+    process.exit(0)
+  }
+  const summary = summarize(profile, Number(values.top ?? 25))
   console.log(`busy ${summary.busyMs} ms of ${summary.totalMs} ms sampled (shares are of busy time)\n`)
   console.log('by package:')
   for (const p of summary.packages) console.log(`  ${String(p.share).padStart(5)}%  ${String(p.selfMs).padStart(6)} ms  ${p.name}`)

@@ -1,0 +1,370 @@
+// The event bus on Apache Kafka (kafkajs): an idempotent producer (acks = all) and one consumer per
+// topic handler, in a cluster-wide group (`shared`) or a group of this instance alone (`broadcast`).
+import { setTimeout as wait } from 'node:timers/promises'
+import type { FastifyBaseLogger } from 'fastify'
+import { Kafka, Partitioners, logLevel, type Admin, type Consumer as KafkaConsumer, type ISocketFactory, type LogEntry, type Producer, type Message, type ICustomPartitioner } from 'kafkajs'
+import { TransientError } from '../../errors.ts'
+import { createBatcher } from '../batching.ts'
+import type { BusOptions, BusRecord, Consumer, ConsumerLag, ConsumerSpec, EventBus, ProduceResult } from '../bus.ts'
+
+export interface KafkaBusOptions extends BusOptions {
+  brokers: string[]
+  clientId: string
+  logger: FastifyBaseLogger
+  /** Replaces kafkajs's socket factory (tests route connections through a proxy they can cut). */
+  socketFactory?: ISocketFactory
+}
+
+/** A produce that has no answer by then is failed (503): a request never hangs on a dead broker. */
+const PRODUCE_TIMEOUT_MS = 4000
+const PING_TIMEOUT_MS = 2000
+const SESSION_TIMEOUT_MS = 10_000
+const HEARTBEAT_INTERVAL_MS = 1000
+const JOIN_TIMEOUT_MS = 60_000
+const RETRIED = new Set(['Connection', 'BrokerPool'])
+
+export function createKafkaBus (options: KafkaBusOptions): EventBus {
+  const { logger, topicPrefix: prefix } = options
+  const where = `Kafka at ${options.brokers.join(',')}`
+  const kafka = new Kafka({
+    clientId: options.clientId,
+    brokers: options.brokers,
+    connectionTimeout: 1500,
+    requestTimeout: 5000,
+    retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 5 },
+    ...(options.socketFactory ? { socketFactory: options.socketFactory } : {}),
+    logLevel: logLevel.WARN,
+    logCreator: () => (entry: LogEntry) => log(entry)
+  })
+
+  function log ({ namespace, level, log: { message, timestamp: _t, logger: _l, ...extra } }: LogEntry) {
+    // Said once per producer: we do limit retries on purpose (see getProducer).
+    if (message.startsWith('Limiting retries for the idempotent producer')) return
+    const fields = { kafka: namespace, ...extra }
+    // Connection errors are retried (and repeat for as long as an outage lasts): warnings.
+    if (level === logLevel.ERROR && !RETRIED.has(namespace)) logger.error(fields, message)
+    else if (level <= logLevel.WARN) logger.warn(fields, message)
+    else logger.debug(fields, message)
+  }
+
+  let closed = false
+  const running = new Set<KafkaConsumer>()
+  // this instance's consumer groups → their (physical) topic and, for broadcast, where they started
+  const groups = new Map<string, { topic: string, start: Map<number, string> }>()
+  const dead = new Set<string>() // groups whose consumer kafkajs gave up on
+  const physical = (topic: string) => `${prefix}${topic}`
+  const logical = (topic: string) => topic.startsWith(prefix) ? topic.slice(prefix.length) : topic
+  const unavailable = (what: string, err: unknown) =>
+    new TransientError(`${where} unavailable: ${what} failed (${(err as Error)?.message ?? err})`, { cause: err })
+
+  /** Rejects after `ms`; the operation itself is not cancelled, so callers reset what it used. */
+  async function within<T> (ms: number, what: string, op: Promise<T>): Promise<T> {
+    const ac = new AbortController()
+    try {
+      return await Promise.race([op, wait(ms, undefined, { signal: ac.signal }).then(() => { throw new Error(`${what}: no answer within ${ms} ms`) })])
+    } finally {
+      ac.abort()
+      op.catch(() => {}) // a late rejection of the abandoned operation is not unhandled
+    }
+  }
+
+  /** Retries an admin call that kafkajs gives up on at once, e.g. a partition whose new leader is
+   *  not known everywhere yet (NOT_LEADER_FOR_PARTITION just after a topic is created). */
+  async function settled<T> (op: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await op()
+      } catch (err) {
+        if ((err as { retriable?: boolean }).retriable !== true || attempt >= 10 || closed) throw err
+        await wait(100 * attempt)
+      }
+    }
+  }
+
+  // One admin client for metadata, topic creation, offsets and readiness; reconnected after failures.
+  let admin: Promise<Admin> | undefined
+  function getAdmin (): Promise<Admin> {
+    if (!admin) {
+      const a = kafka.admin({ retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 } })
+      admin = a.connect().then(() => a)
+      admin.catch(() => { admin = undefined; a.disconnect().catch(() => {}) })
+    }
+    return admin
+  }
+
+  // The epoch names a partition's history: the cluster's id (new when a cluster is re-created or
+  // wiped), the topic and the partition. kafkajs speaks no Metadata version that returns topic ids.
+  let clusterId: Promise<string> | undefined
+  function getClusterId (): Promise<string> {
+    if (!clusterId) {
+      clusterId = getAdmin().then((a) => a.describeCluster()).then((c) => c.clusterId)
+      clusterId.catch(() => { clusterId = undefined })
+    }
+    return clusterId
+  }
+  const epochOf = (cluster: string, topic: string, partition: number) => `${cluster}/${topic}/${partition}`
+
+  // A failed or timed-out send discards the producer: a fresh one gets a new producer id and
+  // sequence numbers, and reconnects once the cluster is back.
+  let producer: Promise<Producer> | undefined
+  function getProducer (): Promise<Producer> {
+    if (!producer) {
+      const p = kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        createPartitioner: recordingPartitioner,
+        // Bounded, so a request fails with a 503 instead of waiting for the broker; idempotence
+        // still removes duplicates of the retries made.
+        retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 }
+      })
+      const ready = p.connect().then(() => p)
+      producer = ready
+      ready.catch(() => resetProducer(ready))
+    }
+    return producer
+  }
+  function resetAdmin (which: Promise<Admin> | undefined) {
+    if (!which || admin !== which) return
+    admin = undefined
+    which.then((a) => a.disconnect()).catch(() => {})
+  }
+  function resetProducer (which: Promise<Producer>) {
+    if (producer !== which) return
+    producer = undefined
+    clusterId = undefined
+    which.then((p) => p.disconnect()).catch(() => {})
+  }
+
+  async function ensureTopics (names: string[]) {
+    try {
+      await createMissing(names)
+    } catch (err) {
+      throw unavailable('creating topics', err)
+    }
+  }
+
+  async function createMissing (names: string[]) {
+    const a = await getAdmin()
+    const existing = new Set(await a.listTopics())
+    const missing = [...new Set(names.map(physical))].filter((t) => !existing.has(t))
+    if (missing.length === 0) return
+    // Three copies where the cluster has three brokers, fewer on a smaller (development) cluster.
+    const { brokers } = await a.describeCluster()
+    const replicationFactor = Math.min(3, brokers.length)
+    try {
+      await a.createTopics({ topics: missing.map((topic) => ({ topic, numPartitions: options.partitions, replicationFactor })), waitForLeaders: true, timeout: 10_000 })
+    } catch (err) {
+      // another instance created some of them at the same time
+      const errors = (err as { errors?: Array<{ type?: string }> }).errors
+      if (!errors?.every((e) => e.type === 'TOPIC_ALREADY_EXISTS')) throw err
+    }
+    logger.info({ topics: missing, partitions: options.partitions, replicationFactor }, 'created Kafka topics')
+  }
+
+  // kafkajs's default partitioner (murmur2, as Java's), noting where each message went: a batch's
+  // answer gives one base offset per partition, and a message's offset is the base plus its index
+  // among the batch's messages of that partition (kafkajs keeps their order).
+  const placedIn = new WeakMap<Message, number>()
+  const recordingPartitioner: ICustomPartitioner = () => {
+    const partitioner = Partitioners.DefaultPartitioner()
+    return (args) => {
+      const partition = partitioner(args)
+      placedIn.set(args.message, partition)
+      return partition
+    }
+  }
+
+  interface Outgoing { topic: string, message: Message }
+  interface Placed { partition: number, offset: string, epoch: string }
+
+  /** One produce request (acks = all) for every message queued while the previous one was in flight. */
+  async function sendBatch (items: Outgoing[]): Promise<Placed[]> {
+    const current = getProducer()
+    try {
+      const byTopic = new Map<string, Message[]>()
+      for (const { topic, message } of items) {
+        const list = byTopic.get(topic) ?? []
+        list.push(message)
+        byTopic.set(topic, list)
+      }
+      const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }))
+      // one deadline for connecting (after an outage) and sending
+      const [metas, cluster] = await within(PRODUCE_TIMEOUT_MS, 'produce', Promise.all([
+        current.then((p) => p.sendBatch({ acks: -1, topicMessages })),
+        getClusterId()
+      ]))
+      const next = new Map<string, bigint>()
+      for (const meta of metas) {
+        const base = meta.baseOffset ?? meta.offset
+        if (base === undefined) throw new Error('the broker returned no offset')
+        next.set(`${meta.topicName}/${meta.partition}`, BigInt(base))
+      }
+      return items.map(({ topic, message }) => {
+        const partition = placedIn.get(message)
+        const key = `${topic}/${partition}`
+        const offset = next.get(key)
+        if (partition === undefined || offset === undefined) throw new Error(`the broker did not answer for ${key}`)
+        next.set(key, offset + 1n)
+        return { partition, offset: offset.toString(), epoch: epochOf(cluster, topic, partition) }
+      })
+    } catch (err) {
+      resetProducer(current)
+      throw err
+    }
+  }
+  const send = createBatcher(sendBatch, { maxBatch: 500, maxWaitMs: PRODUCE_TIMEOUT_MS })
+
+  async function produce (topic: string, key: string, value: string | Buffer): Promise<ProduceResult> {
+    if (closed) throw new Error('event bus is closed')
+    try {
+      const { partition, offset, epoch } = await send({ topic: physical(topic), message: { key, value } })
+      return { topic, partition, offset, epoch }
+    } catch (err) {
+      if (closed) throw new Error('event bus is closed')
+      throw unavailable(`producing to ${topic}`, err)
+    }
+  }
+
+  async function consume (spec: ConsumerSpec): Promise<Consumer> {
+    if (closed) throw new Error('event bus is closed')
+    const topic = physical(spec.topic)
+    const groupId = spec.mode === 'shared' ? `${prefix}${spec.name}` : `${prefix}${spec.name}.${options.instanceId}`
+    const log = logger.child({ group: groupId, topic: spec.topic })
+    let cluster = await getClusterId()
+    // A broadcast consumer starts at the end of the log as it is now, before `consume` resolves:
+    // the first assignment seeks there, so every record produced after `consume` is seen.
+    const ends = spec.mode === 'broadcast' ? await settled(async () => (await getAdmin()).fetchTopicOffsets(topic)) : []
+
+    const consumer = kafka.consumer({
+      groupId,
+      sessionTimeout: SESSION_TIMEOUT_MS,
+      heartbeatInterval: HEARTBEAT_INTERVAL_MS,
+      rebalanceTimeout: 30_000,
+      maxWaitTimeInMs: 50,
+      minBytes: 1,
+      allowAutoTopicCreation: false,
+      // Retriable failures (a broker restart, a lost coordinator) restart the consumer, forever.
+      retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 3000, restartOnFailure: async (err) => { log.error({ err }, 'Kafka consumer crashed; restarting'); return true } }
+    })
+    let stopping = false
+    let joined!: () => void
+    let failed!: (err: Error) => void
+    const ready = new Promise<void>((resolve, reject) => { joined = resolve; failed = reject })
+    let first = true
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      // Called synchronously after the join, before the first fetch. Later joins (rebalances,
+      // restarts after a crash) resume from the committed offsets: no gap.
+      if (first) for (const { partition, offset } of ends) consumer.seek({ topic, partition, offset })
+      first = false
+      joined()
+      // after a restart the cluster may be another one (re-created under the same address)
+      getClusterId().then((id) => { cluster = id }, () => {})
+    })
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (payload.restart) return
+      // kafkajs gives up on errors it deems permanent: say so loudly and fail readiness, so the
+      // instance is restarted rather than left with a handler that silently stopped.
+      failed(payload.error)
+      if (!stopping && !first) {
+        dead.add(groupId)
+        log.fatal({ err: payload.error }, 'Kafka consumer stopped for good; this instance is no longer ready')
+      }
+    })
+
+    try {
+      await consumer.connect()
+      await consumer.subscribe({ topic, fromBeginning: spec.mode === 'shared' })
+      await consumer.run({
+        partitionsConsumedConcurrently: options.partitions,
+        eachMessage: async ({ partition, message, heartbeat }) => {
+          const record: BusRecord = {
+            topic: logical(topic),
+            partition,
+            offset: message.offset,
+            epoch: epochOf(cluster, topic, partition),
+            key: message.key?.toString('utf8') ?? '',
+            value: message.value ?? Buffer.alloc(0),
+            timestamp: Number(message.timestamp)
+          }
+          // kafkajs heartbeats between records only: keep the membership while a handler waits
+          // (e.g. retrying while MongoDB is down), so a slow partition causes no rebalance.
+          const beat = setInterval(() => { heartbeat().catch(() => {}) }, HEARTBEAT_INTERVAL_MS)
+          try {
+            await spec.handle(record)
+          } catch (err) {
+            // Unresolved, so not committed: redelivered after kafkajs's retry or the next start.
+            if (!stopping) log.error({ err, partition, offset: message.offset }, 'topic handler threw; the record will be redelivered')
+            throw err
+          } finally {
+            clearInterval(beat)
+          }
+        }
+      })
+      running.add(consumer)
+      groups.set(groupId, { topic, start: new Map(ends.map((e) => [e.partition, e.offset])) })
+      await within(JOIN_TIMEOUT_MS, 'joining the group', ready)
+    } catch (err) {
+      running.delete(consumer)
+      groups.delete(groupId)
+      await consumer.disconnect().catch(() => {})
+      throw unavailable(`joining consumer group ${groupId}`, err)
+    }
+
+    return {
+      async stop () {
+        if (stopping) return
+        stopping = true
+        running.delete(consumer)
+        groups.delete(groupId)
+        await consumer.disconnect().catch((err) => log.warn({ err }, 'Kafka consumer did not disconnect cleanly'))
+        // A broadcast group belongs to this run of this instance: remove it (it is empty now).
+        if (spec.mode === 'broadcast') await getAdmin().then((a) => a.deleteGroups([groupId])).catch(() => {})
+      }
+    }
+  }
+
+  return {
+    kind: 'kafka',
+    ensureTopics,
+    produce,
+    consume,
+    async ping () {
+      if (closed) throw new Error('event bus is closed')
+      if (dead.size) throw new Error(`Kafka consumer stopped for good: ${[...dead].join(', ')}`)
+      const current = getAdmin()
+      try {
+        await within(PING_TIMEOUT_MS, 'describeCluster', current.then((a) => a.describeCluster()))
+      } catch (err) {
+        resetAdmin(current)
+        throw unavailable('ping', err)
+      }
+    },
+    async lag () {
+      if (closed) throw new Error('event bus is closed')
+      const a = await getAdmin()
+      const ends = new Map<string, Awaited<ReturnType<Admin['fetchTopicOffsets']>>>()
+      for (const { topic } of groups.values()) if (!ends.has(topic)) ends.set(topic, await settled(() => a.fetchTopicOffsets(topic)))
+      const lags: ConsumerLag[] = []
+      for (const [group, { topic, start }] of groups) {
+        const [committed] = await a.fetchOffsets({ groupId: group, topics: [topic] })
+        for (const end of ends.get(topic) ?? []) {
+          const done = committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? '-1'
+          // nothing committed yet: from where a broadcast group started, else the partition's start
+          const from = done !== '-1' ? done : start.get(end.partition) ?? end.low
+          lags.push({ group, topic: logical(topic), partition: end.partition, lag: Math.max(0, Number(end.high) - Number(from)) })
+        }
+      }
+      return lags
+    },
+    async close () {
+      if (closed) return
+      closed = true
+      await Promise.all([...running].map((c) => c.disconnect().catch((err) => logger.warn({ err }, 'Kafka consumer did not disconnect cleanly'))))
+      running.clear()
+      const [p, a] = [producer, admin]
+      producer = undefined
+      admin = undefined
+      await Promise.all([p?.then((x) => x.disconnect()).catch(() => {}), a?.then((x) => x.disconnect()).catch(() => {})])
+    }
+  }
+}

@@ -1,0 +1,47 @@
+// The hub's presence and recovery hooks alone: when onSubscribed / onUnsubscribed fire, what
+// onSubscribe is given, and that every positioned publish feeds the recovery buffer.
+import t from 'tap'
+import { FanoutHub } from '../../fanout/hub.ts'
+import type { Connection, SocketHandle } from '../../fanout/types.ts'
+
+const handle = (): SocketHandle => ({ send () {}, subscribe () {}, unsubscribe () {}, close () {} })
+const pos = (offset: number) => ({ epoch: 'e1', offset: String(offset) })
+
+t.test('onSubscribed fires once a subscription is live, onUnsubscribed only when a live one ends', async (t) => {
+  const calls: string[] = []
+  let release!: () => void
+  const held = new Promise<void>((resolve) => { release = resolve })
+  const hub = new FanoutHub({
+    hooks: {
+      async authorizeSubscribe (_conn, channel) { if (channel === 'slow') await held },
+      async onSubscribed (_conn, channel) { calls.push(`+${channel}`) },
+      async onUnsubscribed (_conn, channel) { calls.push(`-${channel}`) }
+    }
+  })
+  const conn = hub.connect(handle(), 'fastify', { userId: 'alice' }, '::1')
+  t.equal(await hub.subscribe(conn, 'a'), true)
+  const slow = hub.subscribe(conn, 'slow')
+  t.equal(hub.unsubscribe(conn, 'slow'), true, 'cancels the subscribe in flight')
+  release()
+  t.equal(await slow, false)
+  t.equal(hub.unsubscribe(conn, 'a'), true)
+  t.equal(hub.unsubscribe(conn, 'a'), false, 'not subscribed any more')
+  t.same(calls, ['+a', '-a'], 'a cancelled subscribe was never live: neither hook for it')
+})
+
+t.test('onSubscribe gets since and the channel position at the start; publish feeds hub.recovery', async (t) => {
+  const seen: Array<[string, unknown, unknown]> = []
+  const hub = new FanoutHub({
+    recovery: { size: 2 },
+    hooks: { async onSubscribe (_conn: Connection, channel, since, start) { seen.push([channel, since, start]); return { position: start, recovered: false } } }
+  })
+  for (const n of [1, 2, 3]) hub.publish('c', 'message.created', { n }, pos(n))
+  hub.publish('c', 'typing', { userId: 'bob' })
+  const conn = hub.connect(handle(), 'fastify', undefined, '::1')
+  await hub.subscribe(conn, 'c', pos(1))
+  t.same(seen, [['c', pos(1), pos(3)]])
+  t.same(hub.recovery.window('c', 'e1'), {
+    epoch: 'e1', floor: '1', high: '3',
+    events: [2, 3].map((n) => ({ offset: String(n), frame: JSON.stringify({ op: 'event', channel: 'c', position: pos(n), type: 'message.created', data: { n } }) }))
+  }, 'the last two message events, as published; the typing event is not kept')
+})
