@@ -34,6 +34,8 @@ export default defineTopicHandler({
     const excerpt = [...message.content.trim()].slice(0, EXCERPT_LENGTH).join('')
     for (const userId of mentionedUsers(message.content)) {
       if (userId === message.senderId) continue
+      // The excerpt would leak a private channel to someone who may not read it.
+      if (await app.channels.refusal({ id: userId }, message.channelId, 'read')) continue
       const notification: NotificationEvent = {
         v: 1,
         type: 'notification',

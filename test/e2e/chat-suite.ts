@@ -103,4 +103,15 @@ export function chatSuite (t: Test, makeApp: MakeApp, channelName: (base: string
     await handled(app, 'messages-mentions', lastOn(produced, 'messages'))
     t.equal(produced.filter((p) => p.topic === 'notifications').length, 2, 'an edit notifies nobody')
   })
+
+  t.test('a mention in a private channel notifies members only', async (t) => {
+    const app = await makeApp(t)
+    const channel = channelName('private-mentions')
+    const created = await app.inject({ method: 'POST', url: '/api/channels', headers: as('bob'), payload: { id: channel, private: true, members: ['alice'] } })
+    t.equal(created.statusCode, 201)
+    const produced = recordProduced(app)
+    const message = await post(app, channel, 'secret plans for @alice and @mallory', 'bob')
+    await handled(app, 'messages-mentions', message.position)
+    t.same(produced.filter((p) => p.topic === 'notifications').map((n) => n.key), ['alice'], 'the non-member is not told (nor shown the excerpt)')
+  })
 }
