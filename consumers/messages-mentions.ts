@@ -8,8 +8,8 @@ import { TransientError } from '../plugins/errors.ts'
 /** At most this many users are notified per message (a message is not a mailing list). */
 export const MAX_MENTIONS = 20
 const EXCERPT_LENGTH = 140
-// User ids as the auth plugin accepts them; not inside a word or an e-mail address.
-const MENTION = /(?<![A-Za-z0-9_.:@-])@([A-Za-z0-9_.:@-]{1,128})/g
+// User ids (schemas/message.ts USER_ID); not inside a word or an e-mail address.
+const MENTION = /(?<![A-Za-z0-9_.:@-])@([A-Za-z0-9_.:-]{1,120})(?![A-Za-z0-9_.:@-]*@)/g
 
 /** Mentioned user ids in order of first appearance, without sentence punctuation at the end, each once. */
 export function mentionedUsers (content: string): string[] {

@@ -1,5 +1,6 @@
 // Upgrade authentication: runs the `authenticate` hook and turns any refusal into a 401.
 import type { AuthRequest, FanoutHooks, Identity } from './types.ts'
+import { USER_ID } from '../schemas/message.ts'
 
 /** Rejects a WebSocket upgrade: the transport answers HTTP 401 (or the hook's 403 / 429) before any socket exists. */
 export class FanoutAuthError extends Error {
@@ -14,7 +15,6 @@ export class FanoutAuthError extends Error {
 /** The reason phrase of a refused upgrade. */
 export const refusalName = (status: number) => status === 429 ? 'Too Many Requests' : status === 403 ? 'Forbidden' : 'Unauthorized'
 
-const USER_ID = /^[A-Za-z0-9_.:-]{1,120}$/
 
 /** Without an authenticate hook, `?user=<id>` is trusted as the identity: a development convenience. */
 export async function devIdentity (req: AuthRequest): Promise<Identity | undefined | Error> {

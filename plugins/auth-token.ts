@@ -2,6 +2,7 @@
 // fast-jwt does the cryptography and the claim checks; this file only picks the key and algorithms.
 import { createPublicKey, type KeyObject } from 'node:crypto'
 import { createVerifier, type Algorithm } from 'fast-jwt'
+import { USER_ID } from '../schemas/message.ts'
 
 export interface User { id: string, name: string }
 
@@ -12,8 +13,8 @@ export interface TokenSettings {
   JWT_AUDIENCE: string
 }
 
-/** Token subjects become user ids and personal channel names (`user:<id>`), so they are channel-safe. */
-export const USER_ID = /^[A-Za-z0-9_.:-]{1,120}$/
+// Token subjects become user ids and personal channel names (`user:<id>`), so they are channel-safe.
+export { USER_ID }
 
 /** Raised for every refused token; HTTP answers 401, the WebSocket upgrade too. */
 export class TokenRejected extends Error {

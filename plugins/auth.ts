@@ -5,6 +5,7 @@
 // senderName on POST /api/messages (the seed's API). Development only: anyone can claim any id.
 import fp from 'fastify-plugin'
 import { bearerToken, createTokenVerifier, TokenRejected, type TokenVerifier, type User } from './auth-token.ts'
+import { USER_ID } from '../schemas/message.ts'
 
 export type { User } from './auth-token.ts'
 
@@ -22,7 +23,6 @@ declare module 'fastify' {
   }
 }
 
-const DEV_USER_ID = /^[A-Za-z0-9_.:@-]{1,128}$/
 
 /** Routes a client may call without a token when auth is on: probes, metrics and docs. */
 export function isOpenRoute (url: string): boolean {
@@ -58,7 +58,7 @@ export default fp(async function auth (app) {
   app.addHook('onRequest', async (request) => {
     const id = request.headers['x-user-id']
     if (typeof id !== 'string' || id === '') return
-    if (!DEV_USER_ID.test(id)) throw app.httpErrors.badRequest('header x-user-id must be 1-128 letters, digits or _ . : @ -')
+    if (!USER_ID.test(id)) throw app.httpErrors.badRequest('header x-user-id must be 1-120 letters, digits or _ . : -')
     const name = request.headers['x-user-name']
     request.user = { id, name: typeof name === 'string' && name !== '' ? name.slice(0, 64) : id }
   })

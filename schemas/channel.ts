@@ -1,9 +1,8 @@
 // Channels created explicitly (POST /api/channels). A channel id never created is public.
 import { Type, type Static } from '@sinclair/typebox'
-import { ChannelId } from './message.ts'
+import { ChannelId, UserId } from './message.ts'
 
-/** A user id as tokens and the auth-off headers carry it. */
-export const UserId = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.:@-]+$' })
+export { UserId }
 
 export const Channel = Type.Object({
   id: Type.String(),

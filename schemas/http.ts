@@ -1,6 +1,6 @@
 // Shapes of the HTTP API; the OpenAPI document is generated from these.
 import { Type, type Static } from '@sinclair/typebox'
-import { ChannelId, Message } from './message.ts'
+import { ChannelId, Message, UserId } from './message.ts'
 
 export const ErrorResponse = Type.Object({
   statusCode: Type.Integer(),
@@ -13,7 +13,7 @@ const Name = Type.String({ minLength: 1, maxLength: 64 })
 export const PostMessageBody = Type.Object({
   channelId: ChannelId,
   content: Type.String({ minLength: 1, description: 'at most MESSAGE_MAX_LENGTH characters' }),
-  senderId: Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.:@-]+$', description: 'with auth off only; the token decides otherwise' })),
+  senderId: Type.Optional(Type.Unsafe<string>({ ...UserId, description: 'with auth off only; the token decides otherwise' })),
   senderName: Type.Optional(Name),
   nonce: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'the same nonce from the same sender returns the first message' }))
 }, { additionalProperties: false })

@@ -4,6 +4,13 @@ import './formats.ts'
 /** A channel id as used in URLs, topics' keys and the WebSocket protocol. */
 export const ChannelId = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.:-]+$', description: 'letters, digits and _ . : -' })
 
+/**
+ * A user id, as token subjects and the auth-off identity carry it. Channel-safe and at most 120
+ * characters, because it also names the user's personal channel `user:<id>`.
+ */
+export const USER_ID = /^[A-Za-z0-9_.:-]{1,120}$/
+export const UserId = Type.String({ minLength: 1, maxLength: 120, pattern: '^[A-Za-z0-9_.:-]+$', description: 'letters, digits and _ . : -' })
+
 /** Where an event sits in its channel's message stream; clients resume from it. */
 export const Position = Type.Object({
   epoch: Type.String({ description: 'changes whenever the stream history could have been lost' }),
