@@ -1,6 +1,6 @@
 // Keeps each channel's recent message events in the shared recovery log (Redis), once cluster-wide,
 // so a client that reconnects to any instance can be given what it missed (docs/recovery.md).
-import { MessageEvent } from '../schemas/events.ts'
+import { MessageEvent, messageEventData } from '../schemas/events.ts'
 import { defineTopicHandler } from '../plugins/topic-handlers.ts'
 import { frames } from '../fanout/protocol.ts'
 
@@ -11,7 +11,6 @@ export default defineTopicHandler({
   schema: MessageEvent,
   async handle (event, { app, position }) {
     // The very frame messages-fanout publishes (test/e2e/recovery.test.ts compares them byte for byte).
-    const data = event.type === 'message.created' ? { ...event.data, position } : event.data
-    await app.recovery.log.append(event.channelId, position, frames.event(event.channelId, event.type, data, position))
+    await app.recovery.log.append(event.channelId, position, frames.event(event.channelId, event.type, messageEventData(event, position), position))
   }
 })

@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
-import { Message } from './message.ts'
+import { Message, type Position } from './message.ts'
 import { MessageEdit, MessageRef } from './message-change.ts'
 import { ReactionChange } from './reaction.ts'
 import { MentionNotification } from './notification.ts'
@@ -44,3 +44,12 @@ export const PresenceJoin = Envelope('presence.join', ActivityUser)
 export const PresenceLeave = Envelope('presence.leave', ActivityUser)
 export const UserActivityEvent = Type.Union([Typing, PresenceJoin, PresenceLeave])
 export type UserActivityEvent = Static<typeof UserActivityEvent>
+
+/**
+ * What clients see of a message event (`data` of its `event` frame): a new message carries its
+ * position, as history shows it; edits and deletions name their message, and only the frame carries
+ * the event's own position. The fanout and the recovery log both build frames from it.
+ */
+export function messageEventData (event: MessageEvent, position: Position): unknown {
+  return event.type === 'message.created' ? { ...event.data, position } : event.data
+}
