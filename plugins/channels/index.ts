@@ -56,7 +56,8 @@ export default fp<ChannelsPluginOptions>(async function channels (app, opts) {
     if (!load) {
       const startedAt = writes
       load = store.get(id).then((channel) => {
-        if (config.CHANNEL_CACHE_MS > 0 && startedAt === writes) {
+        // kept even with CHANNEL_CACHE_MS=0: it is then never fresh, but still the last known state
+        if (startedAt === writes) {
           if (cached.size >= MAX_CACHED) cached.delete(cached.keys().next().value!)
           cached.set(id, { channel, until: Date.now() + config.CHANNEL_CACHE_MS })
         }
@@ -64,7 +65,13 @@ export default fp<ChannelsPluginOptions>(async function channels (app, opts) {
       }).finally(() => { if (loading.get(id) === load) loading.delete(id) })
       loading.set(id, load)
     }
-    return load
+    if (!hit) return load
+    // Stale if error: while the store is down, the last known state keeps posts, reads and
+    // subscribes working (the log accepts writes without MongoDB); a channel never seen fails closed.
+    return load.catch((err) => {
+      app.log.warn({ err, channel: id }, 'channel store unavailable: using the last known channel state')
+      return hit.channel
+    })
   }
 
   const refusal: Channels['refusal'] = async (user, channelId, access) => {

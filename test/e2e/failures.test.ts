@@ -20,6 +20,9 @@ if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
   const app = await buildReal(t, {
     names,
     INSTANCE_ID: instanceId,
+    // never trust the local channel copy as fresh: the MongoDB outage below must fall back to the
+    // last known state, not to a copy that is merely still fresh
+    CHANNEL_CACHE_MS: 0,
     REDIS_URL: `redis://127.0.0.1:${redisProxy.port}`,
     MONGO_URL: `mongodb://127.0.0.1:${mongoProxy.port}/?directConnection=true`,
     ...(process.env.TEST_LOG_LEVEL ? { LOG_LEVEL: process.env.TEST_LOG_LEVEL as 'warn' } : {})
@@ -94,14 +97,10 @@ if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
     await log.handled('messages-store', before.position)
 
     await mongoProxy.cut()
-    // Events already in the log when MongoDB went down (the route itself checks channel access in
-    // MongoDB first, so it refuses new posts while MongoDB is down: produced here directly).
+    // Posting still works: the log takes the events, and the channel's last known state (read by the
+    // first post) answers the access check while MongoDB is away.
     const sent: Message[] = []
-    for (const content of ['one', 'two', 'three']) {
-      const message: Message = { id: new ObjectId().toHexString(), channelId: channel, senderId: 'u1', senderName: 'u1', content, createdAt: new Date().toISOString() }
-      const position = await app.events.produce('messages', channel, { v: 1, type: 'message.created', channelId: channel, at: message.createdAt, data: message })
-      sent.push({ ...message, position })
-    }
+    for (const content of ['one', 'two', 'three']) sent.push(await postOk(t, channel, content))
     const stored = Promise.all(sent.map((m) => log.handled('messages-store', m.position!)))
     await t.rejects(app.store.get(sent[0].id), { name: 'TransientError', message: /MongoDB/ }, 'the store names MongoDB')
     t.match(await ready(), { status: 'unavailable', checks: { mongo: { ok: false }, kafka: { ok: true }, redis: { ok: true } } }, '/ready names MongoDB')
