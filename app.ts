@@ -21,6 +21,9 @@ import nonces from './plugins/nonces/index.ts'
 import fanoutAccess from './plugins/fanout-access.ts'
 import docs from './plugins/docs.ts'
 import metrics from './plugins/metrics.ts'
+import recovery, { type RecoveryLog } from './plugins/recovery/index.ts'
+import presence, { type PresenceStore } from './plugins/presence/index.ts'
+import personalChannel from './plugins/personal-channel.ts'
 import health from './routes/health.ts'
 import messages from './routes/messages.ts'
 import history from './routes/history.ts'
@@ -28,9 +31,6 @@ import channelRoutes from './routes/channels.ts'
 import messageEdits from './routes/message-edits.ts'
 import reactions from './routes/reactions.ts'
 import demo from './routes/demo.ts'
-import recovery, { type RecoveryLog } from './plugins/recovery/index.ts'
-import presence, { type PresenceStore } from './plugins/presence/index.ts'
-import personalChannel from './plugins/personal-channel.ts'
 import userActivity from './routes/user-activity.ts'
 
 declare module 'fastify' {
@@ -82,28 +82,33 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(redis)
   // after auth (the limit counts per user), before every route it limits
   await fastify.register(rateLimit)
+
+  // The three contracts: event log, cache, store (real or embedded).
   await fastify.register(bus, { bus: opts.bus })
   await fastify.register(cache, { cache: opts.cache })
   await fastify.register(store, { store: opts.store })
   await fastify.register(events)
+
+  // The fanout and what plugs into its hooks.
   await fastify.register(fanout)
   await fastify.register(channels)
-  await fastify.register(moderation)
-  await fastify.register(nonces)
   await fastify.register(fanoutAccess)
   await fastify.register(recovery, { recoveryLog: opts.recoveryLog })
   await fastify.register(presence, { presence: opts.presence })
   await fastify.register(personalChannel)
+
+  await fastify.register(moderation)
+  await fastify.register(nonces)
   await fastify.register(topicHandlers, { handlers: opts.handlers })
   await fastify.register(metrics)
 
   await fastify.register(health)
+  await fastify.register(demo)
   await fastify.register(messages)
-  await fastify.register(history)
-  await fastify.register(channelRoutes)
   await fastify.register(messageEdits)
   await fastify.register(reactions)
-  await fastify.register(demo)
+  await fastify.register(history)
+  await fastify.register(channelRoutes)
   await fastify.register(userActivity)
 }
 
