@@ -2,8 +2,9 @@
 // topic handler, in a cluster-wide group (`shared`) or a group of this instance alone (`broadcast`).
 import { setTimeout as wait } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
-import { Kafka, Partitioners, logLevel, type Admin, type ISocketFactory, type LogEntry, type Producer } from 'kafkajs'
+import { Kafka, Partitioners, logLevel, type Admin, type ISocketFactory, type LogEntry, type Producer, type Message, type ICustomPartitioner } from 'kafkajs'
 import { TransientError } from '../errors.ts'
+import { createBatcher } from './batching.ts'
 import type { BusOptions, BusRecord, Consumer, ConsumerLag, ConsumerSpec, EventBus, ProduceResult } from './bus.ts'
 
 export interface KafkaBusOptions extends BusOptions {
@@ -74,7 +75,7 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
       try {
         return await op()
       } catch (err) {
-        if ((err as { retriable?: boolean }).retriable !== true || attempt >= 10 || closed) throw err
+        if (!retriable(err) || attempt >= 10 || closed) throw err
         await wait(100 * attempt)
       }
     }
@@ -111,7 +112,7 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
       const p = kafka.producer({
         idempotent: true,
         maxInFlightRequests: 1,
-        createPartitioner: Partitioners.DefaultPartitioner,
+        createPartitioner: recordingPartitioner,
         // Bounded, so a request fails with a 503 instead of waiting for the broker; idempotence
         // still removes duplicates of the retries made.
         retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 }
@@ -151,29 +152,83 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
     const { brokers } = await a.describeCluster()
     const replicationFactor = Math.min(3, brokers.length)
     try {
-      await a.createTopics({ topics: missing.map((topic) => ({ topic, numPartitions: options.partitions, replicationFactor })), waitForLeaders: true, timeout: 10_000 })
+      await a.createTopics({ topics: missing.map((topic) => ({ topic, numPartitions: options.partitions, replicationFactor })), waitForLeaders: false, timeout: 10_000 })
     } catch (err) {
       // another instance created some of them at the same time
       const errors = (err as { errors?: Array<{ type?: string }> }).errors
       if (!errors?.every((e) => e.type === 'TOPIC_ALREADY_EXISTS')) throw err
     }
+    // The broker answers before every broker's metadata knows the new topics (KRaft propagates it
+    // asynchronously; kafkajs's waitForLeaders gives up on UNKNOWN_TOPIC_OR_PARTITION): wait here
+    // until each partition has a leader, so the first produce or consume finds them.
+    await settled(async () => {
+      const { topics } = await a.fetchTopicMetadata({ topics: missing })
+      const leaderless = topics.filter((t) => t.partitions.length === 0 || t.partitions.some((p) => p.leader < 0))
+      if (leaderless.length) throw Object.assign(new Error(`no leader yet for ${leaderless.map((t) => t.name).join(', ')}`), { retriable: true })
+    })
     logger.info({ topics: missing, partitions: options.partitions, replicationFactor }, 'created Kafka topics')
   }
 
-  async function produce (topic: string, key: string, value: string | Buffer): Promise<ProduceResult> {
-    if (closed) throw new Error('event bus is closed')
+  // kafkajs's default partitioner (murmur2, as Java's), noting where each message went: a batch's
+  // answer gives one base offset per partition, and a message's offset is the base plus its index
+  // among the batch's messages of that partition (kafkajs keeps their order).
+  const placedIn = new WeakMap<Message, number>()
+  const recordingPartitioner: ICustomPartitioner = () => {
+    const partitioner = Partitioners.DefaultPartitioner()
+    return (args) => {
+      const partition = partitioner(args)
+      placedIn.set(args.message, partition)
+      return partition
+    }
+  }
+
+  interface Outgoing { topic: string, message: Message }
+  interface Placed { partition: number, offset: string, epoch: string }
+
+  /** One produce request (acks = all) for every message queued while the previous one was in flight. */
+  async function sendBatch (items: Outgoing[]): Promise<Placed[]> {
     const current = getProducer()
     try {
+      const byTopic = new Map<string, Message[]>()
+      for (const { topic, message } of items) {
+        const list = byTopic.get(topic) ?? []
+        list.push(message)
+        byTopic.set(topic, list)
+      }
+      const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }))
       // one deadline for connecting (after an outage) and sending
-      const [[meta], cluster] = await within(PRODUCE_TIMEOUT_MS, 'produce', Promise.all([
-        current.then((p) => p.send({ topic: physical(topic), acks: -1, messages: [{ key, value }] })),
+      const [metas, cluster] = await within(PRODUCE_TIMEOUT_MS, 'produce', Promise.all([
+        current.then((p) => p.sendBatch({ acks: -1, topicMessages })),
         getClusterId()
       ]))
-      const offset = meta.baseOffset ?? meta.offset
-      if (offset === undefined) throw new Error('the broker returned no offset')
-      return { topic, partition: meta.partition, offset, epoch: epochOf(cluster, physical(topic), meta.partition) }
+      const next = new Map<string, bigint>()
+      for (const meta of metas) {
+        const base = meta.baseOffset ?? meta.offset
+        if (base === undefined) throw new Error('the broker returned no offset')
+        next.set(`${meta.topicName}/${meta.partition}`, BigInt(base))
+      }
+      return items.map(({ topic, message }) => {
+        const partition = placedIn.get(message)
+        const key = `${topic}/${partition}`
+        const offset = next.get(key)
+        if (partition === undefined || offset === undefined) throw new Error(`the broker did not answer for ${key}`)
+        next.set(key, offset + 1n)
+        return { partition, offset: offset.toString(), epoch: epochOf(cluster, topic, partition) }
+      })
     } catch (err) {
       resetProducer(current)
+      throw err
+    }
+  }
+  // Concurrent produces share one request (see batching.ts): the idempotent producer sends one at a time.
+  const send = createBatcher(sendBatch, { maxBatch: 500, maxWaitMs: PRODUCE_TIMEOUT_MS })
+
+  async function produce (topic: string, key: string, value: string | Buffer): Promise<ProduceResult> {
+    if (closed) throw new Error('event bus is closed')
+    try {
+      const { partition, offset, epoch } = await send({ topic: physical(topic), message: { key, value } })
+      return { topic, partition, offset, epoch }
+    } catch (err) {
       if (closed) throw new Error('event bus is closed')
       throw unavailable(`producing to ${topic}`, err)
     }
@@ -330,4 +385,12 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
       await Promise.all([p?.then((x) => x.disconnect()).catch(() => {}), a?.then((x) => x.disconnect()).catch(() => {})])
     }
   }
+}
+
+/** kafkajs marks passing trouble `retriable`, also under the error it throws once its retries are spent. */
+function retriable (err: unknown): boolean {
+  for (let e = err as { retriable?: boolean, cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.retriable === true) return true
+  }
+  return false
 }

@@ -16,6 +16,10 @@ export function compare (runs: StepResult[], rates: number[], sloP99: number): C
     throughputRatio: { uwsVsSocketio: ratio(uws.deliveriesPerSec, socketio.deliveriesPerSec), fastifyVsSocketio: ratio(fastify.deliveriesPerSec, socketio.deliveriesPerSec) },
     p99Ratio: { uwsVsSocketio: ratio(socketio.latencyMs.p99, uws.latencyMs.p99), fastifyVsSocketio: ratio(socketio.latencyMs.p99, fastify.latencyMs.p99) }
   }
+  const cpu = (r: StepResult) => r.server?.cpuMicrosPerDelivery ?? 0
+  if (cpu(socketio) > 0 && cpu(uws) > 0 && cpu(fastify) > 0) {
+    comparison.cpuPerDeliveryRatio = { uwsVsSocketio: ratio(cpu(socketio), cpu(uws)), fastifyVsSocketio: ratio(cpu(socketio), cpu(fastify)) }
+  }
   if (rates.length > 1) {
     const best = (t: TransportKind) => {
       const ok = runs.filter((r) => r.transport === t && sustained(r, sloP99)).sort((a, b) => b.rate - a.rate)[0]

@@ -32,6 +32,7 @@ const COLUMNS: Array<[string, (r: StepResult) => string]> = [
   ['max ms', (r) => r.latencyMs.max.toFixed(2)],
   ['deliv/s', (r) => String(Math.round(r.deliveriesPerSec))],
   ['server cpu', (r) => r.server ? `${Math.round(r.server.cpuPerSec * 100)}%` : '-'],
+  ['µs/deliv', (r) => r.server ? r.server.cpuMicrosPerDelivery.toFixed(1) : '-'],
   ['generator', (r) => r.generator.saturated ? 'SATURATED' : 'ok']
 ]
 
@@ -58,6 +59,7 @@ export function comparisonText (c: Comparison, sloP99: number): string {
     `at ${c.rate} messages/s: throughput uws/socket.io ${x(c.throughputRatio.uwsVsSocketio)}, fastify/socket.io ${x(c.throughputRatio.fastifyVsSocketio)}`,
     `                 p99 socket.io/uws ${x(c.p99Ratio.uwsVsSocketio)}, socket.io/fastify ${x(c.p99Ratio.fastifyVsSocketio)} (above 1: switchboard is faster)`
   ]
+  if (c.cpuPerDeliveryRatio) lines.push(`                 server CPU per delivery socket.io/uws ${x(c.cpuPerDeliveryRatio.uwsVsSocketio)}, socket.io/fastify ${x(c.cpuPerDeliveryRatio.fastifyVsSocketio)} (above 1: switchboard is cheaper)`)
   if (c.sustained && c.sustainedRatio) {
     const s = (k: keyof NonNullable<Comparison['sustained']>) => c.sustained![k] ? `${c.sustained![k]!.rate}/s (${Math.round(c.sustained![k]!.deliveriesPerSec)} deliveries/s)` : 'none'
     lines.push(`sustained with p99 ≤ ${sloP99} ms and nothing lost: uws ${s('uws')}, fastify ${s('fastify')}, socket.io ${s('socketio')}`)

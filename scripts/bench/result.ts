@@ -35,6 +35,8 @@ export interface StepResult {
   generator: {
     workers: number
     workerMaxElu: number
+    /** share of 250 ms intervals in which a worker thread was at least 90% busy */
+    workerBusyShare: number
     workerEventLoopDelayP99Ms: number
     postsLate: number
     maxBehindScheduleMs: number
@@ -42,7 +44,8 @@ export interface StepResult {
     saturated: boolean
     reasons: string[]
   }
-  server?: { cpuMs: number, cpuPerSec: number, eventLoopUtilization: number, profile?: string }
+  /** the started server: CPU time (user + system) in all, per second of posting, per message, per delivery */
+  server?: { cpuMs: number, cpuSystemMs: number, cpuPerSec: number, cpuMicrosPerMessage: number, cpuMicrosPerDelivery: number, eventLoopUtilization: number, eventLoopDelayP99Ms: number, eventLoopDelayMaxMs: number, profile?: string }
 }
 
 export interface Comparison {
@@ -51,6 +54,8 @@ export interface Comparison {
   throughputRatio: { fastifyVsSocketio: number, uwsVsSocketio: number }
   /** reference p99 / ours: above 1 means ours delivers faster */
   p99Ratio: { fastifyVsSocketio: number, uwsVsSocketio: number }
+  /** reference server CPU per delivery / ours: above 1 means ours spends less CPU on each delivery */
+  cpuPerDeliveryRatio?: { fastifyVsSocketio: number, uwsVsSocketio: number }
   /** with a sweep: the highest rate each one sustained (no loss, p99 ≤ sloP99Ms) and its deliveries/s */
   sustained?: Record<TransportKind, { rate: number, deliveriesPerSec: number } | null>
   sustainedRatio?: { uwsVsSocketio: number | null, fastifyVsSocketio: number | null }

@@ -3,7 +3,7 @@
 import { writeFile } from 'node:fs/promises'
 import { Session } from 'node:inspector/promises'
 import { join } from 'node:path'
-import { performance } from 'node:perf_hooks'
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import Fastify, { type FastifyInstance } from 'fastify'
 import App, { serverOptions } from '../../app.ts'
 import { loadConfig } from '../../config.ts'
@@ -11,7 +11,7 @@ import { createReferenceServer } from './reference/server.ts'
 
 export type ServerKind = 'switchboard' | 'socketio'
 export interface Listening { type: 'listening', apiUrl: string, uwsUrl?: string, fastifyWsUrl?: string, mode: string }
-export interface Stopped { type: 'stopped', cpuUserMs: number, cpuSystemMs: number, elu: number, profile?: string }
+export interface Stopped { type: 'stopped', cpuUserMs: number, cpuSystemMs: number, elu: number, eventLoopDelayP99Ms: number, eventLoopDelayMaxMs: number, profile?: string }
 
 const kind = process.argv[2] as ServerKind
 const send = (message: unknown) => process.send?.(message)
@@ -54,14 +54,34 @@ async function startReference (): Promise<{ app: FastifyInstance, listening: Lis
 
 try {
   const { app, listening } = kind === 'socketio' ? await startReference() : await startSwitchboard()
-  const stopProfile = profileDir ? await startProfile() : undefined
-  const cpu = process.cpuUsage()
-  const elu = performance.eventLoopUtilization()
+  // Figures cover the measured window only: from the parent's `mark` (posting starts, every
+  // subscriber connected) to `stop`, not start-up and not 5,000 subscribes.
+  let stopProfile: (() => Promise<string>) | undefined
+  let cpu = process.cpuUsage()
+  let elu = performance.eventLoopUtilization()
+  const delay = monitorEventLoopDelay({ resolution: 10 })
+  delay.enable()
   process.on('message', async (message: { type?: string }) => {
-    if (message?.type !== 'stop') return
+    if (message?.type !== 'mark') return
+    if (profileDir && !stopProfile) stopProfile = await startProfile()
+    cpu = process.cpuUsage()
+    elu = performance.eventLoopUtilization()
+    delay.reset()
+    send({ type: 'marked' })
+  })
+  let measured: Stopped | undefined
+  const measure = async (): Promise<Stopped> => {
+    if (measured) return measured
     const used = process.cpuUsage(cpu)
-    const stopped: Stopped = { type: 'stopped', cpuUserMs: used.user / 1000, cpuSystemMs: used.system / 1000, elu: performance.eventLoopUtilization(elu).utilization }
-    if (stopProfile) stopped.profile = await stopProfile()
+    measured = { type: 'stopped', cpuUserMs: used.user / 1000, cpuSystemMs: used.system / 1000, elu: performance.eventLoopUtilization(elu).utilization, eventLoopDelayP99Ms: delay.percentile(99) / 1e6, eventLoopDelayMaxMs: delay.max / 1e6 }
+    if (stopProfile) measured.profile = await stopProfile()
+    return measured
+  }
+  process.on('message', async (message: { type?: string }) => {
+    // `measure` ends the window when the drain ends, before the subscribers disconnect
+    if (message?.type === 'measure') send({ ...await measure(), type: 'measured' })
+    if (message?.type !== 'stop') return
+    const stopped = await measure()
     await app.close().catch(() => {})
     send(stopped)
     process.disconnect?.()

@@ -12,7 +12,10 @@ export interface Target {
   wsUrl: string
   /** what serves it: "embedded log, embedded cache, embedded store", "socket.io + redis adapter", "external" */
   mode: string
-  /** server CPU time and event-loop utilisation over the run, for servers this tool started */
+  /** starts the measured window (CPU, event loop, profile) of a server this tool started */
+  mark (): Promise<void>
+  /** ends the measured window: server CPU time, event loop and profile, for servers this tool started */
+  measure (): Promise<Stopped | undefined>
   stop (): Promise<Stopped | undefined>
 }
 
@@ -20,13 +23,7 @@ const SERVE = fileURLToPath(new URL('./serve.ts', import.meta.url))
 const START_TIMEOUT_MS = 120_000
 
 export async function openTarget (options: BenchOptions, transport: TransportKind): Promise<Target> {
-  if (options.target) {
-    const api = new URL(options.target)
-    const wsUrl = options.wsUrl ?? (transport === 'fastify' || transport === 'socketio'
-      ? `${api.protocol === 'https:' ? 'wss:' : 'ws:'}//${api.host}${transport === 'fastify' ? '/ws' : ''}`
-      : `${api.protocol === 'https:' ? 'wss:' : 'ws:'}//${api.hostname}:5002/ws`)
-    return { apiUrl: options.target, wsUrl: transport === 'socketio' ? options.target : wsUrl, mode: 'external', stop: async () => undefined }
-  }
+  if (options.target) return externalTarget(options.target, options.wsUrl, transport)
   const kind = transport === 'socketio' ? 'socketio' : 'switchboard'
   if (options.profile) mkdirSync(options.profile, { recursive: true })
   const child = fork(SERVE, [kind], {
@@ -45,6 +42,16 @@ export async function openTarget (options: BenchOptions, transport: TransportKin
     apiUrl: listening.apiUrl,
     wsUrl,
     mode: listening.mode,
+    async mark () {
+      const marked = firstMessage<{ type: 'marked' }>(child, 'marked', 30_000)
+      child.send({ type: 'mark' })
+      await marked
+    },
+    async measure () {
+      const measured = firstMessage<Stopped>(child, 'measured', 30_000)
+      child.send({ type: 'measure' })
+      return await measured
+    },
     async stop () {
       if (child.exitCode !== null) return undefined
       const stopped = firstMessage<Stopped>(child, 'stopped', 30_000)
@@ -55,6 +62,14 @@ export async function openTarget (options: BenchOptions, transport: TransportKin
       return result
     }
   }
+}
+
+/** A running deployment: uws on port 5002 of its host, fastify on its API port, Socket.IO on its base URL. */
+function externalTarget (apiUrl: string, wsUrl: string | undefined, transport: TransportKind): Target {
+  const api = new URL(apiUrl)
+  const ws = api.protocol === 'https:' ? 'wss:' : 'ws:'
+  const derived = transport === 'socketio' ? apiUrl : transport === 'fastify' ? `${ws}//${api.host}/ws` : `${ws}//${api.hostname}:5002/ws`
+  return { apiUrl, wsUrl: wsUrl ?? derived, mode: 'external', mark: async () => {}, measure: async () => undefined, stop: async () => undefined }
 }
 
 function firstMessage<T> (child: ChildProcess, type: string, timeoutMs: number): Promise<T> {

@@ -21,7 +21,7 @@ export interface WorkerSetup {
 export interface Counters { delivered: number, duplicates: number, outOfOrder: number, misrouted: number, disconnected: number }
 export type WorkerReport = Counters & { type: 'report', histogram: string, elu: number }
 /** In the final report `delivered` counts acknowledged posts received (each once); `unacknowledged`, posts received whose POST failed. */
-export type WorkerFinal = Counters & { type: 'final', histogram: string, lost: number, unacknowledged: number, lastDeliveryAt: number, eventLoopDelayP99Ms: number, eventLoopDelayMaxMs: number, maxElu: number }
+export type WorkerFinal = Counters & { type: 'final', histogram: string, lost: number, unacknowledged: number, lastDeliveryAt: number, eventLoopDelayP99Ms: number, eventLoopDelayMaxMs: number, maxElu: number, busyIntervals: number, intervals: number }
 export type WorkerReady = { type: 'ready', connected: number, failed: number, firstError?: string }
 /** Per channel: the bitmap of acknowledged sequence numbers and how many there are. */
 export type FinishRequest = { type: 'finish', acked: Array<{ bits: Uint8Array, count: number }> }
@@ -37,6 +37,8 @@ const subscribers: Subscriber[] = []
 const delay = monitorEventLoopDelay({ resolution: 10 })
 let lastElu = performance.eventLoopUtilization()
 let maxElu = 0
+let intervals = 0
+let busyIntervals = 0 // report intervals the thread was at least 90% busy
 let lastDeliveryAt = 0
 
 function receive (index: number, stamp: Stamp): void {
@@ -78,6 +80,8 @@ function intervalElu (): number {
   const elu = performance.eventLoopUtilization(now, lastElu).utilization
   lastElu = now
   maxElu = Math.max(maxElu, elu)
+  intervals++
+  if (elu >= 0.9) busyIntervals++
   return elu
 }
 
@@ -103,7 +107,7 @@ function finish ({ acked }: FinishRequest): void {
   for (const s of subscribers) s?.close()
   delay.disable()
   const final: WorkerFinal = {
-    type: 'final', ...counters, delivered, histogram: encode(histogram), lost, unacknowledged, lastDeliveryAt, maxElu: Math.max(maxElu, intervalElu()),
+    type: 'final', ...counters, delivered, histogram: encode(histogram), lost, unacknowledged, lastDeliveryAt, maxElu: Math.max(maxElu, intervalElu()), busyIntervals, intervals,
     eventLoopDelayP99Ms: delay.percentile(99) / 1e6, eventLoopDelayMaxMs: delay.max / 1e6
   }
   port.postMessage(final)

@@ -2,6 +2,7 @@ import t from 'tap'
 import { createKafkaBus } from '../../plugins/bus/kafka.ts'
 import { busContract } from '../contracts/bus.ts'
 import { cleanupReal, requireService, services, testLogger, unique } from '../services.ts'
+import type { BusRecord } from '../../plugins/bus/bus.ts'
 
 if (await requireService(t, 'kafka')) {
   // One prefix for the file: the contract's instances 'a' and 'b' share the cluster, as two
@@ -45,5 +46,25 @@ if (await requireService(t, 'kafka')) {
     t.ok(lag.every((l) => l.topic === 'lagging'), 'logical topic names')
     release()
     await consumer.stop()
+  })
+
+  t.test('concurrent produces (sent in shared requests): each answered position holds that very record', async (t) => {
+    const bus = make('a')
+    t.teardown(() => bus.close())
+    await bus.ensureTopics(['concurrent'])
+    const sent = await Promise.all(Array.from({ length: 120 }, (_, i) =>
+      bus.produce('concurrent', `k${i % 7}`, `v${i}`).then((p) => ({ ...p, key: `k${i % 7}`, value: `v${i}` }))))
+    const seen = new Map<string, BusRecord>()
+    let all!: () => void
+    const done = new Promise<void>((resolve) => { all = resolve })
+    const consumer = await bus.consume({ name: 'concurrent', topic: 'concurrent', mode: 'shared', handle: async (r) => { seen.set(`${r.partition}/${r.offset}`, r); if (seen.size === sent.length) all() } })
+    await done
+    await consumer.stop()
+    const wrong = sent.filter((p) => { const r = seen.get(`${p.partition}/${p.offset}`); return r?.key !== p.key || r.value.toString() !== p.value })
+    t.same(wrong, [], 'no position names another record')
+    for (let k = 0; k < 7; k++) {
+      const offsets = sent.filter((p) => p.key === `k${k}`).map((p) => BigInt(p.offset))
+      t.ok(offsets.every((o, i) => i === 0 || o > offsets[i - 1]), `k${k}: offsets grow in call order`)
+    }
   })
 }
