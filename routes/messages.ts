@@ -31,11 +31,11 @@ const messages: FastifyPluginAsyncTypebox = async (app) => {
       createdAt: new Date().toISOString()
     }
     const event: MessageEvent = { v: 1, type: 'message.created', channelId, at: message.createdAt, data: message }
-    const accept = async () => JSON.stringify({ ...message, position: await app.events.produce('messages', channelId, event) })
+    const accept = async (): Promise<Message> => ({ ...message, position: await app.events.produce('messages', channelId, event) })
     const { nonce } = request.body
-    if (nonce === undefined) return reply.code(201).send(JSON.parse(await accept()))
+    if (nonce === undefined) return reply.code(201).send(await accept())
     // A retry with the same nonce gets the first message (same status and body), never a second one.
-    const { value, replayed } = await app.nonces.once(senderId, nonce, accept)
+    const { value, replayed } = await app.nonces.once(senderId, nonce, async () => JSON.stringify(await accept()))
     const first = JSON.parse(value) as Message
     if (replayed && (first.channelId !== channelId || first.content !== content)) {
       throw app.httpErrors.conflict(`nonce ${JSON.stringify(nonce)} was already used for a different message`)
