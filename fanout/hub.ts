@@ -35,6 +35,7 @@ export class FanoutHub {
   #hooks: Partial<FanoutHooks>
   readonly #transports = new Set<Transport>()
   readonly #conns = new Map<string, Conn>()
+  readonly #perUser = new Map<string, number>()
   readonly #pending = new PendingSubscribes<Conn>()
   readonly #positions = new Map<string, Position>()
 
@@ -64,6 +65,7 @@ export class FanoutHub {
       channels: new Set(), handle, pending: new Map(), closed: false
     }
     this.#conns.set(conn.id, conn)
+    if (conn.user !== undefined) this.#perUser.set(conn.user, (this.#perUser.get(conn.user) ?? 0) + 1)
     this.stats.connections[transport]++
     this.send(conn, frames.ready(conn.id, conn.user))
     void this.#runHook('onConnect', conn)
@@ -76,6 +78,11 @@ export class FanoutHub {
     if (!conn) return
     conn.closed = true
     this.#conns.delete(conn.id)
+    if (conn.user !== undefined) {
+      const left = (this.#perUser.get(conn.user) ?? 1) - 1
+      if (left === 0) this.#perUser.delete(conn.user)
+      else this.#perUser.set(conn.user, left)
+    }
     this.stats.connections[conn.transport]--
     for (const pending of conn.pending.values()) this.#settle(pending)
     // Channels stay on the object so onDisconnect (presence) can see where the user was.
@@ -102,6 +109,9 @@ export class FanoutHub {
   }
 
   connections (): IterableIterator<Connection> { return this.#conns.values() }
+
+  /** How many connections of this user are open here (a map lookup: checked on every upgrade). */
+  connectionsOf (userId: string): number { return this.#perUser.get(userId) ?? 0 }
 
   /** Handles one client frame. Never throws: every problem becomes an `error` frame. */
   handleFrame (connection: Connection, data: string | ArrayBuffer | Uint8Array, isBinary = false): void {

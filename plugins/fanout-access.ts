@@ -26,17 +26,11 @@ export default fp(async function fanoutAccess (app) {
 
   // Counted per instance, over the connections open now: a burst of parallel upgrades of one user
   // can pass the check together (they are counted from the next upgrade on).
-  const openConnections = (userId: string): number => {
-    let n = 0
-    for (const conn of hub.connections()) if (conn.user === userId) n++
-    return n
-  }
-
   hub.setHooks({
     async authenticate (req) {
       const identity = await identify(req)
       if (identity instanceof Error || !identity || max === 0) return identity
-      if (openConnections(identity.userId) >= max) {
+      if (hub.connectionsOf(identity.userId) >= max) {
         return refuse(`too many connections: at most ${max} WebSocket connections per user`, 429)
       }
       return identity

@@ -176,3 +176,17 @@ t.test('hooks see connects and disconnects; stats count them; a slow client is c
   t.same(seen, ['+alice', '-alice:c'])
   t.same(hub.stats, { connections: { uws: 0, fastify: 0 }, published: 1, deliveries: 1, slowClientsDropped: 1, errorFrames: 0 })
 })
+
+t.test('connections are counted per user as they open and close', async (t) => {
+  const { hub, connect } = setup()
+  const a1 = connect('alice')
+  const a2 = connect('alice')
+  connect()
+  t.equal(hub.connectionsOf('alice'), 2)
+  t.equal(hub.connectionsOf('bob'), 0)
+  hub.disconnect(a1.conn)
+  hub.disconnect(a1.conn) // idempotent: counted once
+  t.equal(hub.connectionsOf('alice'), 1)
+  hub.dropSlowClient(a2.conn)
+  t.equal(hub.connectionsOf('alice'), 0, 'a dropped slow client no longer counts')
+})
