@@ -5,7 +5,6 @@ import { publicKeyAlgorithms } from './plugins/auth-token.ts'
 import { parseBlocklist } from './plugins/moderation/blocklist.ts'
 
 export const ConfigSchema = Type.Object({
-  NODE_ENV: Type.String({ default: 'development' }),
   HOST: Type.String({ default: '0.0.0.0', minLength: 1 }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 5001, description: 'HTTP API port (also serves /ws through @fastify/websocket)' }),
   WS_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 5002, description: 'uWebSockets.js fanout port (path /ws)' }),
