@@ -122,18 +122,20 @@ export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts)
       if (await deadLetter(handler, record, reason, log)) handled(record, 'dead-letter')
     }
     return async (record: BusRecord) => {
-      const log = baseLog.child({ partition: record.partition, offset: record.offset })
+      // A child logger per record costs on the hot path: made only when something is logged.
+      let child: FastifyBaseLogger | undefined
+      const log = () => (child ??= baseLog.child({ partition: record.partition, offset: record.offset }))
       let event: unknown
       try {
         event = JSON.parse(record.value.toString('utf8'))
       } catch {
-        return dead(record, 'invalid JSON', log)
+        return dead(record, 'invalid JSON', log())
       }
       if (!check.Check(event)) {
         const first = check.Errors(event).First()
-        return dead(record, `schema: ${first ? `${first.path || '/'} ${first.message}` : 'invalid event'}`, log)
+        return dead(record, `schema: ${first ? `${first.path || '/'} ${first.message}` : 'invalid event'}`, log())
       }
-      const ctx: HandlerContext = { app, record, position: { epoch: record.epoch, offset: record.offset }, log }
+      const ctx: HandlerContext = { app, record, position: { epoch: record.epoch, offset: record.offset }, get log () { return log() } }
       for (let attempt = 1; ; attempt++) {
         try {
           await handler.handle(event, ctx)
@@ -142,9 +144,9 @@ export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts)
         } catch (err) {
           if (closing) throw err // leave it uncommitted: another instance or the next start handles it
           if (!isTransient(err) && attempt >= maxAttempts) {
-            return dead(record, `failed ${attempt} times: ${(err as Error).message}`, log)
+            return dead(record, `failed ${attempt} times: ${(err as Error).message}`, log())
           }
-          log[attempt === 1 ? 'warn' : 'error']({ err, attempt }, 'topic handler failed; retrying')
+          log()[attempt === 1 ? 'warn' : 'error']({ err, attempt }, 'topic handler failed; retrying')
           await wait(BACKOFF_MS[Math.min(attempt - 1, BACKOFF_MS.length - 1)])
         }
       }
