@@ -5,7 +5,11 @@ export interface PageQuery { before?: string, limit: number }
 
 export interface MessageCache {
   readonly kind: 'embedded' | 'redis'
-  /** Inserts or replaces a message (idempotent), keeps the newest `recent` per channel, refreshes the TTL. */
+  /**
+   * Adds a new message, with any changes `patch` kept for it, unless it is cached already or removed:
+   * a redelivered create never undoes a later edit or reaction. Keeps the newest `recent` per
+   * channel and refreshes the TTL.
+   */
   upsert (message: Message): Promise<void>
   /**
    * Patches a cached message; a message that is not cached stays uncached, but the changes are kept

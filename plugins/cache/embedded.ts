@@ -38,13 +38,10 @@ export function createEmbeddedCache (options: CacheOptions, now: () => number = 
     }
   }
 
-  return {
+  const cache: MessageCache = {
     kind: 'embedded',
     async upsert (message) {
-      const e = entry(message.channelId, true)!
-      if (e.gone.has(message.id)) return
-      insert(e, message)
-      trim(e)
+      await cache.fill(message.channelId, [message], false)
     },
     async patch (channelId, id, changes) {
       const e = entry(channelId, true)!
@@ -76,4 +73,5 @@ export function createEmbeddedCache (options: CacheOptions, now: () => number = 
     async ping () {},
     async close () { channels.clear() }
   }
+  return cache
 }

@@ -31,13 +31,6 @@ end
 // the scripts that write a merge check that what it was computed from is still there (compare and
 // set) and answer 0 otherwise, and the caller reads and merges again.
 const scripts = {
-  // ARGV: id, json, recent, ttl
-  cacheUpsert: `${TRIM_AND_EXPIRE}
-if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 0 then
-  redis.call('ZADD', KEYS[1], 0, ARGV[1])
-  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-end
-trim_and_expire(tonumber(ARGV[3]), tonumber(ARGV[4]))`,
   // ARGV: id, ttl
   cacheRemove: `
 redis.call('SADD', KEYS[3], ARGV[1])
@@ -97,7 +90,6 @@ return redis.call('HMGET', KEYS[2], unpack(ids))`
 type Keys = [ids: string, msgs: string, gone: string, meta: string, patched: string]
 
 interface CacheCommands {
-  cacheUpsert (...args: [...Keys, id: string, json: string, recent: number, ttl: number]): Promise<unknown>
   cacheRemove (...args: [...Keys, id: string, ttl: number]): Promise<unknown>
   cachePatch (...args: [...Keys, id: string, cached: string, patched: string, pending: string, merged: string, ttl: number]): Promise<number>
   cacheFill (...args: [...Keys, recent: number, ttl: number, complete: string, ...triples: string[]]): Promise<number>
@@ -169,10 +161,10 @@ export function createRedisCache (options: RedisCacheOptions): MessageCache {
   const { recent, ttlSeconds: ttl } = options
   const merge = (json: string | null, changes: Partial<Message>) => JSON.stringify({ ...(json ? JSON.parse(json) : {}), ...changes })
 
-  return {
+  const cache: MessageCache = {
     kind: 'redis',
     async upsert (message) {
-      await run('upsert', () => redis.cacheUpsert(...keys(message.channelId), message.id, JSON.stringify(message), recent, ttl))
+      await cache.fill(message.channelId, [message], false)
     },
     async patch (channelId, id, changes) {
       const k = keys(channelId)
@@ -212,6 +204,7 @@ export function createRedisCache (options: RedisCacheOptions): MessageCache {
       else redis.disconnect()
     }
   }
+  return cache
 }
 
 /** The URL without its password, for messages and logs. */

@@ -1,4 +1,4 @@
-// In-memory store with the Mongo store's semantics (upsert by id, pages by id descending).
+// In-memory store with the Mongo store's semantics (insert once by id, pages by id descending).
 import type { Message } from '../../schemas/message.ts'
 import type { MessageStore } from './store.ts'
 
@@ -9,13 +9,12 @@ export function createEmbeddedStore (): MessageStore {
   return {
     kind: 'embedded',
     async upsert (message) {
-      if (!messages.has(message.id)) {
-        const ids = byChannel.get(message.channelId) ?? []
-        let i = ids.length
-        while (i > 0 && ids[i - 1] > message.id) i--
-        ids.splice(i, 0, message.id)
-        byChannel.set(message.channelId, ids)
-      }
+      if (messages.has(message.id)) return // a redelivered create: edits and reactions stay
+      const ids = byChannel.get(message.channelId) ?? []
+      let i = ids.length
+      while (i > 0 && ids[i - 1] > message.id) i--
+      ids.splice(i, 0, message.id)
+      byChannel.set(message.channelId, ids)
       messages.set(message.id, structuredClone(message))
     },
     async patch (id, changes) {

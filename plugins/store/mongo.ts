@@ -57,7 +57,9 @@ export function createMongoStore (options: MongoStoreOptions): MessageStore {
   return {
     kind: 'mongo',
     async upsert (message) {
-      await run('upsert', () => messages.replaceOne({ _id: message.id }, toDoc(message), { upsert: true }))
+      // $setOnInsert: a redelivered create finds the message and changes nothing (edits, reactions stay)
+      const { id, ...fields } = message
+      await run('upsert', () => messages.updateOne({ _id: id }, { $setOnInsert: fields }, { upsert: true }))
     },
     async patch (id, changes) {
       const { id: _ignored, ...fields } = changes

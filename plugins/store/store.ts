@@ -7,7 +7,10 @@ import type { PageQuery } from '../cache/cache.ts'
 
 export interface MessageStore {
   readonly kind: 'embedded' | 'mongo'
-  /** Inserts or replaces a message by id (a redelivered event changes nothing). */
+  /**
+   * Inserts a new message by id. A message already there is left as it is: it changes only through
+   * `patch` and `react`, so a redelivered create never undoes a later edit or reaction.
+   */
   upsert (message: Message): Promise<void>
   /** Sets fields of a stored message; false when there is no such message. */
   patch (id: string, changes: Partial<Message>): Promise<boolean>

@@ -78,4 +78,20 @@ export function cacheContract (t: Test, makeCache: MakeCache, unique: () => stri
     t.same(page?.[0].reactions, { '🎉': ['u3'] }, 'the latest reactions win')
     t.equal(page?.[1].editedAt, '2026-01-01T00:00:00.000Z')
   })
+
+  t.test('a redelivered create changes nothing; changes parked for an uncached message apply on insert', async (t) => {
+    const cache = await makeCache({ recent: 10, ttlSeconds: 60 })
+    t.teardown(() => cache.close())
+    const ch = unique()
+    await cache.fill(ch, [], true)
+    const m = message(ch, 'first text')
+    await cache.upsert(m)
+    await cache.patch(ch, m.id, { content: 'edited', reactions: { '👍': ['u2'] } })
+    await cache.upsert(m) // the create again
+    t.match((await cache.page(ch, { limit: 10 }))?.[0], { content: 'edited', reactions: { '👍': ['u2'] } }, 'the edit and the reaction stay')
+    const late = message(ch, 'late')
+    await cache.patch(ch, late.id, { reactions: { '🎉': ['u3'] } }) // the reaction handler ran ahead of the cache handler
+    await cache.upsert(late)
+    t.match((await cache.page(ch, { limit: 10 }))?.[0], { content: 'late', reactions: { '🎉': ['u3'] } }, 'the parked reaction is applied')
+  })
 }

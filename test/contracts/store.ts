@@ -51,4 +51,17 @@ export function storeContract (t: Test, makeStore: MakeStore, unique: () => stri
     t.equal(await store.react('ffffffffffffffffffffffff', '👍', 'u1', true), null, 'no such message: null')
     t.equal(await store.get('ffffffffffffffffffffffff'), null, 'and nothing was created')
   })
+
+  t.test('a redelivered create changes nothing: edits and reactions stay', async (t) => {
+    const store = await makeStore()
+    t.teardown(() => store.close())
+    const ch = unique()
+    const m = message(ch, 'first text')
+    await store.upsert(m)
+    await store.patch(m.id, { content: 'edited', editedAt: '2026-01-01T00:00:00.000Z' })
+    await store.react(m.id, '👍', 'u2', true)
+    await store.upsert(m) // the create again, as after a crash before its offset was committed
+    t.match(await store.get(m.id), { content: 'edited', editedAt: '2026-01-01T00:00:00.000Z', reactions: { '👍': ['u2'] } })
+    t.equal((await store.page(ch, { limit: 10 })).length, 1, 'still one message')
+  })
 }
