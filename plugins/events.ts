@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events'
 import fp from 'fastify-plugin'
 import type { Static, TSchema } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
-import { MessageEvent, NotificationEvent, ReactionEvent, UserActivityEvent } from '../schemas/events.ts'
+import { ChannelAccessChanged, MessageEvent, NotificationEvent, ReactionEvent, UserActivityEvent } from '../schemas/events.ts'
 import type { Position } from '../schemas/message.ts'
 
 /** The event schema of each built-in topic; producer and consumers validate against the same one. */
@@ -11,7 +11,8 @@ export const topicEvents = {
   messages: MessageEvent,
   reactions: ReactionEvent,
   notifications: NotificationEvent,
-  'user-activity': UserActivityEvent
+  'user-activity': UserActivityEvent,
+  channels: ChannelAccessChanged
 } satisfies Record<string, TSchema>
 
 type TopicEvents = typeof topicEvents

@@ -15,6 +15,15 @@ const channels: FastifyPluginAsyncTypebox = async (app) => {
     return request.user
   }
 
+  /** Every instance re-checks its live subscribers of the channel; the change itself is stored already. */
+  const accessChanged = async (channelId: string) => {
+    try {
+      await app.events.produce('channels', channelId, { v: 1, type: 'channel.access', channelId, at: new Date().toISOString(), data: {} })
+    } catch {
+      throw app.httpErrors.serviceUnavailable(`the change to channel ${channelId} is stored, but the event log is unavailable, so live subscribers were not re-checked; retry later`)
+    }
+  }
+
   const existing = async (id: string) => {
     const channel = await app.channels.store.get(id)
     if (!channel) throw app.httpErrors.notFound(`channel ${id} was never created: it is public and has no members`)
@@ -43,6 +52,8 @@ const channels: FastifyPluginAsyncTypebox = async (app) => {
       createdAt: new Date().toISOString()
     }
     if (!await app.channels.create(channel)) throw app.httpErrors.conflict(`channel ${id} already exists`)
+    // Clients may have subscribed to the id while it was public: every instance drops them.
+    if (channel.private) await accessChanged(channel.id)
     return reply.code(201).send(channel)
   })
 
@@ -74,12 +85,8 @@ const channels: FastifyPluginAsyncTypebox = async (app) => {
     if (userId === channel.ownerId) throw app.httpErrors.conflict(`the owner of channel ${id} cannot be removed`)
     if (user.id !== channel.ownerId && user.id !== userId) throw app.httpErrors.forbidden(`only the owner of channel ${id} may remove other members`)
     if (!await app.channels.removeMember(id, userId)) throw app.httpErrors.notFound(`channel ${id} no longer exists`)
-    // Live subscriptions on this instance end now; other instances refuse new subscribes within CHANNEL_CACHE_MS.
-    if (channel.private) {
-      for (const conn of app.fanout.hub.connections()) {
-        if (conn.user === userId && app.fanout.hub.unsubscribe(conn, id)) app.fanout.hub.error(conn, 'forbidden', `removed from private channel ${id}`)
-      }
-    }
+    // Their live subscriptions end on every instance (consumers/channels-access.ts).
+    if (channel.private) await accessChanged(id)
     return reply.code(204).send(null)
   })
 }

@@ -46,6 +46,13 @@ export const UserActivityEvent = Type.Union([Typing, PresenceJoin, PresenceLeave
 export type UserActivityEvent = Static<typeof UserActivityEvent>
 
 /**
+ * Who may use a channel changed (created private, a member removed), on `channels` (key channelId):
+ * every instance re-reads the channel and drops its subscribers who may no longer read it.
+ */
+export const ChannelAccessChanged = Envelope('channel.access', Type.Object({}))
+export type ChannelAccessChanged = Static<typeof ChannelAccessChanged>
+
+/**
  * What clients see of a message event (`data` of its `event` frame): a new message carries its
  * position, as history shows it; edits and deletions name their message, and only the frame carries
  * the event's own position. The fanout and the recovery log both build frames from it.

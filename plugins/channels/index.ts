@@ -16,6 +16,8 @@ export interface Channels {
   create (channel: Channel): Promise<boolean>
   addMember (id: string, userId: string): Promise<boolean>
   removeMember (id: string, userId: string): Promise<boolean>
+  /** Drops this instance's copy of the channel (another instance changed it). */
+  forget (id: string): void
   /** Why `user` may not read (history, subscribe) or write (post, react, edit, typing) the channel; undefined when allowed. */
   refusal (user: { id: string } | null | undefined, channelId: string, access: Access): Promise<string | undefined>
   /** Throws a 403 naming the channel when `refusal` has a reason. */
@@ -96,6 +98,7 @@ export default fp<ChannelsPluginOptions>(async function channels (app, opts) {
     async create (channel) { forget(channel.id); return store.create(channel).finally(() => forget(channel.id)) },
     async addMember (id, userId) { return store.addMember(id, userId).finally(() => forget(id)) },
     async removeMember (id, userId) { return store.removeMember(id, userId).finally(() => forget(id)) },
+    forget,
     refusal,
     assertAccess,
     guard (access, param = 'channelId') {

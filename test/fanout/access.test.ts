@@ -72,20 +72,39 @@ t.test('private and personal channels: non-members get forbidden and no events',
   }
 })
 
-t.test('removing a member ends their live subscription on this instance', async (t) => {
+t.test('removing a member ends their live subscription', async (t) => {
   const { app, urls } = await listening(t, { JWT_SECRET: secret })
   const auth = (sub: string) => ({ authorization: `Bearer ${token({ sub })}` })
   await app.inject({ method: 'POST', url: '/api/channels', headers: auth('alice'), payload: { id: 'club', private: true, members: ['bob'] } })
   const bob = await TestClient.open(urls.uws, `?token=${token({ sub: 'bob' })}`)
   t.match(await bob.subscribe('club'), { op: 'subscribed' })
   t.equal((await app.inject({ method: 'DELETE', url: '/api/channels/club/members/bob', headers: auth('alice') })).statusCode, 204)
-  t.match(await bob.next((f) => f.op === 'error'), { code: 'forbidden', message: /removed from private channel club/ })
+  t.match(await bob.next((f) => f.op === 'error'), { code: 'forbidden', message: /channel club is private/ })
   const seen = bob.events('club').length
   const after = await post(app, 'alice', 'club', 'after bob left')
   await handled(app, 'messages-fanout', after.json().position) // published by now: anything sent to bob precedes the pong
   await bob.barrier()
   t.same(bob.events('club').slice(seen), [], 'nothing after the removal')
   bob.close()
+})
+
+t.test('subscribers from before a channel was created private are dropped', async (t) => {
+  const { app, urls } = await listening(t, { JWT_SECRET: secret })
+  const auth = (sub: string) => ({ authorization: `Bearer ${token({ sub })}` })
+  const eve = await TestClient.open(urls.uws, `?token=${token({ sub: 'eve' })}`)
+  const bob = await TestClient.open(urls.fastify, `?token=${token({ sub: 'bob' })}`)
+  t.match(await eve.subscribe('launch'), { op: 'subscribed' }, 'eve subscribes while the id is public')
+  t.match(await bob.subscribe('launch'), { op: 'subscribed' })
+  t.equal((await app.inject({ method: 'POST', url: '/api/channels', headers: auth('alice'), payload: { id: 'launch', private: true, members: ['bob'] } })).statusCode, 201)
+  t.match(await eve.next((f) => f.op === 'error'), { code: 'forbidden', message: /channel launch is private/ })
+  const seen = eve.events('launch').length // presence from while it was public
+  const secret1 = await post(app, 'alice', 'launch', 'the plan')
+  t.equal((await bob.next((f) => f.op === 'event' && f.type === 'message.created')).data.id, secret1.json().id, 'the member still gets events')
+  await handled(app, 'messages-fanout', secret1.json().position)
+  await eve.barrier()
+  t.same(eve.events('launch').slice(seen), [], 'eve got nothing of the private channel')
+  t.notOk(eve.events('launch').some((f) => f.type === 'message.created'), 'not its messages')
+  eve.close(); bob.close()
 })
 
 t.test('connections per user: over the limit the upgrade is a 429, on both ports', async (t) => {
