@@ -9,6 +9,9 @@ import { PendingSubscribes, type Pending } from './pending.ts'
 import { RecoveryBuffer } from './recovery-buffer.ts'
 import type { Connection, FanoutHooks, FanoutHubOptions, FanoutLogger, FanoutStats, Identity, AuthRequest, SocketHandle, Transport, TransportName } from './types.ts'
 
+/** Channels whose last position is remembered (any id is a valid channel: the map must not grow forever). */
+const MAX_CHANNEL_POSITIONS = 100_000
+
 export type * from './types.ts'
 export { FanoutAuthError } from './auth.ts'
 
@@ -136,7 +139,12 @@ export class FanoutHub {
   publish (channel: string, type: string, data: unknown, position?: Position): number {
     if (position) {
       const last = this.#positions.get(channel)
-      if (!last || last.epoch !== position.epoch || compareOffsets(position.offset, last.offset) > 0) this.#positions.set(channel, position)
+      if (!last || last.epoch !== position.epoch || compareOffsets(position.offset, last.offset) > 0) {
+        // Re-inserted so the map is in order of last use: the least recently active channel goes first.
+        this.#positions.delete(channel)
+        this.#positions.set(channel, position)
+        if (this.#positions.size > MAX_CHANNEL_POSITIONS) this.#positions.delete(this.#positions.keys().next().value!)
+      }
     }
     const frame = frames.event(channel, type, data, position)
     if (position) this.recovery.remember(channel, position, frame)

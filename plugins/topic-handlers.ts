@@ -119,7 +119,9 @@ export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts)
       events.emit('handled', { handler: handler.name, topic: record.topic, partition: record.partition, offset: record.offset, epoch: record.epoch, outcome })
     }
     const dead = async (record: BusRecord, reason: string, log: FastifyBaseLogger) => {
-      if (await deadLetter(handler, record, reason, log)) handled(record, 'dead-letter')
+      // Not dead-lettered (shutting down): throw, so the offset stays uncommitted and it is not lost.
+      if (!await deadLetter(handler, record, reason, log)) throw new Error(`closing: ${reason}; left in the log`)
+      handled(record, 'dead-letter')
     }
     return async (record: BusRecord) => {
       // A child logger per record costs on the hot path: made only when something is logged.

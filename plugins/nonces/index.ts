@@ -11,6 +11,11 @@ export type * from './nonces.ts'
 
 /** How long a nonce is remembered: the window in which a retry returns the first message. */
 export const NONCE_TTL_SECONDS = 600
+/**
+ * How long a claim holds while its request is in flight: well past a produce's deadline, short
+ * enough that a claim left by a crashed instance frees the nonce soon (settle keeps it 600 s).
+ */
+const CLAIM_TTL_SECONDS = 30
 /** How long a repeat waits for the first request (still in flight) before giving up with 409. */
 const WAIT_MS = 5000
 
@@ -35,7 +40,7 @@ export default fp<{ store?: NonceStore }>(async function nonces (app, opts) {
     const key = `nonce:${createHash('sha256').update(JSON.stringify([sender, nonce])).digest('hex')}`
     const deadline = Date.now() + WAIT_MS
     let pause = 5
-    let current = await store.claim(key, NONCE_TTL_SECONDS)
+    let current = await store.claim(key, CLAIM_TTL_SECONDS)
     while (current.state !== 'claimed') {
       if (current.state === 'done') return { value: current.value, replayed: true }
       if (Date.now() > deadline) throw app.httpErrors.conflict(`a request with nonce ${JSON.stringify(nonce)} is still in progress; retry`)
@@ -45,7 +50,7 @@ export default fp<{ store?: NonceStore }>(async function nonces (app, opts) {
         pause = Math.min(pause * 2, 200)
         current = await store.peek(key)
       }
-      if (current.state === 'free') current = await store.claim(key, NONCE_TTL_SECONDS)
+      if (current.state === 'free') current = await store.claim(key, CLAIM_TTL_SECONDS)
     }
     let value: string
     try {

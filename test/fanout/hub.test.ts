@@ -190,3 +190,13 @@ t.test('connections are counted per user as they open and close', async (t) => {
   hub.dropSlowClient(a2.conn)
   t.equal(hub.connectionsOf('alice'), 0, 'a dropped slow client no longer counts')
 })
+
+t.test('the last position is remembered for the most recently active channels only', async (t) => {
+  const { hub } = setup()
+  const at = (offset: number) => ({ epoch: 'e', offset: String(offset) })
+  hub.publish('first', 'message.created', {}, at(0))
+  for (let i = 1; i <= 100_000; i++) hub.publish(`c${i}`, 'message.created', {}, at(i))
+  t.equal(hub.position('first'), null, 'the least recently active channel was forgotten')
+  t.same(hub.position('c100000'), at(100_000))
+  t.same(hub.position('c1'), at(1), 'the bound is 100,000 channels')
+})
