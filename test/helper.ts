@@ -6,6 +6,7 @@ import WebSocket from 'ws'
 import App, { serverOptions, type AppOptions } from '../app.ts'
 import { loadConfig, type Config } from '../config.ts'
 import type { HandledRecord } from '../plugins/topic-handlers.ts'
+import type { PresenceUpdate } from '../plugins/presence/index.ts'
 import type { Position } from '../schemas/message.ts'
 
 export async function build (t: Test, config: Partial<Config> = {}, opts: Partial<AppOptions> = {}): Promise<FastifyInstance> {
@@ -87,4 +88,24 @@ export class Client {
     this.ws.close()
     await closed
   }
+}
+
+/** A client on the app's uWS port (as `user` when given), closed in teardown, with its connection id. */
+export async function connectAs (app: FastifyInstance, t: Test, user?: string) {
+  const client = await Client.connect(`ws://127.0.0.1:${app.fanout.uwsPort}/ws${user ? `?user=${user}` : ''}`)
+  t.teardown(() => client.close())
+  const ready = await client.next((f) => f.op === 'ready')
+  return { client, id: ready.connectionId as string }
+}
+
+/** Resolves with the next presence change of `connectionId` this app writes. */
+export function presenceUpdate (app: FastifyInstance, connectionId: string): Promise<PresenceUpdate> {
+  return new Promise((resolve) => {
+    const listener = (u: PresenceUpdate) => {
+      if (u.connectionId !== connectionId) return
+      app.presence.events.off('updated', listener)
+      resolve(u)
+    }
+    app.presence.events.on('updated', listener)
+  })
 }

@@ -1,29 +1,9 @@
 // Presence, typing and personal channels end to end on the embedded services.
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { build, Client } from '../helper.ts'
-import type { PresenceUpdate } from '../../plugins/presence/index.ts'
+import { build, connectAs as connect, presenceUpdate } from '../helper.ts'
 
 const isActivity = (f: Record<string, any>) => f.op === 'event' && f.channel === 'lobby'
-
-async function connect (app: FastifyInstance, t: Test, user?: string) {
-  const client = await Client.connect(`ws://127.0.0.1:${app.fanout.uwsPort}/ws${user ? `?user=${user}` : ''}`)
-  t.teardown(() => client.close())
-  const ready = await client.next((f) => f.op === 'ready')
-  return { client, id: ready.connectionId as string }
-}
-
-/** Resolves with the next presence change of `connectionId` this app writes. */
-function presenceUpdate (app: FastifyInstance, connectionId: string): Promise<PresenceUpdate> {
-  return new Promise((resolve) => {
-    const listener = (u: PresenceUpdate) => {
-      if (u.connectionId !== connectionId) return
-      app.presence.events.off('updated', listener)
-      resolve(u)
-    }
-    app.presence.events.on('updated', listener)
-  })
-}
 
 const present = async (app: FastifyInstance) => (await app.inject({ url: '/api/channels/lobby/presence' })).json()
 

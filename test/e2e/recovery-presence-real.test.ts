@@ -3,26 +3,10 @@
 // leaves only when both connections are gone.
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { Client, handled } from '../helper.ts'
+import { Client, connectAs as connect, handled, presenceUpdate } from '../helper.ts'
 import { buildReal, cleanupReal, handledLog, realNames, requireServices, unique } from '../services.ts'
-import type { PresenceUpdate } from '../../plugins/presence/index.ts'
 import type { Position } from '../../schemas/message.ts'
 
-async function connect (app: FastifyInstance, t: Test, user?: string) {
-  const client = await Client.connect(`ws://127.0.0.1:${app.fanout.uwsPort}/ws${user ? `?user=${user}` : ''}`)
-  t.teardown(() => client.close())
-  const ready = await client.next((f) => f.op === 'ready')
-  return { client, id: ready.connectionId as string }
-}
-
-function presenceUpdate (app: FastifyInstance, connectionId: string): Promise<PresenceUpdate> {
-  return new Promise((resolve) => {
-    const listener = (u: PresenceUpdate) => {
-      if (u.connectionId === connectionId) { app.presence.events.off('updated', listener); resolve(u) }
-    }
-    app.presence.events.on('updated', listener)
-  })
-}
 
 if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
   const names = realNames('recovery')
