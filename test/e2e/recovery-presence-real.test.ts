@@ -3,7 +3,7 @@
 // leaves only when both connections are gone.
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { Client, connectAs as connect, handled, presenceUpdate } from '../helper.ts'
+import { connectAs as connect, handled, presenceUpdate } from '../helper.ts'
 import { buildReal, cleanupReal, handledLog, realNames, requireServices, unique } from '../services.ts'
 import type { Position } from '../../schemas/message.ts'
 
