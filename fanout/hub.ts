@@ -28,7 +28,7 @@ const noop = () => {}
 const silent: FanoutLogger = { debug: noop, warn: noop, error: noop }
 
 export class FanoutHub {
-  readonly stats: FanoutStats = { connections: { uws: 0, fastify: 0 }, published: 0, deliveries: 0, slowClientsDropped: 0, errorFrames: 0 }
+  readonly stats: FanoutStats = { connections: { uws: 0, fastify: 0 }, published: 0, deliveries: 0, slowClientsDropped: 0, errorFrames: 0, replaysDropped: 0 }
   readonly maxSubscriptions: number
   readonly maxPayload: number
   readonly maxPendingFrames: number
@@ -139,12 +139,16 @@ export class FanoutHub {
   publish (channel: string, type: string, data: unknown, position?: Position): number {
     if (position) {
       const last = this.#positions.get(channel)
-      if (!last || last.epoch !== position.epoch || compareOffsets(position.offset, last.offset) > 0) {
-        // Re-inserted so the map is in order of last use: the least recently active channel goes first.
-        this.#positions.delete(channel)
-        this.#positions.set(channel, position)
-        if (this.#positions.size > MAX_CHANNEL_POSITIONS) this.#positions.delete(this.#positions.keys().next().value!)
+      // Kafka redelivers the uncommitted tail of a batch after a consumer restart: an event at or
+      // below what this channel already sent is a replay, and sockets never see it twice.
+      if (last && last.epoch === position.epoch && compareOffsets(position.offset, last.offset) <= 0) {
+        this.stats.replaysDropped++
+        return 0
       }
+      // Re-inserted so the map is in order of last use: the least recently active channel goes first.
+      this.#positions.delete(channel)
+      this.#positions.set(channel, position)
+      if (this.#positions.size > MAX_CHANNEL_POSITIONS) this.#positions.delete(this.#positions.keys().next().value!)
     }
     const frame = frames.event(channel, type, data, position)
     if (position) this.recovery.remember(channel, position, frame)

@@ -85,4 +85,6 @@ export interface FanoutStats {
   deliveries: number
   slowClientsDropped: number
   errorFrames: number
+  /** Positioned events at or below the channel's last sent position (redeliveries), not sent again. */
+  replaysDropped: number
 }

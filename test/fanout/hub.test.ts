@@ -174,7 +174,7 @@ t.test('hooks see connects and disconnects; stats count them; a slow client is c
   t.same(a.closes, [[4008, 'slow consumer']])
   await new Promise(setImmediate) // let the async hooks settle
   t.same(seen, ['+alice', '-alice:c'])
-  t.same(hub.stats, { connections: { uws: 0, fastify: 0 }, published: 1, deliveries: 1, slowClientsDropped: 1, errorFrames: 0 })
+  t.same(hub.stats, { connections: { uws: 0, fastify: 0 }, published: 1, deliveries: 1, slowClientsDropped: 1, errorFrames: 0, replaysDropped: 0 })
 })
 
 t.test('connections are counted per user as they open and close', async (t) => {
@@ -199,4 +199,19 @@ t.test('the last position is remembered for the most recently active channels on
   t.equal(hub.position('first'), null, 'the least recently active channel was forgotten')
   t.same(hub.position('c100000'), at(100_000))
   t.same(hub.position('c1'), at(1), 'the bound is 100,000 channels')
+})
+
+t.test('a redelivered positioned event (at or below the last sent position) is not sent again', async (t) => {
+  const { hub, connect } = setup()
+  const a = connect()
+  await hub.subscribe(a.conn, 'c')
+  for (const n of [1, 2, 3, 2, 3, 4]) hub.publish('c', 'message.created', { n }, pos(n))
+  // another epoch (the topic was re-created) starts over: its offsets are not compared with e1's
+  hub.publish('c', 'message.created', { n: 0 }, { epoch: 'e2', offset: '0' })
+  // events without a position (typing, reactions) are never dropped
+  hub.publish('c', 'typing', { n: 9 })
+  hub.publish('c', 'typing', { n: 9 })
+  const events = a.sent.filter((f) => f.op === 'event').map((f) => (f.data as { n: number }).n)
+  t.same(events, [1, 2, 3, 4, 0, 9, 9])
+  t.equal(hub.stats.replaysDropped, 2)
 })
