@@ -13,10 +13,14 @@ export function requireUser (app: FastifyInstance, request: FastifyRequest, acti
   throw app.httpErrors.unauthorized(`${action} needs a user: ${app.auth.enabled ? 'send Authorization: Bearer <token>' : 'send the x-user-id header'}`)
 }
 
-/** The stored message, or a 404. A message just posted is found once its store handler ran (milliseconds). */
-export async function findMessage (app: FastifyInstance, id: string): Promise<Message> {
+/**
+ * The stored message, or a 404. A message in a channel `user` may not read is answered exactly like
+ * an unknown id: a caller learns neither that the id exists nor which private channel holds it.
+ * A message just posted is found once its store handler ran (milliseconds).
+ */
+export async function findMessage (app: FastifyInstance, user: User, id: string): Promise<Message> {
   const message = await app.store.get(id)
-  if (!message) throw app.httpErrors.notFound(`no message ${id} (unknown or deleted)`)
+  if (!message || await app.channels.refusal(user, message.channelId, 'read')) throw app.httpErrors.notFound(`no message ${id} (unknown or deleted)`)
   return message
 }
 
@@ -26,7 +30,7 @@ const messageEdits: FastifyPluginAsyncTypebox = async (app) => {
 
   async function ownMessage (request: FastifyRequest, id: string, action: string): Promise<Message> {
     const user = requireUser(app, request, action)
-    const message = await findMessage(app, id)
+    const message = await findMessage(app, user, id)
     if (message.senderId !== user.id) throw app.httpErrors.forbidden(`only the author of message ${id} may ${action.split(' ')[0]} it`)
     return message
   }

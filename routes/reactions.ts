@@ -6,7 +6,7 @@ import type { ReactionEvent } from '../schemas/events.ts'
 import { findMessage, requireUser } from './message-edits.ts'
 
 const reactions: FastifyPluginAsyncTypebox = async (app) => {
-  const errors = { 400: ErrorResponse, 401: ErrorResponse, 404: ErrorResponse, 503: ErrorResponse }
+  const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 503: ErrorResponse }
 
   for (const [method, type] of [['PUT', 'reaction.added'], ['DELETE', 'reaction.removed']] as const) {
     app.route({
@@ -21,7 +21,8 @@ const reactions: FastifyPluginAsyncTypebox = async (app) => {
       async handler (request, reply) {
         const user = requireUser(app, request, method === 'PUT' ? 'reacting' : 'removing a reaction')
         const { id, emoji } = request.params
-        const message = await findMessage(app, id)
+        const message = await findMessage(app, user, id)
+        // readable but not writable (a personal channel): a 403 reveals nothing the caller cannot read
         await app.channels.assertAccess(user, message.channelId, 'write')
         // Always produced, even when it changes nothing: the store applies it as a set operation,
         // and skipping on a stale read could lose a quick PUT-then-DELETE.

@@ -74,13 +74,13 @@ t.test('anonymous channel writes are 401 with auth on and off; bad member ids ar
   t.equal((await off.inject({ method: 'PUT', url: '/api/channels/x/members/%7B%22%24gt%22%3A%22%22%7D', headers: { 'x-user-id': 'ada' } })).statusCode, 400)
 })
 
-t.test('reactions and edits on a private channel: non-members 403, edits pass moderation', async (t) => {
+t.test('reactions and edits on a private channel: non-members 404, edits pass moderation', async (t) => {
   const app = await build(t, { JWT_SECRET: secret, MODERATION_BLOCKLIST: 'forbidden-word' })
   await app.inject({ method: 'POST', url: '/api/channels', headers: as('alice'), payload: { id: 'den', private: true } })
   const posted = await app.inject({ method: 'POST', url: '/api/messages', headers: as('alice'), payload: { channelId: 'den', content: 'hi' } })
   await handled(app, 'messages-store', posted.json().position)
   const id = posted.json().id
-  t.match((await app.inject({ method: 'PUT', url: `/api/messages/${id}/reactions/%F0%9F%91%8D`, headers: as('eve') })).json(), { statusCode: 403, message: /den is private/ })
+  t.match((await app.inject({ method: 'PUT', url: `/api/messages/${id}/reactions/%F0%9F%91%8D`, headers: as('eve') })).json(), { statusCode: 404, message: /unknown or deleted/ }, 'a non-member is told nothing of the message')
   t.match((await app.inject({ method: 'PATCH', url: `/api/messages/${id}`, headers: as('alice'), payload: { content: 'now a forbidden-word' } })).json(), { statusCode: 422, message: /blocklist forbidden-word/ })
   t.equal((await app.store.get(id))?.content, 'hi', 'unchanged')
 })

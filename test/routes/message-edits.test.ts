@@ -99,3 +99,30 @@ t.test('an unreachable log is a 503 and the message is unchanged', async (t) => 
   t.match(res.json(), { statusCode: 503, message: /event log unavailable/ })
   t.equal((await app.store.get(message.id))?.content, 'stays')
 })
+
+t.test('probing: a non-member learns nothing of a private channel\'s messages (404 exactly as an unknown id)', async (t) => {
+  const app = await build(t)
+  t.equal((await app.inject({ method: 'POST', url: '/api/channels', headers: as('alice'), payload: { id: 'den', private: true } })).statusCode, 201)
+  const secret = await post(app, 'den', 'hidden', 'alice')
+  const unknown = 'ffffffffffffffffffffffff'
+  const produced = recordProduced(app)
+  const probes: Array<['PATCH' | 'DELETE' | 'PUT', (id: string) => string]> = [
+    ['PUT', (id) => `/api/messages/${id}/reactions/%F0%9F%91%8D`],
+    ['DELETE', (id) => `/api/messages/${id}/reactions/%F0%9F%91%8D`],
+    ['PATCH', (id) => `/api/messages/${id}`],
+    ['DELETE', (id) => `/api/messages/${id}`]
+  ]
+  const ask = (method: 'PATCH' | 'DELETE' | 'PUT', url: string, user: string) =>
+    app.inject({ method, url, headers: as(user), ...(method === 'PATCH' ? { payload: { content: 'edited' } } : {}) })
+  for (const [method, url] of probes) {
+    const hidden = await ask(method, url(secret.id), 'eve')
+    const missing = await ask(method, url(unknown), 'eve')
+    t.equal(hidden.statusCode, 404, `${method} ${url(':id')}: 404 for a message in a channel eve may not read`)
+    t.notMatch(hidden.body, /den/, 'the channel is not named')
+    t.same(hidden.json(), { ...missing.json(), message: missing.json().message.replace(unknown, secret.id) }, 'the same answer as an id that does not exist')
+  }
+  t.equal(produced.length, 0, 'nothing reached the log')
+  for (const [method, url] of probes) {
+    t.equal((await ask(method, url(secret.id), 'alice')).statusCode, method === 'PATCH' ? 200 : 204, `${method} ${url(':id')}: a member still may`)
+  }
+})
