@@ -179,6 +179,16 @@ export class FanoutHub {
       if (pending.settled) return false
       const result = this.#hooks.onSubscribe ? await this.#hooks.onSubscribe(conn, channel, since, start) : { position: start, recovered: false }
       if (pending.settled) return false
+      // Access may have changed while the recovery lookup ran (channel made private, member
+      // removed): the access re-check of live subscribers cannot see this one yet, so check again,
+      // and once more for every change `refreshAccess` reports during a check. Nothing can change
+      // between the last check and going live below (one synchronous step).
+      let recheck = this.#hooks.onSubscribe !== undefined
+      while (this.#hooks.authorizeSubscribe && (recheck || pending.accessChanged)) {
+        recheck = pending.accessChanged = false
+        await this.#hooks.authorizeSubscribe(conn, channel)
+        if (pending.settled) return false
+      }
       this.#pending.flush(pending, conn.handle, result)
       if (conn.closed) return false // a send above may have dropped a slow client
       conn.channels.add(channel)
@@ -196,6 +206,15 @@ export class FanoutHub {
     } finally {
       this.#settle(pending)
     }
+  }
+
+  /**
+   * Access to a channel changed (channel.access): every subscribe in flight on it runs
+   * `authorizeSubscribe` again before it goes live. Call it after the channel's cached copy is
+   * dropped; live subscribers are the caller's to re-check.
+   */
+  refreshAccess (channel: string): void {
+    for (const pending of this.#pending.of(channel)) pending.accessChanged = true
   }
 
   /** Stops delivery of a channel (or cancels its subscribe in flight). */

@@ -13,6 +13,8 @@ export interface Pending<C = unknown> {
   readonly buffer: Array<{ frame: string, position?: Position }>
   /** settled: done, cancelled (unsubscribe, disconnect) or failed; buffering has stopped */
   settled: boolean
+  /** access to the channel changed while the subscribe was in flight: authorize again before going live */
+  accessChanged: boolean
 }
 
 /** True when a buffered frame at `position` is already part of a replay that ends at `upTo`. */
@@ -24,12 +26,15 @@ export class PendingSubscribes<C> {
   readonly #byChannel = new Map<string, Set<Pending<C>>>()
 
   start (conn: C, channel: string): Pending<C> {
-    const pending: Pending<C> = { conn, channel, buffer: [], settled: false }
+    const pending: Pending<C> = { conn, channel, buffer: [], settled: false, accessChanged: false }
     let set = this.#byChannel.get(channel)
     if (!set) this.#byChannel.set(channel, set = new Set())
     set.add(pending)
     return pending
   }
+
+  /** The subscribes in flight on a channel. */
+  of (channel: string): Iterable<Pending<C>> { return this.#byChannel.get(channel) ?? [] }
 
   /** Stops buffering for a pending subscribe; idempotent. */
   settle (pending: Pending<C>): void {

@@ -128,3 +128,36 @@ t.test('subscriptions per connection: WS_MAX_SUBSCRIPTIONS', async (t) => {
   t.match(await c.subscribe('c'), { op: 'error', code: 'too_many_subscriptions', message: /at most 2/ })
   c.close()
 })
+
+t.test('a subscribe still in its recovery lookup when the channel is made private never goes live', async (t) => {
+  const { app, urls } = await listening(t, { JWT_SECRET: secret })
+  const { hub } = app.fanout
+  const recover = hub.hooks.onSubscribe!
+  let entered!: () => void
+  const inLookup = new Promise<void>((resolve) => { entered = resolve })
+  let release!: () => void
+  const released = new Promise<void>((resolve) => { release = resolve })
+  // Hold eve's subscribe in onSubscribe (the recovery hook) across the access change.
+  hub.setHooks({
+    async onSubscribe (conn, channel, since, start) {
+      if (channel === 'launch') { entered(); await released }
+      return recover(conn, channel, since, start)
+    }
+  })
+  const eve = await TestClient.open(urls.uws, `?token=${token({ sub: 'eve' })}`)
+  eve.send({ op: 'subscribe', channel: 'launch' })
+  await inLookup
+  const accessHandled = new Promise<void>((resolve) => {
+    app.topicHandlers.events.on('handled', (h) => { if (h.handler === 'channels-access') resolve() })
+  })
+  const auth = { authorization: `Bearer ${token({ sub: 'alice' })}` }
+  t.equal((await app.inject({ method: 'POST', url: '/api/channels', headers: auth, payload: { id: 'launch', private: true, members: ['bob'] } })).statusCode, 201)
+  await accessHandled // every live subscriber was re-checked; eve's subscribe was not live yet
+  release()
+  t.match(await eve.next((f) => f.channel === 'launch' || f.op === 'error'), { op: 'error', code: 'forbidden', message: /launch is private/ }, 'refused, not subscribed')
+  const secret1 = await post(app, 'alice', 'launch', 'the plan')
+  await handled(app, 'messages-fanout', secret1.json().position)
+  await eve.barrier()
+  t.same(eve.events('launch'), [], 'eve got nothing of the private channel')
+  eve.close()
+})
