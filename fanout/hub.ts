@@ -6,6 +6,7 @@ import { CloseCodes, frames } from './protocol.ts'
 import { authenticateUpgrade } from './auth.ts'
 import { handleClientFrame } from './client-frames.ts'
 import { PendingSubscribes, type Pending } from './pending.ts'
+import { FrameBudget, type FrameBudgetOptions } from './frame-budget.ts'
 import { RecoveryBuffer } from './recovery-buffer.ts'
 import type { Connection, FanoutHooks, FanoutHubOptions, FanoutLogger, FanoutStats, Identity, AuthRequest, SocketHandle, Transport, TransportName } from './types.ts'
 
@@ -20,6 +21,7 @@ interface Conn extends Connection {
   readonly channels: Set<string>
   readonly handle: SocketHandle
   readonly pending: Map<string, Pending<Conn>>
+  readonly budget: FrameBudget
   closed: boolean
 }
 
@@ -28,10 +30,11 @@ const noop = () => {}
 const silent: FanoutLogger = { debug: noop, warn: noop, error: noop }
 
 export class FanoutHub {
-  readonly stats: FanoutStats = { connections: { uws: 0, fastify: 0 }, published: 0, deliveries: 0, slowClientsDropped: 0, errorFrames: 0, replaysDropped: 0 }
+  readonly stats: FanoutStats = { connections: { uws: 0, fastify: 0 }, published: 0, deliveries: 0, slowClientsDropped: 0, errorFrames: 0, replaysDropped: 0, framesRateLimited: 0, rateLimitedClosed: 0 }
   readonly maxSubscriptions: number
   readonly maxPayload: number
   readonly maxPendingFrames: number
+  readonly frameBudget: FrameBudgetOptions
   readonly log: FanoutLogger
   /** Recent message events per channel, for reconnect recovery (fed by `publish`). */
   readonly recovery: RecoveryBuffer
@@ -47,6 +50,7 @@ export class FanoutHub {
     this.maxSubscriptions = opts.maxSubscriptions ?? 100
     this.maxPayload = opts.maxPayload ?? 16384
     this.maxPendingFrames = opts.maxPendingFrames ?? 1000
+    this.frameBudget = { rate: 20, burst: 200, ...opts.frameBudget }
     this.log = opts.logger ?? silent
     this.recovery = new RecoveryBuffer(opts.recovery)
   }
@@ -65,7 +69,7 @@ export class FanoutHub {
   connect (handle: SocketHandle, transport: TransportName, identity: Identity | undefined, ip: string): Connection {
     const conn: Conn = {
       id: randomUUID(), user: identity?.userId, name: identity?.name, ip, transport,
-      channels: new Set(), handle, pending: new Map(), closed: false
+      channels: new Set(), handle, pending: new Map(), budget: new FrameBudget(this.frameBudget), closed: false
     }
     this.#conns.set(conn.id, conn)
     if (conn.user !== undefined) this.#perUser.set(conn.user, (this.#perUser.get(conn.user) ?? 0) + 1)
@@ -116,10 +120,26 @@ export class FanoutHub {
   /** How many connections of this user are open here (a map lookup: checked on every upgrade). */
   connectionsOf (userId: string): number { return this.#perUser.get(userId) ?? 0 }
 
-  /** Handles one client frame. Never throws: every problem becomes an `error` frame. */
+  /** Handles one client frame within the connection's frame budget. Never throws: every problem becomes an `error` frame. */
   handleFrame (connection: Connection, data: string | ArrayBuffer | Uint8Array, isBinary = false): void {
     const conn = this.#conns.get(connection.id)
-    if (conn) handleClientFrame(this, conn, data, isBinary)
+    if (!conn) return
+    const verdict = conn.budget.take()
+    if (verdict === 'ok') return handleClientFrame(this, conn, data, isBinary)
+    this.stats.framesRateLimited++
+    if (verdict === 'limited') {
+      this.error(conn, 'rate_limited', `frames are limited to ${this.frameBudget.rate} per second (bursts of ${this.frameBudget.burst}); this one was ignored`)
+    } else if (verdict === 'close') {
+      this.stats.rateLimitedClosed++
+      this.log.warn({ connectionId: conn.id, user: conn.user }, 'connection closed: frame rate limit')
+      this.disconnect(conn)
+      conn.handle.close(CloseCodes.RATE_LIMITED, 'too many frames')
+    }
+  }
+
+  /** True while the connection is open and live on the channel (not merely subscribing). */
+  isSubscribed (connection: Connection, channel: string): boolean {
+    return this.#conns.get(connection.id)?.channels.has(channel) === true
   }
 
   send (connection: Connection, frame: string): void {

@@ -39,7 +39,8 @@ export const ErrorCodes = {
   too_many_subscriptions: 'the connection holds the maximum number of subscriptions',
   forbidden: 'the connection may not subscribe to the channel',
   busy: 'the channel was too busy while the subscription was being set up; retry',
-  internal_error: 'the server failed to handle the frame; retry later'
+  internal_error: 'the server failed to handle the frame; retry later',
+  rate_limited: 'the connection sent more frames than WS_FRAME_RATE / WS_FRAME_BURST allow; the frame was ignored'
 } as const
 export type ErrorCode = keyof typeof ErrorCodes
 
@@ -50,7 +51,9 @@ export const CloseCodes = {
   /** a frame above the transport's hard limit (4 × WS_MAX_PAYLOAD); API port only, uWS drops with 1006 */
   FRAME_TOO_BIG: 1009,
   /** the client read too slowly: more than WS_MAX_BACKPRESSURE bytes were waiting for it */
-  SLOW_CONSUMER: 4008
+  SLOW_CONSUMER: 4008,
+  /** the client kept sending frames past its budget: another WS_FRAME_BURST frames after `rate_limited` */
+  RATE_LIMITED: 4029
 } as const
 
 // Server frame schemas: documentation and test oracles; the builders below produce exactly these.

@@ -1,6 +1,7 @@
 // The hub's contracts: what transports hand it, what hooks receive, what stats it keeps.
 import type { Position } from '../schemas/message.ts'
 import type { RecoveryBufferOptions } from './recovery-buffer.ts'
+import type { FrameBudgetOptions } from './frame-budget.ts'
 
 export type TransportName = 'uws' | 'fastify'
 
@@ -73,6 +74,8 @@ export interface FanoutHubOptions {
   maxPayload?: number
   /** live frames buffered for one subscribe in flight before it fails with `busy`; default 1000 */
   maxPendingFrames?: number
+  /** client frames per connection: `burst` at once, then `rate` per second; default 20/s, bursts of 200 */
+  frameBudget?: FrameBudgetOptions
   /** the per-instance recovery buffer of recent message events (fanout/recovery-buffer.ts) */
   recovery?: RecoveryBufferOptions
   logger?: FanoutLogger
@@ -87,4 +90,8 @@ export interface FanoutStats {
   errorFrames: number
   /** Positioned events at or below the channel's last sent position (redeliveries), not sent again. */
   replaysDropped: number
+  /** Client frames dropped for exceeding the connection's frame budget. */
+  framesRateLimited: number
+  /** Connections closed with 4029 for sending on past the frame budget. */
+  rateLimitedClosed: number
 }

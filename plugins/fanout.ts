@@ -38,6 +38,7 @@ export default fp<FanoutPluginOptions>(async function fanout (app, opts) {
   if (!config) throw new Error('fanout: app.config is missing; decorate it with loadConfig() before registering fanout')
   const log = app.log.child({ component: 'fanout' })
   const hub = new FanoutHub({ hooks: opts.hooks, maxPayload: config.WS_MAX_PAYLOAD, maxSubscriptions: config.WS_MAX_SUBSCRIPTIONS, logger: log,
+    frameBudget: { rate: config.WS_FRAME_RATE, burst: config.WS_FRAME_BURST },
     recovery: { size: config.RECOVERY_BUFFER, maxChannels: config.RECOVERY_CHANNELS } })
   const wsTransport = createWsTransport({ hub, maxBackpressure: config.WS_MAX_BACKPRESSURE, idleTimeout: config.WS_IDLE_TIMEOUT })
   let uws: UwsServer | undefined

@@ -64,18 +64,31 @@ export default fp<{ presence?: PresenceStore }>(async function presence (app, op
   }
 
   async function leave (connectionId: string, channel: string, entry: Tracked) {
-    entry.channels.delete(channel)
+    if (!entry.channels.delete(channel)) return // its join was never written, or already undone
     const last = await store.leave({ channel, userId: entry.user, connectionId })
     if (last) await announce('presence.leave', channel, entry)
     updated('leave', channel, entry, connectionId, last)
   }
 
-  app.fanout.hub.setHooks({
+  const { hub } = app.fanout
+  hub.setHooks({
+    // A join is announced only if the subscription is still live once it is written: a subscribe
+    // undone by an unsubscribe (or a disconnect) before then announces nothing, neither join nor leave.
     async onSubscribed (conn, channel) {
       if (!counts(conn, channel)) return
       await enqueue(conn, async (entry) => {
+        if (!hub.isSubscribed(conn, channel)) return // already undone: nothing to write
+        const member = { channel, userId: entry.user, connectionId: conn.id }
         entry.channels.add(channel)
-        const first = await store.join({ channel, userId: entry.user, connectionId: conn.id }, entry.name)
+        const first = await store.join(member, entry.name)
+        if (first && !hub.isSubscribed(conn, channel)) {
+          entry.channels.delete(channel)
+          // Another connection of the user that joined meanwhile was told it was not first: then
+          // the user is present and the join is announced after all.
+          const last = await store.leave(member)
+          if (!last) await announce('presence.join', channel, entry)
+          return
+        }
         if (first) await announce('presence.join', channel, entry)
         updated('join', channel, entry, conn.id, first)
       })

@@ -32,9 +32,9 @@ export function testConfig (overrides: Partial<Config> = {}): Config {
 }
 
 /** A Fastify app with only the fanout plugin, listening on port 0 for both transports. */
-export async function buildApp (t: Test, opts: FanoutPluginOptions = {}) {
+export async function buildApp (t: Test, opts: FanoutPluginOptions = {}, config: Partial<Config> = {}) {
   const app = Fastify()
-  app.decorate('config', testConfig())
+  app.decorate('config', testConfig(config))
   await app.register(fanout, opts)
   await app.listen({ host: '127.0.0.1', port: 0 })
   t.teardown(() => app.close())
