@@ -3,8 +3,10 @@ import { FormatRegistry, Type, type Static } from '@sinclair/typebox'
 import { MessageId } from './message-change.ts'
 
 const SHORTCODE = /^:[a-z0-9_+-]{1,30}:$/
-// A pictograph, a flag (regional indicators) or a keycap (1️⃣) makes a grapheme an emoji.
-const PICTURE = /\p{Extended_Pictographic}|\p{Regional_Indicator}|\u20E3/u
+// A pictograph or a flag (regional indicators) makes a grapheme an emoji; so does a keycap, but only
+// on the twelve keys that have one (0-9 # *: 1️⃣, #️⃣), never `.⃣`, `$⃣` or `a⃣`.
+const PICTURE = /\p{Extended_Pictographic}|\p{Regional_Indicator}/u
+const KEYCAP = /^[0-9#*]\uFE0F?\u20E3$/u
 const CONTROL = /[\p{Cc}\p{Cf}\u2028\u2029]/u
 const EMOJI_FORMAT = /[\u200D\u{E0020}-\u{E007F}]/gu
 const graphemes = new Intl.Segmenter('en', { granularity: 'grapheme' })
@@ -15,6 +17,9 @@ export function isEmoji (value: string): boolean {
   if (SHORTCODE.test(value)) return true
   // the joiner (👩‍💻) and tag characters (🏴󠁧󠁢󠁳󠁣󠁴󠁿) are format characters that belong to emoji
   if (CONTROL.test(value.replace(EMOJI_FORMAT, ''))) return false
+  if (value.includes('\u20E3')) return KEYCAP.test(value)
+  // never part of an emoji, and a store must never meet them in a key
+  if (value.includes('.') || value.includes('$')) return false
   const parts = [...graphemes.segment(value)]
   return parts.length === 1 && PICTURE.test(value)
 }

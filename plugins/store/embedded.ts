@@ -1,6 +1,6 @@
 // In-memory store with the Mongo store's semantics (insert once by id, pages by id descending).
 import type { Message } from '../../schemas/message.ts'
-import type { MessageStore } from './store.ts'
+import type { MessageStore, Reactions } from './store.ts'
 
 export function createEmbeddedStore (): MessageStore {
   const messages = new Map<string, Message>()
@@ -33,14 +33,10 @@ export function createEmbeddedStore (): MessageStore {
     async react (id, emoji, userId, on) {
       const m = messages.get(id)
       if (!m) return null
-      const reactions = { ...m.reactions }
-      const users = new Set(reactions[emoji] ?? [])
-      if (on) users.add(userId)
-      else users.delete(userId)
-      if (users.size > 0) reactions[emoji] = [...users]
-      else delete reactions[emoji]
-      m.reactions = reactions
-      return structuredClone(reactions)
+      // the same rule as the Mongo store: any string is only a key (no `__proto__` or `toString` surprises)
+      const next = reacted(m.reactions, emoji, userId, on)
+      if (next) m.reactions = next
+      return structuredClone(m.reactions ?? {})
     },
     async get (id) {
       const m = messages.get(id)
@@ -55,4 +51,15 @@ export function createEmbeddedStore (): MessageStore {
     async ping () {},
     async close () {}
   }
+}
+
+/** The reactions after `userId` adds (`on`) or takes back `emoji` (an emptied emoji disappears); null when that changes nothing. */
+function reacted (reactions: Reactions | undefined, emoji: string, userId: string, on: boolean): Reactions | null {
+  const entries = Object.entries(reactions ?? {})
+  const users = entries.find(([e]) => e === emoji)?.[1] ?? []
+  if (users.includes(userId) === on) return null
+  const kept = on ? [...users, userId] : users.filter((u) => u !== userId)
+  const others = entries.filter(([e]) => e !== emoji)
+  if (kept.length === 0) return Object.fromEntries(others)
+  return Object.fromEntries(users.length === 0 ? [...entries, [emoji, kept]] : entries.map(([e, u]) => [e, e === emoji ? kept : u]))
 }

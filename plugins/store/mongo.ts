@@ -1,10 +1,10 @@
 // The message store on MongoDB (the official driver; FerretDB in development). One document per
 // message, `_id` = the message id, so an upsert by id makes redelivered events harmless.
 import type { FastifyBaseLogger } from 'fastify'
-import { MongoClient, MongoNetworkError, MongoServerSelectionError, MongoServerError, type Collection } from 'mongodb'
+import { MongoClient, MongoNetworkError, MongoServerSelectionError, MongoServerError, type Collection, type Filter } from 'mongodb'
 import type { Message } from '../../schemas/message.ts'
 import { TransientError } from '../errors.ts'
-import type { MessageStore, StoreOptions } from './store.ts'
+import type { MessageStore, Reactions, StoreOptions } from './store.ts'
 
 export interface MongoStoreOptions extends StoreOptions { url: string, logger: FastifyBaseLogger }
 
@@ -71,15 +71,21 @@ export function createMongoStore (options: MongoStoreOptions): MessageStore {
       await run('remove', () => messages.deleteOne({ _id: id }))
     },
     async react (id, emoji, userId, on) {
-      // Emoji are validated never to hold `.` or `$`, so each is a field of `reactions`; the update
-      // is one atomic set operation, so concurrent and redelivered reactions compose.
-      const field = `reactions.${emoji}`
-      const changed = await run('react', () => messages.updateOne({ _id: id }, on ? { $addToSet: { [field]: userId } } : { $pull: { [field]: userId } }))
-      if (changed.matchedCount === 0) return null
-      // an emoji nobody reacts with any more disappears (unless someone reacted meanwhile)
-      if (!on) await run('react', () => messages.updateOne({ _id: id, [field]: { $size: 0 } }, { $unset: { [field]: '' } }))
-      const doc = await run('react', () => messages.findOne({ _id: id }, { projection: { reactions: 1 } }))
-      return doc ? (doc.reactions ?? {}) : null
+      // No user string becomes a field path (`reactions.<emoji>` would let `.` or `$` address
+      // other fields): the reactions object is read, changed and written back whole, only if it is
+      // still what was read (compare-and-set), so concurrent and redelivered reactions compose.
+      for (let attempt = 0; attempt < REACT_ATTEMPTS; attempt++) {
+        // a deleted message's tombstone (`deleted: true`) takes no reactions
+        const doc = await run('react', () => messages.findOne({ _id: id, deleted: { $ne: true } } as Filter<MessageDoc>, { projection: { reactions: 1 } }))
+        if (!doc) return null
+        const next = reacted(doc.reactions, emoji, userId, on)
+        if (!next) return doc.reactions ?? {} // a repeat: already so
+        // $eq: what was read is compared as a value, never read as operators or paths
+        const unchanged = doc.reactions === undefined ? { $exists: false } : { $eq: doc.reactions }
+        const written = await run('react', () => messages.updateOne({ _id: id, deleted: { $ne: true }, reactions: unchanged } as Filter<MessageDoc>, { $set: { reactions: next } }))
+        if (written.matchedCount > 0) return next
+      }
+      throw new TransientError(`${where}: reactions of message ${id} kept changing under ${REACT_ATTEMPTS} attempts`)
     },
     async get (id) {
       const doc = await run('get', () => messages.findOne({ _id: id }))
@@ -112,4 +118,20 @@ function transient (err: unknown): boolean {
   // e.g. MongoPoolClearedError, MongoNetworkTimeoutError carry these labels
   return typeof (err as { hasErrorLabel?: unknown })?.hasErrorLabel === 'function' &&
     ((err as MongoServerError).hasErrorLabel('ResetPool') || (err as MongoServerError).hasErrorLabel('RetryableWriteError'))
+}
+
+const REACT_ATTEMPTS = 20
+
+/**
+ * The reactions after `userId` adds (`on`) or takes back `emoji`, as plain data (an emptied emoji
+ * disappears, others keep their order); null when that changes nothing. Any string is only a key.
+ */
+function reacted (reactions: Reactions | undefined, emoji: string, userId: string, on: boolean): Reactions | null {
+  const entries = Object.entries(reactions ?? {})
+  const users = entries.find(([e]) => e === emoji)?.[1] ?? []
+  if (users.includes(userId) === on) return null
+  const kept = on ? [...users, userId] : users.filter((u) => u !== userId)
+  const others = entries.filter(([e]) => e !== emoji)
+  if (kept.length === 0) return Object.fromEntries(others)
+  return Object.fromEntries(users.length === 0 ? [...entries, [emoji, kept]] : entries.map(([e, u]) => [e, e === emoji ? kept : u]))
 }
