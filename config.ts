@@ -37,6 +37,7 @@ export const ConfigSchema = Type.Object({
   JWT_AUDIENCE: Type.String({ default: '', description: 'when set, tokens must carry this aud' }),
   MODERATION_BLOCKLIST: Type.String({ default: '', description: 'comma-separated words and /regex/flags patterns; a message matching one is refused with 422' }),
   WS_MAX_SUBSCRIPTIONS: Type.Integer({ minimum: 1, default: 100, description: 'subscriptions per WebSocket connection' }),
+  WS_MAX_CONNECTIONS: Type.Integer({ minimum: 0, default: 0, description: 'WebSocket connections on this instance, both ports (HTTP 503 on upgrade above); 0 = automatic: the open-file soft limit minus a reserve of a tenth (at least 256)' }),
   WS_FRAME_RATE: Type.Integer({ minimum: 0, default: 20, description: 'client frames per second per WebSocket connection once its burst is spent (rate_limited error frame above, close 4029 past another burst); 0 = no limit' }),
   WS_FRAME_BURST: Type.Integer({ minimum: 1, default: 200, description: 'client frames a WebSocket connection may send at once (a reconnect resubscribing to every channel)' }),
   WS_MAX_CONNECTIONS_PER_USER: Type.Integer({ minimum: 0, default: 20, description: 'WebSocket connections per user on one instance (429 on upgrade above); 0 = unlimited' }),

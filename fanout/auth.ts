@@ -13,7 +13,7 @@ export class FanoutAuthError extends Error {
 }
 
 /** The reason phrase of a refused upgrade. */
-export const refusalName = (status: number) => status === 429 ? 'Too Many Requests' : status === 403 ? 'Forbidden' : 'Unauthorized'
+export const refusalName = (status: number) => status === 503 ? 'Service Unavailable' : status === 429 ? 'Too Many Requests' : status === 403 ? 'Forbidden' : 'Unauthorized'
 
 
 /** Without an authenticate hook, `?user=<id>` is trusted as the identity: a development convenience. */

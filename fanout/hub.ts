@@ -34,6 +34,8 @@ export class FanoutHub {
   readonly maxSubscriptions: number
   readonly maxPayload: number
   readonly maxPendingFrames: number
+  /** open connections on this instance (both transports); transports refuse upgrades beyond with 503 */
+  readonly maxConnections: number
   readonly frameBudget: FrameBudgetOptions
   readonly log: FanoutLogger
   /** Recent message events per channel, for reconnect recovery (fed by `publish`). */
@@ -50,6 +52,7 @@ export class FanoutHub {
     this.maxSubscriptions = opts.maxSubscriptions ?? 100
     this.maxPayload = opts.maxPayload ?? 16384
     this.maxPendingFrames = opts.maxPendingFrames ?? 1000
+    this.maxConnections = opts.maxConnections ?? Infinity
     this.frameBudget = { rate: 20, burst: 200, ...opts.frameBudget }
     this.log = opts.logger ?? silent
     this.recovery = new RecoveryBuffer(opts.recovery)
@@ -116,6 +119,14 @@ export class FanoutHub {
   }
 
   connections (): IterableIterator<Connection> { return this.#conns.values() }
+
+  /** True when this instance holds `maxConnections`: transports answer further upgrades with 503. */
+  get full (): boolean { return this.#conns.size >= this.maxConnections }
+
+  /** The refusal of an upgrade while `full`: an Error with statusCode 503. */
+  fullError (): Error & { statusCode: 503 } {
+    return Object.assign(new Error(`this instance holds its maximum of ${this.maxConnections} WebSocket connections; retry later or elsewhere`), { statusCode: 503 as const })
+  }
 
   /** How many connections of this user are open here (a map lookup: checked on every upgrade). */
   connectionsOf (userId: string): number { return this.#perUser.get(userId) ?? 0 }

@@ -72,6 +72,8 @@ export interface FanoutHubOptions {
   maxSubscriptions?: number
   /** largest client frame in bytes, larger ones get `frame_too_large`; default 16384 */
   maxPayload?: number
+  /** open connections on this instance, both transports; upgrades beyond get HTTP 503; default unlimited */
+  maxConnections?: number
   /** live frames buffered for one subscribe in flight before it fails with `busy`; default 1000 */
   maxPendingFrames?: number
   /** client frames per connection: `burst` at once, then `rate` per second; default 20/s, bursts of 200 */

@@ -119,18 +119,25 @@ export async function createUwsServer (opts: UwsServerOptions): Promise<UwsServe
       const token = req.getQuery('token') || undefined
       const user = req.getQuery('user') || undefined
       const ip = Buffer.from(res.getRemoteAddressAsText()).toString()
+      const refuse = (err: Error): void => {
+        log.debug({ err, ip }, 'websocket upgrade refused')
+        const status = (err as { statusCode?: number }).statusCode ?? 401
+        const body = JSON.stringify({ statusCode: status, error: refusalName(status), message: err.message })
+        res.cork(() => { res.writeStatus(`${status} ${refusalName(status)}`).writeHeader('content-type', 'application/json').end(body, true) })
+      }
+      // Full: refuse before spending anything on the token (and again after, as others may have come in).
+      if (hub.full) return refuse(hub.fullError())
       let aborted = false
       res.onAborted(() => { aborted = true })
       hub.authenticate({ token, user, ip }).then((identity) => {
         if (aborted) return
         if (closing) return res.cork(() => { res.writeStatus('503 Service Unavailable').end(undefined, true) })
+        if (hub.full) return refuse(hub.fullError())
+        // upgrade runs `open` synchronously, so the count checked above cannot be overtaken.
         res.cork(() => { res.upgrade<UserData>({ identity, ip, channels: new Set(), closed: false }, key, protocol, extensions, context) })
       }, (err: Error) => {
         if (aborted) return
-        log.debug({ err, ip }, 'websocket upgrade refused')
-        const status = (err as { statusCode?: number }).statusCode ?? 401
-        const body = JSON.stringify({ statusCode: status, error: refusalName(status), message: err.message })
-        res.cork(() => { res.writeStatus(`${status} ${refusalName(status)}`).writeHeader('content-type', 'application/json').end(body, true) })
+        refuse(err)
       })
     },
     open (ws) {

@@ -6,6 +6,7 @@ import { FanoutHub, type FanoutHooks, type FanoutStats, type Identity } from '..
 import { CloseCodes } from '../fanout/protocol.ts'
 import { createUwsServer, type UwsServer } from '../fanout/uws-server.ts'
 import { createWsTransport } from '../fanout/ws-transport.ts'
+import { defaultMaxConnections, openFileLimit } from '../fanout/fd-limit.ts'
 import type { Position } from '../schemas/message.ts'
 
 /** What the fanout plugin decorates the app with. */
@@ -37,7 +38,10 @@ export default fp<FanoutPluginOptions>(async function fanout (app, opts) {
   const config = (app as unknown as { config?: Config }).config
   if (!config) throw new Error('fanout: app.config is missing; decorate it with loadConfig() before registering fanout')
   const log = app.log.child({ component: 'fanout' })
-  const hub = new FanoutHub({ hooks: opts.hooks, maxPayload: config.WS_MAX_PAYLOAD, maxSubscriptions: config.WS_MAX_SUBSCRIPTIONS, logger: log,
+  const fileLimit = config.WS_MAX_CONNECTIONS === 0 ? openFileLimit() : undefined
+  const maxConnections = config.WS_MAX_CONNECTIONS || defaultMaxConnections(fileLimit)
+  log.info({ maxConnections, openFileLimit: fileLimit }, `fanout: at most ${maxConnections} WebSocket connections on this instance${config.WS_MAX_CONNECTIONS ? '' : ' (below the open-file limit)'}`)
+  const hub = new FanoutHub({ hooks: opts.hooks, maxConnections, maxPayload: config.WS_MAX_PAYLOAD, maxSubscriptions: config.WS_MAX_SUBSCRIPTIONS, logger: log,
     frameBudget: { rate: config.WS_FRAME_RATE, burst: config.WS_FRAME_BURST },
     recovery: { size: config.RECOVERY_BUFFER, maxChannels: config.RECOVERY_CHANNELS } })
   const wsTransport = createWsTransport({ hub, maxBackpressure: config.WS_MAX_BACKPRESSURE, idleTimeout: config.WS_IDLE_TIMEOUT })
@@ -88,9 +92,12 @@ export default fp<FanoutPluginOptions>(async function fanout (app, opts) {
   app.get('/ws', {
     websocket: true,
     onRequest: async (request) => {
+      if (hub.full) throw hub.fullError()
       const query = request.query as Record<string, unknown>
       const text = (v: unknown) => typeof v === 'string' && v !== '' ? v : undefined // ?a=1&a=2 gives an array
       identities.set(request, await hub.authenticate({ token: text(query.token), user: text(query.user), ip: request.ip }))
+      // Checked again after the await; upgrades racing through later hooks can still overshoot by a few.
+      if (hub.full) throw hub.fullError()
     }
   }, (socket, request) => {
     wsTransport.accept(socket, identities.get(request), request.ip)
