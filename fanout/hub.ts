@@ -30,12 +30,14 @@ const noop = () => {}
 const silent: FanoutLogger = { debug: noop, warn: noop, error: noop }
 
 export class FanoutHub {
-  readonly stats: FanoutStats = { connections: { uws: 0, fastify: 0 }, published: 0, deliveries: 0, slowClientsDropped: 0, errorFrames: 0, replaysDropped: 0, framesRateLimited: 0, rateLimitedClosed: 0 }
+  readonly stats: FanoutStats = { connections: { uws: 0, fastify: 0 }, published: 0, deliveries: 0, slowClientsDropped: 0, errorFrames: 0, replaysDropped: 0, framesRateLimited: 0, rateLimitedClosed: 0, replaysOverBudget: 0 }
   readonly maxSubscriptions: number
   readonly maxPayload: number
   readonly maxPendingFrames: number
   /** open connections on this instance (both transports); transports refuse upgrades beyond with 503 */
   readonly maxConnections: number
+  /** bytes a subscribe may send at once (replay + live frames buffered meanwhile); a larger replay answers recovered: false */
+  readonly maxReplayBytes: number
   readonly frameBudget: FrameBudgetOptions
   readonly log: FanoutLogger
   /** Recent message events per channel, for reconnect recovery (fed by `publish`). */
@@ -53,6 +55,7 @@ export class FanoutHub {
     this.maxPayload = opts.maxPayload ?? 16384
     this.maxPendingFrames = opts.maxPendingFrames ?? 1000
     this.maxConnections = opts.maxConnections ?? Infinity
+    this.maxReplayBytes = opts.maxReplayBytes ?? Infinity
     this.frameBudget = { rate: 20, burst: 200, ...opts.frameBudget }
     this.log = opts.logger ?? silent
     this.recovery = new RecoveryBuffer(opts.recovery)
@@ -208,8 +211,15 @@ export class FanoutHub {
     try {
       await this.#hooks.authorizeSubscribe?.(conn, channel)
       if (pending.settled) return false
-      const result = this.#hooks.onSubscribe ? await this.#hooks.onSubscribe(conn, channel, since, start) : { position: start, recovered: false }
+      let result = this.#hooks.onSubscribe ? await this.#hooks.onSubscribe(conn, channel, since, start) : { position: start, recovered: false }
       if (pending.settled) return false
+      if (result.replay?.length && this.#flushBytes(result.replay, pending) > this.maxReplayBytes) {
+        // Sent in one synchronous burst, it would overflow the send buffer and end in a 4008 close
+        // after `recovered: true`, on every retry. Recover nothing instead: the client reloads over HTTP.
+        this.stats.replaysOverBudget++
+        this.log.debug({ connectionId: conn.id, channel, frames: result.replay.length }, 'replay over the send budget; answering recovered: false')
+        result = { position: start, recovered: false }
+      }
       // Access may have changed while the recovery lookup ran (channel made private, member
       // removed): the access re-check of live subscribers cannot see this one yet, so check again,
       // and once more for every change `refreshAccess` reports during a check. Nothing can change
@@ -258,6 +268,14 @@ export class FanoutHub {
     conn.handle.unsubscribe(channel)
     void this.#runHook('onUnsubscribed', conn, channel)
     return true
+  }
+
+  /** Bytes `flush` would send for a replay: the replay and the live frames buffered meanwhile. */
+  #flushBytes (replay: string[], pending: Pending<Conn>): number {
+    let bytes = 0
+    for (const frame of replay) bytes += Buffer.byteLength(frame)
+    for (const { frame } of pending.buffer) bytes += Buffer.byteLength(frame)
+    return bytes
   }
 
   /** Ends a pending subscribe (done, cancelled or failed) and stops buffering for it. */

@@ -74,6 +74,8 @@ export interface FanoutHubOptions {
   maxPayload?: number
   /** open connections on this instance, both transports; upgrades beyond get HTTP 503; default unlimited */
   maxConnections?: number
+  /** bytes one subscribe may send at once (replay + buffered live frames); a larger replay answers `recovered: false`; default unlimited (the plugin: half of WS_MAX_BACKPRESSURE) */
+  maxReplayBytes?: number
   /** live frames buffered for one subscribe in flight before it fails with `busy`; default 1000 */
   maxPendingFrames?: number
   /** client frames per connection: `burst` at once, then `rate` per second; default 20/s, bursts of 200 */
@@ -96,4 +98,6 @@ export interface FanoutStats {
   framesRateLimited: number
   /** Connections closed with 4029 for sending on past the frame budget. */
   rateLimitedClosed: number
+  /** Recoveries answered `recovered: false` because the replay would not fit in the send buffer. */
+  replaysOverBudget: number
 }
