@@ -64,7 +64,8 @@ export function serverOptions (config: Config): FastifyServerOptions {
     // __proto__ and constructor.prototype keys in JSON bodies are rejected with a 400
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
-    forceCloseConnections: true
+    // on close: idle keep-alive connections end at once, requests in flight are answered first
+    forceCloseConnections: 'idle'
   }
 }
 

@@ -37,4 +37,11 @@ export default fp(async function readiness (app) {
       return Object.fromEntries(entries)
     }
   } satisfies Readiness)
+
+  // Shutting down (app.close(): the listener is closed, requests arriving on open connections get
+  // 503): a request that was already in flight is still answered, and its answer closes the
+  // connection, so a keep-alive client cannot hold the closing server open.
+  let closing = false
+  app.addHook('preClose', async () => { closing = true })
+  app.addHook('onSend', async (_request, reply) => { if (closing) reply.header('connection', 'close') })
 }, { name: 'readiness' })
