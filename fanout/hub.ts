@@ -22,15 +22,19 @@ interface Conn extends Connection {
   readonly handle: SocketHandle
   readonly pending: Map<string, Pending<Conn>>
   readonly budget: FrameBudget
+  /** closes the connection when its token expires */
+  expiry?: NodeJS.Timeout
   closed: boolean
 }
 
 const HOOK_ERROR_CODE = /^[a-z][a-z0-9_]*$/
+/** setTimeout's longest delay (about 24.8 days); a later expiry re-arms. */
+const MAX_TIMER_MS = 2 ** 31 - 1
 const noop = () => {}
 const silent: FanoutLogger = { debug: noop, warn: noop, error: noop }
 
 export class FanoutHub {
-  readonly stats: FanoutStats = { connections: { uws: 0, fastify: 0 }, published: 0, deliveries: 0, slowClientsDropped: 0, errorFrames: 0, replaysDropped: 0, framesRateLimited: 0, rateLimitedClosed: 0, replaysOverBudget: 0 }
+  readonly stats: FanoutStats = { connections: { uws: 0, fastify: 0 }, published: 0, deliveries: 0, slowClientsDropped: 0, errorFrames: 0, replaysDropped: 0, framesRateLimited: 0, rateLimitedClosed: 0, replaysOverBudget: 0, tokensExpired: 0 }
   readonly maxSubscriptions: number
   readonly maxPayload: number
   readonly maxPendingFrames: number
@@ -80,6 +84,7 @@ export class FanoutHub {
     this.#conns.set(conn.id, conn)
     if (conn.user !== undefined) this.#perUser.set(conn.user, (this.#perUser.get(conn.user) ?? 0) + 1)
     this.stats.connections[transport]++
+    if (identity?.expiresAt !== undefined) this.#expireAt(conn, identity.expiresAt)
     this.send(conn, frames.ready(conn.id, conn.user))
     void this.#runHook('onConnect', conn)
     return conn
@@ -90,6 +95,7 @@ export class FanoutHub {
     const conn = this.#conns.get(connection.id)
     if (!conn) return
     conn.closed = true
+    clearTimeout(conn.expiry)
     this.#conns.delete(conn.id)
     if (conn.user !== undefined) {
       const left = (this.#perUser.get(conn.user) ?? 1) - 1
@@ -110,6 +116,22 @@ export class FanoutHub {
     this.log.warn({ connectionId: conn.id, user: conn.user }, 'slow consumer closed (backpressure limit)')
     this.disconnect(conn)
     conn.handle.close(CloseCodes.SLOW_CONSUMER, 'slow consumer')
+  }
+
+  /** One timer per connection with a token: at its `exp` the socket is closed with 4401 (the client refreshes and reconnects). */
+  #expireAt (conn: Conn, at: number): void {
+    const delay = at - Date.now()
+    if (delay > MAX_TIMER_MS) {
+      conn.expiry = setTimeout(() => this.#expireAt(conn, at), MAX_TIMER_MS)
+      return
+    }
+    conn.expiry = setTimeout(() => {
+      if (conn.closed) return
+      this.stats.tokensExpired++
+      this.log.debug({ connectionId: conn.id, user: conn.user }, 'connection closed: token expired')
+      this.disconnect(conn)
+      conn.handle.close(CloseCodes.TOKEN_EXPIRED, 'token expired')
+    }, Math.max(0, delay))
   }
 
   /** Closes every connection (shutdown: 1001), optionally only those of one transport. */

@@ -53,7 +53,9 @@ export const CloseCodes = {
   /** the client read too slowly: more than WS_MAX_BACKPRESSURE bytes were waiting for it */
   SLOW_CONSUMER: 4008,
   /** the client kept sending frames past its budget: another WS_FRAME_BURST frames after `rate_limited` */
-  RATE_LIMITED: 4029
+  RATE_LIMITED: 4029,
+  /** the token the connection was opened with expired (its `exp`); reconnect with a fresh one */
+  TOKEN_EXPIRED: 4401
 } as const
 
 // Server frame schemas: documentation and test oracles; the builders below produce exactly these.

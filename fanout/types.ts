@@ -7,7 +7,12 @@ export type TransportName = 'uws' | 'fastify'
 
 /** What the upgrade request tells about the client (query `token`, `user`; remote address). */
 export interface AuthRequest { token?: string, user?: string, ip: string }
-export interface Identity { userId: string, name?: string }
+export interface Identity {
+  userId: string
+  name?: string
+  /** ms since the epoch: the hub closes the connection then with 4401 (the token's `exp`) */
+  expiresAt?: number
+}
 
 /** One connection as hooks see it. `channels` holds live subscriptions only. */
 export interface Connection {
@@ -100,4 +105,6 @@ export interface FanoutStats {
   rateLimitedClosed: number
   /** Recoveries answered `recovered: false` because the replay would not fit in the send buffer. */
   replaysOverBudget: number
+  /** Connections closed with 4401 when their token expired. */
+  tokensExpired: number
 }

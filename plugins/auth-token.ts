@@ -4,7 +4,12 @@ import { createPublicKey, type KeyObject } from 'node:crypto'
 import { createVerifier, type Algorithm } from 'fast-jwt'
 import { USER_ID } from '../schemas/message.ts'
 
-export interface User { id: string, name: string }
+export interface User {
+  id: string
+  name: string
+  /** when the token stops being valid (its `exp`, in ms since the epoch): a WebSocket is closed then */
+  expiresAt?: number
+}
 
 export interface TokenSettings {
   JWT_SECRET: string
@@ -67,7 +72,7 @@ export function createTokenVerifier (settings: TokenSettings): TokenVerifier | n
     const sub = claims.sub
     if (typeof sub !== 'string' || !USER_ID.test(sub)) throw new TokenRejected('invalid token: sub must be 1-120 letters, digits or _ . : -')
     const name = typeof claims.name === 'string' && claims.name.trim() !== '' ? claims.name.slice(0, 64) : sub
-    return { id: sub, name }
+    return typeof claims.exp === 'number' ? { id: sub, name, expiresAt: claims.exp * 1000 } : { id: sub, name }
   }
 }
 

@@ -17,7 +17,7 @@ export default fp(async function fanoutAccess (app) {
     if (!req.token) return refuse('missing token: connect with ?token=<JWT>')
     try {
       const user = app.auth.verify(req.token)
-      return { userId: user.id, name: user.name }
+      return { userId: user.id, name: user.name, expiresAt: user.expiresAt }
     } catch (err) {
       if (err instanceof TokenRejected) return refuse(err.message)
       throw err

@@ -87,6 +87,7 @@ export default fp(async function metrics (app) {
   mirror('switchboard_fanout_error_frames_total', 'error frames sent to clients (bad frames, refused subscribes)', () => stats().errorFrames)
   mirror('switchboard_fanout_frames_rate_limited_total', 'client frames ignored for exceeding WS_FRAME_RATE / WS_FRAME_BURST', () => stats().framesRateLimited)
   mirror('switchboard_fanout_rate_limited_closed_total', 'sockets closed with 4029 for sending on past the frame budget', () => stats().rateLimitedClosed)
+  mirror('switchboard_fanout_tokens_expired_total', 'sockets closed with 4401 at their token\'s exp', () => stats().tokensExpired)
   mirror('switchboard_fanout_replays_over_budget_total', 'recoveries answered recovered: false because the replay would not fit in half of WS_MAX_BACKPRESSURE', () => stats().replaysOverBudget)
   mirror('switchboard_fanout_replays_dropped_total', 'redelivered positioned events not sent again (at or below the channel\'s last sent position)', () => stats().replaysDropped)
 
