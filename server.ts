@@ -3,6 +3,7 @@ import Fastify from 'fastify'
 import closeWithGrace from 'close-with-grace'
 import { ConfigError, loadConfig, type Config } from './config.ts'
 import app, { serverOptions } from './app.ts'
+import { loggerOptions } from './logger.ts'
 
 let config: Config
 try {
@@ -15,7 +16,7 @@ try {
 
 const server = Fastify({
   ...serverOptions(config),
-  logger: { level: config.LOG_LEVEL }
+  logger: loggerOptions(config)
 })
 
 await server.register(app, { config })

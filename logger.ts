@@ -1,0 +1,32 @@
+// Logger options for the process (server.ts) and the tests that check what it writes: pino at
+// LOG_LEVEL, and request lines that never carry a credential (browsers put the WebSocket token in
+// the URL: `/ws?token=…`).
+import type { FastifyRequest, FastifyServerOptions } from 'fastify'
+import type { Config } from './config.ts'
+
+// query parameters whose values are credentials
+const SECRET_PARAMS = /([?&](?:token|access_token)=)[^&#]*/gi
+
+/** The URL with credential query values replaced by `[redacted]`. */
+export function redactUrl (url: string): string {
+  return url.includes('?') ? url.replace(SECRET_PARAMS, '$1[redacted]') : url
+}
+
+export function loggerOptions (config: Config) {
+  return {
+    level: config.LOG_LEVEL,
+    serializers: {
+      // Fastify's default request serializer, with the URL redacted
+      req (request: FastifyRequest) {
+        return {
+          method: request.method,
+          url: redactUrl(request.url),
+          version: request.headers?.['accept-version'],
+          host: request.host,
+          remoteAddress: request.ip,
+          remotePort: request.socket?.remotePort
+        }
+      }
+    }
+  } satisfies FastifyServerOptions['logger']
+}

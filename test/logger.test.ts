@@ -1,0 +1,47 @@
+// The request log never carries a credential: the token browsers send in the WebSocket URL is redacted.
+import { once } from 'node:events'
+import { Writable } from 'node:stream'
+import t from 'tap'
+import Fastify from 'fastify'
+import WebSocket from 'ws'
+import App, { serverOptions } from '../app.ts'
+import { loadConfig } from '../config.ts'
+import { loggerOptions, redactUrl } from '../logger.ts'
+import { secret, token } from './tokens.ts'
+
+t.test('a WebSocket token in the API port\'s /ws URL never reaches the info-level log', async (t) => {
+  const config = loadConfig({}, { PORT: 0, WS_PORT: 0, LOG_LEVEL: 'info', JWT_SECRET: secret })
+  const lines: string[] = []
+  const stream = new Writable({ write (chunk, _encoding, done) { lines.push(...chunk.toString().split('\n').filter(Boolean)); done() } })
+  const app = Fastify({ ...serverOptions(config), logger: { ...loggerOptions(config), stream } })
+  await app.register(App, { config })
+  t.teardown(() => app.close())
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const { port } = app.server.address() as { port: number }
+
+  const jwt = token({ sub: 'alice' })
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?token=${jwt}&user=x`)
+  const [ready] = await once(ws, 'message')
+  t.match(JSON.parse(ready.toString()), { op: 'ready' }, 'the token was accepted')
+  const closed = once(ws, 'close')
+  ws.close()
+  await closed
+  // an HTTP request after it: its log line is written after the upgrade's
+  t.equal((await app.inject({ url: '/health?access_token=abc.def' })).statusCode, 200)
+
+  const requests = lines.map((l) => JSON.parse(l)).filter((l) => l.req)
+  const upgrade = requests.find((l) => l.req.url.startsWith('/ws'))
+  t.ok(upgrade, 'the upgrade request is logged at info')
+  t.equal(upgrade?.req.url, '/ws?token=[redacted]&user=x', 'with its token redacted and the rest kept')
+  t.ok(requests.some((l) => l.req.url === '/health?access_token=[redacted]'), 'access_token too')
+  t.notOk(lines.some((l) => l.includes(jwt) || l.includes(jwt.split('.')[2])), 'no line holds the token or its signature')
+  t.notOk(lines.some((l) => l.includes('abc.def')), 'nor the other credential')
+})
+
+t.test('redactUrl replaces only credential values', async (t) => {
+  t.equal(redactUrl('/ws'), '/ws')
+  t.equal(redactUrl('/ws?user=bob'), '/ws?user=bob')
+  t.equal(redactUrl('/ws?TOKEN=a.b.c'), '/ws?TOKEN=[redacted]')
+  t.equal(redactUrl('/ws?user=bob&token=a.b.c&x=1&token=d'), '/ws?user=bob&token=[redacted]&x=1&token=[redacted]')
+  t.equal(redactUrl('/ws?notatoken=keep'), '/ws?notatoken=keep')
+})
