@@ -1,7 +1,7 @@
 // Logger options for the process (server.ts) and the tests that check what it writes: pino at
 // LOG_LEVEL, and request lines that never carry a credential (browsers put the WebSocket token in
 // the URL: `/ws?token=…`).
-import type { FastifyRequest, FastifyServerOptions } from 'fastify'
+import type { FastifyLoggerOptions, FastifyRequest } from 'fastify'
 import type { Config } from './config.ts'
 
 // query parameters whose values are credentials
@@ -12,7 +12,7 @@ export function redactUrl (url: string): string {
   return url.includes('?') ? url.replace(SECRET_PARAMS, '$1[redacted]') : url
 }
 
-export function loggerOptions (config: Config) {
+export function loggerOptions (config: Config): FastifyLoggerOptions & { level: string } {
   return {
     level: config.LOG_LEVEL,
     serializers: {
@@ -21,12 +21,12 @@ export function loggerOptions (config: Config) {
         return {
           method: request.method,
           url: redactUrl(request.url),
-          version: request.headers?.['accept-version'],
+          version: request.headers?.['accept-version']?.toString(),
           host: request.host,
           remoteAddress: request.ip,
           remotePort: request.socket?.remotePort
         }
       }
     }
-  } satisfies FastifyServerOptions['logger']
+  }
 }
