@@ -48,6 +48,7 @@ export const ConfigSchema = Type.Object({
   // Reconnect recovery and presence (README "Reconnect recovery", docs/recovery.md).
   RECOVERY_BUFFER: Type.Integer({ minimum: 1, maximum: 100000, default: 100, description: 'message events each instance keeps per channel for reconnect recovery' }),
   RECOVERY_CHANNELS: Type.Integer({ minimum: 1, default: 1000, description: 'channels each instance keeps a recovery buffer for (least recently active dropped first)' }),
+  RECOVERY_BUFFER_BYTES: Type.Integer({ minimum: 0, default: 52428800, description: 'bytes of event frames each instance keeps for reconnect recovery, all channels together (least recently active dropped first); default 50 MiB' }),
   RECOVERY_LOG: Type.Integer({ minimum: 1, maximum: 100000, default: 200, description: 'message events kept per channel in the shared recovery log (Redis)' }),
   RECOVERY_TTL_SECONDS: Type.Integer({ minimum: 1, default: 3600, description: 'lifetime of a quiet channel\'s shared recovery log' }),
   PRESENCE_TTL_SECONDS: Type.Integer({ minimum: 3, default: 300, description: 'a user stays present this long after the last refresh (refreshed every third of it while connected)' })

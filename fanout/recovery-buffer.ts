@@ -1,6 +1,7 @@
 // The per-instance ring buffer of recent message events, per channel, fed by every positioned
-// publish. Bounded twice: `size` events per channel and `maxChannels` channels (least recently
-// written dropped first). It also tracks, per epoch (partition), the window of offsets it saw
+// publish. Bounded three times: `size` events per channel, `maxChannels` channels (least recently
+// written dropped first) and `maxBytes` bytes of frames in all (frames reach ~24 kB, so counting
+// events alone bounds nothing useful). It also tracks, per epoch (partition), the window of offsets it saw
 // without a hole, which is what lets it prove that a channel had no other events in a range.
 import type { Position } from '../schemas/message.ts'
 import type { ChannelWindow, RecoveredEvent } from './recovery.ts'
@@ -10,23 +11,28 @@ export interface RecoveryBufferOptions {
   size?: number
   /** channels kept; default 1000 */
   maxChannels?: number
+  /** UTF-8 bytes of frames kept, all channels together; default 50 MiB */
+  maxBytes?: number
 }
 
 /** Offsets [from, high] of one partition were all seen, in order, with no hole. */
 interface PartitionWindow { from: bigint, high: bigint }
-interface ChannelBuffer { epoch: string, floor: bigint, last: bigint, events: RecoveredEvent[] }
+interface ChannelBuffer { epoch: string, floor: bigint, last: bigint, events: RecoveredEvent[], bytes: number }
 
 const max = (a: bigint, b: bigint) => (a > b ? a : b)
 
 export class RecoveryBuffer {
   readonly size: number
   readonly maxChannels: number
+  readonly maxBytes: number
+  #bytes = 0
   readonly #partitions = new Map<string, PartitionWindow>()
   readonly #channels = new Map<string, ChannelBuffer>()
 
   constructor (opts: RecoveryBufferOptions = {}) {
     this.size = opts.size ?? 100
     this.maxChannels = opts.maxChannels ?? 1000
+    this.maxBytes = opts.maxBytes ?? 50 * 1024 * 1024
   }
 
   /** Records a published message event. O(1) per event (amortised), whatever the subscriber count. */
@@ -43,14 +49,22 @@ export class RecoveryBuffer {
     let buffer = this.#channels.get(channel)
     if (buffer) this.#channels.delete(channel) // re-inserted below: the Map's order is the LRU order
     if (!buffer || buffer.epoch !== position.epoch) {
+      if (buffer) this.#bytes -= buffer.bytes
       // Every record since `from` went through here and none was this channel's: that is the floor.
-      buffer = { epoch: position.epoch, floor: partition.from - 1n, last: offset, events: [] }
+      buffer = { epoch: position.epoch, floor: partition.from - 1n, last: offset, events: [], bytes: 0 }
     }
     this.#channels.set(channel, buffer)
     buffer.last = offset
     buffer.events.push({ offset: position.offset, frame })
-    if (buffer.events.length > this.size) buffer.floor = BigInt(buffer.events.shift()!.offset)
+    this.#add(buffer, Buffer.byteLength(frame))
+    if (buffer.events.length > this.size) this.#trim(buffer)
     if (this.#channels.size > this.maxChannels) this.#evictOldest()
+    // Over the byte bound: drop whole channels, least recently written first; the channel just
+    // written (the most recent) is trimmed from its oldest event only when it is the last one left.
+    while (this.#bytes > this.maxBytes) {
+      if (this.#channels.size > 1) this.#evictOldest()
+      else this.#trim(buffer)
+    }
   }
 
   /** What this buffer can prove about `channel` in `epoch`; null when it never saw that partition. */
@@ -71,9 +85,25 @@ export class RecoveryBuffer {
 
   get channelCount (): number { return this.#channels.size }
 
+  /** UTF-8 bytes of the frames held now (at most `maxBytes`). */
+  get bytes (): number { return this.#bytes }
+
+  #add (buffer: ChannelBuffer, bytes: number): void {
+    buffer.bytes += bytes
+    this.#bytes += bytes
+  }
+
+  /** Drops the channel's oldest event; its offset becomes the floor (nothing at or below it is proven). */
+  #trim (buffer: ChannelBuffer): void {
+    const dropped = buffer.events.shift()!
+    buffer.floor = BigInt(dropped.offset)
+    this.#add(buffer, -Buffer.byteLength(dropped.frame))
+  }
+
   #evictOldest (): void {
     const [name, evicted] = this.#channels.entries().next().value as [string, ChannelBuffer]
     this.#channels.delete(name)
+    this.#bytes -= evicted.bytes
     // Forgetting a channel would make its silence look proven: move the partition's proof past it.
     const partition = this.#partitions.get(evicted.epoch)
     if (partition) partition.from = max(partition.from, evicted.last + 1n)

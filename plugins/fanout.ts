@@ -45,7 +45,7 @@ export default fp<FanoutPluginOptions>(async function fanout (app, opts) {
     frameBudget: { rate: config.WS_FRAME_RATE, burst: config.WS_FRAME_BURST },
     // A replay is sent in one synchronous burst: it must leave room for live traffic in the send buffer.
     maxReplayBytes: Math.floor(config.WS_MAX_BACKPRESSURE / 2),
-    recovery: { size: config.RECOVERY_BUFFER, maxChannels: config.RECOVERY_CHANNELS } })
+    recovery: { size: config.RECOVERY_BUFFER, maxChannels: config.RECOVERY_CHANNELS, maxBytes: config.RECOVERY_BUFFER_BYTES } })
   const wsTransport = createWsTransport({ hub, maxBackpressure: config.WS_MAX_BACKPRESSURE, idleTimeout: config.WS_IDLE_TIMEOUT })
   let uws: UwsServer | undefined
 

@@ -91,6 +91,13 @@ export default fp(async function metrics (app) {
   mirror('switchboard_fanout_replays_over_budget_total', 'recoveries answered recovered: false because the replay would not fit in half of WS_MAX_BACKPRESSURE', () => stats().replaysOverBudget)
   mirror('switchboard_fanout_replays_dropped_total', 'redelivered positioned events not sent again (at or below the channel\'s last sent position)', () => stats().replaysDropped)
 
+  new Gauge({
+    name: 'switchboard_recovery_buffer_bytes',
+    help: 'Bytes of event frames in this instance\'s recovery buffer (at most RECOVERY_BUFFER_BYTES)',
+    registers,
+    collect () { this.set(app.fanout.hub.recovery.bytes) }
+  })
+
   app.events.emitter.on('produced', ({ topic, outcome }) => produced.inc({ topic, outcome }))
   app.topicHandlers.events.on('handled', ({ topic, handler, outcome }) => {
     handled.inc({ topic, handler, outcome })
