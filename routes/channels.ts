@@ -24,6 +24,20 @@ const channels: FastifyPluginAsyncTypebox = async (app) => {
     }
   }
 
+  /**
+   * Whether the id has carried a message, as far as anything here can tell: the store (messages not
+   * deleted), then the log's traces of it — the shared recovery log (recent events of the channel,
+   * deletions included, from every instance), this instance's last fanned-out position, the cache
+   * (messages cached before the store has them). Deletions older than the recovery log's window
+   * leave no trace the store shows (README "Known limits").
+   */
+  const used = async (id: string): Promise<boolean> => {
+    if ((await app.store.page(id, { limit: 1 })).length > 0) return true
+    if (app.fanout.hub.position(id)) return true
+    if (await app.recovery.log.read(id)) return true
+    return ((await app.cache.page(id, { limit: 1 })) ?? []).length > 0
+  }
+
   const existing = async (id: string) => {
     const channel = await app.channels.store.get(id)
     if (!channel) throw app.httpErrors.notFound(`channel ${id} was never created: it is public and has no members`)
@@ -41,8 +55,9 @@ const channels: FastifyPluginAsyncTypebox = async (app) => {
     const user = caller(request)
     const { id, name, members = [] } = request.body
     if (id.startsWith(PERSONAL_PREFIX)) throw app.httpErrors.forbidden(`channel ids starting with ${PERSONAL_PREFIX} are personal channels and cannot be created`)
-    // A channel already in use (posted to before it was created) stays public: nobody may claim it.
-    if ((await app.store.page(id, { limit: 1 })).length > 0) throw app.httpErrors.conflict(`channel ${id} already exists (it has messages)`)
+    // A channel already in use (posted to before it was created, even if those messages are deleted
+    // or not stored yet) stays public: nobody may claim it and so cut off its subscribers.
+    if (await used(id)) throw app.httpErrors.conflict(`channel ${id} already exists (it has messages): an id that has carried messages cannot be claimed`)
     const channel: Channel = {
       id,
       name: name ?? id,
