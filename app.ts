@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
-import type { Config } from './config.ts'
+import { parseRoles, type Config, type Role } from './config.ts'
 import errors from './plugins/errors.ts'
 import readiness from './plugins/readiness.ts'
 import auth from './plugins/auth.ts'
@@ -38,6 +38,8 @@ declare module 'fastify' {
     config: Config
     /** Names this instance: broadcast consumer groups, logs. */
     instanceId: string
+    /** What this process runs (config ROLES). */
+    roles: ReadonlySet<Role>
   }
 }
 
@@ -65,13 +67,16 @@ export function serverOptions (config: Config): FastifyServerOptions {
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     // on close: idle keep-alive connections end at once, requests in flight are answered first
-    forceCloseConnections: 'idle'
+    forceCloseConnections: 'idle',
+    // path parameters as long as the longest id the schemas allow (channel ids: 128), never a 414
+    routerOptions: { maxParamLength: 128 }
   }
 }
 
 async function app (fastify: FastifyInstance, opts: AppOptions) {
   fastify.decorate('config', opts.config)
   fastify.decorate('instanceId', opts.config.INSTANCE_ID || randomUUID().slice(0, 8))
+  fastify.decorate('roles', parseRoles(opts.config.ROLES))
   // Bodies are checked as sent (no type coercion); params and query strings are converted.
   fastify.setValidatorCompiler(TypeBoxValidatorCompiler)
 

@@ -10,6 +10,7 @@ export const ConfigSchema = Type.Object({
   WS_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 5002, description: 'uWebSockets.js fanout port (path /ws)' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
   INSTANCE_ID: Type.String({ default: '', description: 'names this instance in broadcast consumer groups; random when empty' }),
+  ROLES: Type.String({ default: 'api,fanout,workers', pattern: '^ *(api|fanout|workers)( *, *(api|fanout|workers))* *$', description: 'what this process runs, comma-separated: api (HTTP routes, producing), fanout (WebSocket servers, broadcast handlers), workers (shared handlers: store, cache, recovery log, mentions)' }),
 
   KAFKA_BROKERS: Type.String({ default: '', description: 'comma-separated host:port list; empty = embedded event log' }),
   KAFKA_CLIENT_ID: Type.String({ default: 'switchboard' }),
@@ -43,7 +44,7 @@ export const ConfigSchema = Type.Object({
   WS_MAX_CONNECTIONS_PER_USER: Type.Integer({ minimum: 0, default: 20, description: 'WebSocket connections per user on one instance (429 on upgrade above); 0 = unlimited' }),
   RATE_LIMIT_MAX: Type.Integer({ minimum: 0, default: 120, description: 'writes per user (per IP when anonymous) per RATE_LIMIT_WINDOW; 0 = no limit' }),
   RATE_LIMIT_WINDOW: Type.String({ default: '1 minute', pattern: '^[0-9]+ ?(ms|s|sec|secs|second|seconds|m|min|mins|minute|minutes|h|hour|hours)?$', description: 'e.g. 60000 (ms), 30s, 1 minute' }),
-  CHANNEL_CACHE_MS: Type.Integer({ minimum: 0, default: 2000, description: 'how long an instance trusts its copy of a channel (membership changes elsewhere show up within this)' }),
+  CHANNEL_CACHE_MS: Type.Integer({ minimum: 0, default: 300000, description: 'backstop lifetime of an instance\'s copy of a channel: changes reach every instance through the channels topic at once; this bounds how long a change whose announcement failed (a 503) can go unseen' }),
 
   // Reconnect recovery and presence (README "Reconnect recovery", docs/recovery.md).
   RECOVERY_BUFFER: Type.Integer({ minimum: 1, maximum: 100000, default: 100, description: 'message events each instance keeps per channel for reconnect recovery' }),
@@ -55,6 +56,14 @@ export const ConfigSchema = Type.Object({
 })
 
 export type Config = Static<typeof ConfigSchema>
+
+export const ROLES = ['api', 'fanout', 'workers'] as const
+export type Role = typeof ROLES[number]
+
+/** The roles named in ROLES, as a set. */
+export function parseRoles (roles: string): Set<Role> {
+  return new Set(roles.split(',').map((r) => r.trim()).filter((r): r is Role => (ROLES as readonly string[]).includes(r)))
+}
 
 export class ConfigError extends Error {
   constructor (readonly variable: string, detail: string) {

@@ -1,7 +1,8 @@
 // Tells each user mentioned as `@<userId>` in a new message: one `notification` event per mentioned
 // user on the `notifications` topic (key userId). At least once: a redelivered message notifies
 // again with the same notification id, which clients use to drop the duplicate.
-import { MessageEvent, type NotificationEvent } from '../schemas/events.ts'
+import { type NotificationEvent } from '../schemas/events.ts'
+import { topics } from '../schemas/topics.ts'
 import { defineTopicHandler } from '../plugins/topic-handlers.ts'
 import { TransientError } from '../plugins/errors.ts'
 
@@ -24,9 +25,8 @@ export function mentionedUsers (content: string): string[] {
 
 export default defineTopicHandler({
   name: 'messages-mentions',
-  topic: 'messages',
+  topic: topics.messages,
   mode: 'shared',
-  schema: MessageEvent,
   async handle (event, { app }) {
     // Created only: an edit that adds a mention does not notify (documented in the README).
     if (event.type !== 'message.created') return

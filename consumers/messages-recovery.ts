@@ -1,16 +1,21 @@
 // Keeps each channel's recent message events in the shared recovery log (Redis), once cluster-wide,
-// so a client that reconnects to any instance can be given what it missed (docs/recovery.md).
-import { MessageEvent, messageEventData } from '../schemas/events.ts'
+// so a client that reconnects to any instance can be given what it missed (docs/recovery.md). One
+// pipelined round trip per batch.
+import { messageEventData } from '../schemas/events.ts'
+import { topics } from '../schemas/topics.ts'
 import { defineTopicHandler } from '../plugins/topic-handlers.ts'
 import { frames } from '../fanout/protocol.ts'
 
 export default defineTopicHandler({
   name: 'messages-recovery',
-  topic: 'messages',
+  topic: topics.messages,
   mode: 'shared',
-  schema: MessageEvent,
-  async handle (event, { app, position }) {
+  async handleBatch (events, { app }) {
     // The very frame messages-fanout publishes (test/e2e/recovery.test.ts compares them byte for byte).
-    await app.recovery.log.append(event.channelId, position, frames.event(event.channelId, event.type, messageEventData(event, position), position))
+    await app.recovery.log.appendBatch(events.map(({ event, position }) => ({
+      channel: event.channelId,
+      position,
+      frame: frames.event(event.channelId, event.type, messageEventData(event, position), position)
+    })))
   }
 })

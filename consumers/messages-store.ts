@@ -1,27 +1,15 @@
-// Every message event into the durable store, idempotently: upsert by id, patch, delete.
-import { MessageEvent } from '../schemas/events.ts'
+// Every message event into the durable store, a batch at a time: creates inserted once (a
+// redelivered one finds its message or tombstone), edits and deletes applied only when newer than
+// the last event applied to the message (see the store contract).
+import { topics } from '../schemas/topics.ts'
 import { defineTopicHandler } from '../plugins/topic-handlers.ts'
+import { messageChange } from '../plugins/store/store.ts'
 
 export default defineTopicHandler({
   name: 'messages-store',
-  topic: 'messages',
+  topic: topics.messages,
   mode: 'shared',
-  schema: MessageEvent,
-  async handle (event, { app, position, log }) {
-    switch (event.type) {
-      case 'message.created':
-        await app.store.upsert({ ...event.data, position })
-        break
-      case 'message.updated': {
-        const { content, editedAt } = event.data
-        // Edits follow their message in the log: a missing one was deleted meanwhile, nothing to do.
-        if (!await app.store.patch(event.data.id, { content, editedAt })) log.debug({ messageId: event.data.id }, 'edit of a deleted message ignored')
-        break
-      }
-      case 'message.deleted':
-        // Deleted for good (the text is gone, as the author asked); history never shows it again.
-        await app.store.remove(event.data.id)
-        break
-    }
+  async handleBatch (events, { app }) {
+    await app.store.apply(events.map(({ event, position }) => messageChange(event, position)))
   }
 })

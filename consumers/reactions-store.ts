@@ -1,7 +1,7 @@
 // Reactions onto their message in the store (a set per emoji: redelivery changes nothing), then the
 // store's resulting reactions onto the cached copy. One handler, so the cache never runs ahead of
 // the store or needs its own merge logic.
-import { ReactionEvent } from '../schemas/events.ts'
+import { topics } from '../schemas/topics.ts'
 import { defineTopicHandler } from '../plugins/topic-handlers.ts'
 
 export class MessageNotFoundYet extends Error {
@@ -13,9 +13,8 @@ export class MessageNotFoundYet extends Error {
 
 export default defineTopicHandler({
   name: 'reactions-store',
-  topic: 'reactions',
+  topic: topics.reactions,
   mode: 'shared',
-  schema: ReactionEvent,
   async handle (event, { app }) {
     const { messageId, emoji, userId } = event.data
     const reactions = await app.store.react(messageId, emoji, userId, event.type === 'reaction.added')

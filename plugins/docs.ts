@@ -5,6 +5,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { ErrorResponse } from '../schemas/http.ts'
 import { Message, Position } from '../schemas/message.ts'
+import { clientEventTypes, topics } from '../schemas/topics.ts'
 import { CloseCodes, ErrorCodes, PingFrame, PROTOCOL_VERSION, ServerFrame, SubscribeFrame, UnsubscribeFrame } from '../fanout/protocol.ts'
 
 /** Shapes with an $id that become named components; a route answering one gets a $ref to it. */
@@ -34,8 +35,7 @@ frame is a JSON object with an \`op\`:
 | server → client | \`{"op":"event","channel","position","type","data"}\` |
 | server → client | \`{"op":"error","code","message"}\`, \`{"op":"pong"}\` |
 
-Event types: \`message.created\`, \`message.updated\`, \`message.deleted\`, \`reaction.added\`,
-\`reaction.removed\`, \`typing\`, \`presence.join\`, \`presence.leave\`, \`notification\`. Resubscribe with
+Event types (from the topic catalogue, schemas/topics.ts): ${clientEventTypes.map((t) => `\`${t}\``).join(', ')}. Resubscribe with
 \`since\` = the last position seen: \`recovered: true\` means every missed event was replayed;
 \`recovered: false\` means reload history over HTTP. Error and close codes (4008: slow client) are
 listed in fanout/README.md and, with the frames' JSON schemas, in this document's \`x-websocket\` section (/docs/json).
@@ -75,6 +75,9 @@ ${websocket}`
         // The protocol's own schemas (fanout/protocol.ts), so this never drifts from the server.
         clientFrames: [SubscribeFrame, UnsubscribeFrame, PingFrame],
         serverFrames: ServerFrame,
+        eventTypes: clientEventTypes,
+        // The log's topics (schemas/topics.ts), for services that consume or produce them directly.
+        topics: Object.values(topics).map(({ name, key, positioned, clientEvents, description, schema }) => ({ name, key, positioned, clientEvents, description, schema })),
         errorCodes: ErrorCodes,
         closeCodes: CloseCodes,
         reference: 'fanout/README.md'

@@ -1,5 +1,8 @@
-// The topic-handler registry: loads every handler in consumers/, validates each event against the
-// handler's schema, retries failures with backoff, and sends what cannot be handled to `<topic>.dlq`.
+// The topic-handler registry and its consume pipeline. Handlers come from consumers/ (one file each)
+// and from plugins (`app.topicHandlers.add`). Per topic and delivery mode this instance runs ONE
+// consumer: each record is fetched, parsed and validated once, then handed to every handler of that
+// topic and mode, a batch at a time (a partition's records in order). Retries and dead letters stay
+// per handler and per record; a batch is committed once every handler is done with all of it.
 import { EventEmitter } from 'node:events'
 import { readdir } from 'node:fs/promises'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -7,10 +10,20 @@ import { setTimeout as wait } from 'node:timers/promises'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Static, TSchema } from '@sinclair/typebox'
-import { TypeCompiler } from '@sinclair/typebox/compiler'
-import type { BusRecord, Consumer, DeliveryMode } from './bus/index.ts'
+import type { BatchControl, BusRecord, Consumer, DeliveryMode } from './bus/index.ts'
 import type { Position } from '../schemas/message.ts'
+import type { Topic } from '../schemas/topics.ts'
+import { schemaError, type DeclaredTopic } from './events.ts'
 import { isTransient } from './errors.ts'
+import type { Role } from '../config.ts'
+
+/** One valid event of a batch, with the record it came from and its place in its stream. */
+export interface TopicEvent<E = unknown> {
+  event: E
+  record: BusRecord
+  /** {epoch, offset} of the record. */
+  position: Position
+}
 
 export interface HandlerContext {
   app: FastifyInstance
@@ -20,18 +33,31 @@ export interface HandlerContext {
   log: FastifyBaseLogger
 }
 
+export interface BatchContext {
+  app: FastifyInstance
+  log: FastifyBaseLogger
+}
+
 export interface TopicHandler<S extends TSchema = TSchema> {
-  /** Unique; names the consumer group. */
+  /** Unique; names the handler in logs, metrics and dead letters. */
   name: string
-  topic: string
+  /** A topic of the catalogue (schemas/topics.ts) or one declared with `defineTopic`. */
+  topic: Topic<S>
   mode: DeliveryMode
-  schema: S
-  handle (event: Static<S>, ctx: HandlerContext): Promise<void>
+  /** Roles that run it (config ROLES); default: `shared` → workers, `broadcast` → fanout. */
+  roles?: readonly Role[]
+  /** One event at a time. */
+  handle? (event: Static<S>, ctx: HandlerContext): Promise<void>
+  /**
+   * A batch of one partition's events, in order: one round trip for all of them. On an error that is
+   * not transient the batch is retried one event at a time, so a poison event dead-letters alone.
+   */
+  handleBatch? (events: Array<TopicEvent<Static<S>>>, ctx: BatchContext): Promise<void>
   /** Attempts before the dead-letter queue (default 5); transient errors are retried without limit. */
   maxAttempts?: number
 }
 
-/** Identity function that types `handle` from the schema. */
+/** Identity function that types `handle` / `handleBatch` from the topic's schema. */
 export function defineTopicHandler<S extends TSchema> (handler: TopicHandler<S>): TopicHandler<S> {
   return handler
 }
@@ -49,11 +75,19 @@ export interface DeadLetter {
 /** Emitted after every record a handler finished with: metrics count them, tests wait for them. */
 export interface HandledRecord { handler: string, topic: string, partition: number, offset: string, epoch: string, outcome: 'ok' | 'dead-letter' }
 
+/** Counters read by /metrics: what the pipeline did once per record and once per batch. */
+export interface PipelineStats { batches: number, records: number, parsed: number }
+
 export interface TopicHandlers {
+  /** Handlers this instance runs (its roles), in load order. */
   list: TopicHandler[]
+  /** Adds a handler before the app is ready (a plugin's own handlers); throws once consumers run. */
+  add (handler: TopicHandler): void
+  /** Topics (and their dead-letter topics) this instance's handlers read. */
   topics (): string[]
-  /** 'handled' (HandledRecord) after each record. */
+  /** 'handled' (HandledRecord) after each record and handler. */
   events: EventEmitter<{ handled: [HandledRecord] }>
+  stats: PipelineStats
 }
 
 declare module 'fastify' {
@@ -61,6 +95,7 @@ declare module 'fastify' {
 }
 
 const BACKOFF_MS = [50, 200, 500, 1000, 2000, 5000]
+const backoff = (attempt: number) => BACKOFF_MS[Math.min(attempt - 1, BACKOFF_MS.length - 1)]
 
 export interface TopicHandlersOptions {
   /** Folder to load handlers from (default: consumers/). */
@@ -74,97 +109,183 @@ export async function loadHandlers (dir: string): Promise<TopicHandler[]> {
   const handlers: TopicHandler[] = []
   for (const file of files) {
     const mod = await import(pathToFileURL(`${dir}/${file}`).href) as { default?: TopicHandler }
-    if (!mod.default?.topic || typeof mod.default.handle !== 'function') throw new Error(`consumers/${file} must export default defineTopicHandler({...})`)
-    handlers.push(mod.default)
+    const h = mod.default
+    if (!h?.topic?.name || (typeof h.handle !== 'function' && typeof h.handleBatch !== 'function')) {
+      throw new Error(`consumers/${file} must export default defineTopicHandler({ name, topic, mode, handle or handleBatch })`)
+    }
+    handlers.push(h)
   }
   return handlers
 }
 
+/** Thrown out of a batch when the partition was taken away (rebalance) or the app is closing. */
+class Abandoned extends Error {}
+
+/** The roles a handler runs in. */
+export function handlerRoles (h: TopicHandler): readonly Role[] {
+  return h.roles ?? (h.mode === 'shared' ? ['workers'] : ['fanout'])
+}
+
 export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts) {
   const dir = opts.dir ?? fileURLToPath(new URL('../consumers', import.meta.url))
-  const list = [...await loadHandlers(dir), ...(opts.handlers ?? [])]
+  const roles = app.roles
+  const list: TopicHandler[] = []
   const names = new Set<string>()
-  for (const h of list) {
+  let started = false
+  const add = (h: TopicHandler) => {
+    if (started) throw new Error(`topic handler ${h.name} added after the consumers started: add it before the app is ready`)
     if (names.has(h.name)) throw new Error(`two topic handlers are named ${h.name}`)
+    app.events.declare(h.topic) // the producer validates against the same declaration
     names.add(h.name)
+    if (handlerRoles(h).some((r) => roles.has(r))) list.push(h)
   }
-  const topics = () => [...new Set(list.flatMap((h) => [h.topic, `${h.topic}.dlq`]))]
+  for (const h of [...await loadHandlers(dir), ...(opts.handlers ?? [])]) add(h)
+
+  const topics = () => [...new Set(list.flatMap((h) => [h.topic.name, `${h.topic.name}.dlq`]))]
   const events = new EventEmitter<{ handled: [HandledRecord] }>()
   events.setMaxListeners(0)
-  app.decorate('topicHandlers', { list, topics, events })
+  const stats: PipelineStats = { batches: 0, records: 0, parsed: 0 }
+  app.decorate('topicHandlers', { list, add, topics, events, stats })
 
   const consumers: Consumer[] = []
   let closing = false
 
-  async function deadLetter (handler: TopicHandler, record: BusRecord, reason: string, log: FastifyBaseLogger) {
-    const letter: DeadLetter = { reason, handler: handler.name, topic: record.topic, partition: record.partition, offset: record.offset, failedAt: new Date().toISOString(), payload: record.value.toString('utf8') }
+  async function deadLetter (handler: string, record: BusRecord, reason: string, log: FastifyBaseLogger, control: BatchControl) {
+    const letter: DeadLetter = { reason, handler, topic: record.topic, partition: record.partition, offset: record.offset, failedAt: new Date().toISOString(), payload: record.value.toString('utf8') }
     log.warn({ reason }, 'event sent to the dead-letter queue')
-    for (let attempt = 0; !closing; attempt++) {
+    for (let attempt = 1; ; attempt++) {
+      if (closing || control.revoked) throw new Abandoned(`not dead-lettered (${reason}): left in the log`)
       try {
         await app.bus.produce(`${record.topic}.dlq`, record.key, JSON.stringify(letter))
-        return true
+        return
       } catch (err) {
         log.error({ err }, 'could not write to the dead-letter queue; retrying')
-        await wait(BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)])
+        await pause(attempt, control)
       }
     }
-    return false
   }
 
-  function consumerFor (handler: TopicHandler) {
-    const check = TypeCompiler.Compile(handler.schema)
+  /** Waits before a retry, keeping the group membership; throws once the partition is gone. */
+  async function pause (attempt: number, control: BatchControl) {
+    await wait(backoff(attempt))
+    if (closing || control.revoked) throw new Abandoned('stopped while retrying')
+    await control.heartbeat()
+  }
+
+  /** Runs one handler over a batch of valid events. Resolves when every event is handled or dead-lettered. */
+  function runner (handler: TopicHandler, declared: DeclaredTopic) {
     const maxAttempts = handler.maxAttempts ?? 5
-    const baseLog = app.log.child({ handler: handler.name, topic: handler.topic })
+    const baseLog = app.log.child({ handler: handler.name, topic: declared.topic.name })
     const handled = (record: BusRecord, outcome: HandledRecord['outcome']) => {
       events.emit('handled', { handler: handler.name, topic: record.topic, partition: record.partition, offset: record.offset, epoch: record.epoch, outcome })
     }
-    const dead = async (record: BusRecord, reason: string, log: FastifyBaseLogger) => {
-      // Not dead-lettered (shutting down): throw, so the offset stays uncommitted and it is not lost.
-      if (!await deadLetter(handler, record, reason, log)) throw new Error(`closing: ${reason}; left in the log`)
-      handled(record, 'dead-letter')
-    }
-    return async (record: BusRecord) => {
+    const batchCtx: BatchContext = { app, log: baseLog }
+
+    /** One event, retried with backoff; dead-lettered after maxAttempts non-transient failures. */
+    async function one (item: TopicEvent, control: BatchControl) {
       // A child logger per record costs on the hot path: made only when something is logged.
       let child: FastifyBaseLogger | undefined
-      const log = () => (child ??= baseLog.child({ partition: record.partition, offset: record.offset }))
-      let event: unknown
-      try {
-        event = JSON.parse(record.value.toString('utf8'))
-      } catch {
-        return dead(record, 'invalid JSON', log())
-      }
-      if (!check.Check(event)) {
-        const first = check.Errors(event).First()
-        return dead(record, `schema: ${first ? `${first.path || '/'} ${first.message}` : 'invalid event'}`, log())
-      }
-      const ctx: HandlerContext = { app, record, position: { epoch: record.epoch, offset: record.offset }, get log () { return log() } }
+      const log = () => (child ??= baseLog.child({ partition: item.record.partition, offset: item.record.offset }))
       for (let attempt = 1; ; attempt++) {
+        if (closing || control.revoked) throw new Abandoned('stopped')
         try {
-          await handler.handle(event, ctx)
-          handled(record, 'ok')
+          if (handler.handle) await handler.handle(item.event, { app, record: item.record, position: item.position, get log () { return log() } })
+          else await handler.handleBatch!([item], batchCtx)
+          handled(item.record, 'ok')
           return
         } catch (err) {
-          if (closing) throw err // leave it uncommitted: another instance or the next start handles it
+          if (closing || control.revoked) throw new Abandoned('stopped')
           if (!isTransient(err) && attempt >= maxAttempts) {
-            return dead(record, `failed ${attempt} times: ${(err as Error).message}`, log())
+            await deadLetter(handler.name, item.record, `failed ${attempt} times: ${(err as Error).message}`, log(), control)
+            handled(item.record, 'dead-letter')
+            return
           }
           log()[attempt === 1 ? 'warn' : 'error']({ err, attempt }, 'topic handler failed; retrying')
-          await wait(BACKOFF_MS[Math.min(attempt - 1, BACKOFF_MS.length - 1)])
+          await pause(attempt, control)
         }
       }
+    }
+
+    return async (items: TopicEvent[], control: BatchControl) => {
+      if (items.length === 0) return
+      if (handler.handleBatch && items.length > 1) {
+        // The whole batch at once; transient failures (a service down) retry it whole, anything
+        // else falls back to one event at a time so that only the poison one is dead-lettered.
+        for (let attempt = 1; ; attempt++) {
+          if (closing || control.revoked) throw new Abandoned('stopped')
+          try {
+            await handler.handleBatch(items, batchCtx)
+            for (const item of items) handled(item.record, 'ok')
+            return
+          } catch (err) {
+            if (closing || control.revoked) throw new Abandoned('stopped')
+            if (!isTransient(err)) {
+              baseLog.warn({ err, records: items.length }, 'batch failed; handling its events one by one')
+              break
+            }
+            baseLog[attempt === 1 ? 'warn' : 'error']({ err, attempt }, 'topic handler failed on a batch; retrying')
+            await pause(attempt, control)
+          }
+        }
+      }
+      for (const item of items) await one(item, control)
+    }
+  }
+
+  /** The one consumer of a topic and mode: parse and validate once, then every handler. */
+  function pipeline (declared: DeclaredTopic, handlers: TopicHandler[]) {
+    const runners = handlers.map((h) => runner(h, declared))
+    const handlerNames = handlers.map((h) => h.name).join(',')
+    const log = app.log.child({ topic: declared.topic.name, handlers: handlerNames })
+    return async (records: BusRecord[], control: BatchControl) => {
+      stats.batches++
+      stats.records += records.length
+      const valid: TopicEvent[] = []
+      for (const record of records) {
+        let event: unknown
+        let reason: string | undefined
+        try {
+          event = JSON.parse(record.value.toString('utf8'))
+          stats.parsed++
+          if (!declared.check.Check(event)) reason = `schema: ${schemaError(declared.check, event)}`
+        } catch {
+          reason = 'invalid JSON'
+        }
+        if (reason === undefined) {
+          valid.push({ event, record, position: { epoch: record.epoch, offset: record.offset } })
+          continue
+        }
+        // Invalid for every handler alike: one dead letter, before its valid neighbours are handled.
+        try {
+          await deadLetter(handlerNames, record, reason, log.child({ partition: record.partition, offset: record.offset }), control)
+        } catch (err) {
+          if (err instanceof Abandoned) throw err
+        }
+        for (const h of handlers) events.emit('handled', { handler: h.name, topic: record.topic, partition: record.partition, offset: record.offset, epoch: record.epoch, outcome: 'dead-letter' })
+      }
+      await Promise.all(runners.map((run) => run(valid, control)))
     }
   }
 
   app.addHook('onReady', async () => {
+    started = true
     await app.bus.ensureTopics(topics())
-    for (const handler of list) {
-      consumers.push(await app.bus.consume({ name: handler.name, topic: handler.topic, mode: handler.mode, handle: consumerFor(handler) }))
+    // One consumer per topic and delivery mode; its group is named after both.
+    const groups = new Map<string, { declared: DeclaredTopic, mode: DeliveryMode, handlers: TopicHandler[] }>()
+    for (const h of list) {
+      const key = `${h.topic.name}\u0000${h.mode}`
+      const group = groups.get(key) ?? { declared: app.events.topic(h.topic.name)!, mode: h.mode, handlers: [] }
+      group.handlers.push(h)
+      groups.set(key, group)
     }
-    app.log.info({ handlers: list.map((h) => `${h.topic}→${h.name} (${h.mode})`) }, 'topic handlers subscribed')
+    for (const { declared, mode, handlers } of groups.values()) {
+      consumers.push(await app.bus.consume({ name: `${declared.topic.name}.${mode}`, topic: declared.topic.name, mode, handleBatch: pipeline(declared, handlers) }))
+    }
+    app.log.info({ roles: [...roles], consumers: [...groups.values()].map((g) => `${g.declared.topic.name} (${g.mode}): ${g.handlers.map((h) => h.name).join(', ')}`) }, 'topic handlers subscribed')
   })
 
   app.addHook('onClose', async () => {
     closing = true
     await Promise.all(consumers.map((c) => c.stop()))
   })
-}, { name: 'topic-handlers', dependencies: ['bus'] })
+}, { name: 'topic-handlers', dependencies: ['bus', 'events'] })

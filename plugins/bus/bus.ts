@@ -13,13 +13,37 @@ export interface BusRecord {
 
 export interface ProduceResult { topic: string, partition: number, offset: string, epoch: string }
 
-export interface ConsumerSpec {
+/** What a batch handler may ask of the consumer while it works on a batch. */
+export interface BatchControl {
+  /** True once this consumer no longer owns the batch's partition (rebalance, stop): write nothing more. */
+  readonly revoked: boolean
+  /** Keeps the group membership alive during a long wait; rejects when a rebalance took the partition. */
+  heartbeat (): Promise<void>
+}
+
+interface ConsumerSpecBase {
   /** Names the consumer group: `shared` → one group for the cluster, `broadcast` → one per instance. */
   name: string
   topic: string
   mode: DeliveryMode
-  /** Called once per record, in offset order per partition; must not throw (the registry catches). */
-  handle (record: BusRecord): Promise<void>
+}
+
+/**
+ * A consumer takes records one at a time (`handle`) or a batch at a time (`handleBatch`: records of
+ * one partition in offset order, as fetched). Offsets are committed once the call resolves; a call
+ * that rejects leaves its records uncommitted, to be delivered again (only while stopping or after
+ * losing the partition: the registry never rejects otherwise).
+ */
+export type ConsumerSpec = ConsumerSpecBase & (
+  | { handle (record: BusRecord): Promise<void>, handleBatch?: never }
+  | { handleBatch (records: BusRecord[], control: BatchControl): Promise<void>, handle?: never }
+)
+
+/** The batch form of a spec (a per-record handler runs its batch one record after another). */
+export function batchHandler (spec: ConsumerSpec): (records: BusRecord[], control: BatchControl) => Promise<void> {
+  if (spec.handleBatch) return spec.handleBatch
+  const handle = spec.handle
+  return async (records) => { for (const record of records) await handle(record) }
 }
 
 export interface Consumer { stop (): Promise<void> }

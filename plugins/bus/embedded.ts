@@ -1,13 +1,15 @@
 // In-process event log with the Kafka semantics the rest relies on: keyed partitions, per-partition
 // order, offsets as positions, consumer groups (`shared`) and per-instance readers (`broadcast`).
 import { randomUUID } from 'node:crypto'
-import type { BusOptions, BusRecord, Consumer, ConsumerLag, ConsumerSpec, EventBus, ProduceResult } from './bus.ts'
+import { batchHandler, type BatchControl, type BusOptions, type BusRecord, type Consumer, type ConsumerLag, type ConsumerSpec, type EventBus, type ProduceResult } from './bus.ts'
 
 interface Partition { records: BusRecord[], base: number, waiters: Set<() => void> }
 interface Topic { epoch: string, partitions: Partition[] }
 
 /** Records kept per partition; older ones are dropped once every group has read them. */
 const RETENTION = 50_000
+/** Most records handed to a consumer at once (Kafka's fetch size plays this part there). */
+const MAX_BATCH = 500
 
 // Kafka's default partitioner is murmur2; any stable hash keeps the per-key order guarantee.
 function partitionFor (key: string, count: number): number {
@@ -44,7 +46,13 @@ export function createEmbeddedBus (options: BusOptions): EventBus {
   class Reader implements Consumer {
     private stopped = false
     private readonly loops: Promise<void>[]
+    private readonly handleBatch: ReturnType<typeof batchHandler>
+    // One reader owns its partitions until it stops: no rebalances in process.
+    private readonly control: BatchControl
     constructor (private readonly spec: ConsumerSpec, private readonly t: Topic, private readonly next: number[]) {
+      this.handleBatch = batchHandler(spec)
+      const reader = this
+      this.control = { get revoked () { return reader.stopped }, heartbeat: async () => {} }
       this.loops = t.partitions.map((_p, i) => this.loop(i))
     }
 
@@ -56,13 +64,15 @@ export function createEmbeddedBus (options: BusOptions): EventBus {
           await new Promise<void>((resolve) => { part.waiters.add(resolve) })
           continue
         }
-        const record = part.records[Math.max(index, 0)]
+        // Everything that arrived since the last batch, as a Kafka fetch would return it.
+        const start = Math.max(index, 0)
+        const records = part.records.slice(start, start + MAX_BATCH)
         try {
-          await this.spec.handle(record)
+          await this.handleBatch(records, this.control)
         } catch {
-          return // only while stopping: the record stays unread, as an uncommitted Kafka offset would
+          return // only while stopping: the records stay unread, as uncommitted Kafka offsets would
         }
-        this.next[p] = Number(record.offset) + 1
+        this.next[p] = Number(records[records.length - 1].offset) + 1
         trim(this.spec.topic, p, part)
       }
     }

@@ -5,7 +5,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { Kafka, Partitioners, logLevel, type Admin, type ISocketFactory, type LogEntry, type Producer, type Message, type ICustomPartitioner } from 'kafkajs'
 import { TransientError } from '../errors.ts'
 import { createBatcher } from './batching.ts'
-import type { BusOptions, BusRecord, Consumer, ConsumerLag, ConsumerSpec, EventBus, ProduceResult } from './bus.ts'
+import { batchHandler, type BatchControl, type BusOptions, type BusRecord, type Consumer, type ConsumerLag, type ConsumerSpec, type EventBus, type ProduceResult } from './bus.ts'
 
 export interface KafkaBusOptions extends BusOptions {
   brokers: string[]
@@ -20,6 +20,8 @@ const PRODUCE_TIMEOUT_MS = 4000
 const PING_TIMEOUT_MS = 2000
 const SESSION_TIMEOUT_MS = 10_000
 const HEARTBEAT_INTERVAL_MS = 1000
+/** How long an empty fetch waits at the broker: well under the session timeout (heartbeats go between fetches). */
+const IDLE_FETCH_WAIT_MS = 3000
 const JOIN_TIMEOUT_MS = 60_000
 const RETRIED = new Set(['Connection', 'BrokerPool'])
 
@@ -152,7 +154,10 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
     const { brokers } = await a.describeCluster()
     const replicationFactor = Math.min(3, brokers.length)
     try {
-      await a.createTopics({ topics: missing.map((topic) => ({ topic, numPartitions: options.partitions, replicationFactor })), waitForLeaders: false, timeout: 10_000 })
+      // acks=all means "every in-sync replica": with three copies, require two in sync, so an
+      // acknowledged record survives the loss of a broker (docs/real-services.md).
+      const configEntries = replicationFactor >= 3 ? [{ name: 'min.insync.replicas', value: '2' }] : []
+      await a.createTopics({ topics: missing.map((topic) => ({ topic, numPartitions: options.partitions, replicationFactor, configEntries })), waitForLeaders: false, timeout: 10_000 })
     } catch (err) {
       // another instance created some of them at the same time
       const errors = (err as { errors?: Array<{ type?: string }> }).errors
@@ -244,12 +249,15 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
     // the first assignment seeks there, so every record produced after `consume` is seen.
     const ends = spec.mode === 'broadcast' ? await settled(async () => (await getAdmin()).fetchTopicOffsets(topic)) : []
 
+    const handleBatch = batchHandler(spec)
     const consumer = kafka.consumer({
       groupId,
       sessionTimeout: SESSION_TIMEOUT_MS,
       heartbeatInterval: HEARTBEAT_INTERVAL_MS,
       rebalanceTimeout: 30_000,
-      maxWaitTimeInMs: 50,
+      // A fetch answers as soon as one record arrives (minBytes 1); the wait only bounds an empty
+      // fetch, so a long one costs no latency and keeps an idle instance idle.
+      maxWaitTimeInMs: IDLE_FETCH_WAIT_MS,
       minBytes: 1,
       allowAutoTopicCreation: false,
       // Retriable failures (a broker restart, a lost coordinator) restart the consumer, forever.
@@ -277,7 +285,9 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
       if (first) for (const { partition, offset } of ends) consumer.seek({ topic, partition, offset })
       first = false
       joined()
-      // after a restart the cluster may be another one (re-created under the same address)
+      // after a restart the cluster may be another one (re-created under the same address): read
+      // its identity again on every join rather than trusting the cached one
+      clusterId = undefined
       getClusterId().then((id) => { cluster = id }, () => {})
     })
     consumer.on(consumer.events.CRASH, ({ payload }) => {
@@ -308,28 +318,33 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
       await consumer.subscribe({ topic, fromBeginning: spec.mode === 'shared' })
       await consumer.run({
         partitionsConsumedConcurrently: options.partitions,
-        eachMessage: async ({ partition, message, heartbeat }) => {
-          const record: BusRecord = {
+        eachBatchAutoResolve: false,
+        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+          if (batch.messages.length === 0 || isStale()) return
+          const { partition } = batch
+          const epoch = epochOf(cluster, topic, partition)
+          const records: BusRecord[] = batch.messages.map((message) => ({
             topic: logical(topic),
             partition,
             offset: message.offset,
-            epoch: epochOf(cluster, topic, partition),
+            epoch,
             key: message.key?.toString('utf8') ?? '',
             value: message.value ?? Buffer.alloc(0),
             timestamp: Number(message.timestamp)
-          }
-          // kafkajs heartbeats between records only: keep the membership while a handler waits
-          // (e.g. retrying while MongoDB is down), so a slow partition causes no rebalance.
-          const beat = setInterval(() => { heartbeat().catch(() => {}) }, HEARTBEAT_INTERVAL_MS)
+          }))
+          // The handler asks before each write whether it still owns the partition, and heartbeats
+          // while it waits (kafkajs rejects the heartbeat once a rebalance started: it stops there).
+          const control: BatchControl = { get revoked () { return stopping || !isRunning() || isStale() }, heartbeat }
           try {
-            await spec.handle(record)
+            await handleBatch(records, control)
           } catch (err) {
-            // Unresolved, so not committed: redelivered after kafkajs's retry or the next start.
-            if (!stopping) log.error({ err, partition, offset: message.offset }, 'topic handler threw; the record will be redelivered')
+            // Unresolved, so not committed: delivered again to whoever owns the partition next.
+            if (!stopping && !control.revoked) log.error({ err, partition, offset: records[0].offset }, 'topic handler threw; the batch will be redelivered')
             throw err
-          } finally {
-            clearInterval(beat)
           }
+          // Every handler is done with these: committed by kafkajs after the batch (autoCommit), also
+          // when stopping. (A commit from a member that lost the partition is refused by the broker.)
+          if (!isStale()) resolveOffset(records[records.length - 1].offset)
         }
       })
       running.add(handle)

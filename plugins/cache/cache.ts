@@ -1,5 +1,6 @@
 // The cache contract: a hot copy of each channel's newest messages, always a contiguous newest range.
 import type { Message } from '../../schemas/message.ts'
+import type { MessageChange } from '../store/store.ts'
 
 export interface PageQuery { before?: string, limit: number }
 
@@ -11,6 +12,12 @@ export interface MessageCache {
    * channel and refreshes the TTL.
    */
   upsert (message: Message): Promise<void>
+  /**
+   * The store handler's changes of one partition, in order, as `upsert` (creates, with their
+   * position), `patch` (edits) and `remove` (deletes) would apply them; creates in one round trip
+   * per batch (one script per channel, pipelined).
+   */
+  apply (changes: MessageChange[]): Promise<void>
   /**
    * Patches a cached message; a message that is not cached stays uncached, but the changes are kept
    * (like `remove`'s tombstone) and applied by a later `fill`, whose store read may predate them.

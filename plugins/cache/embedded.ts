@@ -43,6 +43,13 @@ export function createEmbeddedCache (options: CacheOptions, now: () => number = 
     async upsert (message) {
       await cache.fill(message.channelId, [message], false)
     },
+    async apply (changes) {
+      for (const change of changes) {
+        if (change.type === 'create') await cache.fill(change.message.channelId, [{ ...change.message, position: change.position }], false)
+        else if (change.type === 'update') await cache.patch(change.channelId, change.id, change.changes)
+        else await cache.remove(change.channelId, change.id)
+      }
+    },
     async patch (channelId, id, changes) {
       const e = entry(channelId, true)!
       const m = e.messages.get(id)

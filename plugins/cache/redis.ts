@@ -161,10 +161,52 @@ export function createRedisCache (options: RedisCacheOptions): MessageCache {
   const { recent, ttlSeconds: ttl } = options
   const merge = (json: string | null, changes: Partial<Message>) => JSON.stringify({ ...(json ? JSON.parse(json) : {}), ...changes })
 
+  type Pipeline = { hmget (key: string, ...ids: string[]): Pipeline, cacheFill: (...args: Parameters<CacheCommands['cacheFill']>) => Pipeline, exec (): Promise<Array<[Error | null, unknown]> | null> }
+  /** Pipelined `exec`: every reply, or a failure naming Redis. */
+  async function exec (what: string, build: (p: Pipeline) => void): Promise<unknown[]> {
+    const results = await run(what, async () => {
+      const p = redis.pipeline() as unknown as Pipeline
+      build(p)
+      return await p.exec()
+    })
+    const failed = results?.find(([err]) => err)?.[0]
+    if (!results || failed) throw new TransientError(`${where} unavailable: ${what} failed (${failed?.message ?? 'no reply'})`, { cause: failed })
+    return results.map(([, reply]) => reply)
+  }
+
+  /** `fill(channel, messages, false)` for many channels in two round trips; a channel whose fill lost a race retries alone. */
+  async function fillMany (byChannel: Map<string, Message[]>) {
+    const channels = [...byChannel]
+    const pending = await exec('fill', (p) => { for (const [channelId, messages] of channels) p.hmget(keys(channelId)[4], ...messages.map((m) => m.id)) }) as Array<Array<string | null>>
+    const written = await exec('fill', (p) => {
+      channels.forEach(([channelId, messages], c) => {
+        const triples = messages.flatMap((m, i) => { const patch = pending[c][i]; return [m.id, patch ?? '', patch ? merge(JSON.stringify(m), JSON.parse(patch)) : JSON.stringify(m)] })
+        p.cacheFill(...keys(channelId), recent, ttl, '0', ...triples)
+      })
+    })
+    for (const [c, reply] of written.entries()) if (reply !== 1) await cache.fill(channels[c][0], channels[c][1], false)
+  }
+
   const cache: MessageCache = {
     kind: 'redis',
     async upsert (message) {
       await cache.fill(message.channelId, [message], false)
+    },
+    async apply (changes) {
+      // Creates first, all channels in two pipelined round trips (read parked patches, then fill);
+      // edits and deletes of the batch follow, in order (rare: one script each).
+      const byChannel = new Map<string, Message[]>()
+      for (const change of changes) {
+        if (change.type !== 'create') continue
+        const list = byChannel.get(change.message.channelId) ?? []
+        list.push({ ...change.message, position: change.position })
+        byChannel.set(change.message.channelId, list)
+      }
+      if (byChannel.size) await fillMany(byChannel)
+      for (const change of changes) {
+        if (change.type === 'update') await cache.patch(change.channelId, change.id, change.changes)
+        else if (change.type === 'delete') await cache.remove(change.channelId, change.id)
+      }
     },
     async patch (channelId, id, changes) {
       const k = keys(channelId)

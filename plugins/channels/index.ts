@@ -11,8 +11,9 @@ export const PERSONAL_PREFIX = 'user:'
 
 export interface Channels {
   readonly store: ChannelStore
-  /** The channel as this instance last read it (at most CHANNEL_CACHE_MS old); null when never created. */
+  /** The channel as this instance last read it (kept current by the `channels` topic); null when never created. */
   get (id: string): Promise<Channel | null>
+  /** Creates, adds and removes store the change, then announce it on the `channels` topic (503 when the log is down). */
   create (channel: Channel): Promise<boolean>
   addMember (id: string, userId: string): Promise<boolean>
   removeMember (id: string, userId: string): Promise<boolean>
@@ -44,8 +45,10 @@ export default fp<ChannelsPluginOptions>(async function channels (app, opts) {
   } else store = createEmbeddedChannelStore()
   if (!opts.store) app.addHook('onClose', async () => { await store.close() })
 
-  // A short-lived local copy: membership is read on every post, read and subscribe. Changes made on
-  // this instance drop the copy at once; changes made elsewhere show within CHANNEL_CACHE_MS.
+  // A local copy: membership is read on every post, read and subscribe, so never from the store per
+  // request. Every change is announced on the `channels` topic after it is stored, and every
+  // instance drops its copy when the event arrives (consumers/channels-access.ts); CHANNEL_CACHE_MS
+  // is only a backstop for an announcement that could not be made (the log was down: a 503).
   const cached = new Map<string, { channel: Channel | null, until: number }>()
   const loading = new Map<string, Promise<Channel | null>>()
   let writes = 0 // a load that overlapped a write may have read the old value: it is not cached
@@ -92,12 +95,28 @@ export default fp<ChannelsPluginOptions>(async function channels (app, opts) {
     if (reason) throw app.httpErrors.forbidden(reason)
   }
 
+  /** Tells every instance (this one included) that the channel changed, once the change is stored. */
+  const announce = async (channelId: string) => {
+    try {
+      await app.events.produce('channels', channelId, { v: 1, type: 'channel.access', channelId, at: new Date().toISOString(), data: {} })
+    } catch {
+      throw app.httpErrors.serviceUnavailable(`the change to channel ${channelId} is stored, but the event log is unavailable, so other instances may not see it yet; retry later`)
+    }
+  }
+  /** A store write, then (when it changed something) the announcement; this instance's copy is dropped either way. */
+  const change = async (id: string, write: () => Promise<boolean>) => {
+    forget(id)
+    const changed = await write().finally(() => forget(id))
+    if (changed) await announce(id)
+    return changed
+  }
+
   app.decorate('channels', {
     store,
     get,
-    async create (channel) { forget(channel.id); return store.create(channel).finally(() => forget(channel.id)) },
-    async addMember (id, userId) { return store.addMember(id, userId).finally(() => forget(id)) },
-    async removeMember (id, userId) { return store.removeMember(id, userId).finally(() => forget(id)) },
+    create: (channel) => change(channel.id, () => store.create(channel)),
+    addMember: (id, userId) => change(id, () => store.addMember(id, userId)),
+    removeMember: (id, userId) => change(id, () => store.removeMember(id, userId)),
     forget,
     refusal,
     assertAccess,
@@ -110,4 +129,4 @@ export default fp<ChannelsPluginOptions>(async function channels (app, opts) {
   } satisfies Channels)
   // its own MongoDB client, so its own check; the embedded store cannot fail
   if (store.kind === 'mongo') app.readiness.add('mongo-channels', () => store.ping())
-}, { name: 'channels', dependencies: ['errors', 'readiness'] })
+}, { name: 'channels', dependencies: ['errors', 'readiness', 'events'] })

@@ -8,6 +8,7 @@ export function createEmbeddedRecoveryLog (options: RecoveryLogOptions & { maxCh
   return {
     kind: 'embedded',
     async append (channel, position, frame) { buffer.remember(channel, position, frame) },
+    async appendBatch (entries) { for (const { channel, position, frame } of entries) buffer.remember(channel, position, frame) },
     async read (channel) {
       const window = buffer.latest(channel)
       return window && { ...window, events: [...window.events] }

@@ -13,12 +13,17 @@ export interface RecoveryLog {
    * every record of the partition in order; a redelivered offset changes nothing.
    */
   append (channel: string, position: Position, frame: string): Promise<void>
+  /** `append` for a partition's batch, in order, in one round trip. */
+  appendBatch (entries: RecoveryEntry[]): Promise<void>
   /**
    * The channel in the epoch of its latest recorded event: every event with an offset in
    * (floor, high] (none may be missing), oldest first. Null when the log knows nothing of the channel.
    */
   read (channel: string): Promise<ChannelWindow | null>
 }
+
+/** One message event for the recovery log: its channel, position and serialised `event` frame. */
+export interface RecoveryEntry { channel: string, position: Position, frame: string }
 
 export interface RecoveryLogOptions {
   /** events kept per channel */

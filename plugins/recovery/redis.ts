@@ -62,6 +62,22 @@ export function createRedisRecoveryLog (redis: Redis, options: RecoveryLogOption
         throw new TransientError(`Redis unavailable: recovery log append failed (${(err as Error).message})`, { cause: err })
       }
     },
+    async appendBatch (entries) {
+      if (entries.length === 0) return
+      const pipeline = redis.pipeline() as unknown as RecoveryCommands & { exec (): Promise<Array<[Error | null, unknown]> | null> }
+      for (const { channel, position, frame } of entries) {
+        const { meta, events } = keys(channel)
+        pipeline.recoveryAppend(meta, events, `${PARTITION}${position.epoch}`, position.epoch, position.offset, before(position.offset), frame, options.size, options.ttlSeconds)
+      }
+      let results
+      try {
+        results = await pipeline.exec()
+      } catch (err) {
+        throw new TransientError(`Redis unavailable: recovery log append failed (${(err as Error).message})`, { cause: err })
+      }
+      const failed = results?.find(([err]) => err)?.[0]
+      if (!results || failed) throw new TransientError(`Redis unavailable: recovery log append failed (${failed?.message ?? 'no reply'})`, { cause: failed })
+    },
     async read (channel): Promise<ChannelWindow | null> {
       const { meta, events } = keys(channel)
       const reply = await commands.recoveryRead(meta, events, `${prefix}${PARTITION}`)

@@ -1,34 +1,45 @@
-// In-memory store with the Mongo store's semantics (insert once by id, pages by id descending).
-import type { Message } from '../../schemas/message.ts'
+// In-memory store with the Mongo store's semantics (insert once by id, tombstones, monotonic
+// changes, pages by id descending).
+import { compareOffsets, type Message, type Position } from '../../schemas/message.ts'
 import type { MessageStore, Reactions } from './store.ts'
 
 export function createEmbeddedStore (): MessageStore {
   const messages = new Map<string, Message>()
   const byChannel = new Map<string, string[]>() // ascending ids
+  // id → position of the last event applied; kept after a delete as the message's tombstone
+  const applied = new Map<string, Position>()
 
   return {
     kind: 'embedded',
-    async upsert (message) {
-      if (messages.has(message.id)) return // a redelivered create: edits and reactions stay
-      const ids = byChannel.get(message.channelId) ?? []
-      let i = ids.length
-      while (i > 0 && ids[i - 1] > message.id) i--
-      ids.splice(i, 0, message.id)
-      byChannel.set(message.channelId, ids)
-      messages.set(message.id, structuredClone(message))
-    },
-    async patch (id, changes) {
-      const m = messages.get(id)
-      if (!m) return false
-      messages.set(id, { ...m, ...structuredClone(changes) })
-      return true
-    },
-    async remove (id) {
-      const m = messages.get(id)
-      if (!m) return
-      messages.delete(id)
-      const ids = byChannel.get(m.channelId)!
-      ids.splice(ids.indexOf(id), 1)
+    async apply (changes) {
+      for (const change of changes) {
+        const id = change.type === 'create' ? change.message.id : change.id
+        const last = applied.get(id)
+        if (change.type === 'create') {
+          if (last) continue // stored already, or its tombstone: a redelivered create changes nothing
+          const { message } = change
+          const ids = byChannel.get(message.channelId) ?? []
+          let i = ids.length
+          while (i > 0 && ids[i - 1] > message.id) i--
+          ids.splice(i, 0, message.id)
+          byChannel.set(message.channelId, ids)
+          messages.set(message.id, structuredClone(message))
+          applied.set(id, change.position)
+          continue
+        }
+        // an event at or below the last one applied to the message (a replay) changes nothing
+        if (last && last.epoch === change.position.epoch && compareOffsets(change.position.offset, last.offset) <= 0) continue
+        const m = messages.get(id)
+        if (change.type === 'update') {
+          if (!m) continue // deleted (a tombstone) or never stored
+          messages.set(id, { ...m, ...structuredClone(change.changes) })
+        } else if (m) {
+          messages.delete(id)
+          const ids = byChannel.get(m.channelId)!
+          ids.splice(ids.indexOf(id), 1)
+        }
+        applied.set(id, change.position) // a delete's tombstone: the id stays known
+      }
     },
     async react (id, emoji, userId, on) {
       const m = messages.get(id)

@@ -1,14 +1,18 @@
 // The message store on MongoDB (the official driver; FerretDB in development). One document per
 // message, `_id` = the message id, so an upsert by id makes redelivered events harmless.
 import type { FastifyBaseLogger } from 'fastify'
-import { MongoClient, MongoNetworkError, MongoServerSelectionError, MongoServerError, type Collection, type Filter } from 'mongodb'
+import { MongoBulkWriteError, MongoClient, MongoNetworkError, MongoServerSelectionError, MongoServerError, type AnyBulkWriteOperation, type Collection, type Filter } from 'mongodb'
 import type { Message } from '../../schemas/message.ts'
 import { TransientError } from '../errors.ts'
 import type { MessageStore, Reactions, StoreOptions } from './store.ts'
 
 export interface MongoStoreOptions extends StoreOptions { url: string, logger: FastifyBaseLogger }
 
-type MessageDoc = Omit<Message, 'id'> & { _id: string }
+/** `applied`: the stream position of the last event applied (replays at or below it change nothing); `deleted`: a tombstone. */
+type MessageDoc = Omit<Message, 'id'> & { _id: string, applied?: { epoch: string, offset: number }, deleted?: boolean }
+
+const DUPLICATE_KEY = 11000
+const writeErrors = (err: MongoBulkWriteError) => Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors]
 
 // Server codes that mean "not now" rather than "wrong": shutdown, no primary, network trouble.
 const TRANSIENT_CODES = new Set([6, 7, 89, 91, 189, 9001, 10107, 11600, 11602, 13435, 13436])
@@ -52,23 +56,47 @@ export function createMongoStore (options: MongoStoreOptions): MessageStore {
   }
 
   const toDoc = ({ id, ...rest }: Message): MessageDoc => ({ _id: id, ...rest })
-  const toMessage = ({ _id, ...rest }: MessageDoc): Message => ({ id: _id, ...rest })
+  const toMessage = ({ _id, applied: _a, deleted: _d, ...rest }: MessageDoc): Message => ({ id: _id, ...rest })
+
+  async function insertOnce (docs: MessageDoc[]) {
+    try {
+      await messages.insertMany(docs, { ordered: false })
+    } catch (err) {
+      // Only when every failure is a duplicate (and there were failures): a bulk error without
+      // write errors is a failure of the whole request (the network, a shutdown) and is retried.
+      if (err instanceof MongoBulkWriteError) {
+        const errors = writeErrors(err)
+        if (errors.length > 0 && errors.every((e) => e.code === DUPLICATE_KEY) && err.result.insertedCount + errors.length === docs.length) return
+        logger.warn({ err, writeErrors: errors.length, inserted: err.result?.insertedCount, docs: docs.length }, 'insertMany failed')
+      }
+      throw err
+    }
+  }
 
   return {
     kind: 'mongo',
-    async upsert (message) {
-      // $setOnInsert: a redelivered create finds the message and changes nothing (edits, reactions stay)
-      const { id, ...fields } = message
-      await run('upsert', () => messages.updateOne({ _id: id }, { $setOnInsert: fields }, { upsert: true }))
-    },
-    async patch (id, changes) {
-      const { id: _ignored, ...fields } = changes
-      if (Object.keys(fields).length === 0) return (await run('patch', () => messages.countDocuments({ _id: id }, { limit: 1 }))) > 0
-      const result = await run('patch', () => messages.updateOne({ _id: id }, { $set: fields }))
-      return result.matchedCount > 0
-    },
-    async remove (id) {
-      await run('remove', () => messages.deleteOne({ _id: id }))
+    async apply (changes) {
+      const creates: MessageDoc[] = []
+      const tombstones: MessageDoc[] = []
+      const updates: AnyBulkWriteOperation<MessageDoc>[] = []
+      for (const change of changes) {
+        const applied = { epoch: change.position.epoch, offset: Number(change.position.offset) }
+        // an event at or below the last one applied to the message (a replay) matches nothing
+        const newer = { $or: [{ 'applied.epoch': { $ne: applied.epoch } }, { 'applied.offset': { $lt: applied.offset } }] }
+        if (change.type === 'create') {
+          creates.push({ ...toDoc(change.message), applied })
+        } else if (change.type === 'update') {
+          updates.push({ updateOne: { filter: { _id: change.id, deleted: { $ne: true }, ...newer }, update: { $set: { ...change.changes, applied } } } })
+        } else {
+          // the tombstone is inserted when the message never reached the store, else the message becomes one
+          tombstones.push({ _id: change.id, channelId: change.channelId, deleted: true, applied } as MessageDoc)
+          updates.push({ updateOne: { filter: { _id: change.id, ...newer }, update: { $set: { deleted: true, applied }, $unset: { content: '', editedAt: '', reactions: '', senderName: '' } } } })
+        }
+      }
+      // A duplicate id means "already stored" (a redelivered create, or a tombstone): not an error.
+      if (creates.length) await run('insert', () => insertOnce(creates))
+      if (tombstones.length) await run('delete', () => insertOnce(tombstones))
+      if (updates.length) await run('update', () => messages.bulkWrite(updates, { ordered: true }))
     },
     async react (id, emoji, userId, on) {
       // No user string becomes a field path (`reactions.<emoji>` would let `.` or `$` address
@@ -88,11 +116,11 @@ export function createMongoStore (options: MongoStoreOptions): MessageStore {
       throw new TransientError(`${where}: reactions of message ${id} kept changing under ${REACT_ATTEMPTS} attempts`)
     },
     async get (id) {
-      const doc = await run('get', () => messages.findOne({ _id: id }))
+      const doc = await run('get', () => messages.findOne({ _id: id, deleted: { $ne: true } }))
       return doc ? toMessage(doc) : null
     },
     async page (channelId, { before, limit }) {
-      const filter = before === undefined ? { channelId } : { channelId, _id: { $lt: before } }
+      const filter = before === undefined ? { channelId, deleted: { $ne: true } } : { channelId, _id: { $lt: before }, deleted: { $ne: true } }
       const docs = await run('page', () => messages.find(filter).sort({ _id: -1 }).limit(limit).toArray())
       return docs.map(toMessage)
     },

@@ -1,31 +1,52 @@
 // The store contract: every message, durably; written only by topic handlers, idempotently.
-import type { Message } from '../../schemas/message.ts'
+import type { Message, Position } from '../../schemas/message.ts'
+import type { MessageEvent } from '../../schemas/events.ts'
 
 /** emoji → ids of the users who reacted with it. */
 export type Reactions = NonNullable<Message['reactions']>
 import type { PageQuery } from '../cache/cache.ts'
 
+/**
+ * One change of the `messages` stream, as the store handler applies it: `position` is the event's
+ * own place in the stream (a create's is also the message's `position`).
+ */
+export type MessageChange =
+  | { type: 'create', message: Message, position: Position }
+  | { type: 'update', id: string, channelId: string, changes: Pick<Message, 'content' | 'editedAt'>, position: Position }
+  | { type: 'delete', id: string, channelId: string, position: Position }
+
 export interface MessageStore {
   readonly kind: 'embedded' | 'mongo'
   /**
-   * Inserts a new message by id. A message already there is left as it is: it changes only through
-   * `patch` and `react`, so a redelivered create never undoes a later edit or reaction.
+   * Applies a partition's changes in stream order, in as few round trips as it can (MongoDB: one
+   * unordered insert of the creates, one bulk write of the rest). State never goes backwards:
+   * - a message is inserted once; a redelivered create finds it (or its tombstone) and changes nothing;
+   * - each stored message remembers the position of the last event applied to it, and an event at or
+   *   below it (a replay) changes nothing, so edits cannot revert;
+   * - a delete leaves a tombstone (no text), so a late or replayed create never brings it back.
    */
-  upsert (message: Message): Promise<void>
-  /** Sets fields of a stored message; false when there is no such message. */
-  patch (id: string, changes: Partial<Message>): Promise<boolean>
-  remove (id: string): Promise<void>
+  apply (changes: MessageChange[]): Promise<void>
   /**
    * Adds (`on`) or removes the user's reaction to a message, as a set: repeating it changes nothing.
    * An emoji nobody reacts with any more disappears. Resolves with the message's reactions after
    * the change, or null when there is no such message.
    */
   react (id: string, emoji: string, userId: string, on: boolean): Promise<Reactions | null>
+  /** The message; null when there is none or it was deleted. */
   get (id: string): Promise<Message | null>
-  /** Newest first, ids below `before` when given. */
+  /** Newest first, ids below `before` when given; deleted messages are left out. */
   page (channelId: string, query: PageQuery): Promise<Message[]>
   ping (): Promise<void>
   close (): Promise<void>
 }
 
 export interface StoreOptions { database: string }
+
+/** The change a `messages` event makes to its message (the store and cache handlers share it). */
+export function messageChange (event: MessageEvent, position: Position): MessageChange {
+  switch (event.type) {
+    case 'message.created': return { type: 'create', message: { ...event.data, position }, position }
+    case 'message.updated': return { type: 'update', id: event.data.id, channelId: event.channelId, changes: { content: event.data.content, editedAt: event.data.editedAt }, position }
+    case 'message.deleted': return { type: 'delete', id: event.data.id, channelId: event.channelId, position }
+  }
+}

@@ -10,7 +10,7 @@ const dir = fileURLToPath(new URL('../fixtures/consumers', import.meta.url))
 
 t.test('every file in the consumers folder is loaded, default-exported handler included', async (t) => {
   const handlers = await loadHandlers(dir)
-  t.same(handlers.map((h) => [h.name, h.topic, h.mode]), [['audit-log', 'audit', 'shared']])
+  t.same(handlers.map((h) => [h.name, h.topic.name, h.mode]), [['audit-log', 'audit', 'shared']])
 })
 
 t.test('one file is enough: topics created at boot, events validated, handled, dead-lettered', async (t) => {
@@ -27,7 +27,9 @@ t.test('one file is enough: topics created at boot, events validated, handled, d
   const dead = new Promise<string>((resolve) => { letter = resolve })
   const consumer = await app.bus.consume({ name: 'test-audit-dlq', topic: 'audit.dlq', mode: 'shared', handle: async (r) => letter(r.value.toString()) })
   t.teardown(() => consumer.stop())
-  const bad = await app.events.produce('audit', 'ada', { v: 1, actor: '' })
+  await t.rejects(app.events.produce('audit', 'ada', { v: 1, actor: '' }), /refusing to produce an invalid audit event/, 'the producer validates against the declared topic')
+  // a service writing straight to the log skips that check: the consumer validates too
+  const bad = await app.bus.produce('audit', 'ada', JSON.stringify({ v: 1, actor: '' }))
   t.equal((await handled(app, 'audit-log', bad)).outcome, 'dead-letter', 'an invalid event is dead-lettered')
   const after = await app.events.produce('audit', 'ada', { v: 1, actor: 'ada', action: 'logout' })
   t.equal((await handled(app, 'audit-log', after)).outcome, 'ok', 'and the next one handled')

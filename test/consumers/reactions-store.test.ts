@@ -14,7 +14,7 @@ t.test('a reaction to a message not stored yet is retried until the message is t
   app.store.react = async (...args) => {
     const result = await react(...args)
     // The first attempt finds nothing; the message lands before the retry (no waiting on time).
-    if (++attempts === 1) await app.store.upsert(late)
+    if (++attempts === 1) await app.store.apply([{ type: 'create', message: late, position: { epoch: 'e', offset: '0' } }])
     return result
   }
   const position = await app.events.produce('reactions', 'general', reaction(late.id))
@@ -33,7 +33,7 @@ t.test('a reaction whose message never comes goes to reactions.dlq with the reas
   const position = await app.events.produce('reactions', 'general', orphan)
   t.equal((await handled(app, 'reactions-store', position)).outcome, 'dead-letter')
   const stored = message('general', 'here')
-  await app.store.upsert(stored)
+  await app.store.apply([{ type: 'create', message: stored, position: { epoch: 'e', offset: '1' } }])
   const next = await app.events.produce('reactions', 'general', reaction(stored.id))
   t.equal((await handled(app, 'reactions-store', next)).outcome, 'ok', 'the next reaction on the partition is handled')
   t.equal(letters.length, 1)

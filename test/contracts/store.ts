@@ -1,9 +1,17 @@
 // The store contract, run against every implementation (embedded and MongoDB).
 import type { Test } from 'tap'
-import type { MessageStore } from '../../plugins/store/index.ts'
+import type { MessageChange, MessageStore } from '../../plugins/store/index.ts'
+import type { Message } from '../../schemas/message.ts'
 import { message } from './cache.ts'
 
 export type MakeStore = () => Promise<MessageStore>
+
+let next = 0
+/** Positions in one epoch, growing across the test file as the stream's offsets would. */
+const at = (offset = next++) => ({ epoch: 'e', offset: String(offset) })
+const create = (m: Message, position = m.position ?? at()): MessageChange => ({ type: 'create', message: { ...m, position }, position })
+const edit = (m: Message, content: string, position = at()): MessageChange => ({ type: 'update', id: m.id, channelId: m.channelId, changes: { content, editedAt: '2026-01-01T00:00:00.000Z' }, position })
+const del = (m: Message, position = at()): MessageChange => ({ type: 'delete', id: m.id, channelId: m.channelId, position })
 
 export function storeContract (t: Test, makeStore: MakeStore, unique: () => string) {
   t.test('upsert is idempotent; pages are newest first with before', async (t) => {
@@ -11,8 +19,8 @@ export function storeContract (t: Test, makeStore: MakeStore, unique: () => stri
     t.teardown(() => store.close())
     const ch = unique()
     const msgs = Array.from({ length: 5 }, (_v, i) => message(ch, `m${i}`, { position: { epoch: 'e', offset: String(i) } }))
-    for (const m of msgs) await store.upsert(m)
-    await store.upsert(msgs[2])
+    await store.apply(msgs.slice(0, 3).map((m) => create(m)))
+    await store.apply(msgs.slice(2).map((m) => create(m))) // msgs[2] again: a redelivery
     const page = await store.page(ch, { limit: 3 })
     t.same(page.map((m) => m.content), ['m4', 'm3', 'm2'])
     t.same(page[0].position, { epoch: 'e', offset: '4' }, 'position kept')
@@ -20,26 +28,57 @@ export function storeContract (t: Test, makeStore: MakeStore, unique: () => stri
     t.same(await store.page(unique(), { limit: 10 }), [], 'unknown channel: empty')
   })
 
-  t.test('get, patch and remove by id', async (t) => {
+  t.test('get, edit and delete by id', async (t) => {
     const store = await makeStore()
     t.teardown(() => store.close())
     const ch = unique()
-    const m = message(ch, 'hello')
-    await store.upsert(m)
+    const m = message(ch, 'hello', { position: at() })
+    await store.apply([create(m)])
     t.same(await store.get(m.id), m)
-    t.equal(await store.patch(m.id, { content: 'hello, edited', editedAt: '2026-01-01T00:00:00.000Z' }), true)
+    await store.apply([edit(m, 'hello, edited')])
     t.match(await store.get(m.id), { content: 'hello, edited', editedAt: '2026-01-01T00:00:00.000Z' })
-    t.equal(await store.patch('ffffffffffffffffffffffff', { content: 'x' }), false)
-    await store.remove(m.id)
+    await store.apply([edit(message(ch, 'never stored'), 'x')])
+    t.equal(await store.get('ffffffffffffffffffffffff'), null, 'an edit of an unknown message creates nothing')
+    await store.apply([del(m)])
     t.equal(await store.get(m.id), null)
     t.same(await store.page(ch, { limit: 10 }), [])
+  })
+
+  t.test('one batch in stream order: create, edits and a delete of several messages', async (t) => {
+    const store = await makeStore()
+    t.teardown(() => store.close())
+    const ch = unique()
+    const [a, b, c] = ['a', 'b', 'c'].map((x) => message(ch, x, { position: at() }))
+    await store.apply([create(a), create(b), edit(a, 'a2'), create(c), del(b), edit(a, 'a3')])
+    t.same((await store.page(ch, { limit: 10 })).map((m) => m.content), ['c', 'a3'])
+  })
+
+  t.test('state never goes backwards: replays and older events change nothing', async (t) => {
+    const store = await makeStore()
+    t.teardown(() => store.close())
+    const ch = unique()
+    const m = message(ch, 'v1', { position: at() })
+    const v2 = edit(m, 'v2')
+    const v3 = edit(m, 'v3')
+    await store.apply([create(m), v2, v3])
+    await store.apply([v2]) // the older edit, redelivered after the newer one
+    t.equal((await store.get(m.id))?.content, 'v3', 'an older edit does not revert a newer one')
+    const gone = del(m)
+    await store.apply([gone])
+    await store.apply([create(m), v2, v3]) // the whole stream again, as after a consumer restart
+    t.equal(await store.get(m.id), null, 'a replayed create after the delete keeps the message deleted')
+    t.same(await store.page(ch, { limit: 10 }), [])
+    const never = message(ch, 'deleted before the store saw it', { position: at() })
+    await store.apply([del(never)])
+    await store.apply([create(never, never.position)])
+    t.equal(await store.get(never.id), null, 'a delete that arrives first leaves a tombstone a late create cannot pass')
   })
 
   t.test('reactions are sets per emoji: repeats change nothing, an emptied emoji disappears', async (t) => {
     const store = await makeStore()
     t.teardown(() => store.close())
     const m = message(unique(), 'react to me')
-    await store.upsert(m)
+    await store.apply([create(m)])
     t.same(await store.react(m.id, '👍', 'u1', true), { '👍': ['u1'] })
     t.same(await store.react(m.id, '👍', 'u1', true), { '👍': ['u1'] }, 'a redelivered add changes nothing')
     t.same(await store.react(m.id, '👍', 'u2', true), { '👍': ['u1', 'u2'] })
@@ -56,11 +95,11 @@ export function storeContract (t: Test, makeStore: MakeStore, unique: () => stri
     const store = await makeStore()
     t.teardown(() => store.close())
     const ch = unique()
-    const m = message(ch, 'first text')
-    await store.upsert(m)
-    await store.patch(m.id, { content: 'edited', editedAt: '2026-01-01T00:00:00.000Z' })
+    const m = message(ch, 'first text', { position: at() })
+    await store.apply([create(m)])
+    await store.apply([edit(m, 'edited')])
     await store.react(m.id, '👍', 'u2', true)
-    await store.upsert(m) // the create again, as after a crash before its offset was committed
+    await store.apply([create(m)]) // the create again, as after a crash before its offset was committed
     t.match(await store.get(m.id), { content: 'edited', editedAt: '2026-01-01T00:00:00.000Z', reactions: { '👍': ['u2'] } })
     t.equal((await store.page(ch, { limit: 10 })).length, 1, 'still one message')
   })

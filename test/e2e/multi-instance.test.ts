@@ -69,8 +69,9 @@ if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
     const ttl = await redis.ttl(`${names.keyPrefix}channel:{${channel}}:msgs`)
     t.ok(ttl > 0 && ttl <= 3600, `with the cache TTL (${ttl} s)`)
 
-    const { _id, ...doc } = (await mongo.db(names.database).collection('messages').findOne({ _id: message.id as any }))!
+    const { _id, applied, ...doc } = (await mongo.db(names.database).collection('messages').findOne({ _id: message.id as any }))!
     t.same({ id: _id, ...doc }, message, 'in MongoDB, keyed by the message id')
+    t.same(applied, { epoch: message.position.epoch, offset: Number(message.position.offset) }, 'with the position of the last event applied to it')
   })
 
   t.test('after a graceful stop every shared consumer group has handled everything (lag 0)', async (t) => {
@@ -79,13 +80,14 @@ if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
     const topic = `${names.topicPrefix}messages`
     const ends = await admin.fetchTopicOffsets(topic)
     t.ok(ends.some((p) => p.high !== '0'), 'the topic holds the messages')
-    for (const handler of ['messages-store', 'messages-cache']) {
-      const [committed] = await admin.fetchOffsets({ groupId: `${names.topicPrefix}${handler}`, topics: [topic] })
+    // one consumer group per topic and delivery mode, shared by the store, cache, recovery and mention handlers
+    for (const group of ['messages.shared']) {
+      const [committed] = await admin.fetchOffsets({ groupId: `${names.topicPrefix}${group}`, topics: [topic] })
       const lag = ends.map((end) => {
         const done = committed.partitions.find((p) => p.partition === end.partition)?.offset ?? '-1'
         return Number(end.high) - Math.max(Number(done), 0)
       })
-      t.same(lag, ends.map(() => 0), `${handler}: lag 0 on every partition`)
+      t.same(lag, ends.map(() => 0), `${group}: lag 0 on every partition`)
     }
     const groups = (await admin.listGroups()).groups.map((g) => g.groupId)
     t.notOk(groups.some((g) => g.startsWith(`${names.topicPrefix}messages-fanout.`)), 'no broadcast group left behind')

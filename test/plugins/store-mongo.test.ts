@@ -16,7 +16,7 @@ if (await requireService(t, 'mongo')) {
     const store = make()
     t.teardown(() => store.close())
     const m = message(`d${++n}`, 'hello', { editedAt: undefined })
-    await store.upsert(m)
+    await store.apply([{ type: 'create', message: m, position: { epoch: 'e', offset: '0' } }])
     const client = new MongoClient(services.mongo)
     t.teardown(() => client.close())
     const doc = await client.db(database).collection('messages').findOne({ _id: m.id as any })

@@ -48,7 +48,7 @@ t.test('channels never created are public; a used id cannot be claimed; personal
   const posted = await app.inject({ method: 'POST', url: '/api/messages', headers: as('bob'), payload: { channelId: 'lobby', content: 'hi' } })
   t.equal(posted.statusCode, 201)
   t.equal((await app.inject({ method: 'GET', url: '/api/channels/lobby/messages', headers: as('eve') })).statusCode, 200)
-  await app.store.upsert({ ...posted.json(), position: undefined }) // as the store handler would
+  await app.store.apply([{ type: 'create', message: posted.json(), position: posted.json().position }]) // as the store handler would
   t.match((await app.inject({ method: 'POST', url: '/api/channels', headers: as('eve'), payload: { id: 'lobby', private: true } })).json(), { statusCode: 409, message: /has messages/ })
   t.match((await app.inject({ method: 'POST', url: '/api/channels', headers: as('eve'), payload: { id: 'user:bob' } })).json(), { statusCode: 403, message: /personal/ })
   t.equal(await app.channels.store.get('lobby'), null, 'nothing was stored')

@@ -1,0 +1,73 @@
+// The topic catalogue: every topic of the log declared once. The producer's validation, the topic
+// handlers' event types and schemas, the OpenAPI/protocol description and the fanout's list of event
+// types all derive from these declarations. A plugin declares a topic of its own the same way
+// (`defineTopic`) and hands it to its handlers.
+import type { TSchema } from '@sinclair/typebox'
+import { ChannelAccessChanged, MessageEvent, NotificationEvent, ReactionEvent, UserActivityEvent } from './events.ts'
+
+export interface Topic<S extends TSchema = TSchema> {
+  /** Logical name (the configured prefix is prepended on Kafka); `<name>.dlq` holds its dead letters. */
+  name: string
+  /** What the record key is: records with one key keep their order. */
+  key: string
+  /** The event envelope, validated once on produce and once per record on consume. */
+  schema: S
+  /** Whether its events are part of a channel's message stream (carry `{epoch, offset}` positions clients resume from). */
+  positioned: boolean
+  /** Event types clients receive over WebSocket (`event` frames); empty for internal topics. */
+  clientEvents: readonly string[]
+  description: string
+}
+
+/** Identity function that keeps the schema's type for the handlers of the topic. */
+export function defineTopic<S extends TSchema> (topic: Topic<S>): Topic<S> {
+  return topic
+}
+
+export const topics = {
+  messages: defineTopic({
+    name: 'messages',
+    key: 'channelId',
+    schema: MessageEvent,
+    positioned: true,
+    clientEvents: ['message.created', 'message.updated', 'message.deleted'],
+    description: 'every message change of a channel; stored, cached, fanned out, replayed on reconnect'
+  }),
+  reactions: defineTopic({
+    name: 'reactions',
+    key: 'channelId',
+    schema: ReactionEvent,
+    positioned: false,
+    clientEvents: ['reaction.added', 'reaction.removed'],
+    description: 'reactions onto stored messages; stored on the message, fanned out'
+  }),
+  userActivity: defineTopic({
+    name: 'user-activity',
+    key: 'channelId',
+    schema: UserActivityEvent,
+    positioned: false,
+    clientEvents: ['typing', 'presence.join', 'presence.leave'],
+    description: 'ephemeral channel activity: fanned out, never stored'
+  }),
+  notifications: defineTopic({
+    name: 'notifications',
+    key: 'userId',
+    schema: NotificationEvent,
+    positioned: false,
+    clientEvents: ['notification'],
+    description: 'per-user notifications (mentions), delivered on the personal channel user:<id>'
+  }),
+  channels: defineTopic({
+    name: 'channels',
+    key: 'channelId',
+    schema: ChannelAccessChanged,
+    positioned: false,
+    clientEvents: [],
+    description: 'who may use a channel changed: every instance refreshes its copy and re-checks its subscribers'
+  })
+} as const
+
+export type BuiltInTopics = typeof topics
+
+/** Every client-visible event type, in catalogue order (the protocol docs list these). */
+export const clientEventTypes: readonly string[] = Object.values(topics).flatMap((t) => t.clientEvents)
