@@ -37,8 +37,23 @@ export default fp(async function errors (app) {
     return reply.code(status >= 500 ? status : 500).send({ statusCode: status >= 500 ? status : 500, error: httpName(status >= 500 ? status : 500), message: status === 503 ? err.message : 'internal error' })
   })
 
+  // Every route's path as a pattern, to tell "no such path" (404) from "not this method" (405 + Allow).
+  const routes: Array<{ pattern: RegExp, methods: Set<string> }> = []
+  app.addHook('onRoute', (route) => {
+    const source = route.url.split('/').map((part) => part.startsWith(':') ? '[^/]+' : part === '*' ? '.*' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('/')
+    let entry = routes.find((r) => r.pattern.source === `^${source}/?$`)
+    if (!entry) routes.push(entry = { pattern: new RegExp(`^${source}/?$`), methods: new Set() })
+    for (const method of [route.method].flat()) entry.methods.add(method)
+  })
+
   app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no route for ${request.method} ${request.url.split('?')[0]}` })
+    const path = request.url.split('?')[0]
+    const allowed = new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => [...r.methods]))
+    if (allowed.size > 0) {
+      return reply.code(405).header('allow', [...allowed].sort().join(', '))
+        .send({ statusCode: 405, error: 'Method Not Allowed', message: `${request.method} is not supported on ${path}; allowed: ${[...allowed].sort().join(', ')}` })
+    }
+    reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no route for ${request.method} ${path}` })
   })
 }, { name: 'errors' })
 
