@@ -1,10 +1,12 @@
 // Keeps each channel's recent message events in the shared recovery log (Redis), once cluster-wide,
 // so a client that reconnects to any instance can be given what it missed (docs/recovery.md). One
-// pipelined round trip per batch.
+// pipelined round trip per batch. Edits and deletions carry their revision: the log serves each
+// message's earlier frames as it stands now (a deleted message's text is never replayed).
 import { messageEventData } from '../schemas/events.ts'
 import { topics } from '../schemas/topics.ts'
 import { defineTopicHandler } from '../plugins/topic-handlers.ts'
 import { frames } from '../fanout/protocol.ts'
+import { revisionOf } from '../fanout/recovery.ts'
 
 export default defineTopicHandler({
   name: 'messages-recovery',
@@ -15,7 +17,8 @@ export default defineTopicHandler({
     await app.recovery.log.appendBatch(events.map(({ event, position }) => ({
       channel: event.channelId,
       position,
-      frame: frames.event(event.channelId, event.type, messageEventData(event, position), position)
+      frame: frames.event(event.channelId, event.type, messageEventData(event, position), position),
+      revision: revisionOf(event)
     })))
   }
 })

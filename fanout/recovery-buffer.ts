@@ -4,7 +4,7 @@
 // events alone bounds nothing useful). It also tracks, per epoch (partition), the window of offsets it saw
 // without a hole, which is what lets it prove that a channel had no other events in a range.
 import type { Position } from '../schemas/message.ts'
-import type { ChannelWindow, RecoveredEvent } from './recovery.ts'
+import { revise, type ChannelWindow, type RecoveredEvent, type Revision } from './recovery.ts'
 
 export interface RecoveryBufferOptions {
   /** message events kept per channel; default 100 */
@@ -17,7 +17,8 @@ export interface RecoveryBufferOptions {
 
 /** Offsets [from, high] of one partition were all seen, in order, with no hole. */
 interface PartitionWindow { from: bigint, high: bigint }
-interface ChannelBuffer { epoch: string, floor: bigint, last: bigint, events: RecoveredEvent[], bytes: number }
+/** `revised`: offset of the last revision applied (revisions come in stream order; an older one is a redelivery). */
+interface ChannelBuffer { epoch: string, floor: bigint, last: bigint, events: RecoveredEvent[], bytes: number, revised: bigint }
 
 const max = (a: bigint, b: bigint) => (a > b ? a : b)
 
@@ -51,7 +52,7 @@ export class RecoveryBuffer {
     if (!buffer || buffer.epoch !== position.epoch) {
       if (buffer) this.#bytes -= buffer.bytes
       // Every record since `from` went through here and none was this channel's: that is the floor.
-      buffer = { epoch: position.epoch, floor: partition.from - 1n, last: offset, events: [], bytes: 0 }
+      buffer = { epoch: position.epoch, floor: partition.from - 1n, last: offset, events: [], bytes: 0, revised: -1n }
     }
     this.#channels.set(channel, buffer)
     buffer.last = offset
@@ -59,12 +60,32 @@ export class RecoveryBuffer {
     this.#add(buffer, Buffer.byteLength(frame))
     if (buffer.events.length > this.size) this.#trim(buffer)
     if (this.#channels.size > this.maxChannels) this.#evictOldest()
-    // Over the byte bound: drop whole channels, least recently written first; the channel just
-    // written (the most recent) is trimmed from its oldest event only when it is the last one left.
-    while (this.#bytes > this.maxBytes) {
-      if (this.#channels.size > 1) this.#evictOldest()
-      else this.#trim(buffer)
+    this.#fit(buffer)
+  }
+
+  /**
+   * Message `revision.id` was edited or deleted by the event at `position` (already remembered):
+   * its earlier frames in the channel's buffer are rewritten to match (a deleted message's become
+   * its deletion, an edited one's carry the current text), so a replay serves current state.
+   * Offsets stay, and with them every proof. Cheap: edits and deletions are rare, and only frames
+   * holding the message's id are parsed.
+   */
+  revise (channel: string, position: Position, revision: Revision): void {
+    const buffer = this.#channels.get(channel)
+    if (!buffer || buffer.epoch !== position.epoch) return
+    const offset = BigInt(position.offset)
+    // A redelivered (older) revision must not undo a newer one.
+    if (offset <= buffer.revised) return
+    buffer.revised = offset
+    for (let i = 0; i < buffer.events.length; i++) {
+      const event = buffer.events[i]
+      if (BigInt(event.offset) >= offset) break // oldest first; the event itself is current already
+      const frame = revise(event.frame, revision)
+      if (frame === null || frame === event.frame) continue
+      this.#add(buffer, Buffer.byteLength(frame) - Buffer.byteLength(event.frame))
+      buffer.events[i] = { offset: event.offset, frame }
     }
+    this.#fit(buffer) // a longer text may push the buffer over its byte bound
   }
 
   /** What this buffer can prove about `channel` in `epoch`; null when it never saw that partition. */
@@ -91,6 +112,18 @@ export class RecoveryBuffer {
   #add (buffer: ChannelBuffer, bytes: number): void {
     buffer.bytes += bytes
     this.#bytes += bytes
+  }
+
+  /**
+   * Back under the byte bound: whole channels go, least recently written first; `buffer` (the one
+   * just written) is trimmed from its oldest event only when it is the last one left.
+   */
+  #fit (buffer: ChannelBuffer): void {
+    while (this.#bytes > this.maxBytes) {
+      if (this.#channels.size > 1) this.#evictOldest()
+      else if (buffer.events.length > 0) this.#trim(buffer)
+      else break
+    }
   }
 
   /** Drops the channel's oldest event; its offset becomes the floor (nothing at or below it is proven). */

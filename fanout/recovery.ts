@@ -5,6 +5,7 @@
 // completeness is proven with windows ("this source saw every record of the partition in
 // (floor, high]"), never by counting offsets.
 import type { Position } from '../schemas/message.ts'
+import { frames } from './protocol.ts'
 import type { SubscribeResult } from './types.ts'
 
 /** One message event as a source keeps it: its offset and the `event` frame exactly as published. */
@@ -19,6 +20,8 @@ export interface ChannelWindow {
   floor: string
   high: string
   events: readonly RecoveredEvent[]
+  /** set by a shared log that left the events unread because they exceed the replay budget (the window then proves nothing) */
+  overBudget?: boolean
 }
 
 /**
@@ -49,6 +52,36 @@ export function planRecovery (since: Position, local: ChannelWindow | null, shar
   const replay = [...byOffset.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, frame]) => frame)
   // Live frames at or below `high` were already published, hence replayed: the hub drops them.
   return { position: { epoch: local.epoch, offset: local.high }, recovered: true, replay }
+}
+
+/**
+ * What a later event made of a message: deleted, or its current text. Replay serves current state,
+ * so every source applies it to the message's earlier frames (`revise`).
+ */
+export type Revision = { id: string, deleted: true } | { id: string, deleted?: false, content: string, editedAt: string }
+
+/** The revision a message event makes: an edit or a deletion; null for a new message. */
+export function revisionOf (event: { type: string, data: { id: string, content?: string, editedAt?: string } }): Revision | null {
+  if (event.type === 'message.deleted') return { id: event.data.id, deleted: true }
+  if (event.type === 'message.updated') return { id: event.data.id, content: event.data.content ?? '', editedAt: event.data.editedAt ?? '' }
+  return null
+}
+
+/**
+ * The event frame `frame` as its message stands after `revision`, or null when the frame is not an
+ * event of that message. A deleted message's frames become its deletion (same channel and position,
+ * no text); an edited one's carry the current text and edit time. Channel, position and type (for
+ * an edit) stay, so the offsets of a replay, hence its completeness proof, are unchanged.
+ */
+export function revise (frame: string, revision: Revision): string | null {
+  // Cheap test first: message ids are hex, and JSON escapes quotes inside strings, so only the
+  // frame's own `"id"` field can hold this text (then parsing confirms it).
+  if (!frame.includes(`"id":${JSON.stringify(revision.id)}`)) return null
+  const f = JSON.parse(frame) as { channel: string, position?: Position, type: string, data?: Record<string, unknown> }
+  if (f.data?.id !== revision.id) return null
+  if (revision.deleted) return frames.event(f.channel, 'message.deleted', { id: revision.id, channelId: f.data.channelId ?? f.channel }, f.position)
+  if (f.type === 'message.deleted') return frame
+  return frames.event(f.channel, f.type, { ...f.data, content: revision.content, editedAt: revision.editedAt }, f.position)
 }
 
 /** A decimal offset minus one, as a string ("0" → "-1"). */

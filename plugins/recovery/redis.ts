@@ -1,13 +1,16 @@
-// The shared recovery log on Redis. Per channel: a hash {epoch, floor} and a list of "offset frame"
-// entries (newest last, trimmed to `size`). Per partition (epoch): a hash {from, high}, the offsets
-// the writer saw with no hole. Each write is one Lua script, so the window and the list never
-// disagree. Keys expire after `ttlSeconds` without writes; an expired channel is unknown (no proof).
+// The shared recovery log on Redis. Per channel: a hash {epoch, floor}, a list of "offset frame"
+// entries (newest last, trimmed to `size`) and a hash offset → revision of the channel's edits and
+// deletions (applied to the earlier frames of their message when read, so a replay serves current
+// state). Per partition (epoch): a hash {from, high}, the offsets the writer saw with no hole. Each
+// write is one Lua script, so the window, the list and the revisions never disagree. Keys expire
+// after `ttlSeconds` without writes; an expired channel is unknown (no proof).
 import type { Redis } from 'ioredis'
 import { TransientError } from '../errors.ts'
-import { before } from '../../fanout/recovery.ts'
-import type { ChannelWindow, RecoveryLog, RecoveryLogOptions } from './recovery-log.ts'
+import { before, revise, type Revision } from '../../fanout/recovery.ts'
+import type { ChannelWindow, RecoveredEvent, RecoveryLog, RecoveryLogOptions } from './recovery-log.ts'
 
-// KEYS: channel meta, channel events, partition. ARGV: epoch, offset, offset - 1, frame, size, ttl.
+// KEYS: channel meta, channel events, partition, channel revisions. ARGV: epoch, offset, offset - 1,
+// frame, size, ttl, revision JSON ('' for a new message).
 const APPEND = `
 local o = tonumber(ARGV[2])
 local h = redis.call('HGET', KEYS[3], 'high')
@@ -16,48 +19,96 @@ if not h or o ~= tonumber(h) + 1 then redis.call('HSET', KEYS[3], 'from', ARGV[2
 redis.call('HSET', KEYS[3], 'high', ARGV[2])
 if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then
   -- new channel, expired, or a new epoch: nothing before this event is known
-  redis.call('DEL', KEYS[2])
+  redis.call('DEL', KEYS[2], KEYS[4])
   redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'floor', ARGV[3])
 end
 redis.call('RPUSH', KEYS[2], ARGV[2] .. ' ' .. ARGV[4])
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[4], ARGV[2], ARGV[7]) end
 local extra = redis.call('LLEN', KEYS[2]) - tonumber(ARGV[5])
 if extra > 0 then
-  local dropped = redis.call('LINDEX', KEYS[2], extra - 1)
-  redis.call('HSET', KEYS[1], 'floor', string.sub(dropped, 1, string.find(dropped, ' ', 1, true) - 1))
+  -- a revision lives as long as its own event: it only ever changes earlier frames
+  local offset
+  for _, dropped in ipairs(redis.call('LRANGE', KEYS[2], 0, extra - 1)) do
+    offset = string.sub(dropped, 1, string.find(dropped, ' ', 1, true) - 1)
+    redis.call('HDEL', KEYS[4], offset)
+  end
+  redis.call('HSET', KEYS[1], 'floor', offset)
   redis.call('LTRIM', KEYS[2], extra, -1)
 end
-for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[6]) end
+for i = 1, 4 do redis.call('EXPIRE', KEYS[i], ARGV[6]) end
 return 1`
 
-// KEYS: channel meta, channel events. ARGV: the partition key without the epoch (prefix included).
+// KEYS: channel meta, channel events, channel revisions. ARGV: the partition key without the epoch
+// (prefix included), then the range: since epoch ('' = read everything), since offset, upTo ('' =
+// the high), maxBytes ('' = no limit). Answers {epoch, floor, from, high, entries, revisions
+// (offset, json, ...), verdict}: verdict 'unproven' (the log cannot prove the range: nothing read)
+// or 'over' (the range's frames exceed maxBytes: nothing returned), else ''.
 const READ = `
 local meta = redis.call('HMGET', KEYS[1], 'epoch', 'floor')
 if not meta[1] then return false end
 local p = redis.call('HMGET', ARGV[1] .. meta[1], 'from', 'high')
 if not p[2] then return false end
-return {meta[1], meta[2], p[1], p[2], redis.call('LRANGE', KEYS[2], 0, -1)}`
+if ARGV[2] == '' then
+  return {meta[1], meta[2], p[1], p[2], redis.call('LRANGE', KEYS[2], 0, -1), redis.call('HGETALL', KEYS[3]), ''}
+end
+local since = tonumber(ARGV[3])
+if meta[1] ~= ARGV[2] or since < math.max(tonumber(meta[2]), tonumber(p[1]) - 1) then
+  return {meta[1], meta[2], p[1], p[2], {}, {}, 'unproven'}
+end
+local top = tonumber(p[2])
+if ARGV[4] ~= '' and tonumber(ARGV[4]) < top then top = tonumber(ARGV[4]) end
+local function offset_of (entry) return tonumber(string.sub(entry, 1, string.find(entry, ' ', 1, true) - 1)) end
+-- entries are in offset order: find the first one after since
+local lo, hi = 0, redis.call('LLEN', KEYS[2])
+while lo < hi do
+  local mid = math.floor((lo + hi) / 2)
+  if offset_of(redis.call('LINDEX', KEYS[2], mid)) > since then hi = mid else lo = mid + 1 end
+end
+local budget = tonumber(ARGV[5])
+local entries, bytes = {}, 0
+for _, entry in ipairs(redis.call('LRANGE', KEYS[2], lo, -1)) do
+  local space = string.find(entry, ' ', 1, true)
+  if tonumber(string.sub(entry, 1, space - 1)) > top then break end
+  bytes = bytes + #entry - space
+  if budget and bytes > budget then return {meta[1], meta[2], p[1], p[2], {}, {}, 'over'} end
+  entries[#entries + 1] = entry
+end
+local revisions = {}
+local all = redis.call('HGETALL', KEYS[3])
+for i = 1, #all, 2 do
+  if tonumber(all[i]) > since then
+    revisions[#revisions + 1] = all[i]
+    revisions[#revisions + 1] = all[i + 1]
+  end
+end
+return {meta[1], meta[2], p[1], p[2], entries, revisions, ''}`
+
+type ReadReply = [epoch: string, floor: string, from: string, high: string, entries: string[], revisions: string[], verdict: '' | 'unproven' | 'over']
 
 interface RecoveryCommands {
-  recoveryAppend (meta: string, events: string, partition: string, epoch: string, offset: string, floor: string, frame: string, size: number, ttl: number): Promise<number>
-  recoveryRead (meta: string, events: string, partitionPrefix: string): Promise<[string, string, string, string, string[]] | null>
+  recoveryAppend (meta: string, events: string, partition: string, revisions: string, epoch: string, offset: string, floor: string, frame: string, size: number, ttl: number, revision: string): Promise<number>
+  recoveryRead (meta: string, events: string, revisions: string, partitionPrefix: string, sinceEpoch: string, sinceOffset: string, upTo: string, maxBytes: string): Promise<ReadReply | null>
 }
 
-const keys = (channel: string) => ({ meta: `recovery:{${channel}}`, events: `recovery:{${channel}}:events` })
+const keys = (channel: string) => ({ meta: `recovery:{${channel}}`, events: `recovery:{${channel}}:events`, revisions: `recovery:{${channel}}:revisions` })
 const PARTITION = 'recovery:partition:'
 
 /** `redis` is the app's client (its keyPrefix applies); it is not closed here. */
 export function createRedisRecoveryLog (redis: Redis, options: RecoveryLogOptions): RecoveryLog {
-  redis.defineCommand('recoveryAppend', { numberOfKeys: 3, lua: APPEND })
-  redis.defineCommand('recoveryRead', { numberOfKeys: 2, lua: READ })
+  redis.defineCommand('recoveryAppend', { numberOfKeys: 4, lua: APPEND })
+  redis.defineCommand('recoveryRead', { numberOfKeys: 3, lua: READ })
   const commands = redis as unknown as RecoveryCommands
   const prefix = redis.options.keyPrefix ?? ''
+  const appendArgs = (channel: string, position: { epoch: string, offset: string }, frame: string, revision?: Revision | null) => {
+    const k = keys(channel)
+    return [k.meta, k.events, `${PARTITION}${position.epoch}`, k.revisions, position.epoch, position.offset, before(position.offset), frame, options.size, options.ttlSeconds, revision ? JSON.stringify(revision) : ''] as const
+  }
 
   return {
     kind: 'redis',
-    async append (channel, position, frame) {
-      const { meta, events } = keys(channel)
+    async append (channel, position, frame, revision) {
       try {
-        await commands.recoveryAppend(meta, events, `${PARTITION}${position.epoch}`, position.epoch, position.offset, before(position.offset), frame, options.size, options.ttlSeconds)
+        await commands.recoveryAppend(...appendArgs(channel, position, frame, revision))
       } catch (err) {
         throw new TransientError(`Redis unavailable: recovery log append failed (${(err as Error).message})`, { cause: err })
       }
@@ -65,10 +116,7 @@ export function createRedisRecoveryLog (redis: Redis, options: RecoveryLogOption
     async appendBatch (entries) {
       if (entries.length === 0) return
       const pipeline = redis.pipeline() as unknown as RecoveryCommands & { exec (): Promise<Array<[Error | null, unknown]> | null> }
-      for (const { channel, position, frame } of entries) {
-        const { meta, events } = keys(channel)
-        pipeline.recoveryAppend(meta, events, `${PARTITION}${position.epoch}`, position.epoch, position.offset, before(position.offset), frame, options.size, options.ttlSeconds)
-      }
+      for (const { channel, position, frame, revision } of entries) pipeline.recoveryAppend(...appendArgs(channel, position, frame, revision))
       let results
       try {
         results = await pipeline.exec()
@@ -78,22 +126,56 @@ export function createRedisRecoveryLog (redis: Redis, options: RecoveryLogOption
       const failed = results?.find(([err]) => err)?.[0]
       if (!results || failed) throw new TransientError(`Redis unavailable: recovery log append failed (${failed?.message ?? 'no reply'})`, { cause: failed })
     },
-    async read (channel): Promise<ChannelWindow | null> {
-      const { meta, events } = keys(channel)
-      const reply = await commands.recoveryRead(meta, events, `${prefix}${PARTITION}`)
+    async read (channel, range): Promise<ChannelWindow | null> {
+      const { meta, events, revisions } = keys(channel)
+      const maxBytes = range?.maxBytes !== undefined && Number.isFinite(range.maxBytes) ? String(range.maxBytes) : ''
+      const reply = await commands.recoveryRead(meta, events, revisions, `${prefix}${PARTITION}`, range?.since.epoch ?? '', range?.since.offset ?? '', range?.upTo ?? '', maxBytes)
       if (!reply) return null
-      const [epoch, floor, from, high, entries] = reply
+      const [epoch, channelFloor, from, high, entries, revised, verdict] = reply
       const partitionFloor = BigInt(from) - 1n
-      return {
-        epoch,
-        // a hole in the partition (or an expired partition window) limits every channel's proof
-        floor: (BigInt(floor) > partitionFloor ? BigInt(floor) : partitionFloor).toString(),
-        high,
-        events: entries.map((entry) => {
-          const space = entry.indexOf(' ')
-          return { offset: entry.slice(0, space), frame: entry.slice(space + 1) }
-        })
-      }
+      // a hole in the partition (or an expired partition window) limits every channel's proof
+      const floor = (BigInt(channelFloor) > partitionFloor ? BigInt(channelFloor) : partitionFloor).toString()
+      if (verdict === 'unproven') return { epoch, floor, high, events: [] }
+      if (verdict === 'over') return { epoch, floor: high, high, events: [], overBudget: true }
+      const list = applyRevisions(entries.map((entry) => {
+        const space = entry.indexOf(' ')
+        return { offset: entry.slice(0, space), frame: entry.slice(space + 1) }
+      }), revised)
+      if (!range) return { epoch, floor, high, events: list }
+      const top = range.upTo !== undefined && BigInt(range.upTo) < BigInt(high) ? range.upTo : high
+      return { epoch, floor: BigInt(range.since.offset) < BigInt(top) ? range.since.offset : top, high: top, events: list }
     }
+  }
+}
+
+/**
+ * The frames as their messages stand after the revisions (offset, JSON, … as stored): a message
+ * deleted at any later offset is deleted in every frame; an edited one carries its latest text in
+ * every frame before that edit.
+ */
+function applyRevisions (events: RecoveredEvent[], flat: string[]): RecoveredEvent[] {
+  if (flat.length === 0) return events
+  const latest = new Map<string, { at: bigint, revision: Revision }>()
+  for (let i = 0; i < flat.length; i += 2) {
+    const at = BigInt(flat[i])
+    const revision = JSON.parse(flat[i + 1]) as Revision
+    const known = latest.get(revision.id)
+    // a deletion is final; otherwise the newest edit is the current text
+    if (!known || (!known.revision.deleted && (revision.deleted || at > known.at))) latest.set(revision.id, { at, revision })
+  }
+  return events.map((event) => {
+    const id = messageIdOf(event.frame)
+    const change = id === undefined ? undefined : latest.get(id)
+    if (!change || BigInt(event.offset) >= change.at) return event
+    return { offset: event.offset, frame: revise(event.frame, change.revision) ?? event.frame }
+  })
+}
+
+function messageIdOf (frame: string): string | undefined {
+  try {
+    const id = (JSON.parse(frame) as { data?: { id?: unknown } }).data?.id
+    return typeof id === 'string' ? id : undefined
+  } catch {
+    return undefined
   }
 }

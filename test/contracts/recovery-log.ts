@@ -1,6 +1,7 @@
 // The shared recovery log contract, run against every implementation (embedded and Redis).
 import type { Test } from 'tap'
 import type { RecoveryLog } from '../../plugins/recovery/index.ts'
+import { frames as build } from '../../fanout/protocol.ts'
 
 export type MakeRecoveryLog = (opts: { size: number }) => Promise<RecoveryLog>
 
@@ -44,6 +45,33 @@ export function recoveryLogContract (t: Test, make: MakeRecoveryLog, unique: () 
     await feed(log, epoch, 0, [a, a])
     await feed(log, epoch, 4, [a])
     t.same(await log.read(a), { epoch, floor: '3', high: '4', events: frames(0, 1, 4) }, 'offsets 2-3 were never seen')
+  })
+
+  t.test('edits and deletions revise their message\'s earlier frames: a read serves current state at the same offsets', async (t) => {
+    const log = await make({ size: 10 })
+    const [a, epoch] = [unique(), unique()]
+    const [x, y] = ['aaaaaaaaaaaaaaaaaaaaaaa1', 'aaaaaaaaaaaaaaaaaaaaaaa2']
+    const frame = (offset: number, type: string, data: object) => build.event(a, type, data, at(epoch, offset))
+    const created = (offset: number, id: string, content: string) => frame(offset, 'message.created', { id, channelId: a, senderId: 'u1', content, position: at(epoch, offset) })
+    const edited = (offset: number, id: string, content: string) => frame(offset, 'message.updated', { id, channelId: a, content, editedAt: `t${offset}` })
+    const deleted = (offset: number, id: string) => frame(offset, 'message.deleted', { id, channelId: a })
+    await log.appendBatch([
+      { channel: a, position: at(epoch, 0), frame: created(0, x, 'SECRET') },
+      { channel: a, position: at(epoch, 1), frame: created(1, y, 'draft') },
+      { channel: a, position: at(epoch, 2), frame: edited(2, x, 'SECRET 2'), revision: { id: x, content: 'SECRET 2', editedAt: 't2' } },
+      { channel: a, position: at(epoch, 3), frame: edited(3, y, 'final'), revision: { id: y, content: 'final', editedAt: 't3' } },
+      { channel: a, position: at(epoch, 4), frame: deleted(4, x), revision: { id: x, deleted: true } }
+    ])
+    const window = await log.read(a)
+    t.same(window?.events.map((e) => e.offset), ['0', '1', '2', '3', '4'], 'every offset is still there')
+    t.same(window?.events.map((e) => JSON.parse(e.frame)), [
+      JSON.parse(deleted(0, x)),
+      { ...JSON.parse(created(1, y, 'final')), data: { ...JSON.parse(created(1, y, 'final')).data, editedAt: 't3' } },
+      JSON.parse(deleted(2, x)),
+      JSON.parse(edited(3, y, 'final')),
+      JSON.parse(deleted(4, x))
+    ], 'the deleted message is a deletion everywhere, the edited one carries its current text')
+    t.notMatch(window?.events.map((e) => e.frame).join(''), 'SECRET', 'no trace of the deleted text')
   })
 
   t.test('a new epoch starts the channel over', async (t) => {

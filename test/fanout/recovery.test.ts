@@ -3,6 +3,7 @@
 import t from 'tap'
 import { RecoveryBuffer } from '../../fanout/recovery-buffer.ts'
 import { planRecovery, type ChannelWindow } from '../../fanout/recovery.ts'
+import { frames } from '../../fanout/protocol.ts'
 
 const E = 'epoch-a'
 const at = (offset: number, epoch = E) => ({ epoch, offset: String(offset) })
@@ -63,4 +64,25 @@ t.test('the shared log fills what the buffer lacks, without a hole and without a
   t.equal(planRecovery(at(12), local, shared(13, 22, [15, 20, 22])), null, 'the shared log was trimmed past since')
   t.equal(planRecovery(at(12), local, { ...shared(10, 22, [15]), epoch: 'other' }), null, 'the shared log is in another epoch')
   t.equal(planRecovery(at(12), local, null), null, 'no shared log')
+})
+
+t.test('revise: a message\'s earlier frames follow its edits and deletion; a redelivered older revision changes nothing', async (t) => {
+  const buffer = new RecoveryBuffer({ size: 10 })
+  const x = 'bbbbbbbbbbbbbbbbbbbbbbb1'
+  const event = (offset: number, type: string, data: object) => frames.event('a', type, data, at(offset))
+  buffer.remember('a', at(0), event(0, 'message.created', { id: x, channelId: 'a', content: 'v1' }))
+  buffer.remember('a', at(1), event(1, 'message.created', { id: 'other', channelId: 'a', content: 'v1 too' }))
+  buffer.remember('a', at(2), event(2, 'message.updated', { id: x, channelId: 'a', content: 'v2', editedAt: 't2' }))
+  buffer.revise('a', at(2), { id: x, content: 'v2', editedAt: 't2' })
+  buffer.remember('a', at(3), event(3, 'message.updated', { id: x, channelId: 'a', content: 'v3', editedAt: 't3' }))
+  buffer.revise('a', at(3), { id: x, content: 'v3', editedAt: 't3' })
+  buffer.revise('a', at(2), { id: x, content: 'v2', editedAt: 't2' }) // redelivered
+  const contents = () => buffer.window('a', E)!.events.map((e) => JSON.parse(e.frame).data.content)
+  t.same(contents(), ['v3', 'v1 too', 'v3', 'v3'], 'current text in every frame of x, others untouched')
+  const before = buffer.bytes
+  buffer.remember('a', at(4), event(4, 'message.deleted', { id: x, channelId: 'a' }))
+  buffer.revise('a', at(4), { id: x, deleted: true })
+  t.same(buffer.window('a', E)!.events.map((e) => JSON.parse(e.frame).type), ['message.deleted', 'message.created', 'message.deleted', 'message.deleted', 'message.deleted'])
+  t.same(buffer.window('a', E)!.events.map((e) => e.offset), ['0', '1', '2', '3', '4'], 'offsets stay')
+  t.ok(buffer.bytes < before + Buffer.byteLength(event(4, 'message.deleted', { id: x, channelId: 'a' })), 'the byte count follows the shorter frames')
 })
