@@ -68,8 +68,9 @@ export function serverOptions (config: Config): FastifyServerOptions {
     onConstructorPoisoning: 'error',
     // on close: idle keep-alive connections end at once, requests in flight are answered first
     forceCloseConnections: 'idle',
-    // path parameters as long as the longest id the schemas allow (channel ids: 128), never a 414
-    routerOptions: { maxParamLength: 128 }
+    // path parameters well past the longest id the schemas allow (channel ids: 128), so an id over
+    // the schema's limit gets its 400; only a parameter over 1,024 characters is a 414
+    routerOptions: { maxParamLength: 1024 }
   }
 }
 

@@ -15,8 +15,30 @@ const named = new Set(components.map((s) => s.$id))
 /** What each error status means across the API (DESIGN.md), so no response reads "Default Response". */
 const statusMeaning: Record<string, string> = {
   400: 'bad input: the message names the field', 401: 'no token or a bad one', 403: 'not allowed',
-  404: 'not found', 409: 'conflict', 413: 'body too large', 429: 'rate limited (see retry-after)',
-  503: 'a dependency is down: nothing was accepted, retry later'
+  404: 'not found', 409: 'conflict', 413: 'body too large (BODY_LIMIT)',
+  415: 'a body in a media type other than application/json', 422: 'refused by moderation',
+  429: 'rate limited: RATE_LIMIT_MAX writes per RATE_LIMIT_WINDOW, when rate limits are on (see retry-after)',
+  503: 'a dependency is down, or the instance is shutting down: nothing was accepted, retry later'
+}
+
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+
+/**
+ * The statuses Fastify and the plugins around a route answer whatever its handler does, added to
+ * every operation by rule so that none can forget one: 503 (every route, while the instance shuts
+ * down; routes also when a dependency is down), 400 and 414 (path parameters: the schema, then the
+ * router's limit), 400 (query strings), 400, 413 and 415 (any method that may carry a body: bad JSON,
+ * BODY_LIMIT, a media type with no parser), 429 (writes under /api/: plugins/rate-limit.ts).
+ */
+function frameworkStatuses (method: string, url: string, schema: { querystring?: unknown }): number[] {
+  const codes = new Set([503])
+  if (url.includes('/:')) { codes.add(400); codes.add(414) }
+  if (schema.querystring) codes.add(400)
+  if (BODY_METHODS.has(method)) {
+    for (const code of [400, 413, 415]) codes.add(code)
+    if (url.startsWith('/api/')) codes.add(429)
+  }
+  return [...codes].sort((a, b) => a - b)
 }
 
 const websocket = `
@@ -42,6 +64,8 @@ listed in fanout/README.md and, with the frames' JSON schemas, in this document'
 `
 
 export default fp(async function docs (app) {
+  const maxParamLength = app.initialConfig.routerOptions?.maxParamLength ?? 100
+  const describe = (code: string) => code === '414' ? `a path parameter over ${maxParamLength} characters (ids the schemas allow are far shorter)` : statusMeaning[code]
   // Shared shapes become named components ($id), referenced by every route that uses them.
   for (const schema of components) app.addSchema(schema)
   await app.register(swagger, {
@@ -85,10 +109,15 @@ ${websocket}`
     } as Record<string, unknown>,
     // Components keep their $id as name (ErrorResponse, Message, Position) instead of def-N.
     // swagger inlines a route's top-level response schema even when it has an $id: point it to the component.
-    transform: ({ schema, url }) => {
-      if (!schema?.response) return { schema, url }
-      const response = Object.fromEntries(Object.entries(schema.response as Record<string, { $id?: string }>)
-        .map(([code, s]) => [code, s.$id && named.has(s.$id) ? { $ref: `${s.$id}#`, description: statusMeaning[code] ?? `a ${s.$id}` } : s]))
+    // Every operation also lists what the framework around it answers (frameworkStatuses).
+    transform: ({ schema, url, route }) => {
+      if (!schema || schema.hide) return { schema, url }
+      const declared = (schema.response ?? {}) as Record<string, { $id?: string }>
+      const methods = [route.method].flat().filter((m) => m !== 'HEAD')
+      const added = Object.fromEntries(methods.flatMap((m) => frameworkStatuses(m, route.url, schema))
+        .filter((code) => !(code in declared)).map((code) => [code, ErrorResponse]))
+      const response = Object.fromEntries(Object.entries({ ...declared, ...added })
+        .map(([code, s]) => [code, s.$id && named.has(s.$id) ? { $ref: `${s.$id}#`, description: describe(code) ?? `a ${s.$id}` } : s]))
       return { schema: { ...schema, response }, url }
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` }

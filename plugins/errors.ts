@@ -1,6 +1,6 @@
 // One error shape for every failure, {statusCode, error, message}; bad input is never a 5xx and a
 // dependency that is down is a 503 that names it.
-import type { FastifyError } from 'fastify'
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import sensible from '@fastify/sensible'
 
@@ -46,14 +46,21 @@ export default fp(async function errors (app) {
     for (const method of [route.method].flat()) entry.methods.add(method)
   })
 
-  app.setNotFoundHandler((request, reply) => {
+  const notFound = (request: FastifyRequest, reply: FastifyReply) => {
     const path = request.url.split('?')[0]
     const allowed = new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => [...r.methods]))
     if (allowed.size > 0) {
       return reply.code(405).header('allow', [...allowed].sort().join(', '))
         .send({ statusCode: 405, error: 'Method Not Allowed', message: `${request.method} is not supported on ${path}; allowed: ${[...allowed].sort().join(', ')}` })
     }
-    reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no route for ${request.method} ${path}` })
+    return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no route for ${request.method} ${path}` })
+  }
+  app.setNotFoundHandler(notFound)
+  // No route: answered before the body is read (after onRequest, so auth still answers first), so
+  // neither a body's size or media type nor Fastify's rule that a QUERY carry a Content-Type (a 400)
+  // can turn the 404 or 405 into something else.
+  app.addHook('preParsing', async (request, reply) => {
+    if (request.is404) notFound(request, reply)
   })
 }, { name: 'errors' })
 

@@ -40,13 +40,11 @@ const messageEdits: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['messages'],
       summary: 'Edit a message (its author only); the new text reaches history and subscribers through the log',
       params: MessageParams,
-      body: EditMessageBody,
-      response: { 200: Message, ...errors }
+      body: EditMessageBody(config.MESSAGE_MAX_LENGTH),
+      response: { 200: Message, ...errors, 422: ErrorResponse }
     }
   }, async (request) => {
     const { content } = request.body
-    if (content.trim() === '') throw app.httpErrors.badRequest('body/content must not be blank')
-    if (content.length > config.MESSAGE_MAX_LENGTH) throw app.httpErrors.badRequest(`body/content must be at most ${config.MESSAGE_MAX_LENGTH} characters (got ${content.length})`)
     const message = await ownMessage(request, request.params.id, 'edit a message')
     await app.channels.assertAccess(request.user, message.channelId, 'write')
     await app.moderation.check({ channelId: message.channelId, senderId: message.senderId, content, id: message.id })

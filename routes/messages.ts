@@ -11,13 +11,11 @@ const messages: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       tags: ['messages'],
       summary: 'Post a message: accepted once the event log has it',
-      body: PostMessageBody,
+      body: PostMessageBody(config.MESSAGE_MAX_LENGTH),
       response: { 201: Message, 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 409: ErrorResponse, 413: ErrorResponse, 422: ErrorResponse, 429: ErrorResponse, 503: ErrorResponse }
     }
   }, async (request, reply) => {
     const { channelId, content } = request.body
-    if (content.trim() === '') throw app.httpErrors.badRequest('body/content must not be blank')
-    if (content.length > config.MESSAGE_MAX_LENGTH) throw app.httpErrors.badRequest(`body/content must be at most ${config.MESSAGE_MAX_LENGTH} characters (got ${content.length})`)
     // With auth on request.user is always set (anonymous /api calls are 401): the body cannot override it.
     const senderId = request.user?.id ?? request.body.senderId ?? 'anonymous'
     await app.channels.assertAccess({ id: senderId }, channelId, 'write')

@@ -1,6 +1,6 @@
 // Shapes of the HTTP API; the OpenAPI document is generated from these.
 import { Type, type Static } from '@sinclair/typebox'
-import { ChannelId, Message, UserId } from './message.ts'
+import { ChannelId, Message, MessageContent, UserId } from './message.ts'
 
 export const ErrorResponse = Type.Object({
   statusCode: Type.Integer(),
@@ -10,14 +10,15 @@ export const ErrorResponse = Type.Object({
 
 const Name = Type.String({ minLength: 1, maxLength: 64 })
 
-export const PostMessageBody = Type.Object({
+/** The body of a post; `maxLength` is MESSAGE_MAX_LENGTH. */
+export const PostMessageBody = (maxLength: number) => Type.Object({
   channelId: ChannelId,
-  content: Type.String({ minLength: 1, description: 'at most MESSAGE_MAX_LENGTH characters' }),
+  content: MessageContent(maxLength, `at most ${maxLength} characters (MESSAGE_MAX_LENGTH), not blank`),
   senderId: Type.Optional(Type.Unsafe<string>({ ...UserId, description: 'with auth off only; the token decides otherwise' })),
   senderName: Type.Optional(Name),
   nonce: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'the same nonce from the same sender returns the first message' }))
 }, { additionalProperties: false })
-export type PostMessageBody = Static<typeof PostMessageBody>
+export type PostMessageBody = Static<ReturnType<typeof PostMessageBody>>
 
 export const ChannelParams = Type.Object({ channelId: ChannelId })
 

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import './formats.ts'
+import { codePoints, Text } from './formats.ts'
 
 /** A channel id as used in URLs, topics' keys and the WebSocket protocol. */
 export const ChannelId = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.:-]+$', description: 'letters, digits and _ . : -' })
@@ -10,6 +10,22 @@ export const ChannelId = Type.String({ minLength: 1, maxLength: 128, pattern: '^
  */
 export const USER_ID = /^[A-Za-z0-9_.:-]{1,120}$/
 export const UserId = Type.String({ minLength: 1, maxLength: 120, pattern: '^[A-Za-z0-9_.:-]+$', description: 'letters, digits and _ . : -' })
+
+/** What `trim()` removes (ECMA-262 WhiteSpace and LineTerminator): a text of only these is blank. */
+export const BLANK = '\\u0009-\\u000D\\u0020\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000\\uFEFF'
+
+/** A message's text, as posted or edited: 1 to `maxLength` characters (code points), not blank. */
+export function MessageContent (maxLength: number, description: string) {
+  return Text({
+    minLength: 1,
+    maxLength,
+    pattern: `[^${BLANK}]`,
+    description,
+    explained: (value) => typeof value !== 'string'
+      ? 'must be a string'
+      : value.trim() === '' ? 'must not be blank' : `must be at most ${maxLength} characters (got ${codePoints(value)})`
+  })
+}
 
 /** Where an event sits in its channel's message stream; clients resume from it. */
 export const Position = Type.Object({

@@ -1,0 +1,54 @@
+// The OpenAPI document is what the server does: schemathesis (PyPI; scripts/fuzz-setup.sh installs
+// it) generates requests from /docs/json, valid and not, against an embedded instance with rate
+// limits off, and checks every answer against the document: statuses, schemas, content types, 405s
+// for undeclared methods, invalid input refused, valid input accepted. Any failure fails this test.
+import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { build } from '../helper.ts'
+
+const servicesHome = process.env.SWITCHBOARD_SERVICES_HOME || join(homedir(), '.cache', 'switchboard-services')
+const schemathesis = process.env.SCHEMATHESIS || join(servicesHome, 'venv', 'bin', 'schemathesis')
+
+// Left out, with the reason: both assume read-your-writes, which the log-first design does not give
+// (README "Editable once stored"): a message is stored milliseconds after its 201, so an edit right
+// after it can be a 404 and a read right after a delete can still find it; and a post that repeats a
+// nonce is answered with the first message (idempotent), even if that one was deleted since.
+const EXCLUDED = ['ensure_resource_availability', 'use_after_free']
+
+function run (args: string[], cwd: string): Promise<{ code: number, output: string }> {
+  return new Promise((resolve) => {
+    execFile(schemathesis, args, { cwd, timeout: 100_000, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, NO_COLOR: '1', PYTHONIOENCODING: 'utf-8' } },
+      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, output: `${stdout}${stderr}` }))
+  })
+}
+
+t.test('schemathesis finds nothing the document does not say', async (t) => {
+  if (!existsSync(schemathesis)) {
+    const reason = `schemathesis not found at ${schemathesis}; run scripts/fuzz-setup.sh`
+    if (process.env.REQUIRE_SERVICES === '1') return t.fail(`${reason} (REQUIRE_SERVICES=1)`)
+    console.log(`# skipping: ${reason}`)
+    return t.plan(0, reason)
+  }
+  const app = await build(t, { RATE_LIMIT_MAX: 0 })
+  const base = await app.listen({ host: '127.0.0.1', port: 0 })
+  const doc = (await app.inject('/docs/json')).json()
+  const operations = Object.values<Record<string, unknown>>(doc.paths).reduce((n, ops) => n + Object.keys(ops).length, 0)
+
+  const { code, output } = await run([
+    'run', `${base}/docs/json`,
+    '--checks', 'all', '--exclude-checks', EXCLUDED.join(','),
+    // bounded and reproducible: a few seconds on this machine
+    '--max-examples', '30', '--seed', '20261129', '--workers', '1',
+    '--generation-database', 'none', '--request-timeout', '10', '--no-color',
+    // with auth off, this header names the caller, so writes get past the 401
+    '--header', 'x-user-id: fuzzer'
+  ], t.testdir())
+
+  const failures = output.slice(Math.max(0, output.indexOf('FAILURES')))
+  t.equal(code, 0, 'schemathesis exits 0', code === 0 ? {} : { diagnostic: true, output: failures.slice(0, 20_000) })
+  t.match(output, new RegExp(`Tested: ${operations}\\b`), `all ${operations} operations of the document were tested`)
+  t.notMatch(output, /Failures:/, 'no failure in the summary')
+})
