@@ -97,6 +97,21 @@ export default fp(async function metrics (app) {
     registers,
     collect () { this.set(app.fanout.hub.recovery.bytes) }
   })
+  // Reconnect recovery: outcomes as the clients got them (a replay refused as over budget is not recovered).
+  new Counter({
+    name: 'switchboard_recovery_subscribes_total',
+    help: 'Subscribes with since, by outcome: recovered (the missed events replayed) or not_recovered (the client reloads over HTTP)',
+    labelNames: ['outcome'] as const,
+    registers,
+    collect () {
+      this.reset()
+      this.inc({ outcome: 'recovered' }, app.recovery.stats.recovered)
+      this.inc({ outcome: 'not_recovered' }, app.recovery.stats.notRecovered)
+    }
+  })
+  mirror('switchboard_recovery_replayed_events_total', 'Event frames replayed to resubscribing clients', () => app.recovery.stats.replayedEvents)
+  mirror('switchboard_recovery_shared_log_reads_total', 'Reads of the shared recovery log (this instance\'s buffer started too late)', () => app.recovery.stats.sharedLogReads)
+  mirror('switchboard_recovery_shared_log_events_total', 'Events those reads returned (none when the log cannot prove the range, or it is over the replay budget)', () => app.recovery.stats.sharedLogEvents)
 
   app.events.emitter.on('produced', ({ topic, outcome }) => produced.inc({ topic, outcome }))
   app.topicHandlers.events.on('handled', ({ topic, handler, outcome }) => {
@@ -122,4 +137,4 @@ export default fp(async function metrics (app) {
     const body = await registry.metrics()
     return reply.type(registry.contentType).send(body)
   })
-}, { name: 'metrics', dependencies: ['bus', 'events', 'fanout', 'topic-handlers'] })
+}, { name: 'metrics', dependencies: ['bus', 'events', 'fanout', 'topic-handlers', 'recovery'] })

@@ -12,8 +12,19 @@ import { createRedisRecoveryLog } from './redis.ts'
 
 export type * from './recovery-log.ts'
 
-/** Counters read by /metrics: subscribes with `since`, by outcome, and frames replayed. */
-export interface RecoveryStats { recovered: number, notRecovered: number, replayedEvents: number, sharedLogReads: number }
+/**
+ * Counters read by /metrics. `recovered` / `notRecovered`: subscribes with `since` by the answer the
+ * client got (a replay the hub refused as over its budget counts as not recovered);
+ * `replayedEvents`: frames of the replays sent; `sharedLogReads` / `sharedLogEvents`: reads of the
+ * shared log and the events they returned (a read that cannot answer returns none).
+ */
+export interface RecoveryStats {
+  readonly recovered: number
+  readonly notRecovered: number
+  readonly replayedEvents: number
+  readonly sharedLogReads: number
+  readonly sharedLogEvents: number
+}
 
 export interface Recovery {
   /** The shared log (Redis or in process), written by consumers/messages-recovery.ts. */
@@ -35,8 +46,20 @@ export default fp<RecoveryPluginOptions>(async function recovery (app, opts) {
   const options = { size: config.RECOVERY_LOG, ttlSeconds: config.RECOVERY_TTL_SECONDS }
   const log = opts.recoveryLog ??
     (app.redis ? createRedisRecoveryLog(app.redis, options) : createEmbeddedRecoveryLog({ ...options, maxChannels: config.RECOVERY_CHANNELS }))
-  const stats: RecoveryStats = { recovered: 0, notRecovered: 0, replayedEvents: 0, sharedLogReads: 0 }
   const logger = app.log.child({ component: 'recovery' })
+  // What onSubscribe answered. The hub may still refuse a replay over its budget (it then answers
+  // recovered: false and counts hub.stats.replaysOverBudget); this plugin is its only onSubscribe
+  // hook, so every such refusal is one of the recoveries counted here.
+  const answered = { recovered: 0, notRecovered: 0, replayedEvents: 0, sharedLogReads: 0, sharedLogEvents: 0 }
+  const overBudgetBefore = hub.stats.replaysOverBudget
+  const refusedByHub = () => hub.stats.replaysOverBudget - overBudgetBefore
+  const stats: RecoveryStats = {
+    get recovered () { return answered.recovered - refusedByHub() },
+    get notRecovered () { return answered.notRecovered + refusedByHub() },
+    get replayedEvents () { return answered.replayedEvents },
+    get sharedLogReads () { return answered.sharedLogReads },
+    get sharedLogEvents () { return answered.sharedLogEvents }
+  }
 
   async function recover (channel: string, since: Position): Promise<SubscribeResult | null> {
     const local = hub.recovery.window(channel, since.epoch)
@@ -44,23 +67,35 @@ export default fp<RecoveryPluginOptions>(async function recovery (app, opts) {
     if (!local) return null
     const fromBuffer = planRecovery(since, local)
     if (fromBuffer || BigInt(since.offset) > BigInt(local.high)) return fromBuffer
-    stats.sharedLogReads++
+    answered.sharedLogReads++
     let shared
     try {
-      shared = await log.read(channel)
+      // Only what the replay needs, and only when the log can prove it: a `since` older than the
+      // log's window, or a replay over the send budget, reads no events (issue 10, item 7).
+      shared = await log.read(channel, { since, upTo: local.high, maxBytes: hub.maxReplayBytes })
     } catch (err) {
       logger.warn({ err, channel }, 'shared recovery log unavailable; answering recovered: false')
       return null
     }
+    answered.sharedLogEvents += shared?.events.length ?? 0
     // Re-read the buffer: live events published while we waited are part of the replay now.
     return planRecovery(since, hub.recovery.window(channel, since.epoch), shared)
   }
+
+  /** UTF-8 bytes of a replay, as the hub counts them against its budget. */
+  const bytesOf = (replay: string[]) => replay.reduce((sum, frame) => sum + Buffer.byteLength(frame), 0)
 
   hub.setHooks({
     async onSubscribe (_conn, channel, since, start) {
       const result = since ? await recover(channel, since) : null
       if (since) {
-        if (result) { stats.recovered++; stats.replayedEvents += result.replay?.length ?? 0 } else stats.notRecovered++
+        if (!result) answered.notRecovered++
+        else {
+          answered.recovered++
+          // A replay over the budget on its own is refused by the hub (and counted there); live
+          // frames buffered during the lookup can still tip a smaller one over (also counted there).
+          if (bytesOf(result.replay ?? []) <= hub.maxReplayBytes) answered.replayedEvents += result.replay?.length ?? 0
+        }
       }
       // Not recovered: the client stands where the subscribe started; every later event comes live.
       return result ?? { position: start, recovered: false }
