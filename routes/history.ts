@@ -31,8 +31,10 @@ const history: FastifyPluginAsyncTypebox = async (app) => {
     reply.header('x-cache', page ? 'hit' : 'miss')
     if (!page) {
       page = await app.store.page(channelId, { before, limit })
-      // Only the newest page is cached: the cache always holds a contiguous newest range.
-      if (before === undefined) {
+      // Only the newest page is cached: the cache always holds a contiguous newest range. An empty
+      // page is not: reading ids nobody uses must not allocate cache state per id (the channel's
+      // first message starts its entry, and the first read after it warms the rest).
+      if (before === undefined && page.length > 0) {
         app.cache.fill(channelId, page, page.length < limit).catch((err) => request.log.warn({ err }, 'could not warm the cache'))
       }
     }

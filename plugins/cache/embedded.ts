@@ -63,6 +63,9 @@ export function createEmbeddedCache (options: CacheOptions, now: () => number = 
       if (e.messages.delete(id)) e.ids.splice(e.ids.indexOf(id), 1)
     },
     async fill (channelId, messages, complete) {
+      // Nothing to add and nothing learnt: no entry. (A complete empty fill is a real state, "this
+      // channel has no messages", and is kept; the history route never makes one for an empty page.)
+      if (messages.length === 0 && !complete) return
       const e = entry(channelId, true)!
       for (const m of messages) if (!e.messages.has(m.id) && !e.gone.has(m.id)) insert(e, { ...m, ...e.patched.get(m.id) })
       if (complete) e.complete = true

@@ -220,6 +220,9 @@ export function createRedisCache (options: RedisCacheOptions): MessageCache {
       await run('remove', () => redis.cacheRemove(...keys(channelId), id, ttl))
     },
     async fill (channelId, messages, complete) {
+      // Nothing to add and nothing learnt: no round trip, no key. (A complete empty fill is a real
+      // state, "this channel has no messages", and is kept; the history route never makes one.)
+      if (messages.length === 0 && !complete) return
       const k = keys(channelId)
       for (;;) {
         // a patch or remove that landed after the store was read applies to what the store said

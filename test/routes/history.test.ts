@@ -1,6 +1,8 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
+import { Redis } from 'ioredis'
 import { build, handled } from '../helper.ts'
+import { cleanupReal, realNames, requireService, services } from '../services.ts'
 
 async function post (app: FastifyInstance, channelId: string, content: string) {
   const res = await app.inject({ method: 'POST', url: '/api/messages', payload: { channelId, content, senderId: 'u1' } })
@@ -32,9 +34,55 @@ t.test('a new channel is complete once warmed: short pages are hits', async (t) 
   const app = await build(t)
   t.same((await app.inject({ url: '/api/channels/fresh/messages' })).json(), { messages: [], nextBefore: null })
   await post(app, 'fresh', 'one')
+  const first = await app.inject({ url: '/api/channels/fresh/messages' })
+  t.equal(first.headers['x-cache'], 'miss', 'the empty read cached nothing: the first read after the post warms')
+  t.same(first.json().messages.map((m: any) => m.content), ['one'])
   const res = await app.inject({ url: '/api/channels/fresh/messages' })
   t.equal(res.headers['x-cache'], 'hit')
   t.same(res.json().messages.map((m: any) => m.content), ['one'])
+})
+
+/** Ids nobody has used: reading their history must leave no cache state behind. */
+const unknownIds = (n: number) => Array.from({ length: n }, (_v, i) => `unknown-${process.pid}-${i}`)
+
+/** Reads each id's history twice: both must be empty misses (the second one too: nothing was cached). */
+async function readAll (t: Test, app: FastifyInstance, ids: string[]) {
+  const unexpected: string[] = []
+  for (const id of ids) {
+    for (let read = 1; read <= 2; read++) {
+      const res = await app.inject({ url: `/api/channels/${id}/messages` })
+      if (res.statusCode !== 200 || res.headers['x-cache'] !== 'miss' || res.json().messages.length !== 0) {
+        unexpected.push(`read ${read} of ${id}: ${res.statusCode} x-cache ${res.headers['x-cache']} ${res.body}`)
+      }
+    }
+  }
+  t.same(unexpected.slice(0, 3), [], `${ids.length * 2} reads, every one an empty miss (${unexpected.length} were not)`)
+}
+
+t.test('reads of unused channel ids create no cache state (embedded)', async (t) => {
+  const app = await build(t)
+  const ids = unknownIds(200)
+  await readAll(t, app, ids)
+  let cached = 0
+  for (const id of ids) if (await app.cache.page(id, { limit: 1 }) !== null) cached++
+  t.equal(cached, 0, 'every unused id is still a cache miss: nothing was filled for it')
+  await post(app, ids[0], 'now it is used')
+  t.same((await app.cache.page(ids[0], { limit: 1 }))?.map((m) => m.content), ['now it is used'], 'its first message starts its entry')
+})
+
+t.test('reads of unused channel ids create no Redis keys', async (t) => {
+  if (!await requireService(t, 'redis')) return
+  const names = realNames('history-unused')
+  t.teardown(() => cleanupReal({ keyPrefix: names.keyPrefix }))
+  const app = await build(t, { REDIS_URL: services.redis, REDIS_KEY_PREFIX: names.keyPrefix })
+  const redis = new Redis(services.redis)
+  t.teardown(() => redis.quit())
+  const keys = async () => (await redis.keys(`${names.keyPrefix}*`)).sort()
+  const before = await keys()
+  await readAll(t, app, unknownIds(100))
+  t.same(await keys(), before, `no new key under ${names.keyPrefix}`)
+  await post(app, 'used', 'hello')
+  t.ok((await keys()).some((k) => k.startsWith(`${names.keyPrefix}channel:{used}`)), 'a used channel does get its keys (the check can see them)')
 })
 
 t.test('bad queries are 400s naming the parameter', async (t) => {
