@@ -5,6 +5,7 @@ import { type NotificationEvent } from '../schemas/events.ts'
 import { topics } from '../schemas/topics.ts'
 import { defineTopicHandler } from '../plugins/topic-handlers.ts'
 import { TransientError } from '../plugins/errors.ts'
+import { PERSONAL_PREFIX } from '../plugins/channels/index.ts'
 
 /** At most this many users are notified per message (a message is not a mailing list). */
 export const MAX_MENTIONS = 20
@@ -31,11 +32,21 @@ export default defineTopicHandler({
     // Created only: an edit that adds a mention does not notify (documented in the README).
     if (event.type !== 'message.created') return
     const message = event.data
+    const mentioned = mentionedUsers(message.content).filter((userId) => userId !== message.senderId)
+    if (mentioned.length === 0) return
+    // The excerpt would leak a private channel to someone who may not read it. Membership is read
+    // from the store, once per message with mentions, not from this instance's copy
+    // (app.channels.get), which lags a change made elsewhere until its `channels` event arrives: a
+    // member removed before the message was posted is out of the store before the message is in
+    // the log, so gets no excerpt. A store that is down is a transient error: the event waits.
+    const personal = message.channelId.startsWith(PERSONAL_PREFIX)
+    const channel = personal ? null : await app.channels.store.get(message.channelId)
+    const mayRead = (userId: string) => personal
+      ? message.channelId === PERSONAL_PREFIX + userId
+      : !channel?.private || channel.members.includes(userId)
     const excerpt = [...message.content.trim()].slice(0, EXCERPT_LENGTH).join('')
-    for (const userId of mentionedUsers(message.content)) {
-      if (userId === message.senderId) continue
-      // The excerpt would leak a private channel to someone who may not read it.
-      if (await app.channels.refusal({ id: userId }, message.channelId, 'read')) continue
+    for (const userId of mentioned) {
+      if (!mayRead(userId)) continue
       const notification: NotificationEvent = {
         v: 1,
         type: 'notification',
