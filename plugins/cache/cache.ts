@@ -13,14 +13,18 @@ export interface MessageCache {
    */
   upsert (message: Message): Promise<void>
   /**
-   * The store handler's changes of one partition, in order, as `upsert` (creates, with their
-   * position), `patch` (edits) and `remove` (deletes) would apply them; creates in one round trip
-   * per batch (one script per channel, pipelined).
+   * The cache handler's changes of one partition, in order, as `upsert` (creates, with their
+   * position), `patch` (edits) and `remove` (deletes) would apply them, except that edits are
+   * versioned by their position: an edit at or below the last one applied to its message (a
+   * redelivery) changes nothing, cached or parked. One script per channel, pipelined: a batch of
+   * creates and deletes is one round trip, a batch with edits two (their JSON is merged here).
    */
   apply (changes: MessageChange[]): Promise<void>
   /**
    * Patches a cached message; a message that is not cached stays uncached, but the changes are kept
-   * (like `remove`'s tombstone) and applied by a later `fill`, whose store read may predate them.
+   * (parked, like `remove`'s tombstone) and applied by the `fill` or create that brings the message
+   * (its store read may predate them), which clears them: a parked patch is applied once, never
+   * again over fresher data.
    */
   patch (channelId: string, id: string, changes: Partial<Message>): Promise<void>
   /** Drops a message and remembers it is gone, so a concurrent fill cannot bring it back. */

@@ -1,8 +1,18 @@
 // In-memory cache with the same semantics as Redis's: recent-N per channel, TTL refreshed on write.
-import type { Message } from '../../schemas/message.ts'
+import { compareOffsets, type Message, type Position } from '../../schemas/message.ts'
 import type { CacheOptions, MessageCache } from './cache.ts'
 
-interface Entry { ids: string[], messages: Map<string, Message>, complete: boolean, gone: Set<string>, patched: Map<string, Partial<Message>>, expires: number }
+/**
+ * One channel. `patched`: changes to messages that are not cached, applied (and cleared) when a fill
+ * brings the message; `versions`: the position of the last edit applied to a message, cached or
+ * parked, so an older (redelivered) edit changes nothing.
+ */
+interface Entry { ids: string[], messages: Map<string, Message>, complete: boolean, gone: Set<string>, patched: Map<string, Partial<Message>>, versions: Map<string, Position>, expires: number }
+
+/** True when `position` comes after `last` in the stream (another epoch: a newer stream). */
+function newer (position: Position, last: Position | undefined): boolean {
+  return !last || last.epoch !== position.epoch || compareOffsets(position.offset, last.offset) > 0
+}
 
 export function createEmbeddedCache (options: CacheOptions, now: () => number = Date.now): MessageCache {
   const channels = new Map<string, Entry>()
@@ -14,7 +24,7 @@ export function createEmbeddedCache (options: CacheOptions, now: () => number = 
       e = undefined
     }
     if (!e && create) {
-      e = { ids: [], messages: new Map(), complete: false, gone: new Set(), patched: new Map(), expires: 0 }
+      e = { ids: [], messages: new Map(), complete: false, gone: new Set(), patched: new Map(), versions: new Map(), expires: 0 }
       channels.set(channelId, e)
     }
     if (e && create) e.expires = now() + options.ttlSeconds * 1000
@@ -22,7 +32,7 @@ export function createEmbeddedCache (options: CacheOptions, now: () => number = 
   }
 
   // ids are kept ascending; insertion is at the sorted place (usually the end)
-  function insert (e: Entry, message: Message) {
+  function add (e: Entry, message: Message) {
     if (!e.messages.has(message.id)) {
       let i = e.ids.length
       while (i > 0 && e.ids[i - 1] > message.id) i--
@@ -31,36 +41,73 @@ export function createEmbeddedCache (options: CacheOptions, now: () => number = 
     e.messages.set(message.id, structuredClone(message))
   }
 
+  /** A fill's insert: the parked changes were merged into `message` by the fill, so they are done. */
+  function insert (e: Entry, message: Message) {
+    add(e, message)
+    e.patched.delete(message.id)
+  }
+
   function trim (e: Entry) {
     while (e.ids.length > options.recent) {
-      e.messages.delete(e.ids.shift()!)
+      const id = e.ids.shift()!
+      e.messages.delete(id)
+      e.versions.delete(id)
       e.complete = false
     }
+  }
+
+  /** The cache handler's insert: a message not cached and not removed, with its parked changes. */
+  function create (e: Entry, message: Message) {
+    if (e.messages.has(message.id) || e.gone.has(message.id)) return // a redelivered create changes nothing
+    insert(e, { ...message, ...e.patched.get(message.id) })
+  }
+
+  /** An edit (positioned: only when newer than the last one applied) or a reaction patch (not positioned). */
+  function edit (e: Entry, id: string, changes: Partial<Message>, position?: Position) {
+    if (e.gone.has(id)) return
+    if (position) {
+      if (!newer(position, e.versions.get(id))) return
+      e.versions.set(id, position)
+    }
+    const m = e.messages.get(id)
+    if (m) {
+      e.messages.set(id, { ...m, ...structuredClone(changes) })
+      e.patched.delete(id)
+    } else {
+      e.patched.set(id, { ...e.patched.get(id), ...structuredClone(changes) })
+    }
+  }
+
+  function remove (e: Entry, id: string) {
+    e.gone.add(id)
+    e.patched.delete(id)
+    e.versions.delete(id)
+    if (e.messages.delete(id)) e.ids.splice(e.ids.indexOf(id), 1)
   }
 
   const cache: MessageCache = {
     kind: 'embedded',
     async upsert (message) {
-      await cache.fill(message.channelId, [message], false)
+      const e = entry(message.channelId, true)!
+      create(e, message)
+      trim(e)
     },
     async apply (changes) {
+      const touched = new Set<Entry>()
       for (const change of changes) {
-        if (change.type === 'create') await cache.fill(change.message.channelId, [{ ...change.message, position: change.position }], false)
-        else if (change.type === 'update') await cache.patch(change.channelId, change.id, change.changes)
-        else await cache.remove(change.channelId, change.id)
+        const e = entry(change.type === 'create' ? change.message.channelId : change.channelId, true)!
+        touched.add(e)
+        if (change.type === 'create') create(e, { ...change.message, position: change.position })
+        else if (change.type === 'update') edit(e, change.id, change.changes, change.position)
+        else remove(e, change.id)
       }
+      for (const e of touched) trim(e) // once per channel and batch, as on Redis
     },
     async patch (channelId, id, changes) {
-      const e = entry(channelId, true)!
-      const m = e.messages.get(id)
-      if (m) e.messages.set(id, { ...m, ...structuredClone(changes) })
-      else if (!e.gone.has(id)) e.patched.set(id, { ...e.patched.get(id), ...structuredClone(changes) })
+      edit(entry(channelId, true)!, id, changes)
     },
     async remove (channelId, id) {
-      const e = entry(channelId, true)!
-      e.gone.add(id)
-      e.patched.delete(id)
-      if (e.messages.delete(id)) e.ids.splice(e.ids.indexOf(id), 1)
+      remove(entry(channelId, true)!, id)
     },
     async fill (channelId, messages, complete) {
       // Nothing to add and nothing learnt: no entry. (A complete empty fill is a real state, "this

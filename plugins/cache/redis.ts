@@ -1,10 +1,13 @@
 // The message cache on Redis (ioredis). Per channel: a sorted set of ids (all scores 0, so ordered
 // by id: ObjectId hex sorts by time), a hash id → message JSON, a set of removed ids (tombstones), a
-// hash of changes to uncached messages (applied by a later fill) and a meta hash (`complete`).
+// meta hash (`complete`), a hash of changes to uncached messages (applied, and cleared, by the fill
+// that brings the message) and a hash id → position of the last edit applied to a message (cached
+// or parked), so a redelivered older edit changes nothing.
 // Every write is one Lua script, so concurrent handlers and fills never interleave.
 import type { FastifyBaseLogger } from 'fastify'
 import { Redis } from 'ioredis'
 import type { Message } from '../../schemas/message.ts'
+import type { MessageChange } from '../store/store.ts'
 import { TransientError } from '../errors.ts'
 import type { CacheOptions, MessageCache } from './cache.ts'
 
@@ -13,13 +16,16 @@ export interface RedisCacheOptions extends CacheOptions { url: string, logger: F
 /** How long a command waits for a connection (or an answer) before it fails with a 503-style error. */
 const TIMEOUT_MS = 2000
 
-// KEYS of every write: ids, msgs, gone, meta, patched. Trims to the newest `recent` and refreshes
-// the TTL of all five (the channel's entry lives and expires as one).
+// KEYS of every write: ids, msgs, gone, meta, patched, versions. Trims to the newest `recent` and
+// refreshes the TTL of all of them (the channel's entry lives and expires as one).
 const TRIM_AND_EXPIRE = `
 local function trim_and_expire(recent, ttl)
   local extra = redis.call('ZCARD', KEYS[1]) - recent
   if extra > 0 then
-    for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, extra - 1)) do redis.call('HDEL', KEYS[2], id) end
+    for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, extra - 1)) do
+      redis.call('HDEL', KEYS[2], id)
+      redis.call('HDEL', KEYS[6], id)
+    end
     redis.call('ZREMRANGEBYRANK', KEYS[1], 0, extra - 1)
     redis.call('HDEL', KEYS[4], 'complete')
   end
@@ -31,34 +37,61 @@ end
 // the scripts that write a merge check that what it was computed from is still there (compare and
 // set) and answer 0 otherwise, and the caller reads and merges again.
 const scripts = {
-  // ARGV: id, ttl
-  cacheRemove: `
-redis.call('SADD', KEYS[3], ARGV[1])
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
-redis.call('HDEL', KEYS[5], ARGV[1])
-for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], tonumber(ARGV[2])) end`,
-  // ARGV: id, cached json read ('' = not cached), its patched version, pending patch read ('' = none),
-  // the merged pending patch, ttl. A cached message is patched in place; an uncached one keeps the
-  // changes for a later fill; a removed one takes nothing.
-  cachePatch: `
-local id = ARGV[1]
-if redis.call('SISMEMBER', KEYS[3], id) == 0 then
-  local cached = redis.call('HGET', KEYS[2], id)
-  if cached then
-    if cached ~= ARGV[2] then return 0 end
-    redis.call('HSET', KEYS[2], id, ARGV[3])
+  // ARGV: recent, ttl, then the changes of one channel, in order:
+  //   'c', id, pending patch read ('' = none), json with that patch applied      a new message
+  //   'u', id, epoch, offset ('' '' = not positioned: a reaction patch), cached json read ('' = not
+  //        cached), its patched version, pending patch read, the merged pending patch   an edit
+  //   'd', id                                                                      a deletion
+  // A created message is added unless cached or removed (its pending changes are then done); an edit
+  // newer than the last one applied patches a cached message in place (nothing stays pending for
+  // it) or an uncached one's pending changes; a removed message takes nothing.
+  cacheApply: `${TRIM_AND_EXPIRE}
+local function newer(id, epoch, offset)
+  if epoch == '' then return true end
+  local last = redis.call('HGET', KEYS[6], id)
+  if not last then return true end
+  local space = string.find(last, ' ', 1, true)
+  return string.sub(last, space + 1) ~= epoch or tonumber(offset) > tonumber(string.sub(last, 1, space - 1))
+end
+local i = 3
+while i <= #ARGV do
+  local op, id = ARGV[i], ARGV[i + 1]
+  local gone = redis.call('SISMEMBER', KEYS[3], id) == 1
+  if op == 'c' then
+    if not gone and redis.call('HEXISTS', KEYS[2], id) == 0 then
+      if (redis.call('HGET', KEYS[5], id) or '') ~= ARGV[i + 2] then return 0 end
+      redis.call('ZADD', KEYS[1], 0, id)
+      redis.call('HSET', KEYS[2], id, ARGV[i + 3])
+      redis.call('HDEL', KEYS[5], id)
+    end
+    i = i + 4
+  elseif op == 'u' then
+    if not gone and newer(id, ARGV[i + 2], ARGV[i + 3]) then
+      local cached = redis.call('HGET', KEYS[2], id)
+      if cached then
+        if cached ~= ARGV[i + 4] then return 0 end
+        redis.call('HSET', KEYS[2], id, ARGV[i + 5])
+        redis.call('HDEL', KEYS[5], id)
+      else
+        if ARGV[i + 4] ~= '' or (redis.call('HGET', KEYS[5], id) or '') ~= ARGV[i + 6] then return 0 end
+        redis.call('HSET', KEYS[5], id, ARGV[i + 7])
+      end
+      if ARGV[i + 2] ~= '' then redis.call('HSET', KEYS[6], id, ARGV[i + 3] .. ' ' .. ARGV[i + 2]) end
+    end
+    i = i + 8
   else
-    if ARGV[2] ~= '' then return 0 end
-    local pending = redis.call('HGET', KEYS[5], id) or ''
-    if pending ~= ARGV[4] then return 0 end
-    redis.call('HSET', KEYS[5], id, ARGV[5])
+    redis.call('SADD', KEYS[3], id)
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('HDEL', KEYS[2], id)
+    redis.call('HDEL', KEYS[5], id)
+    redis.call('HDEL', KEYS[6], id)
+    i = i + 2
   end
 end
-for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], tonumber(ARGV[6])) end
+trim_and_expire(tonumber(ARGV[1]), tonumber(ARGV[2]))
 return 1`,
   // ARGV: recent, ttl, complete (0|1), then triples: id, pending patch read ('' = none), json with
-  // that patch applied. Adds what is neither cached nor removed.
+  // that patch applied. Adds what is neither cached nor removed; the pending patch it applied is done.
   cacheFill: `${TRIM_AND_EXPIRE}
 for i = 4, #ARGV, 3 do
   local id = ARGV[i]
@@ -71,6 +104,7 @@ for i = 4, #ARGV, 3 do
   if redis.call('SISMEMBER', KEYS[3], id) == 0 and redis.call('HEXISTS', KEYS[2], id) == 0 then
     redis.call('ZADD', KEYS[1], 0, id)
     redis.call('HSET', KEYS[2], id, ARGV[i + 2])
+    redis.call('HDEL', KEYS[5], id)
   end
 end
 if ARGV[3] == '1' then redis.call('HSET', KEYS[4], 'complete', '1') end
@@ -87,14 +121,16 @@ if #ids == 0 then return {} end
 return redis.call('HMGET', KEYS[2], unpack(ids))`
 }
 
-type Keys = [ids: string, msgs: string, gone: string, meta: string, patched: string]
+type Keys = [ids: string, msgs: string, gone: string, meta: string, patched: string, versions: string]
 
 interface CacheCommands {
-  cacheRemove (...args: [...Keys, id: string, ttl: number]): Promise<unknown>
-  cachePatch (...args: [...Keys, id: string, cached: string, patched: string, pending: string, merged: string, ttl: number]): Promise<number>
+  cacheApply (...args: [...Keys, recent: number, ttl: number, ...ops: string[]]): Promise<number>
   cacheFill (...args: [...Keys, recent: number, ttl: number, complete: string, ...triples: string[]]): Promise<number>
   cachePage (ids: string, msgs: string, meta: string, before: string, limit: number): Promise<Array<string | null> | null>
 }
+
+/** What a channel's message was when read: its cached JSON and its pending patch (null: none). */
+interface Read { cached: string | null, pending: string | null }
 
 export function createRedisCache (options: RedisCacheOptions): MessageCache {
   const { logger } = options
@@ -109,7 +145,7 @@ export function createRedisCache (options: RedisCacheOptions): MessageCache {
     retryStrategy: (times) => Math.min(times * 100, 1000)
   }) as Redis & CacheCommands
   for (const [name, lua] of Object.entries(scripts)) {
-    redis.defineCommand(name, { lua, numberOfKeys: name === 'cachePage' ? 3 : 5 })
+    redis.defineCommand(name, { lua, numberOfKeys: name === 'cachePage' ? 3 : 6 })
   }
 
   // Logged once per outage, not once per reconnection attempt.
@@ -156,12 +192,12 @@ export function createRedisCache (options: RedisCacheOptions): MessageCache {
   // One hash tag per channel: all of a channel's keys live in one slot (Redis Cluster, scripts).
   const keys = (channelId: string): Keys => {
     const base = `${options.keyPrefix}channel:{${channelId}}`
-    return [`${base}:ids`, `${base}:msgs`, `${base}:gone`, `${base}:meta`, `${base}:patched`]
+    return [`${base}:ids`, `${base}:msgs`, `${base}:gone`, `${base}:meta`, `${base}:patched`, `${base}:versions`]
   }
   const { recent, ttlSeconds: ttl } = options
   const merge = (json: string | null, changes: Partial<Message>) => JSON.stringify({ ...(json ? JSON.parse(json) : {}), ...changes })
 
-  type Pipeline = { hmget (key: string, ...ids: string[]): Pipeline, cacheFill: (...args: Parameters<CacheCommands['cacheFill']>) => Pipeline, exec (): Promise<Array<[Error | null, unknown]> | null> }
+  type Pipeline = { hmget (key: string, ...ids: string[]): Pipeline, cacheApply: (...args: Parameters<CacheCommands['cacheApply']>) => Pipeline, exec (): Promise<Array<[Error | null, unknown]> | null> }
   /** Pipelined `exec`: every reply, or a failure naming Redis. */
   async function exec (what: string, build: (p: Pipeline) => void): Promise<unknown[]> {
     const results = await run(what, async () => {
@@ -174,50 +210,96 @@ export function createRedisCache (options: RedisCacheOptions): MessageCache {
     return results.map(([, reply]) => reply)
   }
 
-  /** `fill(channel, messages, false)` for many channels in two round trips; a channel whose fill lost a race retries alone. */
-  async function fillMany (byChannel: Map<string, Message[]>) {
-    const channels = [...byChannel]
-    const pending = await exec('fill', (p) => { for (const [channelId, messages] of channels) p.hmget(keys(channelId)[4], ...messages.map((m) => m.id)) }) as Array<Array<string | null>>
-    const written = await exec('fill', (p) => {
-      channels.forEach(([channelId, messages], c) => {
-        const triples = messages.flatMap((m, i) => { const patch = pending[c][i]; return [m.id, patch ?? '', patch ? merge(JSON.stringify(m), JSON.parse(patch)) : JSON.stringify(m)] })
-        p.cacheFill(...keys(channelId), recent, ttl, '0', ...triples)
-      })
+  /** Cached JSON and pending patch of each id, for several channels in one round trip. */
+  async function read (what: string, channels: Array<[channelId: string, ids: string[]]>): Promise<Array<Map<string, Read>>> {
+    const wanted = channels.filter(([, ids]) => ids.length > 0)
+    const replies = wanted.length === 0
+      ? []
+      : await exec(what, (p) => { for (const [channelId, ids] of wanted) p.hmget(keys(channelId)[1], ...ids).hmget(keys(channelId)[4], ...ids) }) as Array<Array<string | null>>
+    let r = 0
+    return channels.map(([, ids]) => {
+      const state = new Map<string, Read>()
+      if (ids.length === 0) return state
+      const [cached, pending] = [replies[r++], replies[r++]]
+      ids.forEach((id, i) => state.set(id, { cached: cached[i], pending: pending[i] }))
+      return state
     })
-    for (const [c, reply] of written.entries()) if (reply !== 1) await cache.fill(channels[c][0], channels[c][1], false)
+  }
+
+  /**
+   * A channel's changes as `cacheApply` arguments, each computed from what `state` says (read, or
+   * assumed: nothing cached or pending) and from the changes before it in the batch. When the script
+   * finds otherwise (a removed or uncached message, a skipped older edit), it answers 0.
+   */
+  function ops (changes: MessageChange[], state: Map<string, Read>): string[] {
+    const args: string[] = []
+    const known = (id: string) => state.get(id) ?? { cached: null, pending: null }
+    for (const change of changes) {
+      if (change.type === 'create') {
+        const { cached, pending } = known(change.message.id)
+        const json = JSON.stringify({ ...change.message, position: change.position })
+        const merged = pending ? merge(json, JSON.parse(pending)) : json
+        args.push('c', change.message.id, pending ?? '', merged)
+        if (cached === null) state.set(change.message.id, { cached: merged, pending: null })
+      } else if (change.type === 'update') {
+        args.push(...edit(change.id, change.changes, known(change.id), change.position, state))
+      } else {
+        args.push('d', change.id)
+        state.set(change.id, { cached: null, pending: null })
+      }
+    }
+    return args
+  }
+
+  /** The 'u' arguments of an edit (positioned) or a reaction patch, from what was read; `state` follows it. */
+  function edit (id: string, changes: Partial<Message>, { cached, pending }: Read, position?: { epoch: string, offset: string }, state?: Map<string, Read>): string[] {
+    const merged = cached === null ? merge(pending, changes) : merge(cached, changes)
+    state?.set(id, cached === null ? { cached: null, pending: merged } : { cached: merged, pending: null })
+    return ['u', id, position?.epoch ?? '', position?.offset ?? '', cached ?? '', cached === null ? '' : merged, pending ?? '', cached === null ? merged : '']
+  }
+
+  /** Applies one channel's changes one at a time, each from a fresh read (after a batch lost a race). */
+  async function applyOneByOne (channelId: string, changes: MessageChange[]) {
+    for (const change of changes) {
+      const id = change.type === 'create' ? change.message.id : change.id
+      for (;;) {
+        const [state] = await read('apply', [[channelId, change.type === 'delete' ? [] : [id]]])
+        if (await run('apply', () => redis.cacheApply(...keys(channelId), recent, ttl, ...ops([change], state))) === 1) break
+      }
+    }
   }
 
   const cache: MessageCache = {
     kind: 'redis',
     async upsert (message) {
-      await cache.fill(message.channelId, [message], false)
+      await applyOneByOne(message.channelId, [{ type: 'create', message, position: message.position! }])
     },
     async apply (changes) {
-      // Creates first, all channels in two pipelined round trips (read parked patches, then fill);
-      // edits and deletes of the batch follow, in order (rare: one script each).
-      const byChannel = new Map<string, Message[]>()
+      // One script per channel, all pipelined: a batch of creates and deletions is one round trip.
+      // Edits merge JSON here, so a batch with edits first reads what they apply to (one more).
+      const byChannel = new Map<string, MessageChange[]>()
       for (const change of changes) {
-        if (change.type !== 'create') continue
-        const list = byChannel.get(change.message.channelId) ?? []
-        list.push({ ...change.message, position: change.position })
-        byChannel.set(change.message.channelId, list)
+        const channelId = change.type === 'create' ? change.message.channelId : change.channelId
+        byChannel.set(channelId, [...byChannel.get(channelId) ?? [], change])
       }
-      if (byChannel.size) await fillMany(byChannel)
-      for (const change of changes) {
-        if (change.type === 'update') await cache.patch(change.channelId, change.id, change.changes)
-        else if (change.type === 'delete') await cache.remove(change.channelId, change.id)
-      }
+      const channels = [...byChannel]
+      const edits = changes.some((c) => c.type === 'update')
+      const states = edits
+        ? await read('apply', channels.map(([channelId, list]) => [channelId, [...new Set(list.flatMap((c) => c.type === 'create' ? [c.message.id] : c.type === 'update' ? [c.id] : []))]]))
+        : channels.map(() => new Map<string, Read>())
+      const written = await exec('apply', (p) => { channels.forEach(([channelId, list], c) => p.cacheApply(...keys(channelId), recent, ttl, ...ops(list, states[c]))) })
+      // A channel whose state was not as read or assumed: its changes again, one by one.
+      for (const [c, reply] of written.entries()) if (reply !== 1) await applyOneByOne(...channels[c])
     },
     async patch (channelId, id, changes) {
       const k = keys(channelId)
       for (;;) {
-        const [cached, pending] = await run('patch', () => Promise.all([redis.hget(k[1], id), redis.hget(k[4], id)]))
-        const written = await run('patch', () => redis.cachePatch(...k, id, cached ?? '', cached === null ? '' : merge(cached, changes), pending ?? '', cached === null ? merge(pending, changes) : '', ttl))
-        if (written === 1) return
+        const [state] = await read('patch', [[channelId, [id]]])
+        if (await run('patch', () => redis.cacheApply(...k, recent, ttl, ...edit(id, changes, state.get(id)!))) === 1) return
       }
     },
     async remove (channelId, id) {
-      await run('remove', () => redis.cacheRemove(...keys(channelId), id, ttl))
+      await run('remove', () => redis.cacheApply(...keys(channelId), recent, ttl, 'd', id))
     },
     async fill (channelId, messages, complete) {
       // Nothing to add and nothing learnt: no round trip, no key. (A complete empty fill is a real

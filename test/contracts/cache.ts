@@ -2,13 +2,21 @@
 import type { Test } from 'tap'
 import { ObjectId } from 'mongodb'
 import type { MessageCache } from '../../plugins/cache/index.ts'
-import type { Message } from '../../schemas/message.ts'
+import type { MessageChange } from '../../plugins/store/store.ts'
+import type { Message, Position } from '../../schemas/message.ts'
 
 export type MakeCache = (opts: { recent: number, ttlSeconds: number }) => Promise<MessageCache>
 
 export function message (channelId: string, content: string, extra: Partial<Message> = {}): Message {
   return { id: new ObjectId().toHexString(), channelId, senderId: 'u1', senderName: 'User One', content, createdAt: new Date().toISOString(), ...extra }
 }
+
+/** The cache handler's changes (consumers/messages-cache.ts), at stream offsets of one epoch. */
+export const at = (offset: number): Position => ({ epoch: 'e', offset: String(offset) })
+export const created = (m: Message, offset: number): MessageChange => ({ type: 'create', message: { ...m, position: at(offset) }, position: at(offset) })
+export const edited = (m: Message, content: string, offset: number): MessageChange =>
+  ({ type: 'update', id: m.id, channelId: m.channelId, changes: { content, editedAt: new Date(offset * 1000).toISOString() }, position: at(offset) })
+export const deleted = (m: Message, offset: number): MessageChange => ({ type: 'delete', id: m.id, channelId: m.channelId, position: at(offset) })
 
 export function cacheContract (t: Test, makeCache: MakeCache, unique: () => string) {
   t.test('a channel never written is a miss', async (t) => {
@@ -93,5 +101,49 @@ export function cacheContract (t: Test, makeCache: MakeCache, unique: () => stri
     await cache.patch(ch, late.id, { reactions: { '🎉': ['u3'] } }) // the reaction handler ran ahead of the cache handler
     await cache.upsert(late)
     t.match((await cache.page(ch, { limit: 10 }))?.[0], { content: 'late', reactions: { '🎉': ['u3'] } }, 'the parked reaction is applied')
+  })
+
+  t.test('a parked edit is cleared once applied: a later fill never re-applies it over fresher text (history served v2 while the store held v3)', async (t) => {
+    const cache = await makeCache({ recent: 3, ttlSeconds: 60 })
+    t.teardown(() => cache.close())
+    const ch = unique()
+    const [x, a, b, c, d] = ['x', 'a', 'b', 'c', 'd'].map((content) => message(ch, content))
+    await cache.apply([created(x, 1), created(a, 2), created(b, 3), created(c, 4)]) // x is trimmed (3 kept)
+    await cache.apply([edited(x, 'v2 SECRET', 5)]) // x is not cached: its edit is parked
+    await cache.apply([deleted(c, 6)])
+    const storePage = (content: string) => [b, a, { ...x, content }] // the store's newest three
+    t.equal(await cache.page(ch, { limit: 3 }), null, 'two cached: the history route misses')
+    await cache.fill(ch, storePage('v2 SECRET'), false)
+    await cache.apply([edited(x, 'v3', 7)]) // x is cached: edited in place
+    await cache.apply([created(d, 8)]) // x is trimmed again
+    await cache.apply([deleted(d, 9)])
+    t.equal(await cache.page(ch, { limit: 3 }), null)
+    await cache.fill(ch, storePage('v3'), false) // the store holds v3
+    t.same((await cache.page(ch, { limit: 3 }))?.map((m) => m.content), ['b', 'a', 'v3'], 'the store\'s v3, not the parked v2')
+  })
+
+  t.test('edits apply in stream order: a redelivered older edit never undoes a newer one, cached or parked', async (t) => {
+    const cache = await makeCache({ recent: 10, ttlSeconds: 60 })
+    t.teardown(() => cache.close())
+    const ch = unique()
+    const [m, n] = [message(ch, 'm1'), message(ch, 'n1')]
+    await cache.fill(ch, [m], true)
+    await cache.apply([edited(m, 'm3', 3), edited(n, 'n3', 4)]) // n is not cached: parked
+    await cache.apply([edited(m, 'm2', 2), edited(n, 'n2', 1)]) // redelivered, older
+    await cache.fill(ch, [n, m], true) // n as a store read from before its edits
+    t.same((await cache.page(ch, { limit: 10 }))?.map((x) => x.content), ['n3', 'm3'])
+  })
+
+  t.test('a batch creates, edits and deletes in order, also the same message twice', async (t) => {
+    const cache = await makeCache({ recent: 10, ttlSeconds: 60 })
+    t.teardown(() => cache.close())
+    const ch = unique()
+    const [m, n, o] = [message(ch, 'm1'), message(ch, 'n1'), message(ch, 'o1')]
+    await cache.apply([created(m, 1), created(n, 2), edited(m, 'm2', 3), edited(m, 'm3', 4), created(o, 5), deleted(n, 6), edited(o, 'o2', 7)])
+    const page = await cache.page(ch, { limit: 2 })
+    t.same(page?.map((x) => x.content), ['o2', 'm3'])
+    t.same(page?.[1].position, at(1), 'a created message carries its position')
+    await cache.apply([created(n, 2), edited(n, 'n2', 8)]) // redelivered create of a deleted message, a late edit
+    t.same((await cache.page(ch, { limit: 2 }))?.map((x) => x.content), ['o2', 'm3'], 'a deleted message stays out')
   })
 }
