@@ -1,4 +1,7 @@
 // The cache contract: a hot copy of each channel's newest messages, always a contiguous newest range.
+// Each entry knows the range it covers: from a floor id up (every message of the channel at or
+// above it is cached, or was removed), or the whole history (`complete`). A page is a hit only
+// within it, so a hit never skips a message.
 import type { Message } from '../../schemas/message.ts'
 import type { MessageChange } from '../store/store.ts'
 
@@ -7,9 +10,10 @@ export interface PageQuery { before?: string, limit: number }
 export interface MessageCache {
   readonly kind: 'embedded' | 'redis'
   /**
-   * Adds a new message, with any changes `patch` kept for it, unless it is cached already or removed:
-   * a redelivered create never undoes a later edit or reaction. Keeps the newest `recent` per
-   * channel and refreshes the TTL.
+   * Adds a new message, with any changes `patch` kept for it, unless it is cached already or removed
+   * (a redelivered create never undoes a later edit or reaction) or below the entry's floor (a
+   * message between it and the floor may be missing). A channel with no entry starts one at this
+   * message. Keeps the newest `recent` per channel (the floor follows) and refreshes the TTL.
    */
   upsert (message: Message): Promise<void>
   /**
@@ -31,7 +35,10 @@ export interface MessageCache {
   remove (channelId: string, id: string): Promise<void>
   /**
    * Warms the cache from the store after a miss: adds messages not already cached (a newer cached
-   * copy wins) and not removed. `complete` says the list holds the channel's whole history.
+   * copy wins) and not removed. `messages` is the store's newest page: every stored message at or
+   * above the lowest id it adds is in it, while what was cached below may lack messages the cache
+   * handler has not reached yet, so the entry's floor becomes that id (cached messages below it are
+   * dropped). `complete` says the list holds the channel's whole history (no floor).
    */
   fill (channelId: string, messages: Message[], complete: boolean): Promise<void>
   /** Newest first; null when the cache cannot answer the whole page (a miss). */

@@ -3,11 +3,24 @@ import { compareOffsets, type Message, type Position } from '../../schemas/messa
 import type { CacheOptions, MessageCache } from './cache.ts'
 
 /**
- * One channel. `patched`: changes to messages that are not cached, applied (and cleared) when a fill
- * brings the message; `versions`: the position of the last edit applied to a message, cached or
- * parked, so an older (redelivered) edit changes nothing.
+ * One channel. The range it covers: every message of the channel with an id at or above `floor` is
+ * cached (or was removed), and nothing below it is cached; `complete`: the whole history is (no
+ * floor). `filled`: the lowest id the fill in progress inserted (see `insert` and `trim`).
+ * `patched`: changes to messages that are not cached, applied (and cleared) when a fill brings the
+ * message; `versions`: the position of the last edit applied to a message, cached or parked, so an
+ * older (redelivered) edit changes nothing.
  */
-interface Entry { ids: string[], messages: Map<string, Message>, complete: boolean, gone: Set<string>, patched: Map<string, Partial<Message>>, versions: Map<string, Position>, expires: number }
+interface Entry {
+  ids: string[]
+  messages: Map<string, Message>
+  complete: boolean
+  floor?: string
+  filled?: string
+  gone: Set<string>
+  patched: Map<string, Partial<Message>>
+  versions: Map<string, Position>
+  expires: number
+}
 
 /** True when `position` comes after `last` in the stream (another epoch: a newer stream). */
 function newer (position: Position, last: Position | undefined): boolean {
@@ -41,25 +54,56 @@ export function createEmbeddedCache (options: CacheOptions, now: () => number = 
     e.messages.set(message.id, structuredClone(message))
   }
 
-  /** A fill's insert: the parked changes were merged into `message` by the fill, so they are done. */
+  /**
+   * A fill's insert. The parked changes were merged into `message` by the fill, so they are done.
+   * The fill read the store's newest page: every stored message at or above the lowest id it brings
+   * is in it, but what the cache held below may lack messages the store had and the cache handler
+   * has not reached yet. So the entry now covers only from that id (`trim` cuts below it, at the end
+   * of the fill), unless the fill says it holds the whole history (it then sets `complete` again).
+   */
   function insert (e: Entry, message: Message) {
     add(e, message)
     e.patched.delete(message.id)
+    e.complete = false
+    if (e.filled === undefined || message.id < e.filled) e.filled = message.id
   }
 
-  function trim (e: Entry) {
-    while (e.ids.length > options.recent) {
+  /** Drops the messages below `floor`, which becomes the entry's floor. */
+  function cut (e: Entry, floor: string) {
+    while (e.ids.length > 0 && e.ids[0] < floor) {
       const id = e.ids.shift()!
       e.messages.delete(id)
       e.versions.delete(id)
-      e.complete = false
     }
+    e.floor = floor
   }
 
-  /** The cache handler's insert: a message not cached and not removed, with its parked changes. */
+  /** After every write: the end of a fill (its range), then the newest `recent` (the floor follows). */
+  function trim (e: Entry) {
+    if (e.filled !== undefined) {
+      if (e.complete) e.floor = undefined
+      else cut(e, e.filled)
+      e.filled = undefined
+    }
+    if (e.ids.length <= options.recent) return
+    cut(e, e.ids[e.ids.length - options.recent])
+    e.complete = false
+  }
+
+  /**
+   * The cache handler's insert: a message not cached and not removed, with its parked changes. Only
+   * within the entry's range: below its floor a message between it and the floor may be missing (a
+   * fill from a store ahead of this handler set the floor), so the cache leaves that range to the
+   * store. A channel with no range yet starts one at this message.
+   */
   function create (e: Entry, message: Message) {
     if (e.messages.has(message.id) || e.gone.has(message.id)) return // a redelivered create changes nothing
-    insert(e, { ...message, ...e.patched.get(message.id) })
+    if (!e.complete) {
+      e.floor ??= e.ids[0] ?? message.id
+      if (message.id < e.floor) return
+    }
+    add(e, { ...message, ...e.patched.get(message.id) })
+    e.patched.delete(message.id)
   }
 
   /** An edit (positioned: only when newer than the last one applied) or a reaction patch (not positioned). */

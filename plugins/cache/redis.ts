@@ -16,17 +16,24 @@ export interface RedisCacheOptions extends CacheOptions { url: string, logger: F
 /** How long a command waits for a connection (or an answer) before it fails with a 503-style error. */
 const TIMEOUT_MS = 2000
 
-// KEYS of every write: ids, msgs, gone, meta, patched, versions. Trims to the newest `recent` and
-// refreshes the TTL of all of them (the channel's entry lives and expires as one).
+// KEYS of every write: ids, msgs, gone, meta, patched, versions. The range an entry covers (meta):
+// `complete` (the whole history) or `floor`: every message with an id at or above it is cached or
+// was removed, and nothing below it is cached. `cut` drops what is below a new floor;
+// `trim_and_expire` keeps the newest `recent` (the floor follows) and refreshes the TTL of every key
+// (the channel's entry lives and expires as one).
 const TRIM_AND_EXPIRE = `
+local function cut(floor)
+  for _, id in ipairs(redis.call('ZRANGEBYLEX', KEYS[1], '-', '(' .. floor)) do
+    redis.call('HDEL', KEYS[2], id)
+    redis.call('HDEL', KEYS[6], id)
+  end
+  redis.call('ZREMRANGEBYLEX', KEYS[1], '-', '(' .. floor)
+  redis.call('HSET', KEYS[4], 'floor', floor)
+end
 local function trim_and_expire(recent, ttl)
   local extra = redis.call('ZCARD', KEYS[1]) - recent
   if extra > 0 then
-    for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, extra - 1)) do
-      redis.call('HDEL', KEYS[2], id)
-      redis.call('HDEL', KEYS[6], id)
-    end
-    redis.call('ZREMRANGEBYRANK', KEYS[1], 0, extra - 1)
+    cut(redis.call('ZRANGE', KEYS[1], extra, extra)[1])
     redis.call('HDEL', KEYS[4], 'complete')
   end
   for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ttl) end
@@ -42,10 +49,22 @@ const scripts = {
   //   'u', id, epoch, offset ('' '' = not positioned: a reaction patch), cached json read ('' = not
   //        cached), its patched version, pending patch read, the merged pending patch   an edit
   //   'd', id                                                                      a deletion
-  // A created message is added unless cached or removed (its pending changes are then done); an edit
-  // newer than the last one applied patches a cached message in place (nothing stays pending for
-  // it) or an uncached one's pending changes; a removed message takes nothing.
+  // A created message is added unless cached or removed (its pending changes are then done), and
+  // only within the entry's range: below its floor a message between it and the floor may be missing
+  // (a fill from a store ahead of this handler set the floor); a channel with no range starts one.
+  // An edit newer than the last one applied patches a cached message in place (nothing stays pending
+  // for it) or an uncached one's pending changes; a removed message takes nothing.
   cacheApply: `${TRIM_AND_EXPIRE}
+local function in_range(id)
+  if redis.call('HEXISTS', KEYS[4], 'complete') == 1 then return true end
+  local floor = redis.call('HGET', KEYS[4], 'floor')
+  if not floor then
+    -- no range yet (or an entry written before floors were kept: it starts at its lowest id)
+    floor = redis.call('ZRANGE', KEYS[1], 0, 0)[1] or id
+    redis.call('HSET', KEYS[4], 'floor', floor)
+  end
+  return id >= floor
+end
 local function newer(id, epoch, offset)
   if epoch == '' then return true end
   local last = redis.call('HGET', KEYS[6], id)
@@ -58,7 +77,7 @@ while i <= #ARGV do
   local op, id = ARGV[i], ARGV[i + 1]
   local gone = redis.call('SISMEMBER', KEYS[3], id) == 1
   if op == 'c' then
-    if not gone and redis.call('HEXISTS', KEYS[2], id) == 0 then
+    if not gone and redis.call('HEXISTS', KEYS[2], id) == 0 and in_range(id) then
       if (redis.call('HGET', KEYS[5], id) or '') ~= ARGV[i + 2] then return 0 end
       redis.call('ZADD', KEYS[1], 0, id)
       redis.call('HSET', KEYS[2], id, ARGV[i + 3])
@@ -92,6 +111,9 @@ trim_and_expire(tonumber(ARGV[1]), tonumber(ARGV[2]))
 return 1`,
   // ARGV: recent, ttl, complete (0|1), then triples: id, pending patch read ('' = none), json with
   // that patch applied. Adds what is neither cached nor removed; the pending patch it applied is done.
+  // The messages are the store's newest page: every stored message at or above the lowest id it adds
+  // is in it, but what was cached below may lack messages the store had and the cache handler has not
+  // reached yet. So unless the page is the whole history, the entry now starts at that id.
   cacheFill: `${TRIM_AND_EXPIRE}
 for i = 4, #ARGV, 3 do
   local id = ARGV[i]
@@ -99,15 +121,23 @@ for i = 4, #ARGV, 3 do
     if (redis.call('HGET', KEYS[5], id) or '') ~= ARGV[i + 1] then return 0 end
   end
 end
+local lowest
 for i = 4, #ARGV, 3 do
   local id = ARGV[i]
   if redis.call('SISMEMBER', KEYS[3], id) == 0 and redis.call('HEXISTS', KEYS[2], id) == 0 then
     redis.call('ZADD', KEYS[1], 0, id)
     redis.call('HSET', KEYS[2], id, ARGV[i + 2])
     redis.call('HDEL', KEYS[5], id)
+    if not lowest or id < lowest then lowest = id end
   end
 end
-if ARGV[3] == '1' then redis.call('HSET', KEYS[4], 'complete', '1') end
+if ARGV[3] == '1' then
+  redis.call('HSET', KEYS[4], 'complete', '1')
+  redis.call('HDEL', KEYS[4], 'floor')
+elseif lowest then
+  redis.call('HDEL', KEYS[4], 'complete')
+  cut(lowest)
+end
 trim_and_expire(tonumber(ARGV[1]), tonumber(ARGV[2]))
 return 1`,
   // KEYS: ids, msgs, meta. ARGV: before ('' for none), limit. Returns false on a miss, else the JSON list.

@@ -146,4 +146,44 @@ export function cacheContract (t: Test, makeCache: MakeCache, unique: () => stri
     await cache.apply([created(n, 2), edited(n, 'n2', 8)]) // redelivered create of a deleted message, a late edit
     t.same((await cache.page(ch, { limit: 2 }))?.map((x) => x.content), ['o2', 'm3'], 'a deleted message stays out')
   })
+
+  t.test('a fill from a store ahead of the cache handler leaves no hole: a hit never skips a message', async (t) => {
+    const cache = await makeCache({ recent: 20, ttlSeconds: 60 })
+    t.teardown(() => cache.close())
+    const ch = unique()
+    const msgs = Array.from({ length: 10 }, (_v, i) => message(ch, `m${i + 1}`))
+    /** Every page the cache answers (any `before`, limits 1-5) is exactly the channel's messages there. */
+    const noHoles = async (when: string) => {
+      let hits = 0
+      for (const before of [undefined, ...msgs.map((m) => m.id)]) {
+        for (let limit = 1; limit <= 5; limit++) {
+          const page = await cache.page(ch, { before, limit })
+          if (page === null) continue
+          hits++
+          const below = msgs.filter((m) => before === undefined || m.id < before).reverse().slice(0, limit)
+          t.same(page.map((m) => m.content), below.map((m) => m.content), `${when}: before ${before === undefined ? 'none' : msgs.findIndex((m) => m.id === before) + 1}, limit ${limit}`)
+        }
+      }
+      return hits
+    }
+    await cache.apply(msgs.slice(0, 3).map((m, i) => created(m, i + 1))) // the cache handler is at m3
+    t.equal(await cache.page(ch, { limit: 5 }), null, 'three cached: the newest page of five misses')
+    await cache.fill(ch, msgs.slice(5).reverse(), false) // from the store, which is at m10 already
+    t.same((await cache.page(ch, { limit: 5 }))?.map((m) => m.content), ['m10', 'm9', 'm8', 'm7', 'm6'], 'the filled page is a hit')
+    t.equal(await cache.page(ch, { before: msgs[5].id, limit: 3 }), null, 'paging back past m6 misses: m5 and m4 are not cached')
+    await noHoles('after the fill')
+    await cache.apply([created(msgs[3], 4)]) // the handler catches up, one message at a time
+    await noHoles('after m4')
+    await cache.apply([created(msgs[4], 5)])
+    await noHoles('after m5')
+    await cache.apply(msgs.slice(5).map((m, i) => created(m, i + 6)))
+    t.ok(await noHoles('caught up') > 0, 'and the cache still answers')
+    // A fill read while the channel had three messages (complete), landing after the handler moved on.
+    const other = unique()
+    const more = Array.from({ length: 6 }, (_v, i) => message(other, `n${i + 1}`))
+    await cache.fill(other, more.slice(0, 3).reverse(), true)
+    await cache.fill(other, more.slice(4).reverse(), false) // n6, n5: the store at n6, the handler at n3
+    const short = await cache.page(other, { before: more[4].id, limit: 3 })
+    t.ok(short === null || short.map((m) => m.content).join() === 'n4,n3,n2', `no hit without n4 (got ${short?.map((m) => m.content).join()})`)
+  })
 }

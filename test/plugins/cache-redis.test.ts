@@ -22,7 +22,7 @@ if (await requireService(t, 'redis')) {
     await cache.upsert(message(ch, 'a'))
     await cache.remove(ch, 'ffffffffffffffffffffffff')
     const keys = await admin.keys(`${keyPrefix}channel:{${ch}}:*`)
-    t.same(keys.map((k) => k.split(':').pop()).sort(), ['gone', 'ids', 'msgs'], 'one entry: ids, bodies, tombstones')
+    t.same(keys.map((k) => k.split(':').pop()).sort(), ['gone', 'ids', 'meta', 'msgs'], 'one entry: ids, bodies, tombstones, the range it covers')
     for (const key of keys) {
       const ttl = await admin.ttl(key)
       t.ok(ttl > 0 && ttl <= 120, `${key.split(':').pop()} expires (${ttl} s)`)
