@@ -23,6 +23,8 @@ export const ConfigSchema = Type.Object({
 
   CACHE_RECENT: Type.Integer({ minimum: 1, maximum: 10000, default: 100, description: 'messages kept per channel in the cache' }),
   CACHE_TTL_SECONDS: Type.Integer({ minimum: 1, default: 3600 }),
+  CACHE_TOMBSTONES: Type.Integer({ minimum: 1, default: 1000, description: 'ids of deleted messages the cache keeps per channel, so a history fill racing a deletion cannot bring it back (lowest ids dropped first)' }),
+  CACHE_PARKED: Type.Integer({ minimum: 1, default: 100, description: 'edits and reactions the cache keeps per channel for messages it does not hold, for the fill that brings them (lowest ids dropped first)' }),
   BODY_LIMIT: Type.Integer({ minimum: 1024, default: 65536, description: 'HTTP body limit in bytes (413 above)' }),
   MESSAGE_MAX_LENGTH: Type.Integer({ minimum: 1, default: 4000 }),
   WS_MAX_PAYLOAD: Type.Integer({ minimum: 256, default: 16384, description: 'largest accepted client frame in bytes' }),

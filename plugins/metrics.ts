@@ -112,6 +112,9 @@ export default fp(async function metrics (app) {
   mirror('switchboard_recovery_replayed_events_total', 'Event frames replayed to resubscribing clients', () => app.recovery.stats.replayedEvents)
   mirror('switchboard_recovery_shared_log_reads_total', 'Reads of the shared recovery log (this instance\'s buffer started too late)', () => app.recovery.stats.sharedLogReads)
   mirror('switchboard_recovery_shared_log_events_total', 'Events those reads returned (none when the log cannot prove the range, or it is over the replay budget)', () => app.recovery.stats.sharedLogEvents)
+  // The cache's per-channel bounds (tombstones, parked patches): what they dropped on this instance's writes.
+  mirror('switchboard_cache_tombstones_trimmed_total', 'Tombstones of deleted messages the cache dropped over CACHE_TOMBSTONES per channel (lowest ids first)', () => app.cache.stats.tombstonesTrimmed)
+  mirror('switchboard_cache_parked_trimmed_total', 'Patches of uncached messages the cache dropped over CACHE_PARKED per channel (lowest ids first)', () => app.cache.stats.parkedTrimmed)
 
   app.events.emitter.on('produced', ({ topic, outcome }) => produced.inc({ topic, outcome }))
   app.topicHandlers.events.on('handled', ({ topic, handler, outcome }) => {
@@ -137,4 +140,4 @@ export default fp(async function metrics (app) {
     const body = await registry.metrics()
     return reply.type(registry.contentType).send(body)
   })
-}, { name: 'metrics', dependencies: ['bus', 'events', 'fanout', 'topic-handlers', 'recovery'] })
+}, { name: 'metrics', dependencies: ['bus', 'events', 'fanout', 'topic-handlers', 'recovery', 'cache'] })

@@ -9,6 +9,8 @@ export interface PageQuery { before?: string, limit: number }
 
 export interface MessageCache {
   readonly kind: 'embedded' | 'redis'
+  /** What the per-channel bounds dropped (this instance's writes), read by /metrics. */
+  readonly stats: CacheStats
   /**
    * Adds a new message, with any changes `patch` kept for it, unless it is cached already or removed
    * (a redelivered create never undoes a later edit or reaction) or below the entry's floor (a
@@ -47,4 +49,20 @@ export interface MessageCache {
   close (): Promise<void>
 }
 
-export interface CacheOptions { recent: number, ttlSeconds: number, keyPrefix: string }
+export interface CacheOptions {
+  recent: number
+  ttlSeconds: number
+  keyPrefix: string
+  /** tombstones kept per channel (lowest ids dropped first); default 1000 */
+  tombstones?: number
+  /** parked patches kept per channel (lowest ids dropped first); default 100 */
+  parked?: number
+}
+
+/**
+ * Tombstones and parked patches never expire on an active channel (every write refreshes its TTL),
+ * so each channel keeps at most `tombstones` and `parked` of them; these count what was dropped.
+ */
+export interface CacheStats { tombstonesTrimmed: number, parkedTrimmed: number }
+
+export const CACHE_DEFAULTS = { tombstones: 1000, parked: 100 } as const

@@ -1,6 +1,6 @@
 // In-memory cache with the same semantics as Redis's: recent-N per channel, TTL refreshed on write.
 import { compareOffsets, type Message, type Position } from '../../schemas/message.ts'
-import type { CacheOptions, MessageCache } from './cache.ts'
+import { CACHE_DEFAULTS, type CacheOptions, type CacheStats, type MessageCache } from './cache.ts'
 
 /**
  * One channel. The range it covers: every message of the channel with an id at or above `floor` is
@@ -27,8 +27,17 @@ function newer (position: Position, last: Position | undefined): boolean {
   return !last || last.epoch !== position.epoch || compareOffsets(position.offset, last.offset) > 0
 }
 
+/** The lowest of a set of ids (ObjectId hex sorts by time: the oldest). */
+function lowest (ids: Iterable<string>): string {
+  let low: string | undefined
+  for (const id of ids) if (low === undefined || id < low) low = id
+  return low!
+}
+
 export function createEmbeddedCache (options: CacheOptions, now: () => number = Date.now): MessageCache {
   const channels = new Map<string, Entry>()
+  const { tombstones: maxTombstones, parked: maxParked } = { ...CACHE_DEFAULTS, ...options }
+  const stats: CacheStats = { tombstonesTrimmed: 0, parkedTrimmed: 0 }
 
   function entry (channelId: string, create: boolean): Entry | undefined {
     let e = channels.get(channelId)
@@ -78,16 +87,31 @@ export function createEmbeddedCache (options: CacheOptions, now: () => number = 
     e.floor = floor
   }
 
-  /** After every write: the end of a fill (its range), then the newest `recent` (the floor follows). */
+  /**
+   * After every write: the end of a fill (its range), the newest `recent` (the floor follows), and
+   * the bounds on tombstones and parked patches, lowest ids (the oldest messages) first: a fill
+   * brings the newest messages, so those are the ones whose deletion or edit it could miss.
+   */
   function trim (e: Entry) {
     if (e.filled !== undefined) {
       if (e.complete) e.floor = undefined
       else cut(e, e.filled)
       e.filled = undefined
     }
-    if (e.ids.length <= options.recent) return
-    cut(e, e.ids[e.ids.length - options.recent])
-    e.complete = false
+    if (e.ids.length > options.recent) {
+      cut(e, e.ids[e.ids.length - options.recent])
+      e.complete = false
+    }
+    while (e.gone.size > maxTombstones) {
+      e.gone.delete(lowest(e.gone))
+      stats.tombstonesTrimmed++
+    }
+    while (e.patched.size > maxParked) {
+      const id = lowest(e.patched.keys())
+      e.patched.delete(id)
+      e.versions.delete(id)
+      stats.parkedTrimmed++
+    }
   }
 
   /**
@@ -131,6 +155,7 @@ export function createEmbeddedCache (options: CacheOptions, now: () => number = 
 
   const cache: MessageCache = {
     kind: 'embedded',
+    stats,
     async upsert (message) {
       const e = entry(message.channelId, true)!
       create(e, message)
@@ -148,10 +173,14 @@ export function createEmbeddedCache (options: CacheOptions, now: () => number = 
       for (const e of touched) trim(e) // once per channel and batch, as on Redis
     },
     async patch (channelId, id, changes) {
-      edit(entry(channelId, true)!, id, changes)
+      const e = entry(channelId, true)!
+      edit(e, id, changes)
+      trim(e)
     },
     async remove (channelId, id) {
-      remove(entry(channelId, true)!, id)
+      const e = entry(channelId, true)!
+      remove(e, id)
+      trim(e)
     },
     async fill (channelId, messages, complete) {
       // Nothing to add and nothing learnt: no entry. (A complete empty fill is a real state, "this

@@ -13,7 +13,7 @@ export interface CachePluginOptions { cache?: MessageCache }
 /** The hot cache: Redis when REDIS_URL is set, in-memory otherwise. Never a silent fallback. */
 export default fp<CachePluginOptions>(async function cache (app, opts) {
   const { config } = app
-  const options = { recent: config.CACHE_RECENT, ttlSeconds: config.CACHE_TTL_SECONDS, keyPrefix: config.REDIS_KEY_PREFIX }
+  const options = { recent: config.CACHE_RECENT, ttlSeconds: config.CACHE_TTL_SECONDS, keyPrefix: config.REDIS_KEY_PREFIX, tombstones: config.CACHE_TOMBSTONES, parked: config.CACHE_PARKED }
   let cache: MessageCache
   if (opts.cache) {
     cache = opts.cache

@@ -1,22 +1,24 @@
 // The message cache on Redis (ioredis). Per channel: a sorted set of ids (all scores 0, so ordered
-// by id: ObjectId hex sorts by time), a hash id → message JSON, a set of removed ids (tombstones), a
-// meta hash (`complete`), a hash of changes to uncached messages (applied, and cleared, by the fill
-// that brings the message) and a hash id → position of the last edit applied to a message (cached
-// or parked), so a redelivered older edit changes nothing.
+// by id: ObjectId hex sorts by time), a hash id → message JSON, a sorted set of removed ids
+// (tombstones, at most `tombstones`, lowest ids dropped first), a meta hash (the range the entry
+// covers: `complete` or `floor`), a hash of changes to uncached messages (applied, and cleared, by
+// the fill that brings the message; at most `parked`, lowest ids dropped first) and a hash id →
+// position of the last edit applied to a message (cached or parked), so a redelivered older edit
+// changes nothing.
 // Every write is one Lua script, so concurrent handlers and fills never interleave.
 import type { FastifyBaseLogger } from 'fastify'
 import { Redis } from 'ioredis'
 import type { Message } from '../../schemas/message.ts'
 import type { MessageChange } from '../store/store.ts'
 import { TransientError } from '../errors.ts'
-import type { CacheOptions, MessageCache } from './cache.ts'
+import { CACHE_DEFAULTS, type CacheOptions, type CacheStats, type MessageCache } from './cache.ts'
 
 export interface RedisCacheOptions extends CacheOptions { url: string, logger: FastifyBaseLogger }
 
 /** How long a command waits for a connection (or an answer) before it fails with a 503-style error. */
 const TIMEOUT_MS = 2000
 
-// KEYS of every write: ids, msgs, gone, meta, patched, versions. The range an entry covers (meta):
+// KEYS of every write: ids, msgs, removed, meta, patched, versions. The range an entry covers (meta):
 // `complete` (the whole history) or `floor`: every message with an id at or above it is cached or
 // was removed, and nothing below it is cached. `cut` drops what is below a new floor;
 // `trim_and_expire` keeps the newest `recent` (the floor follows) and refreshes the TTL of every key
@@ -44,7 +46,7 @@ end
 // the scripts that write a merge check that what it was computed from is still there (compare and
 // set) and answer 0 otherwise, and the caller reads and merges again.
 const scripts = {
-  // ARGV: recent, ttl, then the changes of one channel, in order:
+  // ARGV: recent, ttl, tombstones kept, parked patches kept, then the changes of one channel, in order:
   //   'c', id, pending patch read ('' = none), json with that patch applied      a new message
   //   'u', id, epoch, offset ('' '' = not positioned: a reaction patch), cached json read ('' = not
   //        cached), its patched version, pending patch read, the merged pending patch   an edit
@@ -53,7 +55,8 @@ const scripts = {
   // only within the entry's range: below its floor a message between it and the floor may be missing
   // (a fill from a store ahead of this handler set the floor); a channel with no range starts one.
   // An edit newer than the last one applied patches a cached message in place (nothing stays pending
-  // for it) or an uncached one's pending changes; a removed message takes nothing.
+  // for it) or an uncached one's pending changes; a removed message takes nothing. Answers
+  // {1, tombstones dropped, pending patches dropped} (the bounds, lowest ids first), or 0.
   cacheApply: `${TRIM_AND_EXPIRE}
 local function in_range(id)
   if redis.call('HEXISTS', KEYS[4], 'complete') == 1 then return true end
@@ -72,10 +75,10 @@ local function newer(id, epoch, offset)
   local space = string.find(last, ' ', 1, true)
   return string.sub(last, space + 1) ~= epoch or tonumber(offset) > tonumber(string.sub(last, 1, space - 1))
 end
-local i = 3
+local i = 5
 while i <= #ARGV do
   local op, id = ARGV[i], ARGV[i + 1]
-  local gone = redis.call('SISMEMBER', KEYS[3], id) == 1
+  local gone = redis.call('ZSCORE', KEYS[3], id) ~= false
   if op == 'c' then
     if not gone and redis.call('HEXISTS', KEYS[2], id) == 0 and in_range(id) then
       if (redis.call('HGET', KEYS[5], id) or '') ~= ARGV[i + 2] then return 0 end
@@ -99,7 +102,7 @@ while i <= #ARGV do
     end
     i = i + 8
   else
-    redis.call('SADD', KEYS[3], id)
+    redis.call('ZADD', KEYS[3], 0, id)
     redis.call('ZREM', KEYS[1], id)
     redis.call('HDEL', KEYS[2], id)
     redis.call('HDEL', KEYS[5], id)
@@ -107,8 +110,19 @@ while i <= #ARGV do
     i = i + 2
   end
 end
+local tombstones = math.max(redis.call('ZCARD', KEYS[3]) - tonumber(ARGV[3]), 0)
+if tombstones > 0 then redis.call('ZREMRANGEBYRANK', KEYS[3], 0, tombstones - 1) end
+local parked = math.max(redis.call('HLEN', KEYS[5]) - tonumber(ARGV[4]), 0)
+if parked > 0 then
+  local ids = redis.call('HKEYS', KEYS[5])
+  table.sort(ids)
+  for j = 1, parked do
+    redis.call('HDEL', KEYS[5], ids[j])
+    redis.call('HDEL', KEYS[6], ids[j])
+  end
+end
 trim_and_expire(tonumber(ARGV[1]), tonumber(ARGV[2]))
-return 1`,
+return {1, tombstones, parked}`,
   // ARGV: recent, ttl, complete (0|1), then triples: id, pending patch read ('' = none), json with
   // that patch applied. Adds what is neither cached nor removed; the pending patch it applied is done.
   // The messages are the store's newest page: every stored message at or above the lowest id it adds
@@ -117,14 +131,14 @@ return 1`,
   cacheFill: `${TRIM_AND_EXPIRE}
 for i = 4, #ARGV, 3 do
   local id = ARGV[i]
-  if redis.call('SISMEMBER', KEYS[3], id) == 0 and redis.call('HEXISTS', KEYS[2], id) == 0 then
+  if redis.call('ZSCORE', KEYS[3], id) == false and redis.call('HEXISTS', KEYS[2], id) == 0 then
     if (redis.call('HGET', KEYS[5], id) or '') ~= ARGV[i + 1] then return 0 end
   end
 end
 local lowest
 for i = 4, #ARGV, 3 do
   local id = ARGV[i]
-  if redis.call('SISMEMBER', KEYS[3], id) == 0 and redis.call('HEXISTS', KEYS[2], id) == 0 then
+  if redis.call('ZSCORE', KEYS[3], id) == false and redis.call('HEXISTS', KEYS[2], id) == 0 then
     redis.call('ZADD', KEYS[1], 0, id)
     redis.call('HSET', KEYS[2], id, ARGV[i + 2])
     redis.call('HDEL', KEYS[5], id)
@@ -151,13 +165,16 @@ if #ids == 0 then return {} end
 return redis.call('HMGET', KEYS[2], unpack(ids))`
 }
 
-type Keys = [ids: string, msgs: string, gone: string, meta: string, patched: string, versions: string]
+type Keys = [ids: string, msgs: string, removed: string, meta: string, patched: string, versions: string]
 
 interface CacheCommands {
-  cacheApply (...args: [...Keys, recent: number, ttl: number, ...ops: string[]]): Promise<number>
+  cacheApply (...args: [...Keys, recent: number, ttl: number, tombstones: number, parked: number, ...ops: string[]]): Promise<Applied>
   cacheFill (...args: [...Keys, recent: number, ttl: number, complete: string, ...triples: string[]]): Promise<number>
   cachePage (ids: string, msgs: string, meta: string, before: string, limit: number): Promise<Array<string | null> | null>
 }
+
+/** `cacheApply`'s answer: [1, tombstones dropped, pending patches dropped], or 0 when a change found other than it was computed from. */
+type Applied = [1, number, number] | 0
 
 /** What a channel's message was when read: its cached JSON and its pending patch (null: none). */
 interface Read { cached: string | null, pending: string | null }
@@ -222,9 +239,18 @@ export function createRedisCache (options: RedisCacheOptions): MessageCache {
   // One hash tag per channel: all of a channel's keys live in one slot (Redis Cluster, scripts).
   const keys = (channelId: string): Keys => {
     const base = `${options.keyPrefix}channel:{${channelId}}`
-    return [`${base}:ids`, `${base}:msgs`, `${base}:gone`, `${base}:meta`, `${base}:patched`, `${base}:versions`]
+    return [`${base}:ids`, `${base}:msgs`, `${base}:removed`, `${base}:meta`, `${base}:patched`, `${base}:versions`]
   }
   const { recent, ttlSeconds: ttl } = options
+  const { tombstones, parked } = { ...CACHE_DEFAULTS, ...options }
+  const stats: CacheStats = { tombstonesTrimmed: 0, parkedTrimmed: 0 }
+  /** True when `cacheApply` applied everything (counting what its bounds dropped); false: read again. */
+  const applied = (reply: unknown): boolean => {
+    if (!Array.isArray(reply) || reply[0] !== 1) return false
+    stats.tombstonesTrimmed += Number(reply[1])
+    stats.parkedTrimmed += Number(reply[2])
+    return true
+  }
   const merge = (json: string | null, changes: Partial<Message>) => JSON.stringify({ ...(json ? JSON.parse(json) : {}), ...changes })
 
   type Pipeline = { hmget (key: string, ...ids: string[]): Pipeline, cacheApply: (...args: Parameters<CacheCommands['cacheApply']>) => Pipeline, exec (): Promise<Array<[Error | null, unknown]> | null> }
@@ -294,13 +320,14 @@ export function createRedisCache (options: RedisCacheOptions): MessageCache {
       const id = change.type === 'create' ? change.message.id : change.id
       for (;;) {
         const [state] = await read('apply', [[channelId, change.type === 'delete' ? [] : [id]]])
-        if (await run('apply', () => redis.cacheApply(...keys(channelId), recent, ttl, ...ops([change], state))) === 1) break
+        if (applied(await run('apply', () => redis.cacheApply(...keys(channelId), recent, ttl, tombstones, parked, ...ops([change], state))))) break
       }
     }
   }
 
   const cache: MessageCache = {
     kind: 'redis',
+    stats,
     async upsert (message) {
       await applyOneByOne(message.channelId, [{ type: 'create', message, position: message.position! }])
     },
@@ -317,19 +344,19 @@ export function createRedisCache (options: RedisCacheOptions): MessageCache {
       const states = edits
         ? await read('apply', channels.map(([channelId, list]) => [channelId, [...new Set(list.flatMap((c) => c.type === 'create' ? [c.message.id] : c.type === 'update' ? [c.id] : []))]]))
         : channels.map(() => new Map<string, Read>())
-      const written = await exec('apply', (p) => { channels.forEach(([channelId, list], c) => p.cacheApply(...keys(channelId), recent, ttl, ...ops(list, states[c]))) })
+      const written = await exec('apply', (p) => { channels.forEach(([channelId, list], c) => p.cacheApply(...keys(channelId), recent, ttl, tombstones, parked, ...ops(list, states[c]))) })
       // A channel whose state was not as read or assumed: its changes again, one by one.
-      for (const [c, reply] of written.entries()) if (reply !== 1) await applyOneByOne(...channels[c])
+      for (const [c, reply] of written.entries()) if (!applied(reply)) await applyOneByOne(...channels[c])
     },
     async patch (channelId, id, changes) {
       const k = keys(channelId)
       for (;;) {
         const [state] = await read('patch', [[channelId, [id]]])
-        if (await run('patch', () => redis.cacheApply(...k, recent, ttl, ...edit(id, changes, state.get(id)!))) === 1) return
+        if (applied(await run('patch', () => redis.cacheApply(...k, recent, ttl, tombstones, parked, ...edit(id, changes, state.get(id)!))))) return
       }
     },
     async remove (channelId, id) {
-      await run('remove', () => redis.cacheApply(...keys(channelId), recent, ttl, 'd', id))
+      applied(await run('remove', () => redis.cacheApply(...keys(channelId), recent, ttl, tombstones, parked, 'd', id)))
     },
     async fill (channelId, messages, complete) {
       // Nothing to add and nothing learnt: no round trip, no key. (A complete empty fill is a real

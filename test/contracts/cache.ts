@@ -5,7 +5,7 @@ import type { MessageCache } from '../../plugins/cache/index.ts'
 import type { MessageChange } from '../../plugins/store/store.ts'
 import type { Message, Position } from '../../schemas/message.ts'
 
-export type MakeCache = (opts: { recent: number, ttlSeconds: number }) => Promise<MessageCache>
+export type MakeCache = (opts: { recent: number, ttlSeconds: number, tombstones?: number, parked?: number }) => Promise<MessageCache>
 
 export function message (channelId: string, content: string, extra: Partial<Message> = {}): Message {
   return { id: new ObjectId().toHexString(), channelId, senderId: 'u1', senderName: 'User One', content, createdAt: new Date().toISOString(), ...extra }
@@ -185,5 +185,20 @@ export function cacheContract (t: Test, makeCache: MakeCache, unique: () => stri
     await cache.fill(other, more.slice(4).reverse(), false) // n6, n5: the store at n6, the handler at n3
     const short = await cache.page(other, { before: more[4].id, limit: 3 })
     t.ok(short === null || short.map((m) => m.content).join() === 'n4,n3,n2', `no hit without n4 (got ${short?.map((m) => m.content).join()})`)
+  })
+
+  t.test('tombstones and parked patches are bounded per channel, oldest (lowest id) first', async (t) => {
+    const cache = await makeCache({ recent: 10, ttlSeconds: 60, tombstones: 3, parked: 2 })
+    t.teardown(() => cache.close())
+    const ch = unique()
+    const gone = Array.from({ length: 6 }, (_v, i) => message(ch, `gone${i}`))
+    await cache.apply(gone.map((m, i) => deleted(m, i + 1)))
+    const kept = Array.from({ length: 3 }, (_v, i) => message(ch, `kept${i}`))
+    await cache.apply(kept.map((m, i) => edited(m, `edited${i}`, i + 10))) // not cached: parked
+    t.same(cache.stats, { tombstonesTrimmed: 3, parkedTrimmed: 1 }, 'three tombstones and one parked patch over the bounds')
+    // A fill from a store read that predates all of it: only what the bounds kept still applies.
+    await cache.fill(ch, [...kept, ...gone].reverse(), true)
+    t.same((await cache.page(ch, { limit: 10 }))?.map((m) => m.content), ['edited2', 'edited1', 'kept0', 'gone2', 'gone1', 'gone0'],
+      'the newest three tombstones and the newest two parked edits hold')
   })
 }

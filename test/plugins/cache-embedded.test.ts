@@ -3,7 +3,7 @@ import { createEmbeddedCache } from '../../plugins/cache/embedded.ts'
 import { cacheContract, message } from '../contracts/cache.ts'
 
 let n = 0
-cacheContract(t, async ({ recent, ttlSeconds }) => createEmbeddedCache({ recent, ttlSeconds, keyPrefix: '' }), () => `c${++n}`)
+cacheContract(t, async (opts) => createEmbeddedCache({ ...opts, keyPrefix: '' }), () => `c${++n}`)
 
 t.test('entries expire after the TTL unless written again', async (t) => {
   let now = 0
