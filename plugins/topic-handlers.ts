@@ -1,7 +1,7 @@
 // The topic-handler registry and its consume pipeline. Handlers come from consumers/ (one file each)
-// and from plugins (`app.topicHandlers.add`). Per topic and delivery mode this instance runs ONE
-// consumer: each record is fetched, parsed and validated once, then handed to every handler of that
-// topic and mode, a batch at a time (a partition's records in order). Retries and dead letters stay
+// and from plugins (`app.topicHandlers.add`). Per delivery mode this instance runs ONE consumer over
+// all the topics it handles: each record is fetched, parsed and validated once, then handed to every
+// handler of its topic and mode, a batch at a time (a partition's records in order). Retries and dead letters stay
 // per handler and per record; a batch is committed once every handler is done with all of it.
 import { EventEmitter } from 'node:events'
 import { readdir } from 'node:fs/promises'
@@ -270,18 +270,24 @@ export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts)
   app.addHook('onReady', async () => {
     started = true
     await app.bus.ensureTopics(topics())
-    // One consumer per topic and delivery mode; its group is named after both.
-    const groups = new Map<string, { declared: DeclaredTopic, mode: DeliveryMode, handlers: TopicHandler[] }>()
+    // One consumer per delivery mode, reading every topic that has handlers in that mode (one
+    // fetch loop, one group membership, one heartbeat each): records of a topic go to its pipeline.
+    const modes = new Map<DeliveryMode, Map<string, TopicHandler[]>>()
     for (const h of list) {
-      const key = `${h.topic.name}\u0000${h.mode}`
-      const group = groups.get(key) ?? { declared: app.events.topic(h.topic.name)!, mode: h.mode, handlers: [] }
-      group.handlers.push(h)
-      groups.set(key, group)
+      const byTopic = modes.get(h.mode) ?? new Map<string, TopicHandler[]>()
+      byTopic.set(h.topic.name, [...byTopic.get(h.topic.name) ?? [], h])
+      modes.set(h.mode, byTopic)
     }
-    for (const { declared, mode, handlers } of groups.values()) {
-      consumers.push(await app.bus.consume({ name: `${declared.topic.name}.${mode}`, topic: declared.topic.name, mode, handleBatch: pipeline(declared, handlers) }))
+    for (const [mode, byTopic] of modes) {
+      const pipelines = new Map([...byTopic].map(([topic, handlers]) => [topic, pipeline(app.events.topic(topic)!, handlers)]))
+      consumers.push(await app.bus.consume({
+        name: mode,
+        topic: [...byTopic.keys()],
+        mode,
+        handleBatch: (records, control) => pipelines.get(records[0].topic)!(records, control)
+      }))
     }
-    app.log.info({ roles: [...roles], consumers: [...groups.values()].map((g) => `${g.declared.topic.name} (${g.mode}): ${g.handlers.map((h) => h.name).join(', ')}`) }, 'topic handlers subscribed')
+    app.log.info({ roles: [...roles], consumers: [...modes].map(([mode, byTopic]) => `${mode}: ${[...byTopic].map(([t, hs]) => `${t} → ${hs.map((h) => h.name).join(', ')}`).join('; ')}`) }, 'topic handlers subscribed')
   })
 
   app.addHook('onClose', async () => {

@@ -24,8 +24,14 @@ export interface BatchControl {
 interface ConsumerSpecBase {
   /** Names the consumer group: `shared` → one group for the cluster, `broadcast` → one per instance. */
   name: string
-  topic: string
+  /** One topic, or several read by the one consumer (each batch holds records of one topic and partition). */
+  topic: string | readonly string[]
   mode: DeliveryMode
+}
+
+/** The topics a spec reads. */
+export function topicsOf (spec: { topic: string | readonly string[] }): string[] {
+  return typeof spec.topic === 'string' ? [spec.topic] : [...spec.topic]
 }
 
 /**

@@ -1,7 +1,7 @@
 // In-process event log with the Kafka semantics the rest relies on: keyed partitions, per-partition
 // order, offsets as positions, consumer groups (`shared`) and per-instance readers (`broadcast`).
 import { randomUUID } from 'node:crypto'
-import { batchHandler, type BatchControl, type BusOptions, type BusRecord, type Consumer, type ConsumerLag, type ConsumerSpec, type EventBus, type ProduceResult } from './bus.ts'
+import { batchHandler, topicsOf, type BatchControl, type BusOptions, type BusRecord, type Consumer, type ConsumerLag, type ConsumerSpec, type EventBus, type ProduceResult } from './bus.ts'
 
 interface Partition { records: BusRecord[], base: number, waiters: Set<() => void> }
 interface Topic { epoch: string, partitions: Partition[] }
@@ -49,7 +49,7 @@ export function createEmbeddedBus (options: BusOptions): EventBus {
     private readonly handleBatch: ReturnType<typeof batchHandler>
     // One reader owns its partitions until it stops: no rebalances in process.
     private readonly control: BatchControl
-    constructor (private readonly spec: ConsumerSpec, private readonly t: Topic, private readonly next: number[]) {
+    constructor (private readonly spec: ConsumerSpec & { topic: string }, private readonly t: Topic, private readonly next: number[]) {
       this.handleBatch = batchHandler(spec)
       const reader = this
       this.control = { get revoked () { return reader.stopped }, heartbeat: async () => {} }
@@ -110,18 +110,22 @@ export function createEmbeddedBus (options: BusOptions): EventBus {
     },
     async consume (spec) {
       if (closed) throw new Error('event bus is closed')
-      const t = topic(spec.topic)
-      let next: number[]
-      if (spec.mode === 'shared') {
-        const group = `${spec.topic}\u0000${options.topicPrefix}${spec.name}`
-        next = committed.get(group) ?? t.partitions.map((part) => part.base)
-        committed.set(group, next)
-      } else {
-        next = t.partitions.map((part) => part.base + part.records.length)
-      }
-      const reader = new Reader(spec, t, next)
-      running.add(reader)
-      return reader
+      // one reader per topic: in process, several topics read by one consumer are just that
+      const readers = topicsOf(spec).map((name) => {
+        const t = topic(name)
+        let next: number[]
+        if (spec.mode === 'shared') {
+          const group = `${name}\u0000${options.topicPrefix}${spec.name}`
+          next = committed.get(group) ?? t.partitions.map((part) => part.base)
+          committed.set(group, next)
+        } else {
+          next = t.partitions.map((part) => part.base + part.records.length)
+        }
+        const reader = new Reader({ ...spec, topic: name } as ConsumerSpec & { topic: string }, t, next)
+        running.add(reader)
+        return reader
+      })
+      return { async stop () { await Promise.all(readers.map((r) => r.stop())) } }
     },
     async ping () { if (closed) throw new Error('event bus is closed') },
     async lag () { return [...running].flatMap((r) => r.lag()) },

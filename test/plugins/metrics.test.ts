@@ -92,15 +92,15 @@ test('consumer lag counts what a group has not handled yet, per partition', asyn
   const first = await app.events.produce('metrics-lag', 'same-key', { n: 1 })
   const second = await app.events.produce('metrics-lag', 'same-key', { n: 2 })
   await inHandler
-  const partition = String((await app.bus.lag!()).find((l) => l.group === 'metrics-lag.shared' && l.lag > 0)?.partition)
+  const partition = String((await app.bus.lag!()).find((l) => l.group === 'shared' && l.topic === 'metrics-lag' && l.lag > 0)?.partition)
   const before = await scrape(app)
-  t.equal(before.value('switchboard_consumer_lag', { group: 'metrics-lag.shared', topic: 'metrics-lag', partition }), 2, 'the record in hand and the one behind it')
+  t.equal(before.value('switchboard_consumer_lag', { group: 'shared', topic: 'metrics-lag', partition }), 2, 'the record in hand and the one behind it')
   t.equal(before.value('switchboard_consumer_lag_available'), 1)
   release()
   await handled(app, 'metrics-slow', first)
   await handled(app, 'metrics-slow', second)
   const after = await scrape(app)
-  t.equal(after.value('switchboard_consumer_lag', { group: 'metrics-lag.shared', topic: 'metrics-lag', partition }), 0)
+  t.equal(after.value('switchboard_consumer_lag', { group: 'shared', topic: 'metrics-lag', partition }), 0)
 })
 
 test('a log that does not answer for lag never hangs /metrics', async (t) => {

@@ -1,0 +1,34 @@
+// Fixes to kafkajs 2.2.4 (unmaintained since 2023) applied at load, in one place.
+//
+// RequestQueue.scheduleCheckPendingRequests: with no request pending and no broker throttling, it
+// schedules a timer at a negative delay (1 ms) that re-schedules itself for as long as the
+// connection lives: ~1,800 event-loop wake-ups a second per process, most of an idle instance's
+// CPU. Upstream: tulios/kafkajs#1556 (issue), #1667 (the fix, never released). Here: schedule a
+// check only when something is pending, or when a throttle is still to end.
+import { createRequire } from 'node:module'
+
+const require = createRequire(import.meta.url)
+
+interface RequestQueue {
+  pending: unknown[]
+  throttledUntil: number
+  throttleCheckTimeoutId: NodeJS.Timeout | null
+  checkPendingRequests (): void
+  scheduleCheckPendingRequests (): void
+}
+
+/** How often kafkajs re-checks a queue that is merely full (its CHECK_PENDING_REQUESTS_INTERVAL). */
+const CHECK_PENDING_REQUESTS_INTERVAL = 10
+
+export const RequestQueue = require('kafkajs/src/network/requestQueue/index.js') as { prototype: RequestQueue }
+
+RequestQueue.prototype.scheduleCheckPendingRequests = function scheduleCheckPendingRequests (this: RequestQueue) {
+  if (this.throttleCheckTimeoutId) return
+  const throttledFor = this.throttledUntil - Date.now()
+  // nothing waits and nothing throttles: the next request or response checks the queue anyway
+  if (this.pending.length === 0 && throttledFor <= 0) return
+  this.throttleCheckTimeoutId = setTimeout(() => {
+    this.throttleCheckTimeoutId = null
+    this.checkPendingRequests()
+  }, throttledFor > 0 ? throttledFor : CHECK_PENDING_REQUESTS_INTERVAL)
+}
