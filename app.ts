@@ -96,8 +96,8 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(store, { store: opts.store })
   await fastify.register(events)
 
-  // The fanout and what plugs into its hooks.
-  await fastify.register(fanout)
+  // The fanout and what plugs into its hooks (WebSocket servers only where the `fanout` role runs).
+  await fastify.register(fanout, { serve: fastify.roles.has('fanout') })
   await fastify.register(channels)
   await fastify.register(fanoutAccess)
   await fastify.register(recovery, { recoveryLog: opts.recoveryLog })
@@ -109,14 +109,17 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(topicHandlers, { handlers: opts.handlers })
   await fastify.register(metrics)
 
+  // /health, /ready, /metrics and /docs in every role; the HTTP API where the `api` role runs.
   await fastify.register(health)
-  await fastify.register(demo)
-  await fastify.register(messages)
-  await fastify.register(messageEdits)
-  await fastify.register(reactions)
-  await fastify.register(history)
-  await fastify.register(channelRoutes)
-  await fastify.register(userActivity)
+  if (fastify.roles.has('api')) {
+    await fastify.register(demo)
+    await fastify.register(messages)
+    await fastify.register(messageEdits)
+    await fastify.register(reactions)
+    await fastify.register(history)
+    await fastify.register(channelRoutes)
+    await fastify.register(userActivity)
+  }
 }
 
 export default fp(app, { name: 'switchboard' })

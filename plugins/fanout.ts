@@ -28,6 +28,8 @@ export interface FanoutPluginOptions {
   hooks?: Partial<FanoutHooks>
   /** false serves /ws on the API port only (no uWS server); default true */
   uws?: boolean
+  /** false: no WebSocket server at all (a process without the `fanout` role); default true */
+  serve?: boolean
 }
 
 /**
@@ -61,7 +63,8 @@ export default fp<FanoutPluginOptions>(async function fanout (app, opts) {
 
   // uWS listens in onReady, not at registration: auth hooks set by plugins registered after this
   // one must be in place before the port accepts anyone, and a failed boot leaves no port open.
-  if (opts.uws !== false) {
+  const serve = opts.serve !== false
+  if (serve && opts.uws !== false) {
     app.addHook('onReady', async () => {
       uws = await createUwsServer({
         host: config.HOST,
@@ -74,6 +77,11 @@ export default fp<FanoutPluginOptions>(async function fanout (app, opts) {
       })
       log.info({ port: uws.port }, `fanout: uWebSockets.js listening on ${config.HOST}:${uws.port}/ws`)
     })
+  }
+
+  if (!serve) {
+    log.info('fanout: no WebSocket server in this process (ROLES without fanout)')
+    return
   }
 
   // Sockets keep the process alive: close them (1001) in preClose, before the server stops.
