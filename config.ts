@@ -18,8 +18,8 @@ export const ConfigSchema = Type.Object({
   KAFKA_PARTITIONS: Type.Integer({ minimum: 1, default: 3 }),
   REDIS_URL: Type.String({ default: '', description: 'redis:// URL; empty = embedded cache' }),
   REDIS_KEY_PREFIX: Type.String({ default: 'sb:' }),
-  MONGO_URL: Type.String({ default: '', description: 'mongodb:// URL; empty = embedded store' }),
-  MONGO_DB: Type.String({ default: 'switchboard', minLength: 1 }),
+  MONGO_URL: Type.String({ default: '', description: 'mongodb:// or mongodb+srv:// URL; a database in its path (mongodb://host/chat) is the one used; empty = embedded store' }),
+  MONGO_DB: Type.String({ default: '', description: 'database name when MONGO_URL names none (default switchboard); naming another one than MONGO_URL is an error' }),
 
   CACHE_RECENT: Type.Integer({ minimum: 1, maximum: 10000, default: 100, description: 'messages kept per channel in the cache' }),
   CACHE_TTL_SECONDS: Type.Integer({ minimum: 1, default: 3600 }),
@@ -93,7 +93,22 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: Par
     const detail = check(candidate as Config)
     if (detail) throw new ConfigError(variable, detail)
   }
-  return candidate as Config
+  const config = candidate as Config
+  // The database MONGO_URL names wins (as Atlas URIs are written); MONGO_DB only fills in for a URL without one.
+  config.MONGO_DB = (config.MONGO_URL && mongoDatabase(config.MONGO_URL)) || config.MONGO_DB || DEFAULT_MONGO_DB
+  return config
+}
+
+const DEFAULT_MONGO_DB = 'switchboard'
+
+/**
+ * The database a MongoDB connection string names in its path (`mongodb://h1,h2/chat?…` → `chat`),
+ * '' when none; undefined when it is not a mongodb:// or mongodb+srv:// URL.
+ */
+export function mongoDatabase (url: string): string | undefined {
+  const match = /^mongodb(?:\+srv)?:\/\/[^/?#]+(?:\/([^?#]*))?/.exec(url)
+  if (!match) return undefined
+  try { return decodeURIComponent(match[1] ?? '') } catch { return match[1] }
 }
 
 /** Checks a schema cannot express: keys must parse, patterns must compile. A message, or undefined. */
@@ -105,6 +120,14 @@ const semanticChecks: Record<string, (config: Config) => string | undefined> = {
   JWT_PUBLIC_KEY: ({ JWT_PUBLIC_KEY }) => {
     if (!JWT_PUBLIC_KEY) return
     try { publicKeyAlgorithms(JWT_PUBLIC_KEY) } catch (err) { return `is not a usable PEM public key: ${(err as Error).message}` }
+  },
+  MONGO_URL: ({ MONGO_URL }) => {
+    if (MONGO_URL && mongoDatabase(MONGO_URL) === undefined) return 'must start with mongodb:// or mongodb+srv:// and name a host'
+  },
+  MONGO_DB: ({ MONGO_URL, MONGO_DB }) => {
+    const named = MONGO_URL ? mongoDatabase(MONGO_URL) : ''
+    if (named && MONGO_DB && named !== MONGO_DB) return `is ${JSON.stringify(MONGO_DB)} but MONGO_URL names database ${JSON.stringify(named)}: drop MONGO_DB or make them agree`
+    if (MONGO_DB && /[/\\. "$]/.test(MONGO_DB)) return `${JSON.stringify(MONGO_DB)} is not a MongoDB database name (no / \\ . " $ or space)`
   },
   MODERATION_BLOCKLIST: ({ MODERATION_BLOCKLIST }) => {
     try { parseBlocklist(MODERATION_BLOCKLIST) } catch (err) { return (err as Error).message }

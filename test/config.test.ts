@@ -27,3 +27,31 @@ t.test('the server refuses to start on a bad value and says which', async (t) =>
   t.equal(run.status, 1)
   t.match(run.stderr, /invalid configuration: PORT/)
 })
+
+t.test('MongoDB database: the one MONGO_URL names wins; MONGO_DB only fills in', async (t) => {
+  t.equal(loadConfig({}).MONGO_DB, 'switchboard', 'embedded: the default name')
+  t.equal(loadConfig({ MONGO_URL: 'mongodb://127.0.0.1:27017' }).MONGO_DB, 'switchboard', 'a URL without a database: the default')
+  t.equal(loadConfig({ MONGO_URL: 'mongodb://127.0.0.1:27017/' }).MONGO_DB, 'switchboard', 'an empty path names none')
+  t.equal(loadConfig({ MONGO_URL: 'mongodb://127.0.0.1:27017', MONGO_DB: 'other' }).MONGO_DB, 'other', 'MONGO_DB when the URL names none')
+  t.equal(loadConfig({ MONGO_URL: 'mongodb://db.example/chat' }).MONGO_DB, 'chat', 'the URL\'s database')
+  t.equal(loadConfig({ MONGO_URL: 'mongodb+srv://u:p%2Fw@cluster0.example.net/chat?retryWrites=true&w=majority' }).MONGO_DB, 'chat', 'an Atlas URI with credentials and options')
+  t.equal(loadConfig({ MONGO_URL: 'mongodb://h1:27017,h2:27018/chat?replicaSet=rs0' }).MONGO_DB, 'chat', 'several hosts')
+  t.equal(loadConfig({ MONGO_URL: 'mongodb://h1/?replicaSet=rs0', MONGO_DB: 'other' }).MONGO_DB, 'other', 'options but no database')
+  t.equal(loadConfig({ MONGO_URL: 'mongodb://db.example/chat', MONGO_DB: 'chat' }).MONGO_DB, 'chat', 'both naming the same one is fine')
+})
+
+t.test('MongoDB database: MONGO_URL and MONGO_DB naming different ones is an error naming both', async (t) => {
+  const err = t.throws(() => loadConfig({ MONGO_URL: 'mongodb://user:secret@db.example/chat', MONGO_DB: 'switchboard' })) as ConfigError
+  t.ok(err instanceof ConfigError)
+  t.equal(err.variable, 'MONGO_DB')
+  t.match(err.message, /MONGO_DB is "switchboard" but MONGO_URL names database "chat"/)
+  t.notMatch(err.message, /secret/, 'the URL\'s password is not echoed')
+})
+
+t.test('MONGO_URL must be a MongoDB connection string', async (t) => {
+  for (const url of ['http://db.example/chat', 'db.example:27017', 'mongodb:///chat']) {
+    const err = t.throws(() => loadConfig({ MONGO_URL: url }), `${url} is refused`) as ConfigError
+    t.equal(err.variable, 'MONGO_URL')
+  }
+  t.throws(() => loadConfig({ MONGO_DB: 'a.b' }), /MONGO_DB "a.b" is not a MongoDB database name/)
+})
