@@ -1,0 +1,12 @@
+// @switchboard/client: the typed browser + Node client for switchboard (README.md).
+export { createClient, SwitchboardClient, ClientClose, tokenExpiry } from './client.ts'
+export type { ClientEvents, ClientOptions, ConnectionState, FailureReason } from './client.ts'
+export { Channel } from './channel.ts'
+export type { ChannelEvent, ChannelEvents, ChannelOptions } from './channel.ts'
+export { Api, SwitchboardError, makeNonce } from './http.ts'
+export type { HistoryQuery, PostInput, RetryOptions } from './http.ts'
+export { Backoff } from './backoff.ts'
+export type { BackoffOptions } from './backoff.ts'
+export { compareOffsets } from './position.ts'
+export { Close } from './types.ts'
+export type { ChannelInfo, Clock, ClientFrame, CreateChannelBody, ErrorCode, EventData, EventFrame, EventType, HistoryPage, Message, Position, PresenceResponse, ServerEvent, ServerFrame, WebSocketConstructor, WebSocketLike } from './types.ts'

@@ -1,0 +1,60 @@
+// Protocol and API types, all taken from the server's TypeBox schemas (type-only imports: nothing of
+// the server reaches the bundle). A change to a schema on the server breaks this package's type-check.
+import type { Static } from '@sinclair/typebox'
+import type { CloseCodes, ClientFrame, ErrorCodes, ServerFrame } from '../../fanout/protocol.ts'
+import type { MessageEvent, NotificationEvent, ReactionEvent, UserActivityEvent } from '../../schemas/events.ts'
+import type { Message, Position } from '../../schemas/message.ts'
+import type { Channel as ChannelInfo, CreateChannelBody } from '../../schemas/channel.ts'
+import type { HistoryPage as HistoryPageSchema, PostMessageBody } from '../../schemas/http.ts'
+import type { PresenceResponse } from '../../schemas/user-activity.ts'
+
+export type { ClientFrame, ServerFrame, Message, Position, ChannelInfo, CreateChannelBody, PostMessageBody, PresenceResponse }
+export type HistoryPage = Static<typeof HistoryPageSchema>
+export type ErrorCode = keyof typeof ErrorCodes | (string & {})
+
+/** Every event a client receives in an `event` frame, as the server's envelopes define it. */
+export type ServerEvent = MessageEvent | ReactionEvent | UserActivityEvent | NotificationEvent
+export type EventType = ServerEvent['type']
+/** The `data` of an event frame: a new message carries its position (messageEventData on the server). */
+export type EventData<T extends EventType> = T extends 'message.created'
+  ? Message & { position: Position }
+  : Extract<ServerEvent, { type: T }>['data']
+
+export type EventFrame = Extract<ServerFrame, { op: 'event' }>
+export type SubscribedFrame = Extract<ServerFrame, { op: 'subscribed' }>
+export type ReadyFrame = Extract<ServerFrame, { op: 'ready' }>
+export type ErrorFrame = Extract<ServerFrame, { op: 'error' }>
+
+/** Close codes the server documents (fanout/README.md); checked against the server's table. */
+export const Close = {
+  NORMAL: 1000,
+  GOING_AWAY: 1001 satisfies typeof CloseCodes.GOING_AWAY,
+  PROTOCOL_ERROR: 1002,
+  UNSUPPORTED_DATA: 1003,
+  ABNORMAL: 1006,
+  POLICY: 1008,
+  FRAME_TOO_BIG: 1009 satisfies typeof CloseCodes.FRAME_TOO_BIG,
+  SLOW_CONSUMER: 4008 satisfies typeof CloseCodes.SLOW_CONSUMER,
+  RATE_LIMITED: 4029 satisfies typeof CloseCodes.RATE_LIMITED,
+  TOKEN_EXPIRED: 4401 satisfies typeof CloseCodes.TOKEN_EXPIRED
+} as const
+
+/** The part of the WebSocket API the client uses: the browser's, and `ws`'s in Node. */
+export interface WebSocketLike {
+  readonly readyState: number
+  send (data: string): void
+  close (code?: number, reason?: string): void
+  onopen: ((ev: any) => void) | null
+  // `any`: the DOM's and ws's event classes differ; the client reads `data`, `code`, `reason`, `message`
+  onmessage: ((ev: any) => void) | null
+  onclose: ((ev: any) => void) | null
+  onerror: ((ev: any) => void) | null
+}
+export type WebSocketConstructor = new (url: string) => WebSocketLike
+
+/** Timers the client uses; tests inject their own. */
+export interface Clock {
+  setTimeout (fn: () => void, ms: number): unknown
+  clearTimeout (handle: unknown): void
+  now (): number
+}
