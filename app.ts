@@ -24,6 +24,7 @@ import metrics from './plugins/metrics.ts'
 import recovery, { type RecoveryLog } from './plugins/recovery/index.ts'
 import presence, { type PresenceStore } from './plugins/presence/index.ts'
 import personalChannel from './plugins/personal-channel.ts'
+import connections, { type ConnectionRegistry } from './plugins/connections/index.ts'
 import health from './routes/health.ts'
 import messages from './routes/messages.ts'
 import history from './routes/history.ts'
@@ -52,6 +53,8 @@ export interface AppOptions {
   /** Shared recovery log and presence store (tests share one between apps to model instances). */
   recoveryLog?: RecoveryLog
   presence?: PresenceStore
+  /** Connection registry (leases, user status); tests share one between apps to model instances. */
+  connections?: ConnectionRegistry
   /** Extra topic handlers besides consumers/. */
   handlers?: TopicHandler[]
 }
@@ -103,6 +106,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(recovery, { recoveryLog: opts.recoveryLog })
   await fastify.register(presence, { presence: opts.presence })
   await fastify.register(personalChannel)
+  await fastify.register(connections, { registry: opts.connections })
 
   await fastify.register(moderation)
   await fastify.register(nonces)

@@ -54,7 +54,12 @@ export const ConfigSchema = Type.Object({
   RECOVERY_BUFFER_BYTES: Type.Integer({ minimum: 0, default: 52428800, description: 'bytes of event frames each instance keeps for reconnect recovery, all channels together (least recently active dropped first); default 50 MiB' }),
   RECOVERY_LOG: Type.Integer({ minimum: 1, maximum: 100000, default: 200, description: 'message events kept per channel in the shared recovery log (Redis)' }),
   RECOVERY_TTL_SECONDS: Type.Integer({ minimum: 1, default: 3600, description: 'lifetime of a quiet channel\'s shared recovery log' }),
-  PRESENCE_TTL_SECONDS: Type.Integer({ minimum: 3, default: 300, description: 'a user stays present this long after the last refresh (refreshed every third of it while connected)' })
+  PRESENCE_TTL_SECONDS: Type.Integer({ minimum: 3, default: 300, description: 'a user stays present this long after the last refresh (refreshed every third of it while connected)' }),
+
+  // Connection lifecycle, user status, server and admin APIs (docs/connections.md, docs/server-api.md).
+  CONNECTION_LEASE_SECONDS: Type.Integer({ minimum: 1, default: 15, description: 'each instance renews a lease on its WebSocket connections every third of this; once it lapses (the instance died) another instance emits `disconnected` (instance_lost) for them and their users go offline' }),
+  SERVER_API_KEYS: Type.String({ default: '', description: 'comma-separated API keys (at least 24 characters each) for /api/server/* (publish, broadcast), sent as X-API-Key; empty = server API refused (401)' }),
+  ADMIN_API_KEYS: Type.String({ default: '', description: 'comma-separated API keys (at least 24 characters each) for /api/admin/* (disconnect a user, list connections), sent as X-API-Key; empty = admin API refused (401)' })
 })
 
 export type Config = Static<typeof ConfigSchema>
@@ -129,7 +134,19 @@ const semanticChecks: Record<string, (config: Config) => string | undefined> = {
     if (named && MONGO_DB && named !== MONGO_DB) return `is ${JSON.stringify(MONGO_DB)} but MONGO_URL names database ${JSON.stringify(named)}: drop MONGO_DB or make them agree`
     if (MONGO_DB && /[/\\. "$]/.test(MONGO_DB)) return `${JSON.stringify(MONGO_DB)} is not a MongoDB database name (no / \\ . " $ or space)`
   },
+  SERVER_API_KEYS: ({ SERVER_API_KEYS }) => shortApiKey(SERVER_API_KEYS),
+  ADMIN_API_KEYS: ({ ADMIN_API_KEYS }) => shortApiKey(ADMIN_API_KEYS),
   MODERATION_BLOCKLIST: ({ MODERATION_BLOCKLIST }) => {
     try { parseBlocklist(MODERATION_BLOCKLIST) } catch (err) { return (err as Error).message }
   }
+}
+
+/** The API keys of a comma-separated list (blank entries dropped). */
+export function parseApiKeys (list: string): string[] {
+  return list.split(',').map((k) => k.trim()).filter((k) => k !== '')
+}
+
+function shortApiKey (list: string): string | undefined {
+  const short = parseApiKeys(list).find((k) => k.length < 24)
+  if (short !== undefined) return `holds a key of ${short.length} characters: API keys must be at least 24 characters`
 }

@@ -25,6 +25,7 @@ interface Conn extends Connection {
   /** closes the connection when its token expires */
   expiry?: NodeJS.Timeout
   closed: boolean
+  ended?: { code: number | null, by: 'server' | 'client' }
 }
 
 const HOOK_ERROR_CODE = /^[a-z][a-z0-9_]*$/
@@ -90,11 +91,15 @@ export class FanoutHub {
     return conn
   }
 
-  /** Forgets a connection (idempotent): the transport calls it from its close event. */
-  disconnect (connection: Connection): void {
+  /**
+   * Forgets a connection (idempotent): the transport calls it from its close event with the code it
+   * saw, the hub itself (by: 'server') before it closes a socket. `onDisconnect` sees it as `conn.ended`.
+   */
+  disconnect (connection: Connection, code: number | null = null, by: 'server' | 'client' = 'client'): void {
     const conn = this.#conns.get(connection.id)
     if (!conn) return
     conn.closed = true
+    conn.ended = { code, by }
     clearTimeout(conn.expiry)
     this.#conns.delete(conn.id)
     if (conn.user !== undefined) {
@@ -114,8 +119,16 @@ export class FanoutHub {
     if (!conn) return
     this.stats.slowClientsDropped++
     this.log.warn({ connectionId: conn.id, user: conn.user }, 'slow consumer closed (backpressure limit)')
-    this.disconnect(conn)
-    conn.handle.close(CloseCodes.SLOW_CONSUMER, 'slow consumer')
+    this.close(conn, CloseCodes.SLOW_CONSUMER, 'slow consumer')
+  }
+
+  /** Closes one connection server side with `code` (admin disconnect, lost lease); false when it is gone already. */
+  close (connection: Connection, code: number, reason: string): boolean {
+    const conn = this.#conns.get(connection.id)
+    if (!conn) return false
+    this.disconnect(conn, code, 'server')
+    conn.handle.close(code, reason)
+    return true
   }
 
   /** One timer per connection with a token: at its `exp` the socket is closed with 4401 (the client refreshes and reconnects). */
@@ -129,8 +142,7 @@ export class FanoutHub {
       if (conn.closed) return
       this.stats.tokensExpired++
       this.log.debug({ connectionId: conn.id, user: conn.user }, 'connection closed: token expired')
-      this.disconnect(conn)
-      conn.handle.close(CloseCodes.TOKEN_EXPIRED, 'token expired')
+      this.close(conn, CloseCodes.TOKEN_EXPIRED, 'token expired')
     }, Math.max(0, delay))
   }
 
@@ -138,8 +150,7 @@ export class FanoutHub {
   closeAll (code: number = CloseCodes.GOING_AWAY, reason = 'server shutting down', transport?: TransportName): void {
     for (const conn of [...this.#conns.values()]) {
       if (transport && conn.transport !== transport) continue
-      this.disconnect(conn)
-      conn.handle.close(code, reason)
+      this.close(conn, code, reason)
     }
   }
 
@@ -168,8 +179,7 @@ export class FanoutHub {
     } else if (verdict === 'close') {
       this.stats.rateLimitedClosed++
       this.log.warn({ connectionId: conn.id, user: conn.user }, 'connection closed: frame rate limit')
-      this.disconnect(conn)
-      conn.handle.close(CloseCodes.RATE_LIMITED, 'too many frames')
+      this.close(conn, CloseCodes.RATE_LIMITED, 'too many frames')
     }
   }
 

@@ -48,6 +48,8 @@ export type ErrorCode = keyof typeof ErrorCodes
 export const CloseCodes = {
   /** the server is shutting down; reconnect (to another instance) */
   GOING_AWAY: 1001,
+  /** the instance lost its lease on its connections (it was unreachable too long; they were reported disconnected): reconnect */
+  LEASE_LOST: 1012,
   /** a frame above the transport's hard limit (4 × WS_MAX_PAYLOAD); API port only, uWS drops with 1006 */
   FRAME_TOO_BIG: 1009,
   /** the client read too slowly: more than WS_MAX_BACKPRESSURE bytes were waiting for it */
@@ -55,7 +57,9 @@ export const CloseCodes = {
   /** the client kept sending frames past its budget: another WS_FRAME_BURST frames after `rate_limited` */
   RATE_LIMITED: 4029,
   /** the token the connection was opened with expired (its `exp`); reconnect with a fresh one */
-  TOKEN_EXPIRED: 4401
+  TOKEN_EXPIRED: 4401,
+  /** an administrator disconnected the user (POST /api/admin/users/:id/disconnect); do not reconnect at once */
+  ADMIN_DISCONNECT: 4403
 } as const
 
 // Server frame schemas: documentation and test oracles; the builders below produce exactly these.

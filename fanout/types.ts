@@ -22,6 +22,8 @@ export interface Connection {
   readonly ip: string
   readonly transport: TransportName
   readonly channels: ReadonlySet<string>
+  /** How it ended, once it has (in `onDisconnect`): the close code (null when none was seen) and who closed it. */
+  readonly ended?: { readonly code: number | null, readonly by: 'server' | 'client' }
 }
 
 /** What `onSubscribe` answers: where the client now stands, and frames it missed (oldest first). */

@@ -148,11 +148,11 @@ export async function createUwsServer (opts: UwsServerOptions): Promise<UwsServe
       const ud = ws.getUserData()
       if (ud.conn) hub.handleFrame(ud.conn, message, isBinary) // message is only valid synchronously
     },
-    close (ws) {
+    close (ws, code) {
       const ud = ws.getUserData()
       ud.closed = true
       for (const channel of [...ud.channels]) forget(ws, ud, channel)
-      if (ud.conn) hub.disconnect(ud.conn)
+      if (ud.conn) hub.disconnect(ud.conn, code)
     }
   }).any('/*', (res) => { res.writeStatus('404 Not Found').end() })
 

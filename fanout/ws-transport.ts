@@ -96,9 +96,9 @@ export function createWsTransport ({ hub, maxBackpressure, idleTimeout }: WsTran
         hub.handleFrame(conn, Array.isArray(data) ? Buffer.concat(data) : data, isBinary)
       })
       socket.on('pong', () => { entry.alive = true })
-      socket.on('close', () => {
+      socket.on('close', (code: number) => {
         release(entry)
-        hub.disconnect(conn)
+        hub.disconnect(conn, code)
       })
       return conn
     },

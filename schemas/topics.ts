@@ -4,6 +4,7 @@
 // (`defineTopic`) and hands it to its handlers.
 import type { TSchema } from '@sinclair/typebox'
 import { ChannelAccessChanged, MessageEvent, NotificationEvent, ReactionEvent, UserActivityEvent } from './events.ts'
+import { ConnectionEvent, UserControlEvent, UserStatusEvent } from './connections.ts'
 
 export interface Topic<S extends TSchema = TSchema> {
   /** Logical name (the configured prefix is prepended on Kafka); `<name>.dlq` holds its dead letters. */
@@ -64,6 +65,38 @@ export const topics = {
     positioned: false,
     clientEvents: [],
     description: 'who may use a channel changed: every instance refreshes its copy and re-checks its subscribers'
+  }),
+  connections: defineTopic({
+    name: 'connections',
+    key: 'userId',
+    schema: ConnectionEvent,
+    positioned: false,
+    clientEvents: [],
+    description: 'connected / disconnected / subscribed / unsubscribed of identified WebSocket connections, for consumers outside switchboard; one disconnected per connected, also when an instance dies (docs/connections.md)'
+  }),
+  notificationsOffline: defineTopic({
+    name: 'notifications.offline',
+    key: 'userId',
+    schema: NotificationEvent,
+    positioned: false,
+    clientEvents: [],
+    description: 'notifications for users with no live connection anywhere, for a push sender outside switchboard; at least once, deduplicate by data.id'
+  }),
+  userStatus: defineTopic({
+    name: 'user-status',
+    key: 'userId',
+    schema: UserStatusEvent,
+    positioned: false,
+    clientEvents: ['user.status'],
+    description: 'a user went online or offline (cluster-wide); delivered on status:<userId>'
+  }),
+  userControl: defineTopic({
+    name: 'user-control',
+    key: 'userId',
+    schema: UserControlEvent,
+    positioned: false,
+    clientEvents: [],
+    description: 'commands about a user\'s connections (admin disconnect): every instance acts on its own sockets'
   })
 } as const
 
