@@ -3,8 +3,12 @@
 import t from 'tap'
 import { fileURLToPath } from 'node:url'
 import { loadHandlers } from '../../plugins/topic-handlers.ts'
-import { build, handled } from '../helper.ts'
-import { audited } from '../fixtures/consumers/audit-log.ts'
+import { build, handled, track } from '../helper.ts'
+import Fastify from 'fastify'
+import fp from 'fastify-plugin'
+import App from '../../app.ts'
+import { loadConfig } from '../../config.ts'
+import auditLog, { audited } from '../fixtures/consumers/audit-log.ts'
 
 const dir = fileURLToPath(new URL('../fixtures/consumers', import.meta.url))
 
@@ -35,4 +39,20 @@ t.test('one file is enough: topics created at boot, events validated, handled, d
   t.equal((await handled(app, 'audit-log', after)).outcome, 'ok', 'and the next one handled')
   t.equal(audited.length, 2, 'the invalid one never reached handle()')
   t.match(JSON.parse(await dead), { handler: 'audit-log', topic: 'audit', reason: /^schema: /, payload: JSON.stringify({ v: 1, actor: '' }) })
+})
+
+t.test('a plugin adds the same handler through app.topicHandlers.add, with no file in consumers/', async (t) => {
+  const app = Fastify({ logger: false })
+  const config = loadConfig({}, { PORT: 0, WS_PORT: 0, LOG_LEVEL: 'silent' })
+  await app.register(App, { config })
+  await app.register(fp(async (app) => { app.topicHandlers.add(auditLog) }, { dependencies: ['topic-handlers'] }))
+  await app.after()
+  track(app)
+  await app.ready()
+  t.teardown(() => app.close())
+  t.ok(app.topicHandlers.topics().includes('audit'), 'its topic is created')
+  const position = await app.events.produce('audit', 'grace', { v: 1, actor: 'grace', action: 'plugged in' })
+  t.equal((await handled(app, 'audit-log', position)).outcome, 'ok')
+  t.same(audited.at(-1), { actor: 'grace', action: 'plugged in', offset: position.offset })
+  t.throws(() => app.topicHandlers.add({ ...auditLog, name: 'too-late' }), /added after the consumers started/, 'adding after ready is refused')
 })

@@ -1,0 +1,120 @@
+// The consume pipeline: one consumer per delivery mode, one parse and validation per record, batch
+// handlers, a poison record dead-lettered alone, offsets advanced only once every handler is done,
+// and a handler that stops retrying once its consumer no longer owns the records.
+import t from 'tap'
+import { Type } from '@sinclair/typebox'
+import { build, handled } from '../helper.ts'
+import { defineTopicHandler, type TopicEvent } from '../../plugins/topic-handlers.ts'
+import { defineTopic } from '../../schemas/topics.ts'
+import { TransientError } from '../../plugins/errors.ts'
+import type { Position } from '../../schemas/message.ts'
+
+const Item = Type.Object({ n: Type.Integer() })
+const itemsTopic = (name: string) => defineTopic({ name, key: 'any', schema: Item, positioned: false, clientEvents: [], description: 'test items' })
+
+/** A promise with its resolve exposed. */
+function gate () {
+  let open!: () => void
+  const promise = new Promise<void>((resolve) => { open = resolve })
+  return { promise, open }
+}
+
+t.test('a record is parsed and validated once, whatever the number of handlers of its topic', async (t) => {
+  const topic = itemsTopic('pipeline-once')
+  const seen: Record<string, number[]> = { a: [], b: [], c: [] }
+  const handlers = ['a', 'b', 'c'].map((name) => defineTopicHandler({
+    name: `once-${name}`, topic, mode: 'shared', async handle (event) { seen[name].push(event.n) }
+  }))
+  const app = await build(t, {}, { handlers })
+  const before = app.topicHandlers.stats.parsed
+  const positions: Position[] = []
+  for (let n = 0; n < 5; n++) positions.push(await app.events.produce('pipeline-once', 'k', { n }))
+  for (const h of handlers) await handled(app, h.name, positions[4])
+  t.same(seen, { a: [0, 1, 2, 3, 4], b: [0, 1, 2, 3, 4], c: [0, 1, 2, 3, 4] }, 'every handler saw every record, in order')
+  t.equal(app.topicHandlers.stats.parsed - before, 5, 'five records parsed, not fifteen')
+})
+
+t.test('a batch handler gets the records that arrived together in one call, in partition order', async (t) => {
+  const topic = itemsTopic('pipeline-batch')
+  const hold = gate()
+  const calls: number[][] = []
+  const first = defineTopicHandler({
+    name: 'batch-holder', topic, mode: 'shared',
+    // holds the first batch, so the records produced meanwhile arrive together as the next one
+    async handleBatch (events) { if (calls.length === 0) { calls.push(events.map((e) => e.event.n)); await hold.promise } else calls.push(events.map((e) => e.event.n)) }
+  })
+  const app = await build(t, {}, { handlers: [first] })
+  await app.events.produce('pipeline-batch', 'k', { n: 0 })
+  let last!: Position
+  for (let n = 1; n <= 20; n++) last = await app.events.produce('pipeline-batch', 'k', { n })
+  hold.open()
+  await handled(app, 'batch-holder', last)
+  t.same(calls[0], [0])
+  t.same(calls.slice(1).flat(), Array.from({ length: 20 }, (_v, i) => i + 1), 'the rest, in order')
+  t.ok(calls.length - 1 < 20, `in fewer calls than records (${calls.length - 1} for 20)`)
+})
+
+t.test('a poison record in a batch is dead-lettered alone; its neighbours are handled', async (t) => {
+  const topic = itemsTopic('pipeline-poison')
+  const hold = gate()
+  const written: number[] = []
+  let batchCalls = 0
+  const store = defineTopicHandler({
+    name: 'poison-store', topic, mode: 'shared', maxAttempts: 2,
+    async handleBatch (events: Array<TopicEvent<{ n: number }>>) {
+      if (batchCalls++ === 0) await hold.promise // the rest arrives as one batch behind this one
+      if (events.some((e) => e.event.n === 13)) throw new Error('13 cannot be stored')
+      written.push(...events.map((e) => e.event.n))
+    }
+  })
+  const app = await build(t, {}, { handlers: [store] })
+  await app.events.produce('pipeline-poison', 'k', { n: 0 })
+  const positions = new Map<number, Position>()
+  for (const n of [11, 12, 13, 14, 15]) positions.set(n, await app.events.produce('pipeline-poison', 'k', { n }))
+  hold.open()
+  t.equal((await handled(app, 'poison-store', positions.get(13)!)).outcome, 'dead-letter', 'the poison record')
+  for (const n of [11, 12, 14, 15]) t.equal((await handled(app, 'poison-store', positions.get(n)!)).outcome, 'ok', `its neighbour ${n}`)
+  t.same(written, [0, 11, 12, 14, 15], 'every neighbour written once, in order')
+})
+
+t.test('offsets move only once every handler of the record is done', async (t) => {
+  const topic = itemsTopic('pipeline-commit')
+  const slow = gate()
+  const fast = defineTopicHandler({ name: 'commit-fast', topic, mode: 'shared', async handle () {} })
+  const held = defineTopicHandler({ name: 'commit-slow', topic, mode: 'shared', async handle () { await slow.promise } })
+  const app = await build(t, {}, { handlers: [fast, held] })
+  const position = await app.events.produce('pipeline-commit', 'k', { n: 1 })
+  await handled(app, 'commit-fast', position)
+  const lag = async () => (await app.bus.lag!()).filter((l) => l.topic === 'pipeline-commit').reduce((sum, l) => sum + l.lag, 0)
+  t.equal(await lag(), 1, 'one handler done: the record is still pending for the consumer')
+  slow.open()
+  await handled(app, 'commit-slow', position)
+  // the offset moves right after the batch resolves: wait for the event loop to pass it
+  await new Promise<void>((resolve) => setImmediate(resolve))
+  t.equal(await lag(), 0, 'both done: committed')
+})
+
+t.test('a handler retrying a failure stops once its consumer no longer owns the record: no outcome, no attempt after', async (t) => {
+  const topic = itemsTopic('pipeline-revoked')
+  let attempts = 0
+  let tried!: () => void
+  const triedTwice = new Promise<void>((resolve) => { tried = resolve })
+  const stuck = defineTopicHandler({
+    name: 'revoked-stuck', topic, mode: 'shared',
+    async handle () {
+      if (++attempts === 2) tried()
+      throw new TransientError('the store is down')
+    }
+  })
+  const app = await build(t, {}, { handlers: [stuck] })
+  const outcomes: string[] = []
+  app.topicHandlers.events.on('handled', (h) => { if (h.handler === 'revoked-stuck') outcomes.push(h.outcome) })
+  await app.events.produce('pipeline-revoked', 'k', { n: 1 })
+  await triedTwice
+  // Stopping the consumer takes the record away; close resolves only once the retry loop has
+  // returned (the bus waits for its batch), so nothing can run after it.
+  await app.close()
+  const after = attempts
+  t.ok(after >= 2 && after <= 3, `the retry in progress ended (${after} attempts)`)
+  t.same(outcomes, [], 'neither handled nor dead-lettered: the record stays in the log for the next owner')
+})
