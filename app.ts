@@ -33,6 +33,7 @@ import messageEdits from './routes/message-edits.ts'
 import reactions from './routes/reactions.ts'
 import demo from './routes/demo.ts'
 import userActivity from './routes/user-activity.ts'
+import users from './routes/users.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -123,6 +124,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
     await fastify.register(history)
     await fastify.register(channelRoutes)
     await fastify.register(userActivity)
+    await fastify.register(users)
   }
 }
 

@@ -4,7 +4,7 @@ import type { FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { ErrorResponse } from '../schemas/http.ts'
 import { Channel, ChannelIdParams, CreateChannelBody, MemberParams } from '../schemas/channel.ts'
-import { PERSONAL_PREFIX } from '../plugins/channels/index.ts'
+import { PERSONAL_PREFIX, STATUS_PREFIX } from '../plugins/channels/index.ts'
 
 const channels: FastifyPluginAsyncTypebox = async (app) => {
   // What the handlers answer; the framework's statuses (413, 415, 429 …) are added by plugins/docs.ts.
@@ -56,6 +56,7 @@ const channels: FastifyPluginAsyncTypebox = async (app) => {
     const user = caller(request)
     const { id, name, members = [] } = request.body
     if (id.startsWith(PERSONAL_PREFIX)) throw app.httpErrors.forbidden(`channel ids starting with ${PERSONAL_PREFIX} are personal channels and cannot be created`)
+    if (id.startsWith(STATUS_PREFIX)) throw app.httpErrors.forbidden(`channel ids starting with ${STATUS_PREFIX} are users' status channels and cannot be created`)
     // A channel already in use (posted to before it was created, even if those messages are deleted
     // or not stored yet) stays public: nobody may claim it and so cut off its subscribers.
     if (await used(id)) throw app.httpErrors.conflict(`channel ${id} already exists (it has messages): an id that has carried messages cannot be claimed`)

@@ -45,7 +45,7 @@ export const UserStatus = Type.Object({
   userId: Type.String(),
   status: Type.Union([Type.Literal('online'), Type.Literal('offline')]),
   version: Type.Integer({ minimum: 0, description: 'grows with every change of this user\'s status: keep the highest seen (events of two instances can arrive out of order)' })
-}, { $id: 'UserStatus' })
+})
 export type UserStatus = Static<typeof UserStatus>
 
 export const UserStatusEvent = Type.Object({

@@ -8,6 +8,8 @@ import { createEmbeddedChannelStore } from './embedded.ts'
 export type * from './channels.ts'
 
 export const PERSONAL_PREFIX = 'user:'
+/** A user's status channel `status:<id>` (online / offline changes, docs/connections.md): anyone may watch it, only the server publishes. */
+export const STATUS_PREFIX = 'status:'
 
 export interface Channels {
   readonly store: ChannelStore
@@ -83,6 +85,9 @@ export default fp<ChannelsPluginOptions>(async function channels (app, opts) {
     if (channelId.startsWith(PERSONAL_PREFIX)) {
       if (access === 'write') return `channel ${channelId} is personal: only the server posts to it`
       return user?.id === channelId.slice(PERSONAL_PREFIX.length) ? undefined : `channel ${channelId} is personal: only its user may read it`
+    }
+    if (channelId.startsWith(STATUS_PREFIX)) {
+      return access === 'write' ? `channel ${channelId} is a user's status: only the server publishes to it` : undefined
     }
     const channel = await get(channelId)
     if (!channel?.private) return undefined

@@ -9,8 +9,8 @@ import { EventEmitter } from 'node:events'
 import fp from 'fastify-plugin'
 import type { Connection, FanoutHooks } from '../../fanout/types.ts'
 import type { FanoutHub } from '../../fanout/hub.ts'
-import { CloseCodes } from '../../fanout/protocol.ts'
-import { PERSONAL_PREFIX } from '../channels/index.ts'
+import { CloseCodes, frames } from '../../fanout/protocol.ts'
+import { PERSONAL_PREFIX, STATUS_PREFIX } from '../channels/index.ts'
 import type { ConnectionEvent, DisconnectReason, UserStatus } from '../../schemas/connections.ts'
 import type { ConnectionRegistry, LiveConnection, StatusChange } from './registry.ts'
 import { createEmbeddedRegistry } from './embedded.ts'
@@ -18,8 +18,7 @@ import { createRedisRegistry } from './redis.ts'
 
 export type * from './registry.ts'
 
-/** Channels of a user's status: `status:<userId>` (user-status events, see consumers/user-status-fanout.ts). */
-export const STATUS_PREFIX = 'status:'
+export { STATUS_PREFIX }
 
 export interface Connections {
   readonly registry: ConnectionRegistry
@@ -143,6 +142,11 @@ export default fp<{ registry?: ConnectionRegistry }>(async function connections 
       })
     },
     async onSubscribed (conn, channel) {
+      // A status subscriber gets the current status first, then changes (keep the highest version).
+      if (channel.startsWith(STATUS_PREFIX)) {
+        const [status] = await registry.statuses([channel.slice(STATUS_PREFIX.length)])
+        if (hub.isSubscribed(conn, channel)) hub.send(conn, frames.event(channel, 'user.status', status))
+      }
       if (internal(channel)) return
       await enqueue(conn, 'subscribed', (entry) => emit({ ...base(conn, entry, 'subscribed', `:${channel}`), type: 'subscribed', data: { channel } }))
     },

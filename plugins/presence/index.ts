@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events'
 import fp from 'fastify-plugin'
 import type { Connection } from '../../fanout/types.ts'
-import { PERSONAL_PREFIX } from '../channels/index.ts'
+import { PERSONAL_PREFIX, STATUS_PREFIX } from '../channels/index.ts'
 import type { UserActivityEvent } from '../../schemas/events.ts'
 import type { PresenceStore } from './presence.ts'
 import { createEmbeddedPresence } from './embedded.ts'
@@ -42,8 +42,9 @@ export default fp<{ presence?: PresenceStore }>(async function presence (app, op
   const updated = (change: PresenceUpdate['change'], channel: string, entry: Tracked, connectionId: string, announced: boolean) =>
     events.emit('updated', { change, channel, userId: entry.user, connectionId, announced })
 
-  // Anonymous connections are nobody; a personal channel has one possible member, so no presence.
-  const counts = (conn: Connection, channel: string) => conn.user !== undefined && !channel.startsWith(PERSONAL_PREFIX)
+  // Anonymous connections are nobody; a personal channel has one possible member, and watching a
+  // user's status is no presence: neither counts.
+  const counts = (conn: Connection, channel: string) => conn.user !== undefined && !channel.startsWith(PERSONAL_PREFIX) && !channel.startsWith(STATUS_PREFIX)
 
   // One queue per connection: a quick subscribe-unsubscribe must leave in that order, never join last.
   function enqueue (conn: Connection, work: (entry: Tracked) => Promise<void>): Promise<void> {

@@ -42,6 +42,12 @@ if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
     const log = topicLog()
     const b = await buildReal(t, { names, CONNECTION_LEASE_SECONDS: LEASE }, { handlers: log.handlers })
     const user = unique('erin')
+    // A contact on B watches the user's status.
+    const watcher = await Client.connect(`ws://127.0.0.1:${b.fanout.uwsPort}/ws?user=${unique('watcher')}`)
+    t.teardown(() => watcher.close())
+    const ofUser = (status: string) => (f: Record<string, any>) => f.op === 'event' && f.channel === `status:${user}` && f.data.status === status
+    t.match(await watcher.subscribe(`status:${user}`), { op: 'subscribed' })
+    t.match(await watcher.next(ofUser('offline')), { data: { userId: user, version: 0 } }, 'the watcher on B: offline at first')
     const a = await startProcess(unique('a'))
 
     const client = await Client.connect(`ws://127.0.0.1:${a.port}/ws?user=${user}`)
@@ -49,13 +55,16 @@ if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
     const { connectionId } = await client.next((f) => f.op === 'ready')
     t.match(await log.next(isConn(connectionId, 'connected')), { userId: user, data: { transport: 'uws' } }, 'connected, produced by A')
     await log.next(isStatus(user, 'online'))
-    t.same((await b.connections.statuses([user]))[0].status, 'online', 'online, as B sees it')
+    t.same((await b.inject({ url: `/api/users/${user}/status` })).json().status, 'online', 'online, as B answers')
+    const online = await watcher.next(ofUser('online'))
 
     a.child.kill('SIGKILL')
     const lost = await log.next(isConn(connectionId, 'disconnected'))
     t.match(lost, { id: `${connectionId}:disconnected`, userId: user, data: { reason: 'instance_lost', code: null } }, 'disconnected (instance_lost), produced by B')
     await log.next(isStatus(user, 'offline'))
-    t.same((await b.connections.statuses([user]))[0].status, 'offline', 'offline, as B sees it')
+    t.same((await b.inject({ url: `/api/users/${user}/status` })).json().status, 'offline', 'offline, as B answers')
+    const offline = await watcher.next(ofUser('offline'))
+    t.ok(offline.data.version > online.data.version, 'the watcher on B saw the user go offline after the crash')
     await b.connections.settled()
     t.same(log.of(connectionId).map((e) => e.type), ['connected', 'disconnected'], 'one disconnected for the one connected')
   })
