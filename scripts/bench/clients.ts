@@ -1,8 +1,9 @@
 // One benchmark subscriber per connection: protocol v1 over a plain WebSocket (uws and fastify
-// transports) or Socket.IO (the reference server). Each resolves once its subscribe is confirmed.
+// transports), Socket.IO (the socketio and seed references) or Centrifugo's JSON protocol. Each
+// resolves once its subscribe is confirmed.
 import WebSocket from 'ws'
 import { io } from 'socket.io-client'
-import { decodeContent, decodeFrame, type Stamp } from './payload.ts'
+import { decodeContent, decodeFrame, parseCentrifugoFrame, type Stamp } from './payload.ts'
 import type { TransportKind } from './options.ts'
 
 export interface Subscriber { close (): void }
@@ -17,8 +18,16 @@ export interface SubscriberOptions {
   onLost (reason: string): void
 }
 
+const OPENERS: Record<TransportKind, (opts: SubscriberOptions) => Promise<Subscriber>> = {
+  uws: openWebSocket,
+  fastify: openWebSocket,
+  socketio: openSocketIo,
+  seed: openSocketIo,
+  centrifugo: openCentrifugo
+}
+
 export function openSubscriber (opts: SubscriberOptions): Promise<Subscriber> {
-  return opts.kind === 'socketio' ? openSocketIo(opts) : openWebSocket(opts)
+  return OPENERS[opts.kind](opts)
 }
 
 function openWebSocket ({ url, channel, token, onStamp, onLost }: SubscriberOptions): Promise<Subscriber> {
@@ -72,6 +81,37 @@ function openSocketIo ({ url, channel, token, onStamp, onLost }: SubscriberOptio
         subscribed = true
         resolve({ close () { closing = true; socket.close() } })
       })
+    })
+  })
+}
+
+/**
+ * Centrifugo's JSON client protocol: connect (id 1) and subscribe (id 2) in one frame, then
+ * publications as push frames; the server's `{}` pings are answered with `{}` or it disconnects.
+ */
+function openCentrifugo ({ url, channel, token, onStamp, onLost }: SubscriberOptions): Promise<Subscriber> {
+  const ws = new WebSocket(url, { perMessageDeflate: false })
+  let closing = false
+  return new Promise((resolve, reject) => {
+    let subscribed = false
+    const fail = (reason: string) => {
+      if (!subscribed) { ws.terminate(); reject(new Error(`${channel}: ${reason}`)) } else if (!closing) onLost(reason)
+    }
+    ws.on('error', (err) => fail(err.message))
+    ws.on('close', (code, reason) => fail(`closed with ${code} ${reason.toString()}`))
+    ws.on('unexpected-response', (_req, res) => fail(`upgrade answered ${res.statusCode}`))
+    ws.on('open', () => ws.send(`${JSON.stringify({ id: 1, connect: token ? { token } : {} })}\n${JSON.stringify({ id: 2, subscribe: { channel } })}`))
+    ws.on('message', (data: Buffer) => {
+      const frame = parseCentrifugoFrame(data.toString())
+      for (let i = 0; i < frame.pings; i++) ws.send('{}')
+      for (const reply of frame.replies) {
+        if (reply.error) return fail(`${reply.id === 1 ? 'connect' : 'subscribe'} refused: ${reply.error.code} ${reply.error.message}`)
+        if (reply.id === 2 && !subscribed) {
+          subscribed = true
+          resolve({ close () { closing = true; ws.terminate() } })
+        }
+      }
+      for (const stamp of frame.stamps) onStamp(stamp)
     })
   })
 }

@@ -1,34 +1,56 @@
-// --compare: the same workload against switchboard's two WebSocket paths and the Socket.IO
-// reference, then the ratios of throughput and of p99 (and of capacity, with a rate sweep).
+// --compare: the same workload against switchboard's two WebSocket paths and each reference
+// (Socket.IO + Redis adapter, the seed's design, Centrifugo), then switchboard's ratios against each:
+// capacity at equal p99 (with a rate sweep), server CPU per delivery, throughput and p99.
 import type { TransportKind } from './options.ts'
-import { sustained, type Comparison, type StepResult } from './result.ts'
+import { sustained, type Comparison, type Versus, type StepResult } from './result.ts'
+import { missingSeedServices } from './target.ts'
 
-export const COMPARED: TransportKind[] = ['uws', 'fastify', 'socketio']
+/** switchboard's transports, then the references, in the order --compare runs them. */
+export const OURS = ['uws', 'fastify'] as const satisfies readonly TransportKind[]
+export const REFERENCES = ['socketio', 'seed', 'centrifugo'] as const satisfies readonly TransportKind[]
 
-const ratio = (a: number, b: number): number => b === 0 ? 0 : Math.round((a / b) * 100) / 100
+/** What --compare runs here: every transport, but the seed only on the real services it is built on. */
+export function comparedTransports (env: NodeJS.ProcessEnv = process.env): { transports: TransportKind[], skipped: string[] } {
+  const missing = missingSeedServices(env)
+  const references = REFERENCES.filter((r) => r !== 'seed' || missing.length === 0)
+  return {
+    transports: [...OURS, ...references],
+    skipped: missing.length > 0 ? [`seed (the seed's design runs on the real services: ${missing.join(', ')} not set)`] : []
+  }
+}
+
+/** a / b rounded to 2 decimals; null when either figure is missing or b is 0. */
+export const ratio = (a: number | null | undefined, b: number | null | undefined): number | null =>
+  a == null || b == null || b === 0 ? null : Math.round((a / b) * 100) / 100
+
+/** The highest rate of the sweep a transport sustained (nothing lost, p99 within the objective). */
+function best (runs: StepResult[], t: TransportKind, sloP99: number): { rate: number, deliveriesPerSec: number } | null {
+  const ok = runs.filter((r) => r.transport === t && sustained(r, sloP99)).sort((a, b) => b.rate - a.rate)[0]
+  return ok ? { rate: ok.rate, deliveriesPerSec: ok.deliveriesPerSec } : null
+}
 
 export function compare (runs: StepResult[], rates: number[], sloP99: number): Comparison {
   const rate = Math.max(...rates)
-  const at = (t: TransportKind) => runs.find((r) => r.transport === t && r.rate === rate)!
-  const [uws, fastify, socketio] = COMPARED.map(at)
-  const comparison: Comparison = {
-    rate,
-    throughputRatio: { uwsVsSocketio: ratio(uws.deliveriesPerSec, socketio.deliveriesPerSec), fastifyVsSocketio: ratio(fastify.deliveriesPerSec, socketio.deliveriesPerSec) },
-    p99Ratio: { uwsVsSocketio: ratio(socketio.latencyMs.p99, uws.latencyMs.p99), fastifyVsSocketio: ratio(socketio.latencyMs.p99, fastify.latencyMs.p99) }
-  }
-  const cpu = (r: StepResult) => r.server?.cpuMicrosPerDelivery ?? 0
-  if (cpu(socketio) > 0 && cpu(uws) > 0 && cpu(fastify) > 0) {
-    comparison.cpuPerDeliveryRatio = { uwsVsSocketio: ratio(cpu(socketio), cpu(uws)), fastifyVsSocketio: ratio(cpu(socketio), cpu(fastify)) }
-  }
-  if (rates.length > 1) {
-    const best = (t: TransportKind) => {
-      const ok = runs.filter((r) => r.transport === t && sustained(r, sloP99)).sort((a, b) => b.rate - a.rate)[0]
-      return ok ? { rate: ok.rate, deliveriesPerSec: ok.deliveriesPerSec } : null
+  const at = (t: TransportKind) => runs.find((r) => r.transport === t && r.rate === rate)
+  const ran = (t: TransportKind) => runs.some((r) => r.transport === t)
+  const sweep = rates.length > 1
+  const capacity: Comparison['sustained'] = {}
+  if (sweep) for (const t of [...OURS, ...REFERENCES]) if (ran(t)) capacity[t] = best(runs, t, sloP99)
+  const cpu = (r: StepResult | undefined) => r?.server?.cpuMicrosPerDelivery || null
+  const versus: Versus[] = []
+  for (const ours of OURS.filter(ran)) {
+    for (const reference of REFERENCES.filter(ran)) {
+      const o = at(ours)
+      const r = at(reference)
+      versus.push({
+        ours,
+        reference,
+        sustained: sweep ? ratio(capacity[ours]?.deliveriesPerSec, capacity[reference]?.deliveriesPerSec) : null,
+        cpuPerDelivery: ratio(cpu(r), cpu(o)),
+        throughput: ratio(o?.deliveriesPerSec, r?.deliveriesPerSec),
+        p99: ratio(r?.latencyMs.p99, o?.latencyMs.p99)
+      })
     }
-    const s = { uws: best('uws'), fastify: best('fastify'), socketio: best('socketio') }
-    const vs = (t: 'uws' | 'fastify') => s[t] && s.socketio ? ratio(s[t]!.deliveriesPerSec, s.socketio.deliveriesPerSec) : null
-    comparison.sustained = s
-    comparison.sustainedRatio = { uwsVsSocketio: vs('uws'), fastifyVsSocketio: vs('fastify') }
   }
-  return comparison
+  return { rate, sloP99, versus, ...(sweep ? { sustained: capacity } : {}) }
 }

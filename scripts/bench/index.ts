@@ -2,7 +2,7 @@
 // the comparison with --compare, writes --json, and exits 1 when a delivery went unaccounted for.
 import { writeFile } from 'node:fs/promises'
 import { availableParallelism, loadavg } from 'node:os'
-import { COMPARED, compare } from './compare.ts'
+import { compare, comparedTransports } from './compare.ts'
 import { OptionsError, parseOptions, usage } from './options.ts'
 import { comparisonText, table } from './report.ts'
 import { accountedFor, type BenchResult, type StepResult } from './result.ts'
@@ -30,7 +30,9 @@ const result: BenchResult = {
   ok: false
 }
 
-const transports = options.compare ? COMPARED : [options.transport]
+const compared = comparedTransports()
+const transports = options.compare ? compared.transports : [options.transport]
+if (options.compare) for (const skipped of compared.skipped) console.log(`bench: --compare skips ${skipped}`)
 const shape = `${options.connections} connections over ${options.channels} channels, ${options.size}-byte messages, ${options.duration} s per step`
 console.log(`bench: ${shape}; rates ${options.rates.join(', ')}/s; ${transports.join(', ')}`)
 try {
@@ -49,7 +51,7 @@ try {
 console.log(table(result.runs))
 if (options.compare) {
   result.comparison = compare(result.runs, options.rates, options.sloP99)
-  console.log(comparisonText(result.comparison, options.sloP99))
+  console.log(comparisonText(result.comparison))
 }
 result.ok = result.runs.every(accountedFor)
 if (!result.ok) console.log('NOT every delivery was accounted for: see lost / dup / ooo above')

@@ -2,7 +2,8 @@
 import { parseArgs } from 'node:util'
 import { availableParallelism } from 'node:os'
 
-export type TransportKind = 'uws' | 'fastify' | 'socketio'
+export const TRANSPORTS = ['uws', 'fastify', 'socketio', 'seed', 'centrifugo'] as const
+export type TransportKind = typeof TRANSPORTS[number]
 
 export interface BenchOptions {
   connections: number
@@ -39,7 +40,11 @@ export const usage = `Usage: npm run bench -- [options]
   --duration D      seconds of posting per step (default 10)
   --size B          message content length in bytes (default 64, at least 48)
   --transport T     uws (WS_PORT, default) | fastify (@fastify/websocket on the API port)
-                    | socketio (the reference server)
+                    | socketio (reference: Socket.IO + Redis adapter)
+                    | seed (reference: the seed's design, socket.io + MongoDB + Kafka + Redis;
+                      needs KAFKA_BROKERS, REDIS_URL and MONGO_URL)
+                    | centrifugo (reference: Centrifugo v6.9.1, memory engine, or Redis engine
+                      when REDIS_URL is set; built into ~/.cache/switchboard-services when missing)
   --target URL      a running deployment's API base URL (default: start an embedded switchboard,
                     or real services when KAFKA_BROKERS / REDIS_URL / MONGO_URL are set)
   --ws-url URL      its WebSocket URL (default: port 5002 of the target host for uws, the API port for fastify)
@@ -47,8 +52,9 @@ export const usage = `Usage: npm run bench -- [options]
   --workers W       worker threads holding the connections (default ${defaultWorkers()})
   --concurrency K   posts in flight at most (default 64)
   --drain-quiet MS  after posting, wait this long without a new delivery before counting the rest lost (default 3000)
-  --compare         same workload against switchboard uws, switchboard fastify and the Socket.IO reference
-                    (needs Redis at REDIS_URL or 127.0.0.1:6379); prints ratios
+  --compare         same workload against switchboard uws and fastify and each reference: socketio
+                    (needs Redis at REDIS_URL or 127.0.0.1:6379), seed (when the three service URLs
+                    are set) and centrifugo; prints ratios of uws against each
   --slo-p99 MS      p99 a sweep step must stay under to count as sustained (default 50)
   --json FILE       write the results as JSON
   --profile DIR     CPU-profile the started server during each run (inspector), profiles in DIR;
@@ -96,7 +102,7 @@ export function parseOptions (argv: string[]): BenchOptions | 'help' {
   if (values.help) return 'help'
   const str = (k: string) => values[k] as string | undefined
   const transport = str('transport') ?? 'uws'
-  if (!['uws', 'fastify', 'socketio'].includes(transport)) throw new OptionsError(`--transport must be uws, fastify or socketio (got ${JSON.stringify(transport)})`)
+  if (!(TRANSPORTS as readonly string[]).includes(transport)) throw new OptionsError(`--transport must be one of ${TRANSPORTS.join(', ')} (got ${JSON.stringify(transport)})`)
   const rates = (str('rate') ?? '200').split(',').map((r) => integer('rate', r.trim(), 0, 1, 1_000_000))
   const options: BenchOptions = {
     connections: integer('connections', str('connections'), 500, 1, 200_000),
@@ -120,5 +126,6 @@ export function parseOptions (argv: string[]): BenchOptions | 'help' {
   if (options.channels > options.connections) throw new OptionsError(`--channels (${options.channels}) must not exceed --connections (${options.connections}): every channel needs a subscriber`)
   if (options.compare && options.target) throw new OptionsError('--compare starts its own servers: it cannot be combined with --target')
   if (options.wsUrl && !options.target) throw new OptionsError('--ws-url needs --target')
+  if (options.target && options.transport === 'centrifugo') throw new OptionsError('--transport centrifugo starts its own Centrifugo (it needs the API key it generates): it cannot be combined with --target')
   return options
 }

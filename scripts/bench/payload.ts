@@ -45,3 +45,34 @@ function parse (text: string, from: number): Stamp | undefined {
   if (!Number.isInteger(channel) || !Number.isInteger(seq) || !Number.isInteger(sentAt)) return undefined
   return { channel, seq, sentAt }
 }
+
+/** What one Centrifugo WebSocket frame held (its JSON protocol puts several replies in one frame, a line each). */
+export interface CentrifugoFrame {
+  /** replies to our commands, by id: a result or an error */
+  replies: Array<{ id: number, error?: { code: number, message: string } }>
+  /** stamps of the publications pushed in it */
+  stamps: Stamp[]
+  /** server pings (`{}`): each must be answered with `{}` */
+  pings: number
+}
+
+/**
+ * Reads a Centrifugo JSON-protocol frame: `{}` pings, `{"id":…}` replies (parsed, they are rare) and
+ * `{"push":{"channel":…,"pub":{"data":{…"content":"bench:…"},"offset":…}}}` publications, whose
+ * stamp is read from the text as decodeFrame does, without JSON.parse.
+ */
+export function parseCentrifugoFrame (frame: string): CentrifugoFrame {
+  const out: CentrifugoFrame = { replies: [], stamps: [], pings: 0 }
+  const lines = frame.includes('\n') ? frame.split('\n') : [frame]
+  for (const line of lines) {
+    if (line === '{}') out.pings++
+    else if (line.startsWith('{"push"')) {
+      const stamp = decodeFrame(line)
+      if (stamp) out.stamps.push(stamp)
+    } else if (line.startsWith('{"id"')) {
+      const reply = JSON.parse(line) as { id: number, error?: { code: number, message: string } }
+      out.replies.push(reply.error ? { id: reply.id, error: reply.error } : { id: reply.id })
+    }
+  }
+  return out
+}

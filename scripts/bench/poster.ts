@@ -4,14 +4,35 @@ import { Pool } from 'undici'
 import { SeqSet } from './accounting.ts'
 import { encodeContent, nowMicros } from './payload.ts'
 
+/** What every target is sent for one message; the content carries the stamp. */
+export interface ChatMessage { channelId: string, content: string, senderId: string, senderName: string }
+
+/** How one target takes a message: path, headers, body, and which answer acknowledges it. */
+export interface PostRequest {
+  path: string
+  headers: Record<string, string>
+  body (message: ChatMessage): string
+  acknowledged (status: number, text: string): boolean
+}
+
+/** switchboard and the Socket.IO-based references: `POST /api/messages`, acknowledged by a 201. */
+export function messagesPost (token?: string): PostRequest {
+  return {
+    path: '/api/messages',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: (message) => JSON.stringify(message),
+    acknowledged: (status) => status === 201
+  }
+}
+
 export interface PostPlan {
   baseUrl: string
+  request: PostRequest
   channels: string[]
   rate: number
   durationSec: number
   size: number
   concurrency: number
-  token?: string
 }
 
 export interface PostStats {
@@ -52,7 +73,7 @@ export function startPosting (plan: PostPlan): Poster {
   const busy = plan.channels.map(() => false)
   const ready: number[] = [] // channels with a post waiting and none in flight, oldest first
   const total = plan.rate * plan.durationSec
-  const headers: Record<string, string> = { 'content-type': 'application/json', ...(plan.token ? { authorization: `Bearer ${plan.token}` } : {}) }
+  const { path, headers } = plan.request
   let inFlight = 0
   let scheduled = 0
   let answered = 0
@@ -73,12 +94,12 @@ export function startPosting (plan: PostPlan): Poster {
     if (late > 10) stats.postsLate++
     const seq = nextSeq[channel]++
     const content = encodeContent(channel, seq, nowMicros(), plan.size)
-    const body = JSON.stringify({ channelId: plan.channels[channel], content, senderId: 'bench', senderName: 'bench' })
+    const body = plan.request.body({ channelId: plan.channels[channel], content, senderId: 'bench', senderName: 'bench' })
     stats.sent++
     try {
-      const res = await pool.request({ path: '/api/messages', method: 'POST', headers, body })
+      const res = await pool.request({ path, method: 'POST', headers, body })
       const text = await res.body.text()
-      if (res.statusCode === 201) {
+      if (plan.request.acknowledged(res.statusCode, text)) {
         acked[channel].set.add(seq)
         acked[channel].count++
         stats.acknowledged++

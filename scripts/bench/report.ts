@@ -1,5 +1,5 @@
 // What the user sees: a live progress line while posting, a table at the end, the comparison.
-import type { Comparison, StepResult } from './result.ts'
+import type { Comparison, StepResult, Versus } from './result.ts'
 
 export class Progress {
   readonly #tty = process.stderr.isTTY
@@ -54,16 +54,24 @@ export function table (runs: StepResult[]): string {
 
 const x = (n: number | null) => n === null ? 'n/a' : `${n.toFixed(2)}×`
 
-export function comparisonText (c: Comparison, sloP99: number): string {
-  const lines = [
-    `at ${c.rate} messages/s: throughput uws/socket.io ${x(c.throughputRatio.uwsVsSocketio)}, fastify/socket.io ${x(c.throughputRatio.fastifyVsSocketio)}`,
-    `                 p99 socket.io/uws ${x(c.p99Ratio.uwsVsSocketio)}, socket.io/fastify ${x(c.p99Ratio.fastifyVsSocketio)} (above 1: switchboard is faster)`
+/** The ratios of switchboard against each reference, one row per pair; above 1, switchboard is better. */
+export function comparisonText (c: Comparison): string {
+  const lines: string[] = []
+  const columns: Array<[string, (v: Versus) => string]> = [
+    ['', (v) => `${v.ours} vs ${v.reference}`],
+    ...(c.sustained ? [[`capacity at p99 ≤ ${c.sloP99} ms`, (v: Versus) => x(v.sustained)] as [string, (v: Versus) => string]] : []),
+    [`CPU/delivery at ${c.rate}/s`, (v) => x(v.cpuPerDelivery)],
+    [`throughput at ${c.rate}/s`, (v) => x(v.throughput)],
+    [`p99 at ${c.rate}/s`, (v) => x(v.p99)]
   ]
-  if (c.cpuPerDeliveryRatio) lines.push(`                 server CPU per delivery socket.io/uws ${x(c.cpuPerDeliveryRatio.uwsVsSocketio)}, socket.io/fastify ${x(c.cpuPerDeliveryRatio.fastifyVsSocketio)} (above 1: switchboard is cheaper)`)
-  if (c.sustained && c.sustainedRatio) {
-    const s = (k: keyof NonNullable<Comparison['sustained']>) => c.sustained![k] ? `${c.sustained![k]!.rate}/s (${Math.round(c.sustained![k]!.deliveriesPerSec)} deliveries/s)` : 'none'
-    lines.push(`sustained with p99 ≤ ${sloP99} ms and nothing lost: uws ${s('uws')}, fastify ${s('fastify')}, socket.io ${s('socketio')}`)
-    lines.push(`                 capacity uws/socket.io ${x(c.sustainedRatio.uwsVsSocketio)}, fastify/socket.io ${x(c.sustainedRatio.fastifyVsSocketio)}`)
+  if (c.sustained) {
+    const s = Object.entries(c.sustained).map(([t, b]) => `${t} ${b ? `${b.rate}/s (${Math.round(b.deliveriesPerSec)} deliveries/s)` : 'none'}`)
+    lines.push(`sustained with p99 ≤ ${c.sloP99} ms and nothing lost: ${s.join(', ')}`)
   }
+  lines.push('switchboard against each reference, above 1: switchboard is better (capacity: deliveries/s at the highest rate sustained, ours / reference; CPU per delivery and p99: reference / ours)')
+  const rows = [columns.map(([h]) => h), ...c.versus.map((v) => columns.map(([, f]) => f(v)))]
+  const widths = columns.map((_, i) => Math.max(...rows.map((row) => row[i].length)))
+  for (const row of rows) lines.push(row.map((cell, i) => i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])).join('  '))
+  if (!c.sustained) lines.push('capacity at equal p99 needs a sweep: --rate 200,400,800')
   return lines.join('\n')
 }

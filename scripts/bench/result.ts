@@ -44,21 +44,35 @@ export interface StepResult {
     saturated: boolean
     reasons: string[]
   }
-  /** the started server: CPU time (user + system) in all, per second of posting, per message, per delivery */
-  server?: { cpuMs: number, cpuSystemMs: number, cpuPerSec: number, cpuMicrosPerMessage: number, cpuMicrosPerDelivery: number, eventLoopUtilization: number, eventLoopDelayP99Ms: number, eventLoopDelayMaxMs: number, profile?: string }
+  /**
+   * the started server: CPU time (user + system) in all, per second of posting, per message, per
+   * delivery (Centrifugo's read from /proc/<pid>/stat); event-loop figures for Node servers only
+   */
+  server?: { cpuMs: number, cpuSystemMs: number, cpuPerSec: number, cpuMicrosPerMessage: number, cpuMicrosPerDelivery: number, eventLoopUtilization?: number, eventLoopDelayP99Ms?: number, eventLoopDelayMaxMs?: number, profile?: string }
+}
+
+/** One of switchboard's transports against one reference; each ratio above 1 means switchboard is better. */
+export interface Versus {
+  ours: TransportKind
+  reference: TransportKind
+  /** with a sweep: ours / the reference's deliveries per second at the highest rate each sustained (capacity at equal p99); null when either sustained none */
+  sustained: number | null
+  /** the reference's server CPU per delivery / ours, at the highest rate run */
+  cpuPerDelivery: number | null
+  /** ours / the reference's deliveries per second, at the highest rate run */
+  throughput: number | null
+  /** the reference's p99 / ours, at the highest rate run */
+  p99: number | null
 }
 
 export interface Comparison {
-  /** at the same offered rate (the highest one run) */
+  /** the highest offered rate run, where throughput, p99 and CPU are compared */
   rate: number
-  throughputRatio: { fastifyVsSocketio: number, uwsVsSocketio: number }
-  /** reference p99 / ours: above 1 means ours delivers faster */
-  p99Ratio: { fastifyVsSocketio: number, uwsVsSocketio: number }
-  /** reference server CPU per delivery / ours: above 1 means ours spends less CPU on each delivery */
-  cpuPerDeliveryRatio?: { fastifyVsSocketio: number, uwsVsSocketio: number }
-  /** with a sweep: the highest rate each one sustained (no loss, p99 ≤ sloP99Ms) and its deliveries/s */
-  sustained?: Record<TransportKind, { rate: number, deliveriesPerSec: number } | null>
-  sustainedRatio?: { uwsVsSocketio: number | null, fastifyVsSocketio: number | null }
+  /** the p99 (ms) a step had to stay under to count as sustained */
+  sloP99: number
+  versus: Versus[]
+  /** with a sweep: the highest rate each transport sustained (no loss, p99 ≤ sloP99) and its deliveries/s */
+  sustained?: Partial<Record<TransportKind, { rate: number, deliveriesPerSec: number } | null>>
 }
 
 export interface BenchResult {

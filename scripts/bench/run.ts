@@ -57,7 +57,7 @@ export async function runStep (options: BenchOptions, transport: TransportKind, 
     const progress = new Progress(options.quiet)
     const delivered = () => reports.reduce((n, r) => n + (r?.delivered ?? 0), 0)
     const startedAt = nowMicros()
-    const poster = startPosting({ baseUrl: target.apiUrl, channels, rate, durationSec: options.duration, size: options.size, concurrency: options.concurrency, token: options.token })
+    const poster = startPosting({ baseUrl: target.apiUrl, request: target.post, channels, rate, durationSec: options.duration, size: options.size, concurrency: options.concurrency })
     const ticker = setInterval(() => {
       progress.update(`${target.mode === 'external' ? '' : transport + ' '}${rate}/s`, poster.stats.sent, delivered(), summarize(window).p99)
       window.reset()
@@ -149,9 +149,10 @@ function serverFigures (s: Stopped, postedFor: number, messages: number, deliver
     cpuPerSec: round(cpuMs / 1000 / postedFor),
     cpuMicrosPerMessage: round((cpuMs * 1000) / Math.max(1, messages)),
     cpuMicrosPerDelivery: round((cpuMs * 1000) / Math.max(1, deliveries)),
-    eventLoopUtilization: round(s.elu),
-    eventLoopDelayP99Ms: round(s.eventLoopDelayP99Ms),
-    eventLoopDelayMaxMs: round(s.eventLoopDelayMaxMs),
+    // a Node server's event loop; none for Centrifugo
+    ...(s.elu !== undefined ? { eventLoopUtilization: round(s.elu) } : {}),
+    ...(s.eventLoopDelayP99Ms !== undefined ? { eventLoopDelayP99Ms: round(s.eventLoopDelayP99Ms) } : {}),
+    ...(s.eventLoopDelayMaxMs !== undefined ? { eventLoopDelayMaxMs: round(s.eventLoopDelayMaxMs) } : {}),
     ...(s.profile ? { profile: s.profile } : {})
   }
 }

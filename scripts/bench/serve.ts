@@ -1,17 +1,16 @@
-// Child process entry: runs the server under test (switchboard or the Socket.IO reference) on
-// free ports, so the load generator never shares its event loop. Talks to the parent over IPC.
+// Child process entry: runs a Node server under test (switchboard, the Socket.IO reference or the
+// seed's design) on free ports, so the load generator never shares its event loop. Talks to the
+// parent over IPC. Each kind's modules are loaded only when that kind runs.
 import { writeFile } from 'node:fs/promises'
 import { Session } from 'node:inspector/promises'
 import { join } from 'node:path'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
-import Fastify, { type FastifyInstance } from 'fastify'
-import App, { serverOptions } from '../../app.ts'
-import { loadConfig } from '../../config.ts'
-import { createReferenceServer } from './reference/server.ts'
+import type { FastifyInstance } from 'fastify'
 
-export type ServerKind = 'switchboard' | 'socketio'
+export type ServerKind = 'switchboard' | 'socketio' | 'seed'
 export interface Listening { type: 'listening', apiUrl: string, uwsUrl?: string, fastifyWsUrl?: string, mode: string }
-export interface Stopped { type: 'stopped', cpuUserMs: number, cpuSystemMs: number, elu: number, eventLoopDelayP99Ms: number, eventLoopDelayMaxMs: number, profile?: string }
+/** The measured window's figures; the event-loop ones only for Node servers (not Centrifugo). */
+export interface Stopped { type: 'stopped', cpuUserMs: number, cpuSystemMs: number, elu?: number, eventLoopDelayP99Ms?: number, eventLoopDelayMaxMs?: number, profile?: string }
 
 const kind = process.argv[2] as ServerKind
 const send = (message: unknown) => process.send?.(message)
@@ -34,6 +33,7 @@ async function startProfile (): Promise<() => Promise<string>> {
 }
 
 async function startSwitchboard (): Promise<{ app: FastifyInstance, listening: Listening }> {
+  const [{ default: Fastify }, { default: App, serverOptions }, { loadConfig }] = await Promise.all([import('fastify'), import('../../app.ts'), import('../../config.ts')])
   // Free ports on loopback; the rest (Kafka, Redis, MongoDB or embedded) comes from the environment.
   const config = loadConfig(process.env, { HOST: '127.0.0.1', PORT: 0, WS_PORT: 0, ...(process.env.LOG_LEVEL ? {} : { LOG_LEVEL: 'warn' as const }) })
   const app = Fastify({ ...serverOptions(config), logger: { level: config.LOG_LEVEL } })
@@ -45,6 +45,7 @@ async function startSwitchboard (): Promise<{ app: FastifyInstance, listening: L
 }
 
 async function startReference (): Promise<{ app: FastifyInstance, listening: Listening }> {
+  const { createReferenceServer } = await import('./reference/server.ts')
   const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379'
   const app = await createReferenceServer({ redisUrl })
   await app.listen({ host: '127.0.0.1', port: 0 })
@@ -52,8 +53,20 @@ async function startReference (): Promise<{ app: FastifyInstance, listening: Lis
   return { app, listening: { type: 'listening', apiUrl: `http://127.0.0.1:${port}`, mode: `socket.io + redis adapter (${redisUrl})` } }
 }
 
+async function startSeed (): Promise<{ app: FastifyInstance, listening: Listening }> {
+  const { createSeedServer } = await import('./reference/seed.ts')
+  const env = process.env
+  const { app, names } = await createSeedServer({ kafkaBrokers: (env.KAFKA_BROKERS ?? '').split(',').map((b) => b.trim()).filter(Boolean), redisUrl: env.REDIS_URL!, mongoUrl: env.MONGO_URL!, partitions: Number(env.KAFKA_PARTITIONS) || 3 })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const { port } = app.server.address() as { port: number }
+  return { app, listening: { type: 'listening', apiUrl: `http://127.0.0.1:${port}`, mode: `seed design: socket.io, mongodb ${names.db}, kafka ${names.topic}, redis ${names.keyPrefix}*` } }
+}
+
+const STARTERS: Record<ServerKind, () => Promise<{ app: FastifyInstance, listening: Listening }>> = { switchboard: startSwitchboard, socketio: startReference, seed: startSeed }
+
 try {
-  const { app, listening } = kind === 'socketio' ? await startReference() : await startSwitchboard()
+  if (!(kind in STARTERS)) throw new Error(`unknown server kind ${JSON.stringify(kind)}`)
+  const { app, listening } = await STARTERS[kind]()
   // Figures cover the measured window only: from the parent's `mark` (posting starts, every
   // subscriber connected) to `stop`, not start-up and not 5,000 subscribes.
   let stopProfile: (() => Promise<string>) | undefined

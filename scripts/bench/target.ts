@@ -1,17 +1,22 @@
-// The server under test: a running deployment (--target) or a child process this tool starts
-// (switchboard on embedded or real services, or the Socket.IO reference), optionally profiled.
+// The server under test: a running deployment (--target) or a server this tool starts: switchboard
+// on embedded or real services, or a reference (Socket.IO + Redis adapter, the seed's design,
+// Centrifugo), each in its own process, with the request that posts a message to it.
 import { fork, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { startCentrifugo } from './centrifugo.ts'
+import { messagesPost, type PostRequest } from './poster.ts'
 import type { BenchOptions, TransportKind } from './options.ts'
-import type { Listening, Stopped } from './serve.ts'
+import type { Listening, ServerKind, Stopped } from './serve.ts'
 
 export interface Target {
   apiUrl: string
   wsUrl: string
   /** what serves it: "embedded log, embedded cache, embedded store", "socket.io + redis adapter", "external" */
   mode: string
+  /** how a message is posted to it */
+  post: PostRequest
   /** starts the measured window (CPU, event loop, profile) of a server this tool started */
   mark (): Promise<void>
   /** ends the measured window: server CPU time, event loop and profile, for servers this tool started */
@@ -21,10 +26,37 @@ export interface Target {
 
 const SERVE = fileURLToPath(new URL('./serve.ts', import.meta.url))
 const START_TIMEOUT_MS = 120_000
+/** The seed's design runs on the real services only. */
+export const SEED_SERVICES = ['KAFKA_BROKERS', 'REDIS_URL', 'MONGO_URL'] as const
+
+/** The service URLs the seed reference needs and the environment lacks. */
+export function missingSeedServices (env: NodeJS.ProcessEnv = process.env): string[] {
+  return SEED_SERVICES.filter((name) => !env[name])
+}
+
+/** How each transport's server is started, and where its subscribers connect. */
+const STARTERS: Record<TransportKind, (options: BenchOptions, transport: TransportKind) => Promise<Target>> = {
+  uws: (options, t) => forkServer(options, t, 'switchboard', (l) => l.uwsUrl!),
+  fastify: (options, t) => forkServer(options, t, 'switchboard', (l) => l.fastifyWsUrl!),
+  socketio: (options, t) => forkServer(options, t, 'socketio', (l) => l.apiUrl),
+  seed: (options, t) => {
+    const missing = missingSeedServices()
+    if (missing.length > 0) throw new Error(`--transport seed runs the seed's design on the real services: set ${missing.join(', ')} (e.g. KAFKA_BROKERS=127.0.0.1:9092 REDIS_URL=redis://127.0.0.1:6379 MONGO_URL=mongodb://127.0.0.1:27017, started by scripts/services.sh up)`)
+    return forkServer(options, t, 'seed', (l) => l.apiUrl)
+  },
+  centrifugo: (options) => {
+    if (options.profile && !options.quiet) console.error('bench: --profile does not apply to Centrifugo (a Go binary): its CPU time is measured, not profiled')
+    return startCentrifugo(process.env.REDIS_URL || undefined, options.quiet)
+  }
+}
 
 export async function openTarget (options: BenchOptions, transport: TransportKind): Promise<Target> {
-  if (options.target) return externalTarget(options.target, options.wsUrl, transport)
-  const kind = transport === 'socketio' ? 'socketio' : 'switchboard'
+  if (options.target) return externalTarget(options.target, options.wsUrl, transport, options.token)
+  return await STARTERS[transport](options, transport)
+}
+
+/** A Node server (switchboard or a Node reference) in a child process running serve.ts. */
+async function forkServer (options: BenchOptions, transport: TransportKind, kind: ServerKind, wsUrlOf: (l: Listening) => string): Promise<Target> {
   if (options.profile) mkdirSync(options.profile, { recursive: true })
   const child = fork(SERVE, [kind], {
     execArgv: ['--import', 'tsx'],
@@ -37,11 +69,11 @@ export async function openTarget (options: BenchOptions, transport: TransportKin
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   })
   const listening = await firstMessage<Listening>(child, 'listening', START_TIMEOUT_MS)
-  const wsUrl = transport === 'uws' ? listening.uwsUrl! : transport === 'fastify' ? listening.fastifyWsUrl! : listening.apiUrl
   return {
     apiUrl: listening.apiUrl,
-    wsUrl,
+    wsUrl: wsUrlOf(listening),
     mode: listening.mode,
+    post: messagesPost(options.token),
     async mark () {
       const marked = firstMessage<{ type: 'marked' }>(child, 'marked', 30_000)
       child.send({ type: 'mark' })
@@ -64,12 +96,12 @@ export async function openTarget (options: BenchOptions, transport: TransportKin
   }
 }
 
-/** A running deployment: uws on port 5002 of its host, fastify on its API port, Socket.IO on its base URL. */
-function externalTarget (apiUrl: string, wsUrl: string | undefined, transport: TransportKind): Target {
+/** A running deployment: uws on port 5002 of its host, fastify on its API port, Socket.IO (socketio, seed) on its base URL. */
+function externalTarget (apiUrl: string, wsUrl: string | undefined, transport: TransportKind, token: string | undefined): Target {
   const api = new URL(apiUrl)
   const ws = api.protocol === 'https:' ? 'wss:' : 'ws:'
-  const derived = transport === 'socketio' ? apiUrl : transport === 'fastify' ? `${ws}//${api.host}/ws` : `${ws}//${api.hostname}:5002/ws`
-  return { apiUrl, wsUrl: wsUrl ?? derived, mode: 'external', mark: async () => {}, measure: async () => undefined, stop: async () => undefined }
+  const derived = transport === 'socketio' || transport === 'seed' ? apiUrl : transport === 'fastify' ? `${ws}//${api.host}/ws` : `${ws}//${api.hostname}:5002/ws`
+  return { apiUrl, wsUrl: wsUrl ?? derived, mode: 'external', post: messagesPost(token), mark: async () => {}, measure: async () => undefined, stop: async () => undefined }
 }
 
 function firstMessage<T> (child: ChildProcess, type: string, timeoutMs: number): Promise<T> {

@@ -6,8 +6,13 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { ChannelTally, SeqSet } from '../../scripts/bench/accounting.ts'
-import { decodeFrame, encodeContent } from '../../scripts/bench/payload.ts'
+import { centrifugoConfig, centrifugoPost, parseProcStat } from '../../scripts/bench/centrifugo.ts'
+import { compare, comparedTransports, ratio } from '../../scripts/bench/compare.ts'
+import { decodeFrame, encodeContent, parseCentrifugoFrame } from '../../scripts/bench/payload.ts'
+import { messagesPost } from '../../scripts/bench/poster.ts'
 import { parseOptions } from '../../scripts/bench/options.ts'
+import { comparisonText } from '../../scripts/bench/report.ts'
+import type { StepResult } from '../../scripts/bench/result.ts'
 
 const run = promisify(execFile)
 const CLI = new URL('../../scripts/bench/index.ts', import.meta.url).pathname
@@ -61,4 +66,131 @@ t.test('a frame stamp is read back from a protocol v1 event frame', async (t) =>
   const frame = JSON.stringify({ op: 'event', channel: 'c', type: 'message.created', data: { id: 'x', content } })
   t.same(decodeFrame(frame), { channel: 3, seq: 41, sentAt: 1_795_000_000_123_456 })
   t.equal(decodeFrame(JSON.stringify({ op: 'event', data: { content: 'hello' } })), undefined, 'other messages are ignored')
+})
+
+t.test('every transport, the references included, is selectable alone; Centrifugo is always started by the tool', async (t) => {
+  for (const transport of ['uws', 'fastify', 'socketio', 'seed', 'centrifugo']) t.match(parseOptions(['--transport', transport]), { transport })
+  t.match(parseOptions(['--transport', 'seed', '--target', 'http://10.0.0.1:3000']), { transport: 'seed', target: 'http://10.0.0.1:3000' })
+  t.throws(() => parseOptions(['--transport', 'centrifugo', '--target', 'http://10.0.0.1:8000']), { message: /centrifugo.*--target/ })
+})
+
+t.test('--compare runs the seed only where its real services are configured', async (t) => {
+  const real = { KAFKA_BROKERS: '127.0.0.1:9092', REDIS_URL: 'redis://127.0.0.1:6379', MONGO_URL: 'mongodb://127.0.0.1:27017' }
+  t.same(comparedTransports(real), { transports: ['uws', 'fastify', 'socketio', 'seed', 'centrifugo'], skipped: [] })
+  const embedded = comparedTransports({})
+  t.same(embedded.transports, ['uws', 'fastify', 'socketio', 'centrifugo'])
+  t.match(embedded.skipped, [/seed.*KAFKA_BROKERS, REDIS_URL, MONGO_URL not set/])
+  t.match(comparedTransports({ ...real, MONGO_URL: '' }).skipped, [/MONGO_URL not set/])
+})
+
+t.test('the Centrifugo config: v6 nested keys, memory engine or Redis with the run\'s prefix, history on', async (t) => {
+  const memory = centrifugoConfig({ port: 18000, apiKey: 'k' })
+  t.same(memory.engine, { type: 'memory' })
+  t.match(memory, {
+    client: { insecure: true },
+    http_api: { key: 'k' },
+    http_server: { address: '127.0.0.1', port: 18000 },
+    channel: { without_namespace: { history_size: 100, history_ttl: '300s', force_recovery: true } },
+    usage_stats: { disabled: true }
+  })
+  const redis = centrifugoConfig({ port: 18001, apiKey: 'k', redisUrl: 'redis://127.0.0.1:6379', redisPrefix: 'sb-bench-cf-1' })
+  t.same(redis.engine, { type: 'redis', redis: { address: ['redis://127.0.0.1:6379'], prefix: 'sb-bench-cf-1' } })
+})
+
+t.test('each target\'s post request: switchboard\'s POST /api/messages, Centrifugo\'s publish API with the same message as data', async (t) => {
+  const message = { channelId: 'bench-1-0', content: encodeContent(0, 7, 1_795_000_000_000_000, 64), senderId: 'bench', senderName: 'bench' }
+  const ours = messagesPost('jwt')
+  t.equal(ours.path, '/api/messages')
+  t.equal(ours.headers.authorization, 'Bearer jwt')
+  t.same(JSON.parse(ours.body(message)), message)
+  t.ok(ours.acknowledged(201, '{}'))
+  t.notOk(ours.acknowledged(200, '{}'))
+  t.notOk('authorization' in messagesPost().headers, 'no token, no header')
+
+  const cf = centrifugoPost('secret')
+  t.equal(cf.path, '/api/publish')
+  t.equal(cf.headers['x-api-key'], 'secret')
+  t.same(JSON.parse(cf.body(message)), { channel: 'bench-1-0', data: message })
+  t.ok(cf.acknowledged(200, '{"result":{"offset":1,"epoch":"OQiDJROS"}}'))
+  t.notOk(cf.acknowledged(200, '{"error":{"code":102,"message":"unknown channel"}}'), 'an error answered with 200 is not an acknowledgement')
+  t.notOk(cf.acknowledged(401, ''))
+})
+
+t.test('Centrifugo frames: pushes carry the stamp, several replies share a frame a line each, {} is a ping', async (t) => {
+  // as Centrifugo v6.9.1 sent them to the JSON client of clients.ts
+  const content = encodeContent(2, 9, 1_795_000_000_123_456, 64)
+  const push = JSON.stringify({ push: { channel: 'bench-1-2', pub: { data: { channelId: 'bench-1-2', content, senderId: 'bench', senderName: 'bench' }, offset: 10 } } })
+  t.same(parseCentrifugoFrame(push), { replies: [], stamps: [{ channel: 2, seq: 9, sentAt: 1_795_000_000_123_456 }], pings: 0 })
+  const connected = '{"id":1,"connect":{"client":"bb2a43c5","version":"0.0.0 OSS","ping":25,"pong":true}}\n{"id":2,"subscribe":{"recoverable":true,"epoch":"OQiDJROS","offset":1,"positioned":true}}'
+  t.same(parseCentrifugoFrame(connected), { replies: [{ id: 1 }, { id: 2 }], stamps: [], pings: 0 })
+  const batched = [push, '{}', push.replace(':9:', ':10:')].join('\n')
+  const frame = parseCentrifugoFrame(batched)
+  t.same(frame.stamps.map((s) => s.seq), [9, 10], 'every push of a batched frame is counted')
+  t.equal(frame.pings, 1)
+  t.same(parseCentrifugoFrame('{}'), { replies: [], stamps: [], pings: 1 })
+  t.same(parseCentrifugoFrame('{"id":2,"error":{"code":103,"message":"permission denied"}}').replies, [{ id: 2, error: { code: 103, message: 'permission denied' } }])
+  t.same(parseCentrifugoFrame(JSON.stringify({ push: { channel: 'c', pub: { data: { content: 'hello' } } } })).stamps, [], 'other publications are ignored')
+})
+
+t.test('/proc/<pid>/stat: utime and stime, whatever the process name holds', async (t) => {
+  const stat = '4242 (centri fugo) (x)) S 1 4242 4242 0 -1 4194560 1234 0 0 0 731 98 0 0 20 0 12 0 5000 1000000 2000 18446744073709551615'
+  t.same(parseProcStat(stat), { userTicks: 731, systemTicks: 98 })
+  if (process.platform === 'linux') {
+    const self = parseProcStat(await readFile('/proc/self/stat', 'utf8'))
+    t.ok(Number.isInteger(self.userTicks) && Number.isInteger(self.systemTicks), 'reads this process\'s own line')
+  }
+  t.throws(() => parseProcStat('garbage'))
+})
+
+/** A step as run.ts reports it, with only what the comparison reads set. */
+function step (transport: StepResult['transport'], rate: number, p99: number, cpuMicrosPerDelivery: number, lost = 0): StepResult {
+  const deliveriesPerSec = rate * 10
+  return {
+    transport, target: 'test', rate, sent: rate, acknowledged: rate, httpErrors: 0, httpErrorsBy: {}, expectedDeliveries: rate * 10, delivered: rate * 10 - lost,
+    lost, duplicates: 0, outOfOrder: 0, misrouted: 0, deliveredWithoutAck: 0, disconnected: 0,
+    latencyMs: { count: rate * 10, p50: p99 / 4, p90: p99 / 2, p99, p999: p99, max: p99, mean: p99 / 4 } as StepResult['latencyMs'],
+    messagesPerSec: rate, deliveriesPerSec,
+    generator: { workers: 2, workerMaxElu: 0, workerBusyShare: 0, workerEventLoopDelayP99Ms: 0, postsLate: 0, maxBehindScheduleMs: 0, postsQueuedForSlot: 0, saturated: false, reasons: [] },
+    server: { cpuMs: 1, cpuSystemMs: 0, cpuPerSec: 0.1, cpuMicrosPerMessage: cpuMicrosPerDelivery * 10, cpuMicrosPerDelivery }
+  }
+}
+
+t.test('the comparison: capacity at equal p99 and CPU per delivery of switchboard against each reference', async (t) => {
+  t.equal(ratio(3, 2), 1.5)
+  t.equal(ratio(1, 3), 0.33)
+  t.equal(ratio(1, 0), null, 'no division by zero')
+  t.equal(ratio(undefined, 2), null)
+  const runs = [
+    // uws sustains 400/s; socketio 100/s (p99 over 50 ms above); the seed loses messages from 200/s; centrifugo sustains all
+    step('uws', 100, 5, 20), step('uws', 200, 8, 20), step('uws', 400, 30, 25),
+    step('socketio', 100, 20, 60), step('socketio', 200, 80, 70), step('socketio', 400, 300, 75),
+    step('seed', 100, 40, 100), step('seed', 200, 45, 100, 3), step('seed', 400, 900, 100, 50),
+    step('centrifugo', 100, 2, 10), step('centrifugo', 200, 3, 10), step('centrifugo', 400, 4, 12.5)
+  ]
+  const c = compare(runs, [100, 200, 400], 50)
+  t.equal(c.rate, 400)
+  t.same(c.sustained, {
+    uws: { rate: 400, deliveriesPerSec: 4000 },
+    socketio: { rate: 100, deliveriesPerSec: 1000 },
+    seed: { rate: 100, deliveriesPerSec: 1000 },
+    centrifugo: { rate: 400, deliveriesPerSec: 4000 }
+  }, 'fastify did not run: not listed')
+  const by = Object.fromEntries(c.versus.map((v) => [`${v.ours}/${v.reference}`, v]))
+  t.same(Object.keys(by), ['uws/socketio', 'uws/seed', 'uws/centrifugo'])
+  t.match(by['uws/socketio'], { sustained: 4, cpuPerDelivery: 3, throughput: 1, p99: 10 })
+  t.match(by['uws/seed'], { sustained: 4, cpuPerDelivery: 4 })
+  t.match(by['uws/centrifugo'], { sustained: 1, cpuPerDelivery: 0.5, p99: 0.13 })
+
+  // a reference that sustained nothing has no capacity ratio; a single rate has none at all
+  const none = compare([step('uws', 100, 5, 20), step('uws', 200, 5, 20), step('seed', 100, 90, 100), step('seed', 200, 90, 100)], [100, 200], 50)
+  t.equal(none.sustained?.seed, null)
+  t.equal(none.versus[0].sustained, null)
+  const single = compare([step('uws', 100, 5, 20), step('centrifugo', 100, 2, 10)], [100], 50)
+  t.equal(single.sustained, undefined)
+  t.match(single.versus, [{ ours: 'uws', reference: 'centrifugo', sustained: null, cpuPerDelivery: 0.5 }])
+
+  const text = comparisonText(c)
+  t.match(text, /uws vs socketio\s+4\.00×\s+3\.00×/)
+  t.match(text, /sustained with p99 ≤ 50 ms and nothing lost: uws 400\/s/)
+  t.match(comparisonText(single), /needs a sweep/)
 })
