@@ -196,7 +196,7 @@ export default fp<{ registry?: ConnectionRegistry }>(async function connections 
     // may already be open: this run's own connections are not leftovers).
     const leftovers = (await registry.connectionsOf(instanceId)).filter((c) => !tracked.has(c.connectionId))
     if (leftovers.length) await reap({ instanceId, connections: leftovers })
-    await app.bus.ensureTopics(['connections', 'user-status'])
+    await app.bus.ensureTopics(['connections', 'user-status', 'notifications.offline'])
     timer = setInterval(runTick, leaseMs / 3)
     timer.unref()
   })
