@@ -29,7 +29,9 @@ closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS, logger: server.log }, async ({
 
 try {
   await server.listen({ host: config.HOST, port: config.PORT })
-  server.log.info(`switchboard ready: API http://localhost:${config.PORT}, fanout ws://localhost:${server.fanout.uwsPort}/ws (and ws://localhost:${config.PORT}/ws)`)
+  const roles = [...server.roles].join(',')
+  const fanout = server.roles.has('fanout') ? `, fanout ws://localhost:${server.fanout.uwsPort}/ws (and ws://localhost:${config.PORT}/ws)` : ''
+  server.log.info(`switchboard ready (${roles}): ${server.roles.has('api') ? 'API' : 'health, readiness and metrics on'} http://localhost:${config.PORT}${fanout}`)
 } catch (err) {
   server.log.error({ err }, 'could not start')
   process.exit(1)
