@@ -14,6 +14,7 @@ import events from './plugins/events.ts'
 import fanout from './plugins/fanout.ts'
 import topicHandlers, { type TopicHandler } from './plugins/topic-handlers.ts'
 import redis from './plugins/redis.ts'
+import mongo from './plugins/mongo.ts'
 import rateLimit from './plugins/rate-limit.ts'
 import channels from './plugins/channels/index.ts'
 import moderation from './plugins/moderation/index.ts'
@@ -90,7 +91,9 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(errors)
   await fastify.register(readiness)
   await fastify.register(auth)
+  // one client per backing service, shared by every plugin that needs it
   await fastify.register(redis)
+  await fastify.register(mongo)
   // after auth (the limit counts per user), before every route it limits
   await fastify.register(rateLimit)
 

@@ -7,7 +7,9 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { pino } from 'pino'
 import { Kafka, logLevel } from 'kafkajs'
 import { Redis } from 'ioredis'
-import { MongoClient } from 'mongodb'
+import { MongoClient, type Db } from 'mongodb'
+import { createRedisClient } from '../plugins/redis.ts'
+import { closeMongoClient, createMongoClient } from '../plugins/mongo.ts'
 import type { Config } from '../config.ts'
 import type { AppOptions } from '../app.ts'
 import { build } from './helper.ts'
@@ -95,6 +97,20 @@ export async function buildReal (t: Test, config: Partial<Config> & { names?: Re
     INSTANCE_ID: unique('i'),
     ...rest
   }, opts)
+}
+
+/** A client with the app's Redis options (plugins/redis.ts) and this key prefix, closed in teardown. */
+export function redisClient (t: Test, keyPrefix: string, url = services.redis): Redis {
+  const client = createRedisClient(url, { keyPrefix })
+  t.teardown(() => { client.disconnect() })
+  return client
+}
+
+/** A MongoDB database with the app's client options (plugins/mongo.ts), its client closed in teardown. */
+export function mongoDatabase (t: Test, database: string, url = services.mongo): Db {
+  const client = createMongoClient(url)
+  t.teardown(() => closeMongoClient(client))
+  return client.db(database)
 }
 
 /** A logger for implementations built outside an app: silent unless TEST_LOG_LEVEL says otherwise. */

@@ -52,7 +52,6 @@ export interface MessageCache {
 export interface CacheOptions {
   recent: number
   ttlSeconds: number
-  keyPrefix: string
   /** tombstones kept per channel (lowest ids dropped first); default 1000 */
   tombstones?: number
   /** parked patches kept per channel (lowest ids dropped first); default 100 */

@@ -13,18 +13,19 @@ export interface CachePluginOptions { cache?: MessageCache }
 /** The hot cache: Redis when REDIS_URL is set, in-memory otherwise. Never a silent fallback. */
 export default fp<CachePluginOptions>(async function cache (app, opts) {
   const { config } = app
-  const options = { recent: config.CACHE_RECENT, ttlSeconds: config.CACHE_TTL_SECONDS, keyPrefix: config.REDIS_KEY_PREFIX, tombstones: config.CACHE_TOMBSTONES, parked: config.CACHE_PARKED }
+  const options = { recent: config.CACHE_RECENT, ttlSeconds: config.CACHE_TTL_SECONDS, tombstones: config.CACHE_TOMBSTONES, parked: config.CACHE_PARKED }
   let cache: MessageCache
   if (opts.cache) {
     cache = opts.cache
-  } else if (config.REDIS_URL) {
+  } else if (app.redis) {
     const { createRedisCache } = await import('./redis.ts')
-    cache = createRedisCache({ ...options, url: config.REDIS_URL, logger: app.log.child({ component: 'redis' }) })
+    cache = createRedisCache(app.redis, options)
   } else {
     cache = createEmbeddedCache(options)
   }
   app.log.info({ cache: cache.kind }, `cache: ${cache.kind === 'redis' ? 'Redis' : 'embedded in-memory (set REDIS_URL for Redis)'}`)
   app.decorate('cache', cache)
-  app.readiness.add(cache.kind === 'redis' ? 'redis' : 'cache', () => cache.ping())
+  // the shared Redis client has its own check (plugins/redis.ts)
+  if (cache.kind !== 'redis' || opts.cache) app.readiness.add('cache', () => cache.ping())
   if (!opts.cache) app.addHook('onClose', async () => { await cache.close() })
-}, { name: 'cache', dependencies: ['readiness'] })
+}, { name: 'cache', dependencies: ['readiness', 'redis'] })

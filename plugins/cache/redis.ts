@@ -6,17 +6,11 @@
 // position of the last edit applied to a message (cached or parked), so a redelivered older edit
 // changes nothing.
 // Every write is one Lua script, so concurrent handlers and fills never interleave.
-import type { FastifyBaseLogger } from 'fastify'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import type { Message } from '../../schemas/message.ts'
 import type { MessageChange } from '../store/store.ts'
-import { TransientError } from '../errors.ts'
+import { redisCall, redisPipeline } from '../redis.ts'
 import { CACHE_DEFAULTS, type CacheOptions, type CacheStats, type MessageCache } from './cache.ts'
-
-export interface RedisCacheOptions extends CacheOptions { url: string, logger: FastifyBaseLogger }
-
-/** How long a command waits for a connection (or an answer) before it fails with a 503-style error. */
-const TIMEOUT_MS = 2000
 
 // KEYS of every write: ids, msgs, removed, meta, patched, versions. The range an entry covers (meta):
 // `complete` (the whole history) or `floor`: every message with an id at or above it is cached or
@@ -179,66 +173,31 @@ type Applied = [1, number, number] | 0
 /** What a channel's message was when read: its cached JSON and its pending patch (null: none). */
 interface Read { cached: string | null, pending: string | null }
 
-export function createRedisCache (options: RedisCacheOptions): MessageCache {
-  const { logger } = options
-  const where = `Redis at ${redact(options.url)}`
-  const redis = new Redis(options.url, {
-    // Fail fast while disconnected (a 503 or a store read, never a queue of waiting requests) ...
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    connectTimeout: TIMEOUT_MS,
-    commandTimeout: TIMEOUT_MS,
-    // ... and reconnect by itself, forever, at most a second apart.
-    retryStrategy: (times) => Math.min(times * 100, 1000)
-  }) as Redis & CacheCommands
+/**
+ * `redis` is the app's shared client (its keyPrefix applies to every key, scripts included); it is
+ * not closed here.
+ */
+export function createRedisCache (redis: Redis, options: CacheOptions): MessageCache {
   for (const [name, lua] of Object.entries(scripts)) {
     redis.defineCommand(name, { lua, numberOfKeys: name === 'cachePage' ? 3 : 6 })
   }
-
-  // Logged once per outage, not once per reconnection attempt.
-  let down = false
-  redis.on('error', (err) => {
-    if (!down) logger.error({ err }, `${where} unavailable; reconnecting`)
-    down = true
-  })
-  redis.on('ready', () => {
-    if (down) logger.info(`${where} is back`)
-    down = false
-  })
+  const commands = redis as Redis & CacheCommands
 
   let closed = false
-  /** Runs a command once connected (waiting at most TIMEOUT_MS); failures name Redis. */
+  /** Runs a command once connected; failures name Redis (plugins/redis.ts). */
   async function run<T> (what: string, command: () => Promise<T>): Promise<T> {
     if (closed) throw new Error('cache is closed')
     try {
-      if (redis.status !== 'ready') {
-        // During an outage fail at once; while (first) connecting, wait a little.
-        if (down) throw new Error(`not connected (${redis.status})`)
-        await connected()
-      }
-      return await command()
+      return await redisCall(redis, `cache ${what}`, command)
     } catch (err) {
       if (closed) throw new Error('cache is closed')
-      throw new TransientError(`${where} unavailable: ${what} failed (${(err as Error).message})`, { cause: err })
+      throw err
     }
-  }
-
-  function connected (): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => { cleanup(); reject(new Error(`not connected within ${TIMEOUT_MS} ms`)) }, TIMEOUT_MS)
-      const onReady = () => { cleanup(); resolve() }
-      const onError = (err: Error) => { cleanup(); reject(err) }
-      const onEnd = () => { cleanup(); reject(new Error('connection closed')) }
-      const cleanup = () => { clearTimeout(timer); redis.off('ready', onReady); redis.off('error', onError); redis.off('end', onEnd) }
-      redis.once('ready', onReady)
-      redis.once('error', onError)
-      redis.once('end', onEnd)
-    })
   }
 
   // One hash tag per channel: all of a channel's keys live in one slot (Redis Cluster, scripts).
   const keys = (channelId: string): Keys => {
-    const base = `${options.keyPrefix}channel:{${channelId}}`
+    const base = `channel:{${channelId}}`
     return [`${base}:ids`, `${base}:msgs`, `${base}:removed`, `${base}:meta`, `${base}:patched`, `${base}:versions`]
   }
   const { recent, ttlSeconds: ttl } = options
@@ -256,14 +215,8 @@ export function createRedisCache (options: RedisCacheOptions): MessageCache {
   type Pipeline = { hmget (key: string, ...ids: string[]): Pipeline, cacheApply: (...args: Parameters<CacheCommands['cacheApply']>) => Pipeline, exec (): Promise<Array<[Error | null, unknown]> | null> }
   /** Pipelined `exec`: every reply, or a failure naming Redis. */
   async function exec (what: string, build: (p: Pipeline) => void): Promise<unknown[]> {
-    const results = await run(what, async () => {
-      const p = redis.pipeline() as unknown as Pipeline
-      build(p)
-      return await p.exec()
-    })
-    const failed = results?.find(([err]) => err)?.[0]
-    if (!results || failed) throw new TransientError(`${where} unavailable: ${what} failed (${failed?.message ?? 'no reply'})`, { cause: failed })
-    return results.map(([, reply]) => reply)
+    if (closed) throw new Error('cache is closed')
+    return await redisPipeline(redis, `cache ${what}`, (p) => build(p as unknown as Pipeline))
   }
 
   /** Cached JSON and pending patch of each id, for several channels in one round trip. */
@@ -320,7 +273,7 @@ export function createRedisCache (options: RedisCacheOptions): MessageCache {
       const id = change.type === 'create' ? change.message.id : change.id
       for (;;) {
         const [state] = await read('apply', [[channelId, change.type === 'delete' ? [] : [id]]])
-        if (applied(await run('apply', () => redis.cacheApply(...keys(channelId), recent, ttl, tombstones, parked, ...ops([change], state))))) break
+        if (applied(await run('apply', () => commands.cacheApply(...keys(channelId), recent, ttl, tombstones, parked, ...ops([change], state))))) break
       }
     }
   }
@@ -352,11 +305,11 @@ export function createRedisCache (options: RedisCacheOptions): MessageCache {
       const k = keys(channelId)
       for (;;) {
         const [state] = await read('patch', [[channelId, [id]]])
-        if (applied(await run('patch', () => redis.cacheApply(...k, recent, ttl, tombstones, parked, ...edit(id, changes, state.get(id)!))))) return
+        if (applied(await run('patch', () => commands.cacheApply(...k, recent, ttl, tombstones, parked, ...edit(id, changes, state.get(id)!))))) return
       }
     },
     async remove (channelId, id) {
-      applied(await run('remove', () => redis.cacheApply(...keys(channelId), recent, ttl, tombstones, parked, 'd', id)))
+      applied(await run('remove', () => commands.cacheApply(...keys(channelId), recent, ttl, tombstones, parked, 'd', id)))
     },
     async fill (channelId, messages, complete) {
       // Nothing to add and nothing learnt: no round trip, no key. (A complete empty fill is a real
@@ -367,12 +320,12 @@ export function createRedisCache (options: RedisCacheOptions): MessageCache {
         // a patch or remove that landed after the store was read applies to what the store said
         const pending = messages.length ? await run('fill', () => redis.hmget(k[4], ...messages.map((m) => m.id))) : []
         const triples = messages.flatMap((m, i) => [m.id, pending[i] ?? '', pending[i] ? merge(JSON.stringify(m), JSON.parse(pending[i]!)) : JSON.stringify(m)])
-        if (await run('fill', () => redis.cacheFill(...k, recent, ttl, complete ? '1' : '0', ...triples)) === 1) return
+        if (await run('fill', () => commands.cacheFill(...k, recent, ttl, complete ? '1' : '0', ...triples)) === 1) return
       }
     },
     async page (channelId, { before, limit }) {
       const [ids, msgs, , meta] = keys(channelId)
-      const jsons = await run('page', () => redis.cachePage(ids, msgs, meta, before ?? '', limit))
+      const jsons = await run('page', () => commands.cachePage(ids, msgs, meta, before ?? '', limit))
       if (!jsons) return null
       // An id without a body would be a broken entry: answer from the store instead.
       if (jsons.some((j) => j === null)) return null
@@ -381,23 +334,7 @@ export function createRedisCache (options: RedisCacheOptions): MessageCache {
     async ping () {
       await run('ping', () => redis.ping())
     },
-    async close () {
-      if (closed) return
-      closed = true
-      if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect())
-      else redis.disconnect()
-    }
+    async close () { closed = true }
   }
   return cache
-}
-
-/** The URL without its password, for messages and logs. */
-function redact (url: string): string {
-  try {
-    const u = new URL(url)
-    if (u.password) u.password = '***'
-    return u.toString().replace(/\/$/, '')
-  } catch {
-    return 'the configured URL'
-  }
 }

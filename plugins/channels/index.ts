@@ -41,9 +41,9 @@ export default fp<ChannelsPluginOptions>(async function channels (app, opts) {
   const { config } = app
   let store: ChannelStore
   if (opts.store) store = opts.store
-  else if (config.MONGO_URL) {
+  else if (app.mongo) {
     const { createMongoChannelStore } = await import('./mongo.ts')
-    store = createMongoChannelStore({ url: config.MONGO_URL, database: config.MONGO_DB, logger: app.log.child({ component: 'channels' }) })
+    store = createMongoChannelStore(app.mongo.db, { logger: app.log.child({ component: 'channels' }) })
   } else store = createEmbeddedChannelStore()
   if (!opts.store) app.addHook('onClose', async () => { await store.close() })
 
@@ -132,6 +132,4 @@ export default fp<ChannelsPluginOptions>(async function channels (app, opts) {
       }
     }
   } satisfies Channels)
-  // its own MongoDB client, so its own check; the embedded store cannot fail
-  if (store.kind === 'mongo') app.readiness.add('mongo-channels', () => store.ping())
-}, { name: 'channels', dependencies: ['errors', 'readiness', 'events'] })
+}, { name: 'channels', dependencies: ['errors', 'readiness', 'events', 'mongo'] })

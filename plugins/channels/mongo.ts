@@ -1,34 +1,25 @@
 // The channel store on MongoDB: collection `channels`, `_id` = the channel id, members in an array
 // changed with $addToSet / $pull, so concurrent membership changes never overwrite each other.
 import type { FastifyBaseLogger } from 'fastify'
-import { MongoClient, MongoNetworkError, MongoServerSelectionError, type Collection } from 'mongodb'
-import { TransientError } from '../errors.ts'
+import type { Collection, Db } from 'mongodb'
+import { mongoCall } from '../mongo.ts'
 import type { Channel, ChannelStore } from './channels.ts'
 
-export interface MongoChannelStoreOptions { url: string, database: string, logger: FastifyBaseLogger }
+export interface MongoChannelStoreOptions { logger: FastifyBaseLogger }
 
 type ChannelDoc = Omit<Channel, 'id'> & { _id: string }
 
 const DUPLICATE_KEY = 11000
 
-export function createMongoChannelStore (options: MongoChannelStoreOptions): ChannelStore {
-  const client = new MongoClient(options.url, {
-    appName: 'switchboard-channels',
-    serverSelectionTimeoutMS: 2500,
-    connectTimeoutMS: 2000,
-    maxPoolSize: 10
-  })
-  const channels: Collection<ChannelDoc> = client.db(options.database).collection<ChannelDoc>('channels')
-  const where = `MongoDB (database ${options.database})`
+/** `db` belongs to the app's shared client (plugins/mongo.ts); it is not closed here. */
+export function createMongoChannelStore (db: Db, options: MongoChannelStoreOptions): ChannelStore {
+  const channels: Collection<ChannelDoc> = db.collection<ChannelDoc>('channels')
 
   async function run<T> (what: string, op: () => Promise<T>): Promise<T> {
     try {
-      return await op()
+      return await mongoCall(db, `channel ${what}`, op)
     } catch (err) {
-      if (err instanceof MongoNetworkError || err instanceof MongoServerSelectionError) {
-        throw new TransientError(`${where} unavailable: channel ${what} failed (${err.message})`, { cause: err })
-      }
-      options.logger.error({ err }, `MongoDB channel ${what} failed`)
+      if ((err as Error).name !== 'TransientError') options.logger.error({ err }, `MongoDB channel ${what} failed`)
       throw err
     }
   }
@@ -62,7 +53,7 @@ export function createMongoChannelStore (options: MongoChannelStoreOptions): Cha
       const result = await run('update', () => channels.updateOne(byId(id), { $pull: { members: String(userId) } }))
       return result.matchedCount === 1
     },
-    async ping () { await run('ping', () => client.db(options.database).command({ ping: 1 })) },
-    async close () { await client.close() }
+    async ping () { await run('ping', () => db.command({ ping: 1 })) },
+    async close () {}
   }
 }

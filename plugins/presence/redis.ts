@@ -3,7 +3,7 @@
 // Each change is one Lua script, so "was this the user's last connection?" is answered atomically
 // even when two instances drop the same user's last two connections at once.
 import type { Redis } from 'ioredis'
-import { TransientError } from '../errors.ts'
+import { redisCall, redisPipeline } from '../redis.ts'
 import type { ActivityUser } from '../../schemas/user-activity.ts'
 import type { PresenceMember, PresenceOptions, PresenceStore } from './presence.ts'
 
@@ -67,13 +67,7 @@ export function createRedisPresence (redis: Redis, options: PresenceOptions): Pr
   const commands = redis as unknown as PresenceCommands
   const now = options.now ?? Date.now
   const ttlMs = options.ttlSeconds * 1000
-  const run = async <T>(what: string, op: () => Promise<T>): Promise<T> => {
-    try {
-      return await op()
-    } catch (err) {
-      throw new TransientError(`Redis unavailable: presence ${what} failed (${(err as Error).message})`, { cause: err })
-    }
-  }
+  const run = <T>(what: string, op: () => Promise<T>): Promise<T> => redisCall(redis, `presence ${what}`, op)
 
   return {
     kind: 'redis',
@@ -87,11 +81,9 @@ export function createRedisPresence (redis: Redis, options: PresenceOptions): Pr
     async refresh (members) {
       if (members.length === 0) return
       const at = now()
-      const pipeline = redis.pipeline() as unknown as PresenceCommands & { exec (): Promise<Array<[Error | null, unknown]> | null> }
-      for (const { channel, userId, connectionId } of members) pipeline.presenceRefresh(...keys(channel, userId), userId, connectionId, at + ttlMs, at, ttlMs)
-      const results = await run('refresh', () => pipeline.exec())
-      const failed = results?.find(([err]) => err)
-      if (failed) throw new TransientError(`Redis: presence refresh failed (${failed[0]!.message})`)
+      await redisPipeline(redis, 'presence refresh', (pipeline) => {
+        for (const { channel, userId, connectionId } of members) (pipeline as unknown as PresenceCommands).presenceRefresh(...keys(channel, userId), userId, connectionId, at + ttlMs, at, ttlMs)
+      })
     },
     async list (channel) {
       const flat = await run('read', () => commands.presenceList(keys(channel, '')[0], keys(channel, '')[2], now()))

@@ -5,7 +5,7 @@
 // write is one Lua script, so the window, the list and the revisions never disagree. Keys expire
 // after `ttlSeconds` without writes; an expired channel is unknown (no proof).
 import type { Redis } from 'ioredis'
-import { TransientError } from '../errors.ts'
+import { redisCall, redisPipeline } from '../redis.ts'
 import { before, revise, type Revision } from '../../fanout/recovery.ts'
 import type { ChannelWindow, RecoveredEvent, RecoveryLog, RecoveryLogOptions } from './recovery-log.ts'
 
@@ -107,29 +107,18 @@ export function createRedisRecoveryLog (redis: Redis, options: RecoveryLogOption
   return {
     kind: 'redis',
     async append (channel, position, frame, revision) {
-      try {
-        await commands.recoveryAppend(...appendArgs(channel, position, frame, revision))
-      } catch (err) {
-        throw new TransientError(`Redis unavailable: recovery log append failed (${(err as Error).message})`, { cause: err })
-      }
+      await redisCall(redis, 'recovery log append', () => commands.recoveryAppend(...appendArgs(channel, position, frame, revision)))
     },
     async appendBatch (entries) {
       if (entries.length === 0) return
-      const pipeline = redis.pipeline() as unknown as RecoveryCommands & { exec (): Promise<Array<[Error | null, unknown]> | null> }
-      for (const { channel, position, frame, revision } of entries) pipeline.recoveryAppend(...appendArgs(channel, position, frame, revision))
-      let results
-      try {
-        results = await pipeline.exec()
-      } catch (err) {
-        throw new TransientError(`Redis unavailable: recovery log append failed (${(err as Error).message})`, { cause: err })
-      }
-      const failed = results?.find(([err]) => err)?.[0]
-      if (!results || failed) throw new TransientError(`Redis unavailable: recovery log append failed (${failed?.message ?? 'no reply'})`, { cause: failed })
+      await redisPipeline(redis, 'recovery log append', (pipeline) => {
+        for (const { channel, position, frame, revision } of entries) (pipeline as unknown as RecoveryCommands).recoveryAppend(...appendArgs(channel, position, frame, revision))
+      })
     },
     async read (channel, range): Promise<ChannelWindow | null> {
       const { meta, events, revisions } = keys(channel)
       const maxBytes = range?.maxBytes !== undefined && Number.isFinite(range.maxBytes) ? String(range.maxBytes) : ''
-      const reply = await commands.recoveryRead(meta, events, revisions, `${prefix}${PARTITION}`, range?.since.epoch ?? '', range?.since.offset ?? '', range?.upTo ?? '', maxBytes)
+      const reply = await redisCall(redis, 'recovery log read', () => commands.recoveryRead(meta, events, revisions, `${prefix}${PARTITION}`, range?.since.epoch ?? '', range?.since.offset ?? '', range?.upTo ?? '', maxBytes))
       if (!reply) return null
       const [epoch, channelFloor, from, high, entries, revised, verdict] = reply
       const partitionFloor = BigInt(from) - 1n

@@ -16,14 +16,15 @@ export default fp<StorePluginOptions>(async function store (app, opts) {
   let store: MessageStore
   if (opts.store) {
     store = opts.store
-  } else if (config.MONGO_URL) {
+  } else if (app.mongo) {
     const { createMongoStore } = await import('./mongo.ts')
-    store = createMongoStore({ url: config.MONGO_URL, database: config.MONGO_DB, logger: app.log.child({ component: 'mongo' }) })
+    store = createMongoStore(app.mongo.db, { logger: app.log.child({ component: 'mongo' }) })
   } else {
     store = createEmbeddedStore()
   }
   app.log.info({ store: store.kind }, `store: ${store.kind === 'mongo' ? `MongoDB database ${config.MONGO_DB}` : 'embedded in-memory (set MONGO_URL for MongoDB)'}`)
   app.decorate('store', store)
-  app.readiness.add(store.kind === 'mongo' ? 'mongo' : 'store', () => store.ping())
+  // the shared MongoDB client has its own check (plugins/mongo.ts)
+  if (store.kind !== 'mongo' || opts.store) app.readiness.add('store', () => store.ping())
   if (!opts.store) app.addHook('onClose', async () => { await store.close() })
-}, { name: 'store', dependencies: ['readiness'] })
+}, { name: 'store', dependencies: ['readiness', 'mongo'] })

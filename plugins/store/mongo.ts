@@ -1,12 +1,13 @@
 // The message store on MongoDB (the official driver; FerretDB in development). One document per
 // message, `_id` = the message id, so an upsert by id makes redelivered events harmless.
 import type { FastifyBaseLogger } from 'fastify'
-import { MongoBulkWriteError, MongoClient, MongoNetworkError, MongoServerSelectionError, MongoServerError, type AnyBulkWriteOperation, type Collection, type Filter } from 'mongodb'
+import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type Db, type Filter } from 'mongodb'
 import type { Message } from '../../schemas/message.ts'
 import { TransientError } from '../errors.ts'
-import type { MessageStore, Reactions, StoreOptions } from './store.ts'
+import { mongoCall } from '../mongo.ts'
+import type { MessageStore, Reactions } from './store.ts'
 
-export interface MongoStoreOptions extends StoreOptions { url: string, logger: FastifyBaseLogger }
+export interface MongoStoreOptions { logger: FastifyBaseLogger }
 
 /** `applied`: the stream position of the last event applied (replays at or below it change nothing); `deleted`: a tombstone. */
 type MessageDoc = Omit<Message, 'id'> & { _id: string, applied?: { epoch: string, offset: number }, deleted?: boolean }
@@ -14,23 +15,14 @@ type MessageDoc = Omit<Message, 'id'> & { _id: string, applied?: { epoch: string
 const DUPLICATE_KEY = 11000
 const writeErrors = (err: MongoBulkWriteError) => Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors]
 
-// Server codes that mean "not now" rather than "wrong": shutdown, no primary, network trouble.
-const TRANSIENT_CODES = new Set([6, 7, 89, 91, 189, 9001, 10107, 11600, 11602, 13435, 13436])
-
-export function createMongoStore (options: MongoStoreOptions): MessageStore {
+/**
+ * `db` belongs to the app's shared client (plugins/mongo.ts, created with `ignoreUndefined`); it is
+ * not closed here.
+ */
+export function createMongoStore (db: Db, options: MongoStoreOptions): MessageStore {
   const { logger } = options
-  const client = new MongoClient(options.url, {
-    appName: 'switchboard',
-    // An operation waits at most this long for a reachable server, then fails (503, or a retry
-    // by the topic handler); the driver keeps reconnecting in the background.
-    serverSelectionTimeoutMS: 2500,
-    connectTimeoutMS: 2000,
-    // undefined fields are left out, as JSON would (never stored as null)
-    ignoreUndefined: true
-  })
-  const db = client.db(options.database)
   const messages: Collection<MessageDoc> = db.collection<MessageDoc>('messages')
-  const where = `MongoDB (database ${options.database})`
+  const where = `MongoDB (database ${db.databaseName})`
   let closed = false
 
   let indexes: Promise<unknown> | undefined
@@ -46,11 +38,13 @@ export function createMongoStore (options: MongoStoreOptions): MessageStore {
   async function run<T> (what: string, op: () => Promise<T>): Promise<T> {
     if (closed) throw new Error('store is closed')
     try {
-      await ensureIndexes()
-      return await op()
+      return await mongoCall(db, what, async () => {
+        await ensureIndexes()
+        return await op()
+      })
     } catch (err) {
-      if (!closed && transient(err)) throw new TransientError(`${where} unavailable: ${what} failed (${(err as Error).message})`, { cause: err })
-      logger.error({ err }, `MongoDB ${what} failed`)
+      if (closed) throw new Error('store is closed')
+      if (!(err instanceof TransientError)) logger.error({ err }, `MongoDB ${what} failed`)
       throw err
     }
   }
@@ -126,26 +120,10 @@ export function createMongoStore (options: MongoStoreOptions): MessageStore {
     },
     async ping () {
       if (closed) throw new Error('store is closed')
-      try {
-        await db.command({ ping: 1 })
-      } catch (err) {
-        throw new TransientError(`${where} unavailable: ping failed (${(err as Error).message})`, { cause: err })
-      }
+      await mongoCall(db, 'ping', () => db.command({ ping: 1 }))
     },
-    async close () {
-      if (closed) return
-      closed = true
-      await client.close()
-    }
+    async close () { closed = true }
   }
-}
-
-function transient (err: unknown): boolean {
-  if (err instanceof MongoNetworkError || err instanceof MongoServerSelectionError) return true
-  if (err instanceof MongoServerError) return TRANSIENT_CODES.has(Number(err.code)) || err.hasErrorLabel('RetryableWriteError')
-  // e.g. MongoPoolClearedError, MongoNetworkTimeoutError carry these labels
-  return typeof (err as { hasErrorLabel?: unknown })?.hasErrorLabel === 'function' &&
-    ((err as MongoServerError).hasErrorLabel('ResetPool') || (err as MongoServerError).hasErrorLabel('RetryableWriteError'))
 }
 
 const REACT_ATTEMPTS = 20

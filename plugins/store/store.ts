@@ -40,8 +40,6 @@ export interface MessageStore {
   close (): Promise<void>
 }
 
-export interface StoreOptions { database: string }
-
 /** The change a `messages` event makes to its message (the store and cache handlers share it). */
 export function messageChange (event: MessageEvent, position: Position): MessageChange {
   switch (event.type) {

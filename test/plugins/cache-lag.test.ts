@@ -9,7 +9,7 @@ import { createRedisCache } from '../../plugins/cache/redis.ts'
 import type { MessageCache } from '../../plugins/cache/index.ts'
 import type { MessageChange } from '../../plugins/store/store.ts'
 import type { Position } from '../../schemas/message.ts'
-import { cleanupReal, requireService, services, testLogger, unique } from '../services.ts'
+import { cleanupReal, redisClient, requireService, unique } from '../services.ts'
 
 /** The cache, with a cache handler that can be held (its batches wait) and released, and fills that can be awaited. */
 function lagging (inner: MessageCache) {
@@ -89,7 +89,7 @@ async function holeless (t: Test, inner: MessageCache) {
 }
 
 t.test('embedded cache', async (t) => {
-  const inner = createEmbeddedCache({ recent: 100, ttlSeconds: 60, keyPrefix: '' })
+  const inner = createEmbeddedCache({ recent: 100, ttlSeconds: 60 })
   t.teardown(() => inner.close())
   await holeless(t, inner)
 })
@@ -97,7 +97,7 @@ t.test('embedded cache', async (t) => {
 t.test('Redis cache', async (t) => {
   if (!await requireService(t, 'redis')) return
   const keyPrefix = `${unique('cache-lag')}:`
-  const inner = createRedisCache({ recent: 100, ttlSeconds: 60, keyPrefix, url: services.redis, logger: testLogger() })
+  const inner = createRedisCache(redisClient(t, keyPrefix), { recent: 100, ttlSeconds: 60 })
   t.teardown(async () => {
     await inner.close()
     await cleanupReal({ keyPrefix })

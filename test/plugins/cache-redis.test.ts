@@ -3,7 +3,7 @@ import { Redis } from 'ioredis'
 import { createRedisCache } from '../../plugins/cache/redis.ts'
 import { cacheContract, message } from '../contracts/cache.ts'
 import type { Message } from '../../schemas/message.ts'
-import { cleanupReal, requireService, services, testLogger, unique } from '../services.ts'
+import { cleanupReal, redisClient, requireService, services, unique } from '../services.ts'
 
 if (await requireService(t, 'redis')) {
   const keyPrefix = `${unique('cache')}:`
@@ -12,11 +12,12 @@ if (await requireService(t, 'redis')) {
     await admin.quit()
     await cleanupReal({ keyPrefix })
   })
+  const redis = redisClient(t, keyPrefix)
   let n = 0
-  cacheContract(t, async (opts) => createRedisCache({ ...opts, keyPrefix, url: services.redis, logger: testLogger() }), () => `c${++n}`)
+  cacheContract(t, async (opts) => createRedisCache(redis, opts), () => `c${++n}`)
 
   t.test('every write refreshes the TTL of the whole channel entry', async (t) => {
-    const cache = createRedisCache({ recent: 5, ttlSeconds: 120, keyPrefix, url: services.redis, logger: testLogger() })
+    const cache = createRedisCache(redis, { recent: 5, ttlSeconds: 120 })
     t.teardown(() => cache.close())
     const ch = `ttl${++n}`
     await cache.upsert(message(ch, 'a'))
@@ -30,7 +31,7 @@ if (await requireService(t, 'redis')) {
   })
 
   t.test('a patch keeps empty arrays and objects as they were', async (t) => {
-    const cache = createRedisCache({ recent: 5, ttlSeconds: 60, keyPrefix, url: services.redis, logger: testLogger() })
+    const cache = createRedisCache(redisClient(t, keyPrefix), { recent: 5, ttlSeconds: 60 })
     t.teardown(() => cache.close())
     const ch = `p${++n}`
     const m = message(ch, 'a', { reactions: { '👍': [] } })
@@ -40,7 +41,7 @@ if (await requireService(t, 'redis')) {
   })
 
   t.test('concurrent patches from several instances all apply (compare and set)', async (t) => {
-    const caches = [0, 1, 2].map(() => createRedisCache({ recent: 5, ttlSeconds: 60, keyPrefix, url: services.redis, logger: testLogger() }))
+    const caches = [0, 1, 2].map(() => createRedisCache(redisClient(t, keyPrefix), { recent: 5, ttlSeconds: 60 }))
     t.teardown(() => Promise.all(caches.map((c) => c.close())))
     const ch = `cas${++n}`
     const [cached, uncached] = [message(ch, 'a'), message(ch, 'b')]
@@ -55,9 +56,9 @@ if (await requireService(t, 'redis')) {
   })
 
   t.test('an unreachable Redis fails fast with an error that names it, and ping fails', async (t) => {
-    const cache = createRedisCache({ recent: 5, ttlSeconds: 60, keyPrefix, url: 'redis://127.0.0.1:1', logger: testLogger() })
+    const cache = createRedisCache(redisClient(t, keyPrefix, 'redis://127.0.0.1:1'), { recent: 5, ttlSeconds: 60 })
     t.teardown(() => cache.close())
-    await t.rejects(cache.page('x', { limit: 5 }), { name: 'TransientError', message: /Redis at redis:\/\/127\.0\.0\.1:1 unavailable/ })
+    await t.rejects(cache.page('x', { limit: 5 }), { name: 'TransientError', message: /Redis at 127\.0\.0\.1:1 unavailable: cache page failed/ })
     await t.rejects(cache.ping(), { name: 'TransientError' })
   })
 }

@@ -3,12 +3,13 @@ import { MongoClient } from 'mongodb'
 import { createMongoStore } from '../../plugins/store/mongo.ts'
 import { storeContract } from '../contracts/store.ts'
 import { message } from '../contracts/cache.ts'
-import { cleanupReal, realNames, requireService, services, testLogger } from '../services.ts'
+import { cleanupReal, mongoDatabase, realNames, requireService, services, testLogger } from '../services.ts'
 
 if (await requireService(t, 'mongo')) {
   const { database } = realNames('store')
   t.teardown(() => cleanupReal({ database }))
-  const make = () => createMongoStore({ url: services.mongo, database, logger: testLogger() })
+  const db = mongoDatabase(t, database)
+  const make = () => createMongoStore(db, { logger: testLogger() })
   let n = 0
   storeContract(t, async () => make(), () => `s${++n}`)
 
@@ -28,7 +29,7 @@ if (await requireService(t, 'mongo')) {
   })
 
   t.test('an unreachable MongoDB fails with an error that names it, and ping fails', async (t) => {
-    const store = createMongoStore({ url: 'mongodb://127.0.0.1:1', database, logger: testLogger() })
+    const store = createMongoStore(mongoDatabase(t, database, 'mongodb://127.0.0.1:1'), { logger: testLogger() })
     t.teardown(() => store.close())
     await t.rejects(store.get('ffffffffffffffffffffffff'), { name: 'TransientError', message: /MongoDB .* unavailable/ })
     await t.rejects(store.ping(), { name: 'TransientError' })

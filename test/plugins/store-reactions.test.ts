@@ -8,7 +8,7 @@ import { createEmbeddedStore } from '../../plugins/store/embedded.ts'
 import { MongoClient } from 'mongodb'
 import { createMongoStore } from '../../plugins/store/mongo.ts'
 import { message } from '../contracts/cache.ts'
-import { cleanupReal, realNames, requireService, services, testLogger } from '../services.ts'
+import { cleanupReal, mongoDatabase, realNames, requireService, services, testLogger } from '../services.ts'
 
 /** Stores a new message (through `apply` where the store has it, `upsert` before that rewrite). */
 async function create (store: MessageStore, m: Message) {
@@ -75,5 +75,6 @@ t.test('mongo', async (t) => {
   const client = new MongoClient(services.mongo)
   const build = await client.db('admin').command({ buildInfo: 1 }).finally(() => client.close())
   const atomic = build.ferretdbVersion ? `FerretDB ${build.ferretdbVersion} applies concurrent updates to one document non-atomically (even $inc loses updates)` : true
-  reactionSuite(t, () => createMongoStore({ url: services.mongo, database, logger: testLogger() }), atomic)
+  const db = mongoDatabase(t, database)
+  reactionSuite(t, () => createMongoStore(db, { logger: testLogger() }), atomic)
 })
