@@ -35,6 +35,9 @@ import reactions from './routes/reactions.ts'
 import demo from './routes/demo.ts'
 import userActivity from './routes/user-activity.ts'
 import users from './routes/users.ts'
+import serverApi from './routes/server.ts'
+import adminApi from './routes/admin.ts'
+import apiKeys from './plugins/api-keys.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -91,6 +94,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(errors)
   await fastify.register(readiness)
   await fastify.register(auth)
+  await fastify.register(apiKeys)
   // one client per backing service, shared by every plugin that needs it
   await fastify.register(redis)
   await fastify.register(mongo)
@@ -128,6 +132,8 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
     await fastify.register(channelRoutes)
     await fastify.register(userActivity)
     await fastify.register(users)
+    await fastify.register(serverApi)
+    await fastify.register(adminApi)
   }
 }
 

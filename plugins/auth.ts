@@ -24,9 +24,12 @@ declare module 'fastify' {
 }
 
 
-/** Routes a client may call without a token when auth is on: probes, metrics and docs. */
+/**
+ * Routes a client may call without a user token when auth is on: probes, metrics and docs; the server
+ * and admin APIs take an API key instead (plugins/api-keys.ts).
+ */
 export function isOpenRoute (url: string): boolean {
-  return !url.startsWith('/api/') && url !== '/api'
+  return (!url.startsWith('/api/') && url !== '/api') || url.startsWith('/api/server/') || url.startsWith('/api/admin/')
 }
 
 export default fp(async function auth (app) {
