@@ -255,6 +255,7 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
     if (spec.mode === 'broadcast') for (const topic of topics) ends.set(topic, await settled(async () => (await getAdmin()).fetchTopicOffsets(topic)))
 
     const handleBatch = batchHandler(spec)
+    const broadcast = spec.mode === 'broadcast'
     const consumer = kafka.consumer({
       groupId,
       sessionTimeout: SESSION_TIMEOUT_MS,
@@ -287,11 +288,18 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
     consumer.on(consumer.events.GROUP_JOIN, () => {
       // kafkajs's stop() misses a restart that is joining at that moment: stop it once it has joined
       if (stopping) { consumer.disconnect().catch(() => {}); return }
-      // Called synchronously after the join, before the first fetch. Later joins (rebalances,
-      // restarts after a crash) resume from the committed offsets: no gap.
-      if (first) for (const [topic, offsets] of ends) for (const { partition, offset } of offsets) consumer.seek({ topic, partition, offset })
-      // what an earlier assignment handled says nothing about the partitions held now
-      handled.clear()
+      // Called synchronously after the join, before the first fetch.
+      if (broadcast) {
+        // This instance's own group owns every partition: it resumes exactly after what it handled
+        // (or where it started), on the first join and after a restart alike. No offset is ever
+        // committed (no commit request per batch on the delivery path), and a restart can neither
+        // skip ahead to the latest offset (a gap) nor fall back (duplicates the hub would drop).
+        for (const [topic, offsets] of ends) for (const { partition, offset } of offsets) consumer.seek({ topic, partition, offset: handled.get(`${topic}/${partition}`) ?? offset })
+      } else {
+        // Shared: rebalances and restarts resume from the committed offsets; what an earlier
+        // assignment handled says nothing about the partitions held now.
+        handled.clear()
+      }
       first = false
       joined()
       // after a restart the cluster may be another one (re-created under the same address): read
@@ -328,6 +336,7 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
       await consumer.run({
         partitionsConsumedConcurrently: options.partitions,
         eachBatchAutoResolve: false,
+        autoCommit: !broadcast,
         eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
           if (batch.messages.length === 0 || isStale()) return
           const { topic, partition } = batch
@@ -352,7 +361,8 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
             throw err
           }
           // Every handler is done with these: kafkajs commits them after the batch, also when
-          // stopping. (A commit from a member that lost the partition is refused by the broker.)
+          // stopping (shared groups; a commit from a member that lost the partition is refused by
+          // the broker). A broadcast consumer keeps its place in `handled` instead.
           if (isStale()) return
           const last = records[records.length - 1].offset
           resolveOffset(last)

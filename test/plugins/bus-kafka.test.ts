@@ -1,6 +1,8 @@
 import t from 'tap'
+import { pino } from 'pino'
 import { createKafkaBus } from '../../plugins/bus/kafka.ts'
 import { busContract } from '../contracts/bus.ts'
+import { KafkaProxy } from '../proxy.ts'
 import { cleanupReal, requireService, services, testLogger, unique } from '../services.ts'
 import type { BusRecord } from '../../plugins/bus/bus.ts'
 
@@ -19,6 +21,34 @@ if (await requireService(t, 'kafka')) {
     logger: testLogger()
   })
   busContract(t, async ({ instanceId }) => make(instanceId), () => `t${++n}`)
+
+  t.test('a broadcast consumer restarted after a crash resumes where it was, also before it committed anything: no gap', async (t) => {
+    const proxy = await KafkaProxy.start(services.kafka.split(','))
+    // the bus says when kafkajs gave up on the consumer and restarts it: that is the moment to wait for
+    let crashed!: () => void
+    const restarting = new Promise<void>((resolve) => { crashed = resolve })
+    const logger = pino({ level: 'error' }, { write (line: string) { if (line.includes('Kafka consumer crashed; restarting')) crashed() } })
+    const cut = createKafkaBus({ brokers: services.kafka.split(','), clientId: 'switchboard-test', topicPrefix: prefix, partitions: 3, instanceId: unique('r'), logger, socketFactory: proxy.socketFactory })
+    const producer = make('producer')
+    t.teardown(async () => { await cut.close(); await producer.close(); await proxy.close() })
+    await producer.ensureTopics(['restarts'])
+    const seen: string[] = []
+    let sawAfter!: () => void
+    const after = new Promise<void>((resolve) => { sawAfter = resolve })
+    await cut.consume({
+      name: unique('g'), topic: 'restarts', mode: 'broadcast',
+      handle: async (r) => { seen.push(r.value.toString()); if (r.value.toString() === 'after') sawAfter() }
+    })
+    // The consumer loses the broker (kafkajs crashes and restarts it) before it handled (or
+    // committed) anything, while records keep coming: a restart "at the latest offset" skips them.
+    await proxy.cut()
+    for (const v of ['during 1', 'during 2']) await producer.produce('restarts', 'k', v)
+    await restarting
+    await proxy.restore()
+    await producer.produce('restarts', 'k', 'after')
+    await after
+    t.same(seen, ['during 1', 'during 2', 'after'], 'every record once, in order, across the restart')
+  })
 
   t.test('epochs name the cluster, topic and partition; records carry the logical topic', async (t) => {
     const bus = make('a')
