@@ -14,6 +14,7 @@ import events from './plugins/events.ts'
 import fanout from './plugins/fanout.ts'
 import topicHandlers, { type TopicHandler } from './plugins/topic-handlers.ts'
 import redis from './plugins/redis.ts'
+import loadShedding from './plugins/load-shedding.ts'
 import mongo from './plugins/mongo.ts'
 import rateLimit from './plugins/rate-limit.ts'
 import channels from './plugins/channels/index.ts'
@@ -93,6 +94,8 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(docs)
   await fastify.register(errors)
   await fastify.register(readiness)
+  // before every route: a saturated instance refuses requests instead of queueing them
+  await fastify.register(loadShedding)
   await fastify.register(auth)
   await fastify.register(apiKeys)
   // one client per backing service, shared by every plugin that needs it

@@ -32,6 +32,9 @@ export const ConfigSchema = Type.Object({
   // uWS accepts 0 (never) or at least 8 seconds; anything else would abort the process.
   WS_IDLE_TIMEOUT: Type.Union([Type.Literal(0), Type.Integer({ minimum: 8 })], { default: 120, description: 'seconds without a frame before a socket is closed: 0 (never) or at least 8' }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10000 }),
+  SHED_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, default: 1000, description: 'load shedding: while the mean event loop delay is above this, HTTP requests get 503 with Retry-After (and /ready fails); 0 = off' }),
+  SHED_EVENT_LOOP_UTILIZATION: Type.Number({ minimum: 0, maximum: 1, default: 0.98, description: 'load shedding: while the event loop is busier than this fraction of the time, HTTP requests get 503 with Retry-After; 0 = off' }),
+  SHED_RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, default: 2, description: 'the Retry-After of a shed request' }),
 
   // Security (README "Security"): auth, moderation, limits, rate limits.
   JWT_SECRET: Type.String({ default: '', description: 'HS256 secret, at least 32 characters; turns auth on' }),

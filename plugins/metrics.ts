@@ -81,6 +81,7 @@ export default fp(async function metrics (app) {
     collect () { for (const [transport, n] of Object.entries(stats().connections)) this.set({ transport }, n) }
   })
   const mirror = (name: string, help: string, read: () => number) => new Counter({ name, help, registers, collect () { this.reset(); this.inc(read()) } })
+  mirror('switchboard_http_shed_total', 'HTTP requests refused with 503 while the event loop was saturated (load shedding)', () => app.loadShedding.stats.shed)
   mirror('switchboard_fanout_published_total', 'Events published to the fanout hub', () => stats().published)
   mirror('switchboard_fanout_deliveries_total', 'Event frames handed to subscribed sockets', () => stats().deliveries)
   mirror('switchboard_fanout_slow_clients_dropped_total', 'Sockets closed with 4008 for exceeding WS_MAX_BACKPRESSURE', () => stats().slowClientsDropped)

@@ -10,7 +10,8 @@ import type { PresenceUpdate } from '../plugins/presence/index.ts'
 import type { Position } from '../schemas/message.ts'
 
 export async function build (t: Test, config: Partial<Config> = {}, opts: Partial<AppOptions> = {}): Promise<FastifyInstance> {
-  const resolved = loadConfig({}, { PORT: 0, WS_PORT: 0, LOG_LEVEL: 'silent', ...config })
+  // load shedding off unless a test turns it on: a busy test machine must not shed test requests
+  const resolved = loadConfig({}, { PORT: 0, WS_PORT: 0, LOG_LEVEL: 'silent', SHED_EVENT_LOOP_DELAY_MS: 0, SHED_EVENT_LOOP_UTILIZATION: 0, ...config })
   const app = Fastify({ ...serverOptions(resolved), logger: false })
   await app.register(App, { config: resolved, ...opts })
   track(app)

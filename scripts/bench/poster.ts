@@ -39,6 +39,8 @@ export interface PostStats {
   sent: number
   acknowledged: number
   httpErrors: number
+  /** posts refused with 503 + Retry-After by the server's load shedding: not errors, the server said "later" */
+  shed: number
   /** status code (or error name) → count */
   errorsBy: Record<string, number>
   firstError?: string
@@ -63,7 +65,7 @@ const TICK_MS = 2
 
 export function startPosting (plan: PostPlan): Poster {
   const pool = new Pool(plan.baseUrl, { connections: plan.concurrency, pipelining: 1, keepAliveTimeout: 30_000 })
-  const stats: PostStats = { sent: 0, acknowledged: 0, httpErrors: 0, errorsBy: {}, behindScheduleMs: 0, maxBehindScheduleMs: 0, postsLate: 0, queuedForSlot: 0 }
+  const stats: PostStats = { sent: 0, acknowledged: 0, httpErrors: 0, shed: 0, errorsBy: {}, behindScheduleMs: 0, maxBehindScheduleMs: 0, postsLate: 0, queuedForSlot: 0 }
   const channels = plan.channels.length
   const acked = plan.channels.map(() => ({ set: new SeqSet(), count: 0 }))
   const nextSeq = plan.channels.map(() => 0)
@@ -103,7 +105,8 @@ export function startPosting (plan: PostPlan): Poster {
         acked[channel].set.add(seq)
         acked[channel].count++
         stats.acknowledged++
-      } else fail(String(res.statusCode), `${res.statusCode} ${text.slice(0, 200)}`)
+      } else if (res.statusCode === 503 && res.headers['retry-after'] !== undefined) stats.shed++
+      else fail(String(res.statusCode), `${res.statusCode} ${text.slice(0, 200)}`)
     } catch (err) {
       fail((err as Error).name, (err as Error).message)
     }

@@ -25,6 +25,7 @@ const COLUMNS: Array<[string, (r: StepResult) => string]> = [
   ['dup', (r) => String(r.duplicates)],
   ['ooo', (r) => String(r.outOfOrder)],
   ['http err', (r) => String(r.httpErrors)],
+  ['shed', (r) => String(r.shed ?? 0)],
   ['p50 ms', (r) => r.latencyMs.p50.toFixed(2)],
   ['p90 ms', (r) => r.latencyMs.p90.toFixed(2)],
   ['p99 ms', (r) => r.latencyMs.p99.toFixed(2)],
@@ -44,6 +45,7 @@ export function table (runs: StepResult[]): string {
   const notes: string[] = []
   for (const r of runs) {
     if (r.httpErrors > 0) notes.push(`${r.transport} ${r.rate}/s: ${r.httpErrors} posts failed ${JSON.stringify(r.httpErrorsBy)}, first: ${r.firstHttpError}`)
+    if ((r.shed ?? 0) > 0) notes.push(`${r.transport} ${r.rate}/s: ${r.shed} posts shed by the server (503 + Retry-After: overloaded), not counted as errors`)
     if (r.disconnected > 0) notes.push(`${r.transport} ${r.rate}/s: ${r.disconnected} subscribers were disconnected during the run`)
     if (r.misrouted > 0 || r.deliveredWithoutAck > 0) notes.push(`${r.transport} ${r.rate}/s: ${r.misrouted} misrouted deliveries, ${r.deliveredWithoutAck} deliveries of unacknowledged posts`)
     if (r.server?.profile) notes.push(`${r.transport} ${r.rate}/s: server CPU profile ${r.server.profile}`)

@@ -11,6 +11,8 @@ export interface StepResult {
   sent: number
   acknowledged: number
   httpErrors: number
+  /** posts the server refused with 503 + Retry-After (load shedding), counted apart from errors */
+  shed?: number
   httpErrorsBy: Record<string, number>
   firstHttpError?: string
   /** Σ over acknowledged posts of the subscribers of its channel */
