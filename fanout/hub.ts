@@ -41,6 +41,7 @@ export class FanoutHub {
   readonly maxPendingFrames: number
   /** open connections on this instance (both transports); transports refuse upgrades beyond with 503 */
   readonly maxConnections: number
+  #unavailable: string | undefined
   /** bytes a subscribe may send at once (replay + live frames buffered meanwhile); a larger replay answers recovered: false */
   readonly maxReplayBytes: number
   readonly frameBudget: FrameBudgetOptions
@@ -156,12 +157,21 @@ export class FanoutHub {
 
   connections (): IterableIterator<Connection> { return this.#conns.values() }
 
-  /** True when this instance holds `maxConnections`: transports answer further upgrades with 503. */
-  get full (): boolean { return this.#conns.size >= this.maxConnections }
+  /** True when this instance takes no more connections (it holds `maxConnections`, or it stopped
+   *  receiving events): transports answer further upgrades with 503. */
+  get full (): boolean { return this.#unavailable !== undefined || this.#conns.size >= this.maxConnections }
 
   /** The refusal of an upgrade while `full`: an Error with statusCode 503. */
   fullError (): Error & { statusCode: 503 } {
-    return Object.assign(new Error(`this instance holds its maximum of ${this.maxConnections} WebSocket connections; retry later or elsewhere`), { statusCode: 503 as const })
+    const why = this.#unavailable ?? `this instance holds its maximum of ${this.maxConnections} WebSocket connections`
+    return Object.assign(new Error(`${why}; retry later or elsewhere`), { statusCode: 503 as const })
+  }
+
+  /** Closes every connection with EVENTS_LOST and refuses new ones for good: this instance can no
+   *  longer deliver events (its broadcast consumer stopped), so clients must reconnect elsewhere. */
+  stopDelivering (reason: string): void {
+    this.#unavailable = reason
+    this.closeAll(CloseCodes.EVENTS_LOST, 'this instance stopped receiving events; reconnect')
   }
 
   /** How many connections of this user are open here (a map lookup: checked on every upgrade). */

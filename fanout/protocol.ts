@@ -50,6 +50,8 @@ export const CloseCodes = {
   GOING_AWAY: 1001,
   /** the instance lost its lease on its connections (it was unreachable too long; they were reported disconnected): reconnect */
   LEASE_LOST: 1012,
+  /** the instance can no longer deliver events (its event-log consumer stopped for good): reconnect to another instance */
+  EVENTS_LOST: 1011,
   /** a frame above the transport's hard limit (4 × WS_MAX_PAYLOAD); API port only, uWS drops with 1006 */
   FRAME_TOO_BIG: 1009,
   /** the client read too slowly: more than WS_MAX_BACKPRESSURE bytes were waiting for it */

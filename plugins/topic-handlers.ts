@@ -75,6 +75,8 @@ export interface DeadLetter {
 /** Emitted after every record a handler finished with: metrics count them, tests wait for them. */
 export interface HandledRecord { handler: string, topic: string, partition: number, offset: string, epoch: string, outcome: 'ok' | 'dead-letter' }
 
+export type HandlerEvents = { handled: [HandledRecord], dead: [{ mode: DeliveryMode, err: Error }] }
+
 /** Counters read by /metrics: what the pipeline did once per record and once per batch. */
 export interface PipelineStats { batches: number, records: number, parsed: number }
 
@@ -85,8 +87,8 @@ export interface TopicHandlers {
   add (handler: TopicHandler): void
   /** Topics (and their dead-letter topics) this instance's handlers read. */
   topics (): string[]
-  /** 'handled' (HandledRecord) after each record and handler. */
-  events: EventEmitter<{ handled: [HandledRecord] }>
+  /** 'handled' (HandledRecord) after each record and handler; 'dead' when the log gave up on a consumer for good. */
+  events: EventEmitter<HandlerEvents>
   stats: PipelineStats
 }
 
@@ -142,7 +144,7 @@ export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts)
   for (const h of [...await loadHandlers(dir), ...(opts.handlers ?? [])]) add(h)
 
   const topics = () => [...new Set(list.flatMap((h) => [h.topic.name, `${h.topic.name}.dlq`]))]
-  const events = new EventEmitter<{ handled: [HandledRecord] }>()
+  const events = new EventEmitter<HandlerEvents>()
   events.setMaxListeners(0)
   const stats: PipelineStats = { batches: 0, records: 0, parsed: 0 }
   app.decorate('topicHandlers', { list, add, topics, events, stats })
@@ -284,7 +286,13 @@ export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts)
         name: mode,
         topic: [...byTopic.keys()],
         mode,
-        handleBatch: (records, control) => pipelines.get(records[0].topic)!(records, control)
+        handleBatch: (records, control) => pipelines.get(records[0].topic)!(records, control),
+        // /ready fails already; sockets fed by a dead broadcast consumer would stay open and
+        // silently receive nothing: close them so clients reconnect to another instance
+        onDead: (err) => {
+          events.emit('dead', { mode, err })
+          if (mode === 'broadcast' && roles.has('fanout')) app.fanout.hub.stopDelivering(`this instance stopped receiving events (${err.message})`)
+        }
       }))
     }
     app.log.info({ roles: [...roles], consumers: [...modes].map(([mode, byTopic]) => `${mode}: ${[...byTopic].map(([t, hs]) => `${t} → ${hs.map((h) => h.name).join(', ')}`).join('; ')}`) }, 'topic handlers subscribed')

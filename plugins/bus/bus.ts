@@ -27,6 +27,8 @@ interface ConsumerSpecBase {
   /** One topic, or several read by the one consumer (each batch holds records of one topic and partition). */
   topic: string | readonly string[]
   mode: DeliveryMode
+  /** Called when the log gives up on this consumer for good (it will not restart by itself). */
+  onDead? (err: Error): void
 }
 
 /** The topics a spec reads. */

@@ -315,6 +315,7 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
       if (!stopping && !first) {
         dead.add(groupId)
         log.fatal({ err: payload.error }, 'Kafka consumer stopped for good; this instance is no longer ready')
+        spec.onDead?.(payload.error)
       }
     })
 
