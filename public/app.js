@@ -1,4 +1,8 @@
-// The demo chat: plain browser JavaScript on the public HTTP API and WebSocket protocol v1, nothing else.
+// The demo chat: the page's own state and rendering; everything protocol (connection, reconnect,
+// resubscribe with `since`, history reload on a gap, tokens, retried posts) is @switchboard/client,
+// served built at /client.js.
+import { createClient } from '/client.js'
+
 const $ = (id) => document.getElementById(id)
 const QUICK = ['👍', '❤️', '😂', '🎉']
 const query = new URLSearchParams(location.search)
@@ -6,117 +10,82 @@ const query = new URLSearchParams(location.search)
 const WS_URL = query.get('ws') || `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`
 
 const state = {
-  me: null, channel: null, socket: null, retries: 0,
-  last: null, // the last stream position seen: resubscribing with it as `since` recovers what was missed
-  messages: new Map(), deleted: new Set(), present: new Map(), typing: new Map(),
+  me: null, channel: null, client: null, room: null,
+  messages: new Map(), present: new Map(), typing: new Map(),
   editing: null, draft: null, typingSentAt: 0
 }
 
-// ---- HTTP ----------------------------------------------------------------------------------------
-async function api (method, path, body) {
-  const headers = body === undefined ? {} : { 'content-type': 'application/json' }
-  if (state.me.token) headers.authorization = `Bearer ${state.me.token}`
-  else Object.assign(headers, { 'x-user-id': state.me.id, 'x-user-name': state.me.name })
-  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
-    .catch((err) => { showError(`${method} ${path}: the server is unreachable`); throw err })
-  const data = res.status === 204 || res.status === 202 ? null : await res.json().catch(() => null)
-  if (!res.ok) {
-    showError(`${method} ${path}: ${data?.message ?? res.statusText}`)
-    throw new Error(data?.message ?? res.statusText)
-  }
-  showError('')
-  return data
-}
-const channelPath = (suffix) => `/api/channels/${encodeURIComponent(state.channel)}/${suffix}`
-const messagePath = (id, suffix = '') => `/api/messages/${id}${suffix}`
-
-// ---- positions -----------------------------------------------------------------------------------
-function see (position) {
-  if (!position) return
-  const last = state.last
-  // Replayed frames come after `subscribed` and may be older than where it put us: never go back.
-  if (last && last.epoch === position.epoch && BigInt(position.offset) <= BigInt(last.offset)) return
-  state.last = position
+// ---- the client ----------------------------------------------------------------------------------
+/** A call of the HTTP API: the server's own message on failure. */
+function api (call) {
+  return call(state.client.api).then((result) => { showError(''); return result }, (err) => { showError(err.message); throw err })
 }
 
-// ---- WebSocket -----------------------------------------------------------------------------------
-function connect () {
-  const who = state.me.token ? `token=${encodeURIComponent(state.me.token)}` : `user=${encodeURIComponent(state.me.id)}`
-  const socket = new WebSocket(`${WS_URL}?${who}`)
-  state.socket = socket
-  setStatus('connecting', 'connecting…')
-  socket.onmessage = (e) => onFrame(JSON.parse(e.data))
-  socket.onclose = () => {
-    if (state.socket !== socket) return // closed on purpose: another channel was joined
-    setStatus('offline', 'reconnecting…')
-    const delay = Math.min(10_000, 500 * 2 ** state.retries++)
-    setTimeout(() => { if (state.socket === socket) connect() }, delay)
-  }
-}
-const send = (frame) => state.socket?.readyState === WebSocket.OPEN && state.socket.send(JSON.stringify(frame))
-setInterval(() => send({ op: 'ping' }), 30_000) // stays under the server's idle timeout
+function join (me, channel) {
+  state.client?.close()
+  const client = createClient({
+    url: WS_URL,
+    api: location.origin,
+    ...(me.token ? { token: me.token } : { user: { id: me.id, name: me.name } }),
+    // the newest history page on join, and again whenever the server cannot replay what was missed
+    reload: true
+  })
+  state.client = client
+  client.on('state', (s) => {
+    if (s === 'connecting') setStatus('connecting', 'connecting…')
+    if (s === 'disconnected') setStatus('offline', 'reconnecting…')
+  })
+  client.on('connected', ({ user }) => {
+    if (user) me.id = user // with a token, the server says who we are
+    setStatus('online', `online as ${me.name}`)
+  })
+  client.on('failed', ({ message }) => setStatus('offline', `stopped: ${message}`))
+  client.on('error', (f) => showError(`${f.code}: ${f.message}`))
 
-function onFrame (f) {
-  if (f.op === 'ready') {
-    state.retries = 0
-    if (f.user) state.me.id = f.user // with a token, the server says who we are
-    setStatus('online', `online as ${state.me.name}`)
-    send({ op: 'subscribe', channel: state.channel, ...(state.last ? { since: state.last } : {}) })
-  } else if (f.op === 'subscribed' && f.channel === state.channel) {
-    // recovered: the missed events follow as frames. Otherwise start over from HTTP.
-    // api() has shown any failure already
-    if (!f.recovered) reloadHistory(f.position).catch(() => {})
-    else setStatus('online', `online as ${state.me.name} · resumed`)
+  const room = client.channel(channel)
+  state.room = room
+  room.on('subscribed', ({ resumed, recovered }) => {
+    if (resumed && recovered) setStatus('online', `online as ${me.name} · resumed`)
     loadPresence().catch(() => {})
-  } else if (f.op === 'event' && f.channel === state.channel) {
-    onEvent(f)
-  } else if (f.op === 'error') {
-    showError(`${f.code}: ${f.message}`)
-  }
-}
-
-function onEvent ({ type, data, position }) {
-  see(position)
-  if (type === 'message.created') {
-    if (!state.messages.has(data.id) && !state.deleted.has(data.id)) state.messages.set(data.id, data)
+  })
+  room.on('reload', (page) => {
+    state.messages = new Map([...page.messages].reverse().map((m) => [m.id, m]))
+    render()
+  })
+  room.on('error', ({ code, message }) => showError(`${code}: ${message}`))
+  room.on('message.created', ({ data }) => {
+    state.messages.set(data.id, data)
     state.typing.delete(data.senderId)
-  } else if (type === 'message.updated') {
+    render()
+  })
+  room.on('message.updated', ({ data }) => {
     const m = state.messages.get(data.id)
     if (m) Object.assign(m, { content: data.content, editedAt: data.editedAt })
-  } else if (type === 'message.deleted') {
-    state.messages.delete(data.id)
-    state.deleted.add(data.id)
-  } else if (type === 'reaction.added' || type === 'reaction.removed') {
-    const m = state.messages.get(data.messageId)
-    if (!m) return
-    const users = new Set(m.reactions?.[data.emoji] ?? [])
-    users[type === 'reaction.added' ? 'add' : 'delete'](data.userId)
-    m.reactions = { ...m.reactions, [data.emoji]: [...users] }
-    if (users.size === 0) delete m.reactions[data.emoji]
-  } else if (type === 'typing') {
-    if (data.userId !== state.me.id) state.typing.set(data.userId, { name: data.name || data.userId, until: Date.now() + 4000 })
-    setTimeout(renderTyping, 4100)
-  } else if (type === 'presence.join') {
-    state.present.set(data.userId, data.name || data.userId)
-  } else if (type === 'presence.leave') {
-    state.present.delete(data.userId)
+    render()
+  })
+  room.on('message.deleted', ({ data }) => { state.messages.delete(data.id); render() })
+  for (const type of ['reaction.added', 'reaction.removed']) {
+    room.on(type, ({ data }) => {
+      const m = state.messages.get(data.messageId)
+      if (!m) return
+      const users = new Set(m.reactions?.[data.emoji] ?? [])
+      users[type === 'reaction.added' ? 'add' : 'delete'](data.userId)
+      m.reactions = { ...m.reactions, [data.emoji]: [...users] }
+      if (users.size === 0) delete m.reactions[data.emoji]
+      render()
+    })
   }
-  render()
-}
-
-async function reloadHistory (position) {
-  state.last = position
-  state.messages.clear()
-  state.deleted.clear()
-  const page = await api('GET', channelPath('messages?limit=50'))
-  // Live events that arrived meanwhile are newer than the page: keep them.
-  for (const m of page.messages) if (!state.messages.has(m.id) && !state.deleted.has(m.id)) state.messages.set(m.id, m)
-  if (!state.last) for (const m of [...page.messages].reverse()) see(m.position)
-  render()
+  room.on('typing', ({ data }) => {
+    if (data.userId !== me.id) state.typing.set(data.userId, { name: data.name || data.userId, until: Date.now() + 4000 })
+    setTimeout(renderTyping, 4100)
+    renderTyping()
+  })
+  room.on('presence.join', ({ data }) => { state.present.set(data.userId, data.name || data.userId); renderPresence() })
+  room.on('presence.leave', ({ data }) => { state.present.delete(data.userId); renderPresence() })
 }
 
 async function loadPresence () {
-  const { users } = await api('GET', channelPath('presence'))
+  const { users } = await api((a) => a.presence(state.channel))
   state.present = new Map(users.map((u) => [u.userId, u.name || u.userId]))
   renderPresence()
 }
@@ -146,7 +115,7 @@ function renderMessage (m) {
   const reactions = Object.entries(m.reactions ?? {})
   li.querySelector('.reactions').replaceChildren(...reactions.map(([emoji, users]) => reactionButton(m, emoji, users)))
   li.querySelector('.add-reaction').replaceChildren(...QUICK.filter((e) => !m.reactions?.[e]).map((e) => reactionButton(m, e, [])))
-  for (const [cls, action] of [['edit', () => { state.editing = m.id; state.draft = null; render() }], ['delete', () => api('DELETE', messagePath(m.id)).catch(() => {})]]) {
+  for (const [cls, action] of [['edit', () => { state.editing = m.id; state.draft = null; render() }], ['delete', () => api((a) => a.delete(m.id)).catch(() => {})]]) {
     const button = li.querySelector(`.${cls}`)
     button.hidden = !mine
     button.onclick = action
@@ -161,7 +130,7 @@ function reactionButton (m, emoji, users) {
   button.className = mine ? 'reaction reacted' : 'reaction'
   button.textContent = users.length ? `${emoji} ${users.length}` : emoji
   button.title = users.length ? users.join(', ') : `react with ${emoji}`
-  button.onclick = () => api(mine ? 'DELETE' : 'PUT', messagePath(m.id, `/reactions/${encodeURIComponent(emoji)}`)).catch(() => {})
+  button.onclick = () => api((a) => mine ? a.unreact(m.id, emoji) : a.react(m.id, emoji)).catch(() => {})
   return button
 }
 
@@ -174,7 +143,7 @@ function editor (m) {
   input.onkeydown = async (e) => {
     if (e.key === 'Escape') { state.editing = state.draft = null; render() }
     if (e.key !== 'Enter' || !input.value.trim()) return
-    await api('PATCH', messagePath(m.id), { content: input.value }).catch(() => {})
+    await api((a) => a.edit(m.id, input.value)).catch(() => {})
     state.editing = state.draft = null
     render()
   }
@@ -205,13 +174,10 @@ $('join').onsubmit = (e) => {
   const id = name.replace(/[^A-Za-z0-9_.:@-]+/g, '-').slice(0, 128) || 'guest'
   state.me = { id, name, token: $('token').value.trim() || null }
   state.channel = $('channel').value.trim()
-  Object.assign(state, { last: null, editing: null, retries: 0 })
-  for (const map of [state.messages, state.deleted, state.present, state.typing]) map.clear()
+  state.editing = null
+  for (const map of [state.messages, state.present, state.typing]) map.clear()
   localStorage.setItem('switchboard-demo', JSON.stringify({ name, channel: state.channel }))
-  const old = state.socket
-  state.socket = null
-  old?.close()
-  connect()
+  join(state.me, state.channel)
   for (const el of $('composer').elements) el.disabled = false
   $('content').placeholder = `Message #${state.channel}`
   render()
@@ -221,8 +187,8 @@ $('composer').onsubmit = async (e) => {
   e.preventDefault()
   const content = $('content').value
   if (!content.trim()) return
-  const nonce = crypto.randomUUID?.() ?? `${Date.now()}-${Math.random()}` // a retried send is not posted twice
-  const message = await api('POST', '/api/messages', { channelId: state.channel, content, nonce }).catch(() => null)
+  // the client adds a nonce and retries on 503 or a lost answer: a retried send is not posted twice
+  const message = await api((a) => a.post({ channelId: state.channel, content })).catch(() => null)
   if (!message) return
   $('content').value = ''
   if (!state.messages.has(message.id)) state.messages.set(message.id, message) // the event follows; same id
@@ -232,7 +198,7 @@ $('composer').onsubmit = async (e) => {
 $('content').oninput = () => {
   if (Date.now() - state.typingSentAt < 3000) return
   state.typingSentAt = Date.now()
-  api('POST', channelPath('typing')).catch(() => {})
+  api((a) => a.typing(state.channel)).catch(() => {})
 }
 
 const saved = JSON.parse(localStorage.getItem('switchboard-demo') || '{}')

@@ -1,7 +1,27 @@
-// The demo chat page at / : static files from public/, no build step. It uses only the public API.
+// The demo chat page at / : static files from public/, and /client.js, @switchboard/client built for
+// the browser (one ESM file) once per process, on first request. The page has no protocol code of its own.
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import fastifyStatic from '@fastify/static'
+
+let clientBundle: Promise<string> | undefined
+
+/** client/src bundled by esbuild (type-only imports of the server's schemas vanish): ~20 ms, in memory. */
+function buildClient (): Promise<string> {
+  clientBundle ??= import('esbuild').then(async ({ build }) => {
+    const result = await build({
+      entryPoints: [fileURLToPath(new URL('../client/src/index.ts', import.meta.url))],
+      bundle: true,
+      format: 'esm',
+      target: 'es2022',
+      platform: 'browser',
+      write: false,
+      legalComments: 'none'
+    })
+    return result.outputFiles[0].text
+  }).catch((err) => { clientBundle = undefined; throw err })
+  return clientBundle
+}
 
 export default async function demo (app: FastifyInstance) {
   await app.register(fastifyStatic, {
@@ -12,5 +32,9 @@ export default async function demo (app: FastifyInstance) {
     index: 'index.html',
     // Hidden from the OpenAPI document: it is a page, not part of the API.
     schemaHide: true
+  })
+
+  app.get('/client.js', { schema: { hide: true } }, async (_request, reply) => {
+    return reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(await buildClient())
   })
 }

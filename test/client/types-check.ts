@@ -1,0 +1,28 @@
+// Type tests for @switchboard/client, checked by `npm run typecheck` (never run): the handlers'
+// types come from the server's schemas, so each @ts-expect-error below must stay an error. A schema
+// change that makes one of them compile fails the type-check.
+import { createClient, type Channel } from '../../client/src/index.ts'
+
+declare const room: Channel
+room.on('message.created', ({ data, position }) => {
+  const content: string = data.content
+  const offset: string | undefined = position?.offset
+  // @ts-expect-error a field the message schema does not have
+  void data.text
+  void content; void offset
+})
+room.on('reaction.added', ({ data }) => {
+  const emoji: string = data.emoji
+  // @ts-expect-error reactions name their message, they carry no content
+  void data.content
+  void emoji
+})
+room.on('notification', ({ data }) => { const kind: 'mention' = data.kind; void kind })
+// @ts-expect-error an event type the server never sends
+room.on('message.pinned', () => {})
+
+const client = createClient({ url: 'ws://localhost:5002/ws', autoConnect: false })
+// @ts-expect-error a post needs its channel
+void client.api.post({ content: 'hi' })
+// @ts-expect-error history limits are numbers
+void client.api.history('general', { limit: '10' })
