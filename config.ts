@@ -8,6 +8,7 @@ export const ConfigSchema = Type.Object({
   HOST: Type.String({ default: '0.0.0.0', minLength: 1 }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 5001, description: 'HTTP API port (also serves /ws through @fastify/websocket)' }),
   WS_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 5002, description: 'uWebSockets.js fanout port (path /ws)' }),
+  LOG_FORMAT: Type.Union([Type.Literal('auto'), Type.Literal('json'), Type.Literal('pretty')], { default: 'auto', description: 'auto: human-readable (pino-pretty) when stdout is a terminal and pino-pretty is installed (development), JSON lines otherwise; json; pretty' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
   INSTANCE_ID: Type.String({ default: '', description: 'names this instance in broadcast consumer groups; random when empty' }),
   ROLES: Type.String({ default: 'api,fanout,workers', pattern: '^ *(api|fanout|workers)( *, *(api|fanout|workers))* *$', description: 'what this process runs, comma-separated: api (HTTP routes, producing), fanout (WebSocket servers, broadcast handlers), workers (shared handlers: store, cache, recovery log, mentions)' }),

@@ -1,12 +1,13 @@
 // The request log never carries a credential: the token browsers send in the WebSocket URL is redacted.
 import { once } from 'node:events'
+import { spawn } from 'node:child_process'
 import { Writable } from 'node:stream'
 import t from 'tap'
 import Fastify from 'fastify'
 import WebSocket from 'ws'
 import App, { serverOptions } from '../app.ts'
 import { loadConfig } from '../config.ts'
-import { loggerOptions, redactUrl } from '../logger.ts'
+import { loggerOptions, prettyLogs, redactUrl } from '../logger.ts'
 import { secret, token } from './tokens.ts'
 
 t.test('a WebSocket token in the API port\'s /ws URL never reaches the info-level log', async (t) => {
@@ -44,4 +45,32 @@ t.test('redactUrl replaces only credential values', async (t) => {
   t.equal(redactUrl('/ws?TOKEN=a.b.c'), '/ws?TOKEN=[redacted]')
   t.equal(redactUrl('/ws?user=bob&token=a.b.c&x=1&token=d'), '/ws?user=bob&token=[redacted]&x=1&token=[redacted]')
   t.equal(redactUrl('/ws?notatoken=keep'), '/ws?notatoken=keep')
+})
+
+t.test('log format: human-readable on a terminal in development, JSON lines otherwise', async (t) => {
+  t.equal(prettyLogs('auto', true), true, 'a terminal, pino-pretty installed: pretty')
+  t.equal(prettyLogs('auto', false), false, 'a pipe or a file (production, log shippers): JSON')
+  t.equal(prettyLogs('json', true), false, 'LOG_FORMAT=json wins over a terminal')
+  t.equal(prettyLogs('pretty', false), true, 'LOG_FORMAT=pretty wins over a pipe')
+  t.notOk('transport' in loggerOptions(loadConfig({}), false), 'no transport thread for JSON')
+})
+
+t.test('the server writes JSON lines to a pipe, and pretty lines when asked', async (t) => {
+  const firstLines = (env: Record<string, string>) => new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import=tsx', 'server.ts'], { env: { ...process.env, PORT: '0', WS_PORT: '0', HOST: '127.0.0.1', ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    child.stdout.on('data', (chunk) => {
+      out += chunk
+      if (out.includes('switchboard ready')) { child.kill('SIGTERM'); resolve(out) }
+    })
+    child.once('exit', () => resolve(out))
+    child.once('error', reject)
+  })
+  const json = await firstLines({ LOG_FORMAT: 'auto' })
+  const line = json.split('\n').find((l) => l.includes('switchboard ready'))!
+  t.match(JSON.parse(line), { level: 30, msg: /^switchboard ready/ }, 'a JSON line')
+  const pretty = await firstLines({ LOG_FORMAT: 'pretty' })
+  const human = pretty.split('\n').find((l) => l.includes('switchboard ready'))!
+  t.throws(() => JSON.parse(human), 'not JSON')
+  t.match(human, /INFO.*switchboard ready/, 'a level name and the message')
 })
