@@ -123,7 +123,8 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
         // still removes duplicates of the retries made.
         retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 }
       })
-      const ready = p.connect().then(() => p)
+      // a (re)connected producer may face another cluster at the same address: read its identity again
+      const ready = p.connect().then(() => { clusterId = undefined; return p })
       producer = ready
       ready.catch(() => resetProducer(ready))
     }
@@ -158,10 +159,7 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
     const { brokers } = await a.describeCluster()
     const replicationFactor = Math.min(3, brokers.length)
     try {
-      // acks=all means "every in-sync replica": with three copies, require two in sync, so an
-      // acknowledged record survives the loss of a broker (docs/real-services.md).
-      const configEntries = replicationFactor >= 3 ? [{ name: 'min.insync.replicas', value: '2' }] : []
-      await a.createTopics({ topics: missing.map((topic) => ({ topic, numPartitions: options.partitions, replicationFactor, configEntries })), waitForLeaders: false, timeout: 10_000 })
+      await a.createTopics({ topics: missing.map((topic) => ({ topic, numPartitions: options.partitions, replicationFactor, configEntries: topicConfig(replicationFactor) })), waitForLeaders: false, timeout: 10_000 })
     } catch (err) {
       // another instance created some of them at the same time
       const errors = (err as { errors?: Array<{ type?: string }> }).errors
@@ -427,6 +425,15 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
       await Promise.all([p?.then((x) => x.disconnect()).catch(() => {}), a?.then((x) => x.disconnect()).catch(() => {})])
     }
   }
+}
+
+/**
+ * Topic settings by replication factor. acks=all means "every in-sync replica": with three copies,
+ * require two in sync, so an acknowledged record survives the loss of a broker
+ * (docs/real-services.md); a development cluster of one broker keeps the broker default.
+ */
+export function topicConfig (replicationFactor: number): Array<{ name: string, value: string }> {
+  return replicationFactor >= 3 ? [{ name: 'min.insync.replicas', value: '2' }] : []
 }
 
 /** kafkajs marks passing trouble `retriable`, also under the error it throws once its retries are spent. */

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { pino } from 'pino'
-import { createKafkaBus } from '../../plugins/bus/kafka.ts'
+import { createKafkaBus, topicConfig } from '../../plugins/bus/kafka.ts'
 import { busContract } from '../contracts/bus.ts'
 import { KafkaProxy } from '../proxy.ts'
 import { cleanupReal, requireService, services, testLogger, unique } from '../services.ts'
@@ -98,3 +98,9 @@ if (await requireService(t, 'kafka')) {
     }
   })
 }
+
+t.test('durability: three replicas require two in sync for acks=all; a single-broker cluster keeps the default', async (t) => {
+  t.same(topicConfig(3), [{ name: 'min.insync.replicas', value: '2' }])
+  t.same(topicConfig(1), [])
+  t.same(topicConfig(2), [], 'two copies: requiring both would stop writes when one broker is down')
+})
