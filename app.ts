@@ -69,6 +69,8 @@ export interface AppOptions {
 export function serverOptions (config: Config): FastifyServerOptions {
   return {
     bodyLimit: config.BODY_LIMIT,
+    // start-up steps may wait on Kafka, Redis and MongoDB; what they wait for is logged (plugins/start-up.ts)
+    pluginTimeout: config.PLUGIN_TIMEOUT_MS,
     // requests carry a correlation id; honour a caller's x-request-id
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),

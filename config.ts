@@ -33,6 +33,7 @@ export const ConfigSchema = Type.Object({
   // uWS accepts 0 (never) or at least 8 seconds; anything else would abort the process.
   WS_IDLE_TIMEOUT: Type.Union([Type.Literal(0), Type.Integer({ minimum: 8 })], { default: 120, description: 'seconds without a frame before a socket is closed: 0 (never) or at least 8' }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10000 }),
+  PLUGIN_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 60000, description: 'how long start-up waits for each step (a plugin, or a dependency in onReady: Kafka topics and groups, Redis, MongoDB) before it fails naming the step; slow steps are logged every 5 s meanwhile; 0 = no limit' }),
   SHED_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, default: 1000, description: 'load shedding: while the mean event loop delay is above this, HTTP requests get 503 with Retry-After (and /ready fails); 0 = off' }),
   SHED_EVENT_LOOP_UTILIZATION: Type.Number({ minimum: 0, maximum: 1, default: 0.98, description: 'load shedding: while the event loop is busier than this fraction of the time, HTTP requests get 503 with Retry-After; 0 = off' }),
   SHED_RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, default: 2, description: 'the Retry-After of a shed request' }),

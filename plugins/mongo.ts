@@ -5,6 +5,7 @@
 import fp from 'fastify-plugin'
 import { MongoClient, MongoNetworkError, MongoNotConnectedError, MongoServerError, MongoServerSelectionError, MongoTopologyClosedError, type Db } from 'mongodb'
 import { TransientError } from './errors.ts'
+import { waitingFor } from './start-up.ts'
 
 export interface Mongo { client: MongoClient, db: Db }
 
@@ -113,10 +114,9 @@ export default fp<MongoPluginOptions>(async function mongo (app, opts) {
   app.readiness.add('mongo', async () => { await mongoCall(db, 'ping', () => db.command({ ping: 1 })) })
   // One round trip before the app answers, so a MongoDB that is down at start is named in the log
   // (and /ready fails); operations fail with 503 until it is back.
-  app.addHook('onReady', async () => {
+  app.addHook('onReady', async function connectMongo () {
     const log = app.log.child({ component: 'mongo' })
-    log.info(`connecting to MongoDB (database ${config.MONGO_DB})`)
-    await mongoCall(db, 'ping', () => db.command({ ping: 1 }))
+    await waitingFor(log, `MongoDB (database ${config.MONGO_DB}) to answer a ping`, mongoCall(db, 'ping', () => db.command({ ping: 1 })))
       .catch((err) => log.error({ err }, `MongoDB (database ${config.MONGO_DB}) not reachable at start; /ready fails until it is`))
   })
   if (!opts.client) app.addHook('onClose', async () => { await closeMongoClient(client) })

@@ -6,6 +6,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import fp from 'fastify-plugin'
 import { Redis } from 'ioredis'
 import { TransientError } from './errors.ts'
+import { waitingFor } from './start-up.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -126,11 +127,11 @@ export default fp<RedisPluginOptions>(async function redis (app, opts) {
   app.readiness.add('redis', async () => { await redisCall(client, 'ping', () => client.ping()) })
   // Connected before the app answers, so the first request does not meet a cold client. A Redis that
   // is down at start is logged and /ready fails; commands fail with 503 until it is back.
-  app.addHook('onReady', async () => {
+  app.addHook('onReady', async function connectRedis () {
     if (client.status !== 'wait') return
     const log = app.log.child({ component: 'redis' })
-    log.info(`connecting to ${where(client)}`)
-    await client.connect().catch((err) => log.error({ err }, `${where(client)} not reachable at start; /ready fails until it is`))
+    await waitingFor(log, `${where(client)} to connect`, client.connect())
+      .catch((err) => log.error({ err }, `${where(client)} not reachable at start; /ready fails until it is`))
   })
   if (!opts.redis) {
     app.addHook('onClose', async () => {

@@ -15,6 +15,7 @@ import type { Position } from '../schemas/message.ts'
 import type { Topic } from '../schemas/topics.ts'
 import { schemaError, type DeclaredTopic } from './events.ts'
 import { isTransient } from './errors.ts'
+import { waitingFor } from './start-up.ts'
 import type { Role } from '../config.ts'
 
 /** One valid event of a batch, with the record it came from and its place in its stream. */
@@ -269,9 +270,10 @@ export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts)
     }
   }
 
-  app.addHook('onReady', async () => {
+  app.addHook('onReady', async function startTopicHandlers () {
     started = true
-    await app.bus.ensureTopics(topics())
+    const where = app.bus.kind === 'kafka' ? `Kafka at ${app.config.KAFKA_BROKERS}` : 'the embedded log'
+    await waitingFor(app.log, `${where}: creating topics`, app.bus.ensureTopics(topics()))
     // One consumer per delivery mode, reading every topic that has handlers in that mode (one
     // fetch loop, one group membership, one heartbeat each): records of a topic go to its pipeline.
     const modes = new Map<DeliveryMode, Map<string, TopicHandler[]>>()
@@ -282,7 +284,7 @@ export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts)
     }
     for (const [mode, byTopic] of modes) {
       const pipelines = new Map([...byTopic].map(([topic, handlers]) => [topic, pipeline(app.events.topic(topic)!, handlers)]))
-      consumers.push(await app.bus.consume({
+      consumers.push(await waitingFor(app.log, `${where}: ${mode} consumer joining its group for ${[...byTopic.keys()].join(', ')}`, app.bus.consume({
         name: mode,
         topic: [...byTopic.keys()],
         mode,
@@ -293,7 +295,7 @@ export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts)
           events.emit('dead', { mode, err })
           if (mode === 'broadcast' && roles.has('fanout')) app.fanout.hub.stopDelivering(`this instance stopped receiving events (${err.message})`)
         }
-      }))
+      })))
     }
     app.log.info({ roles: [...roles], consumers: [...modes].map(([mode, byTopic]) => `${mode}: ${[...byTopic].map(([t, hs]) => `${t} → ${hs.map((h) => h.name).join(', ')}`).join('; ')}`) }, 'topic handlers subscribed')
   })
