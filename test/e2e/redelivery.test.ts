@@ -17,6 +17,8 @@ if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
     const post = async (content: string) => (await first.inject({ method: 'POST', url: '/api/messages', payload: { channelId: channel, content, senderId: 'u1' } })).json()
     const kept = await post('kept v1')
     const gone = await post('gone v1')
+    // edits and deletes find their message in the store: wait until it is there
+    await Promise.all([handled(first, 'messages-store', kept.position), handled(first, 'messages-store', gone.position)])
     const edit = async (id: string, content: string) => {
       const res = await first.inject({ method: 'PATCH', url: `/api/messages/${id}`, headers: { 'x-user-id': 'u1' }, payload: { content } })
       t.equal(res.statusCode, 200, `edited to ${content}`)
