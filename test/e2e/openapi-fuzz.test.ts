@@ -32,7 +32,9 @@ t.test('schemathesis finds nothing the document does not say', async (t) => {
     console.log(`# skipping: ${reason}`)
     return t.plan(0, reason)
   }
-  const app = await build(t, { RATE_LIMIT_MAX: 0 })
+  // one key for the server and the admin APIs, sent with every request (other routes ignore it)
+  const apiKey = 'fuzz-key-0123456789abcdefghijkl'
+  const app = await build(t, { RATE_LIMIT_MAX: 0, SERVER_API_KEYS: apiKey, ADMIN_API_KEYS: apiKey })
   const base = await app.listen({ host: '127.0.0.1', port: 0 })
   const doc = (await app.inject('/docs/json')).json()
   const operations = Object.values<Record<string, unknown>>(doc.paths).reduce((n, ops) => n + Object.keys(ops).length, 0)
@@ -44,7 +46,8 @@ t.test('schemathesis finds nothing the document does not say', async (t) => {
     '--max-examples', '30', '--seed', '20261129', '--workers', '1',
     '--generation-database', 'none', '--request-timeout', '10', '--no-color',
     // with auth off, this header names the caller, so writes get past the 401
-    '--header', 'x-user-id: fuzzer'
+    '--header', 'x-user-id: fuzzer',
+    '--header', `x-api-key: ${apiKey}`
   ], t.testdir())
 
   const failures = output.slice(Math.max(0, output.indexOf('FAILURES')))
