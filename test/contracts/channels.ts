@@ -2,7 +2,8 @@
 import type { Test } from 'tap'
 import type { Channel, ChannelStore } from '../../plugins/channels/index.ts'
 
-export function channelStoreContract (t: Test, make: () => Promise<ChannelStore>, unique: () => string) {
+/** `atomic`: true, or why concurrent updates of one document are not atomic on this server (a todo, not a pass). */
+export function channelStoreContract (t: Test, make: () => Promise<ChannelStore>, unique: () => string, atomic: true | string = true) {
   const channel = (overrides: Partial<Channel> = {}): Channel => ({
     id: unique(), name: 'general', private: true, ownerId: 'alice', members: ['alice'], createdAt: '2026-01-01T00:00:00.000Z', ...overrides
   })
@@ -48,7 +49,7 @@ export function channelStoreContract (t: Test, make: () => Promise<ChannelStore>
     t.equal(await store.get(unknown), null, 'adding to an unknown channel creates nothing')
   })
 
-  t.test('concurrent membership changes never overwrite each other', async (t) => {
+  t.test('concurrent membership changes never overwrite each other', { todo: atomic === true ? false : atomic }, async (t) => {
     const store = await make()
     const c = channel({ members: ['alice', 'gone'] })
     await store.create(c)
