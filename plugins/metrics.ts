@@ -24,7 +24,8 @@ async function within<T> (promise: Promise<T>, ms: number): Promise<T> {
 export default fp(async function metrics (app) {
   // One registry per app, so several apps in one process (tests) never share or clash.
   const registry = new Registry()
-  collectDefaultMetrics({ register: registry })
+  // 50 ms is fine-grained enough for the event-loop lag percentiles, and wakes an idle process 5 times less
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 50 })
   app.decorate('metrics', registry)
   const registers = [registry]
 
