@@ -276,16 +276,20 @@ export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts)
     await waitingFor(app.log, `${where}: creating topics`, app.bus.ensureTopics(topics()))
     // One consumer per delivery mode, reading every topic that has handlers in that mode (one
     // fetch loop, one group membership, one heartbeat each): records of a topic go to its pipeline.
-    const modes = new Map<DeliveryMode, Map<string, TopicHandler[]>>()
+    // A message stream (a positioned topic: `messages`) is hot: it gets a consumer of its own per
+    // mode, so its fetches carry only its partitions. The other topics of a mode are quiet and
+    // share one consumer (one fetch loop and one heartbeat for all of them when idle).
+    const lanes = new Map<string, { mode: DeliveryMode, byTopic: Map<string, TopicHandler[]> }>()
     for (const h of list) {
-      const byTopic = modes.get(h.mode) ?? new Map<string, TopicHandler[]>()
-      byTopic.set(h.topic.name, [...byTopic.get(h.topic.name) ?? [], h])
-      modes.set(h.mode, byTopic)
+      const lane = h.topic.positioned ? `${h.mode}.${h.topic.name}` : h.mode
+      const entry = lanes.get(lane) ?? { mode: h.mode, byTopic: new Map<string, TopicHandler[]>() }
+      entry.byTopic.set(h.topic.name, [...entry.byTopic.get(h.topic.name) ?? [], h])
+      lanes.set(lane, entry)
     }
-    for (const [mode, byTopic] of modes) {
+    for (const [lane, { mode, byTopic }] of lanes) {
       const pipelines = new Map([...byTopic].map(([topic, handlers]) => [topic, pipeline(app.events.topic(topic)!, handlers)]))
-      consumers.push(await waitingFor(app.log, `${where}: ${mode} consumer joining its group for ${[...byTopic.keys()].join(', ')}`, app.bus.consume({
-        name: mode,
+      consumers.push(await waitingFor(app.log, `${where}: ${lane} consumer joining its group for ${[...byTopic.keys()].join(', ')}`, app.bus.consume({
+        name: lane,
         topic: [...byTopic.keys()],
         mode,
         handleBatch: (records, control) => pipelines.get(records[0].topic)!(records, control),
@@ -297,7 +301,7 @@ export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts)
         }
       })))
     }
-    app.log.info({ roles: [...roles], consumers: [...modes].map(([mode, byTopic]) => `${mode}: ${[...byTopic].map(([t, hs]) => `${t} → ${hs.map((h) => h.name).join(', ')}`).join('; ')}`) }, 'topic handlers subscribed')
+    app.log.info({ roles: [...roles], consumers: [...lanes].map(([lane, { byTopic }]) => `${lane}: ${[...byTopic].map(([t, hs]) => `${t} → ${hs.map((h) => h.name).join(', ')}`).join('; ')}`) }, 'topic handlers subscribed')
   })
 
   app.addHook('onClose', async () => {

@@ -80,8 +80,8 @@ if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
     const topic = `${names.topicPrefix}messages`
     const ends = await admin.fetchTopicOffsets(topic)
     t.ok(ends.some((p) => p.high !== '0'), 'the topic holds the messages')
-    // one consumer group per delivery mode: `shared` holds the store, cache, recovery and mention handlers
-    for (const group of ['shared']) {
+    // the messages topic has a consumer (group) of its own per mode: `shared.messages` holds the store, cache, recovery and mention handlers
+    for (const group of ['shared.messages']) {
       const [committed] = await admin.fetchOffsets({ groupId: `${names.topicPrefix}${group}`, topics: [topic] })
       const lag = ends.map((end) => {
         const done = committed.partitions.find((p) => p.partition === end.partition)?.offset ?? '-1'

@@ -36,7 +36,7 @@ if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
     const admin = new Kafka({ clientId: 'switchboard-test', brokers: services.kafka.split(','), logLevel: logLevel.NOTHING }).admin()
     await admin.connect()
     t.teardown(() => admin.disconnect())
-    await admin.resetOffsets({ groupId: `${names.topicPrefix}shared`, topic: `${names.topicPrefix}messages`, earliest: true })
+    await admin.resetOffsets({ groupId: `${names.topicPrefix}shared.messages`, topic: `${names.topicPrefix}messages`, earliest: true })
 
     const second = await buildReal(t, { names })
     // (helper.ts `handled` also finds records handled before it was called: build() tracks from the start)
