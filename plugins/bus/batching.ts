@@ -8,6 +8,13 @@ export interface BatcherOptions {
   maxBatch: number
   /** an item that waited longer than this for its turn fails without being sent (ms) */
   maxWaitMs: number
+  /**
+   * While busy (a request just completed and more calls wait), wait this long for more calls before
+   * the next request (ms; default 0). An idle batcher still sends the first call at once: the delay
+   * is only paid under load, where it makes fewer, larger requests (every request to the log also
+   * wakes every consumer's fetch).
+   */
+  lingerMs?: number
 }
 
 interface Entry<T, R> { item: T, queuedAt: number, resolve: (r: R) => void, reject: (err: unknown) => void }
@@ -21,7 +28,10 @@ export function createBatcher<T, R> (send: (items: T[]) => Promise<R[]>, opts: B
   let running = false
 
   async function drain (): Promise<void> {
+    let busy = false // true after the first request of this busy spell
     while (queue.length > 0) {
+      if (busy && opts.lingerMs && queue.length < opts.maxBatch) await new Promise<void>((resolve) => setTimeout(resolve, opts.lingerMs))
+      busy = true
       const now = Date.now()
       const batch = queue.slice(0, opts.maxBatch)
       queue = queue.slice(batch.length)

@@ -19,7 +19,7 @@ export default fp<BusPluginOptions>(async function bus (app, opts) {
     bus = opts.bus
   } else if (config.KAFKA_BROKERS) {
     const { createKafkaBus } = await import('./kafka.ts')
-    bus = createKafkaBus({ ...options, brokers: config.KAFKA_BROKERS.split(',').map((b) => b.trim()).filter(Boolean), clientId: config.KAFKA_CLIENT_ID, logger: app.log.child({ component: 'kafka' }) })
+    bus = createKafkaBus({ ...options, brokers: config.KAFKA_BROKERS.split(',').map((b) => b.trim()).filter(Boolean), clientId: config.KAFKA_CLIENT_ID, lingerMs: config.KAFKA_LINGER_MS, logger: app.log.child({ component: 'kafka' }) })
   } else {
     bus = createEmbeddedBus(options)
   }

@@ -12,6 +12,8 @@ export interface KafkaBusOptions extends BusOptions {
   brokers: string[]
   clientId: string
   logger: FastifyBaseLogger
+  /** Under load, how long a produce waits for others to share its request (KAFKA_LINGER_MS; batching.ts). */
+  lingerMs?: number
   /** Replaces kafkajs's socket factory (tests route connections through a proxy they can cut). */
   socketFactory?: ISocketFactory
 }
@@ -228,7 +230,7 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
     }
   }
   // Concurrent produces share one request (see batching.ts): the idempotent producer sends one at a time.
-  const send = createBatcher(sendBatch, { maxBatch: 500, maxWaitMs: PRODUCE_TIMEOUT_MS })
+  const send = createBatcher(sendBatch, { maxBatch: 500, maxWaitMs: PRODUCE_TIMEOUT_MS, lingerMs: options.lingerMs ?? 0 })
 
   async function produce (topic: string, key: string, value: string | Buffer): Promise<ProduceResult> {
     if (closed) throw new Error('event bus is closed')

@@ -54,3 +54,22 @@ t.test('a call that waited longer than maxWaitMs fails without being sent', asyn
   t.match(err?.message, /waited over -1 ms/)
   t.equal(m.requests.length, 0, 'nothing was sent')
 })
+
+t.test('linger: an idle batcher sends at once; a busy one waits for the calls arriving meanwhile', async (t) => {
+  const m = manualSend()
+  const produce = createBatcher(m.send, { maxBatch: 100, maxWaitMs: 60_000, lingerMs: 20 })
+  let next = m.nextRequest()
+  const first = produce(1)
+  await next
+  t.same(m.requests[0].items, [1], 'idle: the first call goes alone, at once')
+  const second = produce(2)
+  next = m.nextRequest()
+  m.requests[0].answer()
+  await first
+  // busy now: the batcher lingers before its next request, so calls made meanwhile join it
+  const later = [3, 4].map((i) => produce(i))
+  await next
+  t.same(m.requests[1].items, [2, 3, 4], 'the calls that arrived while it lingered share the request')
+  m.requests[1].answer()
+  t.same(await Promise.all([second, ...later]), ['r2', 'r3', 'r4'])
+})
