@@ -1,17 +1,16 @@
 // Every instance delivers each message event to its own subscribers (broadcast: one group per instance).
 // An edit or a deletion also revises the message's earlier frames in this instance's recovery
 // buffer, so a client that resubscribes later is replayed current state (docs/recovery.md).
-import { messageEventData } from '../schemas/events.ts'
 import { topics } from '../schemas/topics.ts'
 import { defineTopicHandler } from '../plugins/topic-handlers.ts'
-import { revisionOf } from '../fanout/recovery.ts'
+import { messageFrame, revisionOf } from '../fanout/recovery.ts'
 
 export default defineTopicHandler({
   name: 'messages-fanout',
   topic: topics.messages,
   mode: 'broadcast',
   async handle (event, { app, position }) {
-    app.fanout.publish(event.channelId, event.type, messageEventData(event, position), position)
+    app.fanout.hub.publishFrame(event.channelId, messageFrame(event, position), position)
     const revision = revisionOf(event)
     if (revision) app.fanout.hub.recovery.revise(event.channelId, position, revision)
   }

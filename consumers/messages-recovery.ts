@@ -2,22 +2,20 @@
 // so a client that reconnects to any instance can be given what it missed (docs/recovery.md). One
 // pipelined round trip per batch. Edits and deletions carry their revision: the log serves each
 // message's earlier frames as it stands now (a deleted message's text is never replayed).
-import { messageEventData } from '../schemas/events.ts'
 import { topics } from '../schemas/topics.ts'
 import { defineTopicHandler } from '../plugins/topic-handlers.ts'
-import { frames } from '../fanout/protocol.ts'
-import { revisionOf } from '../fanout/recovery.ts'
+import { messageFrame, revisionOf } from '../fanout/recovery.ts'
 
 export default defineTopicHandler({
   name: 'messages-recovery',
   topic: topics.messages,
   mode: 'shared',
   async handleBatch (events, { app }) {
-    // The very frame messages-fanout publishes (test/e2e/recovery.test.ts compares them byte for byte).
+    // The very frame messages-fanout publishes, from the same builder (test/e2e/recovery.test.ts compares them byte for byte).
     await app.recovery.log.appendBatch(events.map(({ event, position }) => ({
       channel: event.channelId,
       position,
-      frame: frames.event(event.channelId, event.type, messageEventData(event, position), position),
+      frame: messageFrame(event, position),
       revision: revisionOf(event)
     })))
   }

@@ -1,11 +1,20 @@
 // Parses and dispatches one client frame. Every failure becomes an `error` frame, never a throw.
-import type { FanoutHub } from './hub.ts'
+import type { Position } from '../schemas/message.ts'
 import { clientFrameCheckers, frames, type ClientFrame, type ErrorCode } from './protocol.ts'
 import type { Connection } from './types.ts'
 
 type Op = keyof typeof clientFrameCheckers
 
-export function handleClientFrame (hub: FanoutHub, conn: Connection, data: string | ArrayBuffer | Uint8Array, isBinary: boolean): void {
+/** What a client frame may ask of the hub (the hub passes itself; declared here so hub.ts is not imported back). */
+export interface FrameTarget {
+  readonly maxPayload: number
+  send (conn: Connection, frame: string): void
+  error (conn: Connection, code: string, message: string): void
+  subscribe (conn: Connection, channel: string, since?: Position): Promise<boolean>
+  unsubscribe (conn: Connection, channel: string): boolean
+}
+
+export function handleClientFrame (hub: FrameTarget, conn: Connection, data: string | ArrayBuffer | Uint8Array, isBinary: boolean): void {
   const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength
   if (size > hub.maxPayload) return hub.error(conn, 'frame_too_large', `frames are limited to ${hub.maxPayload} bytes`)
   if (isBinary) return hub.error(conn, 'bad_frame', 'frames are JSON text, not binary')

@@ -8,12 +8,14 @@ import { handleClientFrame } from './client-frames.ts'
 import { PendingSubscribes, type Pending } from './pending.ts'
 import { FrameBudget, type FrameBudgetOptions } from './frame-budget.ts'
 import { RecoveryBuffer } from './recovery-buffer.ts'
-import type { Connection, FanoutHooks, FanoutHubOptions, FanoutLogger, FanoutStats, Identity, AuthRequest, SocketHandle, Transport, TransportName } from './types.ts'
+import { HubHooks, type DecisionHooks, type DecisionName, type NotificationHooks, type NotificationName } from './hooks.ts'
+import type { Connection, FanoutHubOptions, FanoutLogger, FanoutStats, Identity, AuthRequest, SocketHandle, Transport, TransportName } from './types.ts'
 
 /** Channels whose last position is remembered (any id is a valid channel: the map must not grow forever). */
 const MAX_CHANNEL_POSITIONS = 100_000
 
 export type * from './types.ts'
+export type { DecisionName, NotificationName } from './hooks.ts'
 export { FanoutAuthError } from './auth.ts'
 
 /** A connection as the hub tracks it; hooks see it as a read-only `Connection`. */
@@ -48,7 +50,7 @@ export class FanoutHub {
   readonly log: FanoutLogger
   /** Recent message events per channel, for reconnect recovery (fed by `publish`). */
   readonly recovery: RecoveryBuffer
-  #hooks: Partial<FanoutHooks>
+  readonly #hooks: HubHooks
   readonly #transports = new Set<Transport>()
   readonly #conns = new Map<string, Conn>()
   readonly #perUser = new Map<string, number>()
@@ -56,7 +58,6 @@ export class FanoutHub {
   readonly #positions = new Map<string, Position>()
 
   constructor (opts: FanoutHubOptions = {}) {
-    this.#hooks = { ...opts.hooks }
     this.maxSubscriptions = opts.maxSubscriptions ?? 100
     this.maxPayload = opts.maxPayload ?? 16384
     this.maxPendingFrames = opts.maxPendingFrames ?? 1000
@@ -65,17 +66,30 @@ export class FanoutHub {
     this.frameBudget = { rate: 20, burst: 200, ...opts.frameBudget }
     this.log = opts.logger ?? silent
     this.recovery = new RecoveryBuffer(opts.recovery)
+    this.#hooks = new HubHooks(this.log)
+    if (opts.hooks) this.#hooks.addAll(opts.hooks, 'the hooks option')
   }
 
-  /** Adds or replaces hooks; plugins registered after the fanout (auth, presence) plug in here. */
-  setHooks (hooks: Partial<FanoutHooks>): void { Object.assign(this.#hooks, hooks) }
-  get hooks (): Readonly<Partial<FanoutHooks>> { return this.#hooks }
+  /**
+   * Adds a notification hook (onConnect, onDisconnect, onSubscribed, onUnsubscribed): every one
+   * added runs, in the order added; `owner` (the plugin) names it when it fails. fanout/hooks.ts.
+   */
+  addHook<K extends NotificationName> (name: K, fn: NotificationHooks[K], owner: string): void { this.#hooks.add(name, fn, owner) }
+  /** `addHook` for each of `hooks` (a plugin's several notifications at once). */
+  addHooks (hooks: Partial<NotificationHooks>, owner: string): void { this.#hooks.addAll(hooks, owner) }
+  /**
+   * Sets a decision hook (authenticate, authorizeSubscribe, onSubscribe): one owner each, and a
+   * second one throws naming both. `replaces` names the current owner to replace it on purpose.
+   */
+  setDecision<K extends DecisionName> (name: K, fn: DecisionHooks[K], owner: string, replaces?: string): void { this.#hooks.decide(name, fn, owner, replaces) }
+  /** The decision hook set for `name`, if any. */
+  decision<K extends DecisionName> (name: K): DecisionHooks[K] | undefined { return this.#hooks.decision(name) }
 
   addTransport (transport: Transport): void { this.#transports.add(transport) }
   removeTransport (transport: Transport): void { this.#transports.delete(transport) }
 
   /** Who is connecting (undefined: anonymous); throws FanoutAuthError (→ HTTP 401) to refuse. */
-  authenticate (req: AuthRequest): Promise<Identity | undefined> { return authenticateUpgrade(this.#hooks.authenticate, req) }
+  authenticate (req: AuthRequest): Promise<Identity | undefined> { return authenticateUpgrade(this.#hooks.decision('authenticate'), req) }
 
   /** Registers a socket that has just opened and greets it with `ready`. */
   connect (handle: SocketHandle, transport: TransportName, identity: Identity | undefined, ip: string): Connection {
@@ -88,7 +102,7 @@ export class FanoutHub {
     this.stats.connections[transport]++
     if (identity?.expiresAt !== undefined) this.#expireAt(conn, identity.expiresAt)
     this.send(conn, frames.ready(conn.id, conn.user))
-    void this.#runHook('onConnect', conn)
+    this.#hooks.notify('onConnect', conn)
     return conn
   }
 
@@ -111,7 +125,7 @@ export class FanoutHub {
     this.stats.connections[conn.transport]--
     for (const pending of conn.pending.values()) this.#settle(pending)
     // Channels stay on the object so onDisconnect (presence) can see where the user was.
-    void this.#runHook('onDisconnect', conn)
+    this.#hooks.notify('onDisconnect', conn)
   }
 
   /** Closes a client that cannot keep up; called by transports past the backpressure limit. */
@@ -213,20 +227,33 @@ export class FanoutHub {
 
   /** Serialises the event once and hands the same string to every transport; returns deliveries. */
   publish (channel: string, type: string, data: unknown, position?: Position): number {
-    if (position) {
-      const last = this.#positions.get(channel)
-      // Kafka redelivers the uncommitted tail of a batch after a consumer restart: an event at or
-      // below what this channel already sent is a replay, and sockets never see it twice.
-      if (last && last.epoch === position.epoch && compareOffsets(position.offset, last.offset) <= 0) {
-        this.stats.replaysDropped++
-        return 0
-      }
-      // Re-inserted so the map is in order of last use: the least recently active channel goes first.
-      this.#positions.delete(channel)
-      this.#positions.set(channel, position)
-      if (this.#positions.size > MAX_CHANNEL_POSITIONS) this.#positions.delete(this.#positions.keys().next().value!)
+    if (position && !this.#advance(channel, position)) return 0
+    return this.#deliver(channel, frames.event(channel, type, data, position), position)
+  }
+
+  /** `publish` for an `event` frame built already (message events: fanout/recovery.ts `messageFrame`, the builder replays share). */
+  publishFrame (channel: string, frame: string, position?: Position): number {
+    if (position && !this.#advance(channel, position)) return 0
+    return this.#deliver(channel, frame, position)
+  }
+
+  /** Moves the channel's position to `position`; false for a redelivery (at or below it), counted and not sent. */
+  #advance (channel: string, position: Position): boolean {
+    const last = this.#positions.get(channel)
+    // Kafka redelivers the uncommitted tail of a batch after a consumer restart: an event at or
+    // below what this channel already sent is a replay, and sockets never see it twice.
+    if (last && last.epoch === position.epoch && compareOffsets(position.offset, last.offset) <= 0) {
+      this.stats.replaysDropped++
+      return false
     }
-    const frame = frames.event(channel, type, data, position)
+    // Re-inserted so the map is in order of last use: the least recently active channel goes first.
+    this.#positions.delete(channel)
+    this.#positions.set(channel, position)
+    if (this.#positions.size > MAX_CHANNEL_POSITIONS) this.#positions.delete(this.#positions.keys().next().value!)
+    return true
+  }
+
+  #deliver (channel: string, frame: string, position: Position | undefined): number {
     if (position) this.recovery.remember(channel, position, frame)
     let delivered = 0
     for (const transport of this.#transports) delivered += transport.publish(channel, frame)
@@ -250,10 +277,12 @@ export class FanoutHub {
     const start = this.position(channel)
     const pending = this.#pending.start(conn, channel)
     conn.pending.set(channel, pending)
+    const authorize = this.#hooks.decision('authorizeSubscribe')
+    const onSubscribe = this.#hooks.decision('onSubscribe')
     try {
-      await this.#hooks.authorizeSubscribe?.(conn, channel)
+      await authorize?.(conn, channel)
       if (pending.settled) return false
-      let result = this.#hooks.onSubscribe ? await this.#hooks.onSubscribe(conn, channel, since, start) : { position: start, recovered: false }
+      let result = onSubscribe ? await onSubscribe(conn, channel, since, start) : { position: start, recovered: false }
       if (pending.settled) return false
       if (result.replay?.length && this.#flushBytes(result.replay, pending) > this.maxReplayBytes) {
         // Sent in one synchronous burst, it would overflow the send buffer and end in a 4008 close
@@ -266,17 +295,17 @@ export class FanoutHub {
       // removed): the access re-check of live subscribers cannot see this one yet, so check again,
       // and once more for every change `refreshAccess` reports during a check. Nothing can change
       // between the last check and going live below (one synchronous step).
-      let recheck = this.#hooks.onSubscribe !== undefined
-      while (this.#hooks.authorizeSubscribe && (recheck || pending.accessChanged)) {
+      let recheck = onSubscribe !== undefined
+      while (authorize && (recheck || pending.accessChanged)) {
         recheck = pending.accessChanged = false
-        await this.#hooks.authorizeSubscribe(conn, channel)
+        await authorize(conn, channel)
         if (pending.settled) return false
       }
       this.#pending.flush(pending, conn.handle, result)
       if (conn.closed) return false // a send above may have dropped a slow client
       conn.channels.add(channel)
       conn.handle.subscribe(channel)
-      void this.#runHook('onSubscribed', conn, channel)
+      this.#hooks.notify('onSubscribed', conn, channel)
       return true
     } catch (err) {
       const code = (err as { code?: unknown }).code
@@ -308,7 +337,7 @@ export class FanoutHub {
     if (pending) { this.#settle(pending); return true }
     if (!conn.channels.delete(channel)) return false
     conn.handle.unsubscribe(channel)
-    void this.#runHook('onUnsubscribed', conn, channel)
+    this.#hooks.notify('onUnsubscribed', conn, channel)
     return true
   }
 
@@ -330,13 +359,5 @@ export class FanoutHub {
     if (pending.settled) return
     this.#settle(pending)
     this.error(pending.conn, code, message)
-  }
-
-  async #runHook (name: 'onConnect' | 'onDisconnect' | 'onSubscribed' | 'onUnsubscribed', conn: Conn, channel?: string): Promise<void> {
-    try {
-      await this.#hooks[name]?.(conn, channel as string)
-    } catch (err) {
-      this.log.error({ err, connectionId: conn.id, channel }, `${name} hook failed`)
-    }
   }
 }

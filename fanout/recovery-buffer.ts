@@ -5,15 +5,9 @@
 // without a hole, which is what lets it prove that a channel had no other events in a range.
 import type { Position } from '../schemas/message.ts'
 import { revise, type ChannelWindow, type RecoveredEvent, type Revision } from './recovery.ts'
+import type { RecoveryBufferOptions } from './types.ts'
 
-export interface RecoveryBufferOptions {
-  /** message events kept per channel; default 100 */
-  size?: number
-  /** channels kept; default 1000 */
-  maxChannels?: number
-  /** UTF-8 bytes of frames kept, all channels together; default 50 MiB */
-  maxBytes?: number
-}
+export type { RecoveryBufferOptions }
 
 /** Offsets [from, high] of one partition were all seen, in order, with no hole. */
 interface PartitionWindow { from: bigint, high: bigint }

@@ -5,6 +5,7 @@
 // completeness is proven with windows ("this source saw every record of the partition in
 // (floor, high]"), never by counting offsets.
 import type { Position } from '../schemas/message.ts'
+import { messageEventData, type MessageEvent } from '../schemas/events.ts'
 import { frames } from './protocol.ts'
 import type { SubscribeResult } from './types.ts'
 
@@ -22,6 +23,15 @@ export interface ChannelWindow {
   events: readonly RecoveredEvent[]
   /** set by a shared log that left the events unread because they exceed the replay budget (the window then proves nothing) */
   overBudget?: boolean
+}
+
+/**
+ * The `event` frame of a message event: the one builder for the frame delivered live
+ * (consumers/messages-fanout.ts), kept in the shared log for replay (consumers/messages-recovery.ts)
+ * and rebuilt by `revise`, so a replay is byte for byte what was sent live.
+ */
+export function messageFrame (event: MessageEvent, position: Position): string {
+  return frames.event(event.channelId, event.type, messageEventData(event, position), position)
 }
 
 /**

@@ -1,6 +1,5 @@
 // The hub's contracts: what transports hand it, what hooks receive, what stats it keeps.
 import type { Position } from '../schemas/message.ts'
-import type { RecoveryBufferOptions } from './recovery-buffer.ts'
 import type { FrameBudgetOptions } from './frame-budget.ts'
 
 export type TransportName = 'uws' | 'fastify'
@@ -34,7 +33,7 @@ export interface SubscribeResult {
   replay?: string[]
 }
 
-/** Extension points; all optional, all async. Set at construction or later with `hub.setHooks`. */
+/** Extension points; all optional, all async. Notifications are added with `hub.addHook` (all run), decisions set once with `hub.setDecision` (fanout/hooks.ts). */
 export interface FanoutHooks {
   /** Identity of an upgrading client; throw (or return an Error) to answer 401. Null/undefined: anonymous. */
   authenticate (req: AuthRequest): Promise<Identity | null | undefined | Error>
@@ -71,6 +70,16 @@ export interface FanoutLogger {
   debug (obj: object, msg?: string): void
   warn (obj: object, msg?: string): void
   error (obj: object, msg?: string): void
+}
+
+/** The per-instance recovery buffer's bounds (fanout/recovery-buffer.ts). */
+export interface RecoveryBufferOptions {
+  /** message events kept per channel; default 100 */
+  size?: number
+  /** channels kept; default 1000 */
+  maxChannels?: number
+  /** UTF-8 bytes of frames kept, all channels together; default 50 MiB */
+  maxBytes?: number
 }
 
 export interface FanoutHubOptions {

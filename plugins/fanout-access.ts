@@ -26,18 +26,16 @@ export default fp(async function fanoutAccess (app) {
 
   // Counted per instance, over the connections open now: a burst of parallel upgrades of one user
   // can pass the check together (they are counted from the next upgrade on).
-  hub.setHooks({
-    async authenticate (req) {
-      const identity = await identify(req)
-      if (identity instanceof Error || !identity || max === 0) return identity
-      if (hub.connectionsOf(identity.userId) >= max) {
-        return refuse(`too many connections: at most ${max} WebSocket connections per user`, 429)
-      }
-      return identity
-    },
-    async authorizeSubscribe (conn: Connection, channel: string) {
-      const reason = await app.channels.refusal(conn.user ? { id: conn.user } : null, channel, 'read')
-      if (reason) throw Object.assign(new Error(reason), { code: 'forbidden' })
+  hub.setDecision('authenticate', async (req) => {
+    const identity = await identify(req)
+    if (identity instanceof Error || !identity || max === 0) return identity
+    if (hub.connectionsOf(identity.userId) >= max) {
+      return refuse(`too many connections: at most ${max} WebSocket connections per user`, 429)
     }
-  })
+    return identity
+  }, 'fanout-access')
+  hub.setDecision('authorizeSubscribe', async (conn: Connection, channel: string) => {
+    const reason = await app.channels.refusal(conn.user ? { id: conn.user } : null, channel, 'read')
+    if (reason) throw Object.assign(new Error(reason), { code: 'forbidden' })
+  }, 'fanout-access')
 }, { name: 'fanout-access', dependencies: ['fanout', 'auth', 'channels'] })

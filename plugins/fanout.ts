@@ -24,7 +24,7 @@ declare module 'fastify' {
 }
 
 export interface FanoutPluginOptions {
-  /** Hooks known at registration; plugins registered later use `app.fanout.hub.setHooks()`. */
+  /** Hooks known at registration; plugins registered later use `app.fanout.hub.addHook()` (notifications) or `setDecision()` (decisions). */
   hooks?: Partial<FanoutHooks>
   /** false serves /ws on the API port only (no uWS server); default true */
   uws?: boolean

@@ -9,9 +9,7 @@ export const personalChannel = (userId: string) => `${PERSONAL_PREFIX}${userId}`
 
 export default fp(async function personalChannels (app) {
   const { hub } = app.fanout
-  hub.setHooks({
-    async onConnect (conn) {
-      if (conn.user !== undefined) await hub.subscribe(conn, personalChannel(conn.user))
-    }
-  })
+  hub.addHook('onConnect', async (conn) => {
+    if (conn.user !== undefined) await hub.subscribe(conn, personalChannel(conn.user))
+  }, 'personal-channel')
 }, { name: 'personal-channel', dependencies: ['fanout', 'channels'] })

@@ -7,8 +7,7 @@
 // connections `disconnected` (instance_lost) and their users offline. docs/connections.md.
 import { EventEmitter } from 'node:events'
 import fp from 'fastify-plugin'
-import type { Connection, FanoutHooks } from '../../fanout/types.ts'
-import type { FanoutHub } from '../../fanout/hub.ts'
+import type { Connection } from '../../fanout/types.ts'
 import { CloseCodes, frames } from '../../fanout/protocol.ts'
 import { PERSONAL_PREFIX, STATUS_PREFIX } from '../channels/index.ts'
 import type { ConnectionEvent, DisconnectReason, UserStatus } from '../../schemas/connections.ts'
@@ -52,21 +51,6 @@ export function disconnectReason (ended: Connection['ended']): { reason: Disconn
   }
   // 1006: no close frame (network gone, process killed); 1005: a close frame without a code
   return { reason: code === null || code === 1006 ? 'connection_lost' : 'client_closed', code }
-}
-
-/**
- * Adds notification hooks after those already set. A hub whose `setHooks` composes runs both; one
- * that replaces (before issue 13's composition lands) would drop presence and the personal channel,
- * so the earlier hook is then chained here, both running side by side.
- */
-function addNotificationHooks (hub: FanoutHub, hooks: Partial<Pick<FanoutHooks, 'onConnect' | 'onDisconnect' | 'onSubscribed' | 'onUnsubscribed'>>) {
-  for (const [name, hook] of Object.entries(hooks) as Array<[keyof typeof hooks, (...args: any[]) => Promise<void>]>) {
-    const earlier = hub.hooks[name] as ((...args: any[]) => Promise<void>) | undefined
-    hub.setHooks({ [name]: hook })
-    if (earlier && hub.hooks[name] === hook) {
-      hub.setHooks({ [name]: async (...args: any[]) => { await Promise.all([earlier(...args), hook(...args)]) } })
-    }
-  }
 }
 
 /** Channels whose subscriptions are not reported: the implied personal channel, status channels. */
@@ -130,7 +114,7 @@ export default fp<{ registry?: ConnectionRegistry }>(async function connections 
     await announce(change)
   }
 
-  addNotificationHooks(hub, {
+  hub.addHooks({
     async onConnect (conn) {
       if (conn.user === undefined) return
       tracked.set(conn.id, { user: conn.user, connectedAt: new Date().toISOString(), transport: conn.transport, queue: Promise.resolve() })
@@ -165,7 +149,7 @@ export default fp<{ registry?: ConnectionRegistry }>(async function connections 
         await reportGone({ connectionId: conn.id, userId: entry.user, instanceId, transport: entry.transport, connectedAt: entry.connectedAt }, reason, code)
       })
     }
-  })
+  }, 'connections')
 
   /** Reports the connections of one lapsed instance (another's, or this one's from an earlier run). */
   async function reap (claimed: { instanceId: string, connections: LiveConnection[] }) {

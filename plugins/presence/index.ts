@@ -72,7 +72,7 @@ export default fp<{ presence?: PresenceStore }>(async function presence (app, op
   }
 
   const { hub } = app.fanout
-  hub.setHooks({
+  hub.addHooks({
     // A join is announced only if the subscription is still live once it is written: a subscribe
     // undone by an unsubscribe (or a disconnect) before then announces nothing, neither join nor leave.
     async onSubscribed (conn, channel) {
@@ -105,7 +105,7 @@ export default fp<{ presence?: PresenceStore }>(async function presence (app, op
         for (const channel of [...entry.channels]) await leave(conn.id, channel, entry).catch((err) => log.warn({ err, channel }, 'presence leave failed'))
       })
     }
-  })
+  }, 'presence')
 
   // Connections still open stay present: refresh them three times per TTL (one batch per instance).
   const refresh = setInterval(() => {

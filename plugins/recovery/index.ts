@@ -48,8 +48,8 @@ export default fp<RecoveryPluginOptions>(async function recovery (app, opts) {
     (app.redis ? createRedisRecoveryLog(app.redis, options) : createEmbeddedRecoveryLog({ ...options, maxChannels: config.RECOVERY_CHANNELS }))
   const logger = app.log.child({ component: 'recovery' })
   // What onSubscribe answered. The hub may still refuse a replay over its budget (it then answers
-  // recovered: false and counts hub.stats.replaysOverBudget); this plugin is its only onSubscribe
-  // hook, so every such refusal is one of the recoveries counted here.
+  // recovered: false and counts hub.stats.replaysOverBudget); this plugin owns the onSubscribe
+  // decision (a second owner is an error at boot), so every such refusal is one of the recoveries counted here.
   const answered = { recovered: 0, notRecovered: 0, replayedEvents: 0, sharedLogReads: 0, sharedLogEvents: 0 }
   const overBudgetBefore = hub.stats.replaysOverBudget
   const refusedByHub = () => hub.stats.replaysOverBudget - overBudgetBefore
@@ -85,22 +85,20 @@ export default fp<RecoveryPluginOptions>(async function recovery (app, opts) {
   /** UTF-8 bytes of a replay, as the hub counts them against its budget. */
   const bytesOf = (replay: string[]) => replay.reduce((sum, frame) => sum + Buffer.byteLength(frame), 0)
 
-  hub.setHooks({
-    async onSubscribe (_conn, channel, since, start) {
-      const result = since ? await recover(channel, since) : null
-      if (since) {
-        if (!result) answered.notRecovered++
-        else {
-          answered.recovered++
-          // A replay over the budget on its own is refused by the hub (and counted there); live
-          // frames buffered during the lookup can still tip a smaller one over (also counted there).
-          if (bytesOf(result.replay ?? []) <= hub.maxReplayBytes) answered.replayedEvents += result.replay?.length ?? 0
-        }
+  hub.setDecision('onSubscribe', async (_conn, channel, since, start) => {
+    const result = since ? await recover(channel, since) : null
+    if (since) {
+      if (!result) answered.notRecovered++
+      else {
+        answered.recovered++
+        // A replay over the budget on its own is refused by the hub (and counted there); live
+        // frames buffered during the lookup can still tip a smaller one over (also counted there).
+        if (bytesOf(result.replay ?? []) <= hub.maxReplayBytes) answered.replayedEvents += result.replay?.length ?? 0
       }
-      // Not recovered: the client stands where the subscribe started; every later event comes live.
-      return result ?? { position: start, recovered: false }
     }
-  })
+    // Not recovered: the client stands where the subscribe started; every later event comes live.
+    return result ?? { position: start, recovered: false }
+  }, 'recovery')
   app.decorate('recovery', { log, stats, recover } satisfies Recovery)
   app.log.info({ recoveryLog: log.kind }, `recovery: per-instance buffer of ${config.RECOVERY_BUFFER} events per channel, shared log ${log.kind === 'redis' ? 'in Redis' : 'in process (set REDIS_URL to share it)'}`)
 }, { name: 'recovery', dependencies: ['fanout', 'redis'] })

@@ -132,18 +132,16 @@ t.test('subscriptions per connection: WS_MAX_SUBSCRIPTIONS', async (t) => {
 t.test('a subscribe still in its recovery lookup when the channel is made private never goes live', async (t) => {
   const { app, urls } = await listening(t, { JWT_SECRET: secret })
   const { hub } = app.fanout
-  const recover = hub.hooks.onSubscribe!
+  const recover = hub.decision('onSubscribe')!
   let entered!: () => void
   const inLookup = new Promise<void>((resolve) => { entered = resolve })
   let release!: () => void
   const released = new Promise<void>((resolve) => { release = resolve })
   // Hold eve's subscribe in onSubscribe (the recovery hook) across the access change.
-  hub.setHooks({
-    async onSubscribe (conn, channel, since, start) {
-      if (channel === 'launch') { entered(); await released }
-      return recover(conn, channel, since, start)
-    }
-  })
+  hub.setDecision('onSubscribe', async (conn, channel, since, start) => {
+    if (channel === 'launch') { entered(); await released }
+    return recover(conn, channel, since, start)
+  }, 'test', 'recovery')
   const eve = await TestClient.open(urls.uws, `?token=${token({ sub: 'eve' })}`)
   eve.send({ op: 'subscribe', channel: 'launch' })
   await inLookup

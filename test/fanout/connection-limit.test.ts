@@ -46,9 +46,8 @@ t.test('WS_MAX_CONNECTIONS=3: the fourth upgrade is a 503 on both ports, the API
   t.pass('open connections are served')
 
   // One leaves: there is room again.
-  const onDisconnect = hub.hooks.onDisconnect
   const gone = new Promise<void>((resolve) => {
-    hub.setHooks({ async onDisconnect (conn) { await onDisconnect?.(conn); resolve() } })
+    hub.addHook('onDisconnect', async () => { resolve() }, 'test')
   })
   open[0].close()
   await gone

@@ -30,7 +30,7 @@ t.test('one publish reaches subscribers on both ports', async (t) => {
 
 t.test('hooks set after registration apply; a refused upgrade is a 401 on both ports', async (t) => {
   const { app, target } = await buildApp(t)
-  app.fanout.hub.setHooks({ authenticate: async ({ token }) => token === 'good' ? { userId: 'u1' } : new Error('bad token') })
+  app.fanout.hub.setDecision('authenticate', async ({ token }) => token === 'good' ? { userId: 'u1' } : new Error('bad token'), 'test')
   for (const name of ['uws', 'fastify'] as const) {
     const refused = await upgradeStatus(`${target(name).url}?token=bad`)
     t.equal(refused.status, 401, name)
