@@ -15,7 +15,6 @@ export class FanoutAuthError extends Error {
 /** The reason phrase of a refused upgrade. */
 export const refusalName = (status: number) => status === 503 ? 'Service Unavailable' : status === 429 ? 'Too Many Requests' : status === 403 ? 'Forbidden' : 'Unauthorized'
 
-
 /** Without an authenticate hook, `?user=<id>` is trusted as the identity: a development convenience. */
 export async function devIdentity (req: AuthRequest): Promise<Identity | undefined | Error> {
   if (req.user === undefined || req.user === '') return undefined

@@ -23,7 +23,7 @@ export function handleClientFrame (hub: FrameTarget, conn: Connection, data: str
   const msg = frame.value
   switch (msg.op) {
     case 'ping': return hub.send(conn, frames.pong())
-    case 'subscribe': return void hub.subscribe(conn, msg.channel, msg.since)
+    case 'subscribe': void hub.subscribe(conn, msg.channel, msg.since); return
     case 'unsubscribe':
       if (!hub.unsubscribe(conn, msg.channel)) hub.error(conn, 'not_subscribed', `not subscribed to ${msg.channel}`)
   }

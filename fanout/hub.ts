@@ -94,8 +94,16 @@ export class FanoutHub {
   /** Registers a socket that has just opened and greets it with `ready`. */
   connect (handle: SocketHandle, transport: TransportName, identity: Identity | undefined, ip: string): Connection {
     const conn: Conn = {
-      id: randomUUID(), user: identity?.userId, name: identity?.name, ip, transport,
-      channels: new Set(), handle, pending: new Map(), budget: new FrameBudget(this.frameBudget), closed: false
+      id: randomUUID(),
+      user: identity?.userId,
+      name: identity?.name,
+      ip,
+      transport,
+      channels: new Set(),
+      handle,
+      pending: new Map(),
+      budget: new FrameBudget(this.frameBudget),
+      closed: false
     }
     this.#conns.set(conn.id, conn)
     if (conn.user !== undefined) this.#perUser.set(conn.user, (this.#perUser.get(conn.user) ?? 0) + 1)
@@ -296,10 +304,12 @@ export class FanoutHub {
       // and once more for every change `refreshAccess` reports during a check. Nothing can change
       // between the last check and going live below (one synchronous step).
       let recheck = onSubscribe !== undefined
-      while (authorize && (recheck || pending.accessChanged)) {
-        recheck = pending.accessChanged = false
-        await authorize(conn, channel)
-        if (pending.settled) return false
+      if (authorize) {
+        while (recheck || pending.accessChanged) {
+          recheck = pending.accessChanged = false
+          await authorize(conn, channel)
+          if (pending.settled) return false
+        }
       }
       this.#pending.flush(pending, conn.handle, result)
       if (conn.closed) return false // a send above may have dropped a slow client

@@ -23,7 +23,6 @@ declare module 'fastify' {
   }
 }
 
-
 /**
  * Routes a client may call without a user token when auth is on: probes, metrics and docs; the server
  * and admin APIs take an API key instead (plugins/api-keys.ts).

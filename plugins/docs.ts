@@ -14,9 +14,14 @@ const named = new Set(components.map((s) => s.$id))
 
 /** What each error status means across the API (DESIGN.md), so no response reads "Default Response". */
 const statusMeaning: Record<string, string> = {
-  400: 'bad input: the message names the field', 401: 'no token or a bad one', 403: 'not allowed',
-  404: 'not found', 409: 'conflict', 413: 'body too large (BODY_LIMIT)',
-  415: 'a body in a media type other than application/json', 422: 'refused by moderation',
+  400: 'bad input: the message names the field',
+  401: 'no token or a bad one',
+  403: 'not allowed',
+  404: 'not found',
+  409: 'conflict',
+  413: 'body too large (BODY_LIMIT)',
+  415: 'a body in a media type other than application/json',
+  422: 'refused by moderation',
   429: 'rate limited: RATE_LIMIT_MAX writes per RATE_LIMIT_WINDOW, when rate limits are on (see retry-after)',
   503: 'a dependency is down, or the instance is shutting down: nothing was accepted, retry later'
 }

@@ -43,11 +43,17 @@ export default fp<FanoutPluginOptions>(async function fanout (app, opts) {
   const fileLimit = config.WS_MAX_CONNECTIONS === 0 ? openFileLimit() : undefined
   const maxConnections = config.WS_MAX_CONNECTIONS || defaultMaxConnections(fileLimit)
   log.info({ maxConnections, openFileLimit: fileLimit }, `fanout: at most ${maxConnections} WebSocket connections on this instance${config.WS_MAX_CONNECTIONS ? '' : ' (below the open-file limit)'}`)
-  const hub = new FanoutHub({ hooks: opts.hooks, maxConnections, maxPayload: config.WS_MAX_PAYLOAD, maxSubscriptions: config.WS_MAX_SUBSCRIPTIONS, logger: log,
+  const hub = new FanoutHub({
+    hooks: opts.hooks,
+    maxConnections,
+    maxPayload: config.WS_MAX_PAYLOAD,
+    maxSubscriptions: config.WS_MAX_SUBSCRIPTIONS,
+    logger: log,
     frameBudget: { rate: config.WS_FRAME_RATE, burst: config.WS_FRAME_BURST },
     // A replay is sent in one synchronous burst: it must leave room for live traffic in the send buffer.
     maxReplayBytes: Math.floor(config.WS_MAX_BACKPRESSURE / 2),
-    recovery: { size: config.RECOVERY_BUFFER, maxChannels: config.RECOVERY_CHANNELS, maxBytes: config.RECOVERY_BUFFER_BYTES } })
+    recovery: { size: config.RECOVERY_BUFFER, maxChannels: config.RECOVERY_CHANNELS, maxBytes: config.RECOVERY_BUFFER_BYTES }
+  })
   const wsTransport = createWsTransport({ hub, maxBackpressure: config.WS_MAX_BACKPRESSURE, idleTimeout: config.WS_IDLE_TIMEOUT })
   let uws: UwsServer | undefined
 

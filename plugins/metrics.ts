@@ -1,5 +1,7 @@
 // Prometheus metrics at GET /metrics: HTTP, the log (produced, handled, dead letters, lag), the
 // fanout and the history cache. Counters owned by other plugins are read at scrape time.
+// prom-client metrics join their `registers` when constructed, hence the bare `new`s below.
+/* eslint no-new: off */
 import fp from 'fastify-plugin'
 import { Type } from '@sinclair/typebox'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'

@@ -10,9 +10,16 @@ const query = new URLSearchParams(location.search)
 const WS_URL = query.get('ws') || `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`
 
 const state = {
-  me: null, channel: null, client: null, room: null,
-  messages: new Map(), present: new Map(), typing: new Map(),
-  editing: null, draft: null, typingSentAt: 0
+  me: null,
+  channel: null,
+  client: null,
+  room: null,
+  messages: new Map(),
+  present: new Map(),
+  typing: new Map(),
+  editing: null,
+  draft: null,
+  typingSentAt: 0
 }
 
 // ---- the client ----------------------------------------------------------------------------------

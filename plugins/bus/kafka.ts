@@ -404,15 +404,17 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
       const lags: ConsumerLag[] = []
       for (const [group, { topics, start, handled }] of groups) {
         const committedByTopic = await a.fetchOffsets({ groupId: group, topics })
-        for (const topic of topics) for (const end of ends.get(topic) ?? []) {
-          const committed = committedByTopic.find((c) => c.topic === topic)
-          // what this instance handled counts at once, also before the commit lands
-          const stored = committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? '-1'
-          const local = handled.get(`${topic}/${end.partition}`)
-          const done = local !== undefined && Number(local) > Number(stored) ? local : stored
-          // nothing committed yet: from where a broadcast group started, else the partition's start
-          const from = done !== '-1' ? done : start.get(`${topic}/${end.partition}`) ?? end.low
-          lags.push({ group, topic: logical(topic), partition: end.partition, lag: Math.max(0, Number(end.high) - Number(from)) })
+        for (const topic of topics) {
+          for (const end of ends.get(topic) ?? []) {
+            const committed = committedByTopic.find((c) => c.topic === topic)
+            // what this instance handled counts at once, also before the commit lands
+            const stored = committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? '-1'
+            const local = handled.get(`${topic}/${end.partition}`)
+            const done = local !== undefined && Number(local) > Number(stored) ? local : stored
+            // nothing committed yet: from where a broadcast group started, else the partition's start
+            const from = done !== '-1' ? done : start.get(`${topic}/${end.partition}`) ?? end.low
+            lags.push({ group, topic: logical(topic), partition: end.partition, lag: Math.max(0, Number(end.high) - Number(from)) })
+          }
         }
       }
       return lags

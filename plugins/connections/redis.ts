@@ -9,7 +9,7 @@ import { TransientError } from '../errors.ts'
 import type { UserStatus } from '../../schemas/connections.ts'
 import type { ConnectionRegistry, LiveConnection, StatusChange } from './registry.ts'
 
-const NOW = `local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`
+const NOW = 'local t = redis.call(\'TIME\'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)'
 // A status version: above the last one and Redis's clock in ms, so it keeps growing even after the
 // version key expired (a quiet user's key does not stay forever). KEYS[3] = version key.
 const BUMP = `
@@ -48,7 +48,7 @@ redis.call('ZADD', KEYS[2], now + tonumber(ARGV[1]), ids[1])
 return ids[1]`
 
 // KEYS: claims, instance hash. ARGV: instance.
-const FINISH = `if redis.call('HLEN', KEYS[2]) == 0 then redis.call('ZREM', KEYS[1], ARGV[1]) end return 1`
+const FINISH = 'if redis.call(\'HLEN\', KEYS[2]) == 0 then redis.call(\'ZREM\', KEYS[1], ARGV[1]) end return 1'
 
 interface RegistryCommands {
   connRenew (leases: string, instance: string, ttlMs: number, first: string): Promise<number>

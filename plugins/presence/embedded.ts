@@ -1,6 +1,6 @@
 // Presence in process: channel → user → {name, connection → expiry}. Expired entries are pruned
 // whenever the channel is touched. Share one instance between apps to model several instances.
-import type { PresenceMember, PresenceOptions, PresenceStore } from './presence.ts'
+import type { PresenceOptions, PresenceStore } from './presence.ts'
 
 interface UserEntry { name?: string, connections: Map<string, number> }
 

@@ -5,7 +5,7 @@
 import type { Redis } from 'ioredis'
 import { redisCall, redisPipeline } from '../redis.ts'
 import type { ActivityUser } from '../../schemas/user-activity.ts'
-import type { PresenceMember, PresenceOptions, PresenceStore } from './presence.ts'
+import type { PresenceOptions, PresenceStore } from './presence.ts'
 
 // KEYS: users, connections, names. ARGV: user, connection, expiry, now, has name (0|1), name, ttl ms.
 const JOIN = `

@@ -89,11 +89,24 @@ export function parseOptions (argv: string[]): BenchOptions | 'help' {
       args: argv,
       strict: true,
       options: {
-        connections: { type: 'string' }, channels: { type: 'string' }, rate: { type: 'string' }, duration: { type: 'string' },
-        size: { type: 'string' }, transport: { type: 'string' }, target: { type: 'string' }, 'ws-url': { type: 'string' },
-        token: { type: 'string' }, workers: { type: 'string' }, concurrency: { type: 'string' }, 'drain-quiet': { type: 'string' },
-        compare: { type: 'boolean' }, 'slo-p99': { type: 'string' }, json: { type: 'string' }, profile: { type: 'string' },
-        quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }
+        connections: { type: 'string' },
+        channels: { type: 'string' },
+        rate: { type: 'string' },
+        duration: { type: 'string' },
+        size: { type: 'string' },
+        transport: { type: 'string' },
+        target: { type: 'string' },
+        'ws-url': { type: 'string' },
+        token: { type: 'string' },
+        workers: { type: 'string' },
+        concurrency: { type: 'string' },
+        'drain-quiet': { type: 'string' },
+        compare: { type: 'boolean' },
+        'slo-p99': { type: 'string' },
+        json: { type: 'string' },
+        profile: { type: 'string' },
+        quiet: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' }
       }
     }).values
   } catch (err) {

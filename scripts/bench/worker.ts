@@ -61,7 +61,10 @@ async function connectAll (): Promise<WorkerReady> {
       const channel = setup.assignments[index]
       try {
         subscribers[index] = await openSubscriber({
-          kind: setup.kind, url: setup.url, token: setup.token, channel: setup.channels[channel],
+          kind: setup.kind,
+          url: setup.url,
+          token: setup.token,
+          channel: setup.channels[channel],
           onStamp: (stamp) => receive(index, stamp),
           onLost: () => { counters.disconnected++ }
         })
@@ -107,8 +110,18 @@ function finish ({ acked }: FinishRequest): void {
   for (const s of subscribers) s?.close()
   delay.disable()
   const final: WorkerFinal = {
-    type: 'final', ...counters, delivered, histogram: encode(histogram), lost, unacknowledged, lastDeliveryAt, maxElu: Math.max(maxElu, intervalElu()), busyIntervals, intervals,
-    eventLoopDelayP99Ms: delay.percentile(99) / 1e6, eventLoopDelayMaxMs: delay.max / 1e6
+    type: 'final',
+    ...counters,
+    delivered,
+    histogram: encode(histogram),
+    lost,
+    unacknowledged,
+    lastDeliveryAt,
+    maxElu: Math.max(maxElu, intervalElu()),
+    busyIntervals,
+    intervals,
+    eventLoopDelayP99Ms: delay.percentile(99) / 1e6,
+    eventLoopDelayMaxMs: delay.max / 1e6
   }
   port.postMessage(final)
   port.close()

@@ -146,10 +146,24 @@ t.test('/proc/<pid>/stat: utime and stime, whatever the process name holds', asy
 function step (transport: StepResult['transport'], rate: number, p99: number, cpuMicrosPerDelivery: number, lost = 0): StepResult {
   const deliveriesPerSec = rate * 10
   return {
-    transport, target: 'test', rate, sent: rate, acknowledged: rate, httpErrors: 0, httpErrorsBy: {}, expectedDeliveries: rate * 10, delivered: rate * 10 - lost,
-    lost, duplicates: 0, outOfOrder: 0, misrouted: 0, deliveredWithoutAck: 0, disconnected: 0,
+    transport,
+    target: 'test',
+    rate,
+    sent: rate,
+    acknowledged: rate,
+    httpErrors: 0,
+    httpErrorsBy: {},
+    expectedDeliveries: rate * 10,
+    delivered: rate * 10 - lost,
+    lost,
+    duplicates: 0,
+    outOfOrder: 0,
+    misrouted: 0,
+    deliveredWithoutAck: 0,
+    disconnected: 0,
     latencyMs: { count: rate * 10, p50: p99 / 4, p90: p99 / 2, p99, p999: p99, max: p99, mean: p99 / 4 } as StepResult['latencyMs'],
-    messagesPerSec: rate, deliveriesPerSec,
+    messagesPerSec: rate,
+    deliveriesPerSec,
     generator: { workers: 2, workerMaxElu: 0, workerBusyShare: 0, workerEventLoopDelayP99Ms: 0, postsLate: 0, maxBehindScheduleMs: 0, postsQueuedForSlot: 0, saturated: false, reasons: [] },
     server: { cpuMs: 1, cpuSystemMs: 0, cpuPerSec: 0.1, cpuMicrosPerMessage: cpuMicrosPerDelivery * 10, cpuMicrosPerDelivery }
   }

@@ -21,9 +21,17 @@ if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
       cwd: root,
       env: {
         PATH: process.env.PATH,
-        KAFKA_BROKERS: services.kafka, REDIS_URL: services.redis, MONGO_URL: services.mongo,
-        KAFKA_TOPIC_PREFIX: names.topicPrefix, REDIS_KEY_PREFIX: names.keyPrefix, MONGO_DB: names.database,
-        INSTANCE_ID: instanceId, PORT: '0', WS_PORT: '0', LOG_LEVEL: 'info', CONNECTION_LEASE_SECONDS: String(LEASE)
+        KAFKA_BROKERS: services.kafka,
+        REDIS_URL: services.redis,
+        MONGO_URL: services.mongo,
+        KAFKA_TOPIC_PREFIX: names.topicPrefix,
+        REDIS_KEY_PREFIX: names.keyPrefix,
+        MONGO_DB: names.database,
+        INSTANCE_ID: instanceId,
+        PORT: '0',
+        WS_PORT: '0',
+        LOG_LEVEL: 'info',
+        CONNECTION_LEASE_SECONDS: String(LEASE)
       },
       stdio: ['ignore', 'pipe', 'inherit']
     })

@@ -2,7 +2,6 @@
 // proxy this file cuts and restores (test/proxy.ts): the services keep running for the other test
 // files, and the app sees exactly what an outage looks like (connections reset, then refused).
 import t, { type Test } from 'tap'
-import { ObjectId } from 'mongodb'
 import type { Message } from '../../schemas/message.ts'
 import { createKafkaBus } from '../../plugins/bus/kafka.ts'
 import { Client } from '../helper.ts'

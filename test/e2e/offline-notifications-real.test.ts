@@ -15,7 +15,9 @@ if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
   const pushed: NotificationEvent[] = []
   let onPush: (() => void) | undefined
   const pushLog = defineTopicHandler({
-    name: 'test-push-sender', topic: topics.notificationsOffline, mode: 'broadcast',
+    name: 'test-push-sender',
+    topic: topics.notificationsOffline,
+    mode: 'broadcast',
     async handle (event) { pushed.push(event); onPush?.() }
   })
   const a = await buildReal(t, { names }, { handlers: [pushLog] })

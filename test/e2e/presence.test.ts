@@ -1,5 +1,5 @@
 // Presence, typing and personal channels end to end on the embedded services.
-import t, { type Test } from 'tap'
+import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { build, connectAs as connect, presenceUpdate } from '../helper.ts'
 

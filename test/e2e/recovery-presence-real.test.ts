@@ -1,12 +1,11 @@
 // Recovery and presence across two instances on Kafka, Redis and MongoDB: a client reconnects to an
 // instance that never saw what it missed (Redis covers it); a user connected to both instances
 // leaves only when both connections are gone.
-import t, { type Test } from 'tap'
+import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { connectAs as connect, handled, presenceUpdate } from '../helper.ts'
 import { buildReal, cleanupReal, handledLog, realNames, requireServices, unique } from '../services.ts'
 import type { Position } from '../../schemas/message.ts'
-
 
 if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
   const names = realNames('recovery')

@@ -126,4 +126,3 @@ t.test('a since that cannot be trusted gives recovered false, a malformed one an
   t.match(await client.subscribe(CHANNEL), { op: 'subscribed', recovered: false }, 'the connection works and the bad frame subscribed nothing')
   t.equal(app.recovery.stats.recovered, 0)
 })
-

@@ -9,7 +9,7 @@ import { createUwsServer } from '../../fanout/uws-server.ts'
 import fanout, { type FanoutPluginOptions } from '../../plugins/fanout.ts'
 
 type Test = { teardown (fn: () => unknown): void }
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+
 export type Frame = Record<string, any>
 
 /** A server speaking protocol v1 at `url` (ws://…/ws), backed by `hub`. */
@@ -26,8 +26,14 @@ export async function uwsTarget (t: Test, hubOpts: FanoutHubOptions = {}): Promi
 
 export function testConfig (overrides: Partial<Config> = {}): Config {
   return loadConfig({}, {
-    HOST: '127.0.0.1', PORT: 0, WS_PORT: 0, LOG_LEVEL: 'silent', WS_IDLE_TIMEOUT: 0,
-    WS_MAX_PAYLOAD: LIMITS.maxPayload, WS_MAX_BACKPRESSURE: LIMITS.maxBackpressure, ...overrides
+    HOST: '127.0.0.1',
+    PORT: 0,
+    WS_PORT: 0,
+    LOG_LEVEL: 'silent',
+    WS_IDLE_TIMEOUT: 0,
+    WS_MAX_PAYLOAD: LIMITS.maxPayload,
+    WS_MAX_BACKPRESSURE: LIMITS.maxBackpressure,
+    ...overrides
   })
 }
 

@@ -41,7 +41,9 @@ t.test('onSubscribe gets since and the channel position at the start; publish fe
   await hub.subscribe(conn, 'c', pos(1))
   t.same(seen, [['c', pos(1), pos(3)]])
   t.same(hub.recovery.window('c', 'e1'), {
-    epoch: 'e1', floor: '1', high: '3',
+    epoch: 'e1',
+    floor: '1',
+    high: '3',
     events: [2, 3].map((n) => ({ offset: String(n), frame: JSON.stringify({ op: 'event', channel: 'c', position: pos(n), type: 'message.created', data: { n } }) }))
   }, 'the last two message events, as published; the typing event is not kept')
 })

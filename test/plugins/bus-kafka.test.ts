@@ -36,7 +36,9 @@ if (await requireService(t, 'kafka')) {
     let sawAfter!: () => void
     const after = new Promise<void>((resolve) => { sawAfter = resolve })
     await cut.consume({
-      name: unique('g'), topic: 'restarts', mode: 'broadcast',
+      name: unique('g'),
+      topic: 'restarts',
+      mode: 'broadcast',
       handle: async (r) => { seen.push(r.value.toString()); if (r.value.toString() === 'after') sawAfter() }
     })
     // The consumer loses the broker (kafkajs crashes and restarts it) before it handled (or

@@ -85,7 +85,9 @@ test('consumer lag counts what a group has not handled yet, per partition', asyn
   let release!: () => void
   const released = new Promise<void>((resolve) => { release = resolve })
   const slow = defineTopicHandler({
-    name: 'metrics-slow', topic: numbers('metrics-lag'), mode: 'shared',
+    name: 'metrics-slow',
+    topic: numbers('metrics-lag'),
+    mode: 'shared',
     async handle () { entered(); await released }
   })
   const app = await build(t, {}, { handlers: [slow] })

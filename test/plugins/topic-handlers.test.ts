@@ -39,7 +39,9 @@ t.test('a batch handler gets the records that arrived together in one call, in p
   const hold = gate()
   const calls: number[][] = []
   const first = defineTopicHandler({
-    name: 'batch-holder', topic, mode: 'shared',
+    name: 'batch-holder',
+    topic,
+    mode: 'shared',
     // holds the first batch, so the records produced meanwhile arrive together as the next one
     async handleBatch (events) { if (calls.length === 0) { calls.push(events.map((e) => e.event.n)); await hold.promise } else calls.push(events.map((e) => e.event.n)) }
   })
@@ -60,7 +62,10 @@ t.test('a poison record in a batch is dead-lettered alone; its neighbours are ha
   const written: number[] = []
   let batchCalls = 0
   const store = defineTopicHandler({
-    name: 'poison-store', topic, mode: 'shared', maxAttempts: 2,
+    name: 'poison-store',
+    topic,
+    mode: 'shared',
+    maxAttempts: 2,
     async handleBatch (events: Array<TopicEvent<{ n: number }>>) {
       if (batchCalls++ === 0) await hold.promise // the rest arrives as one batch behind this one
       if (events.some((e) => e.event.n === 13)) throw new Error('13 cannot be stored')
@@ -100,7 +105,9 @@ t.test('a handler retrying a failure stops once its consumer no longer owns the 
   let tried!: () => void
   const triedTwice = new Promise<void>((resolve) => { tried = resolve })
   const stuck = defineTopicHandler({
-    name: 'revoked-stuck', topic, mode: 'shared',
+    name: 'revoked-stuck',
+    topic,
+    mode: 'shared',
     async handle () {
       if (++attempts === 2) tried()
       throw new TransientError('the store is down')
