@@ -1,7 +1,7 @@
 // In-memory store with the Mongo store's semantics (insert once by id, tombstones, monotonic
 // changes, pages by id descending).
 import { compareOffsets, type Message, type Position } from '../../schemas/message.ts'
-import type { MessageStore, Reactions } from './store.ts'
+import { reacted, type MessageStore } from './store.ts'
 
 export function createEmbeddedStore (): MessageStore {
   const messages = new Map<string, Message>()
@@ -62,15 +62,4 @@ export function createEmbeddedStore (): MessageStore {
     async ping () {},
     async close () {}
   }
-}
-
-/** The reactions after `userId` adds (`on`) or takes back `emoji` (an emptied emoji disappears); null when that changes nothing. */
-function reacted (reactions: Reactions | undefined, emoji: string, userId: string, on: boolean): Reactions | null {
-  const entries = Object.entries(reactions ?? {})
-  const users = entries.find(([e]) => e === emoji)?.[1] ?? []
-  if (users.includes(userId) === on) return null
-  const kept = on ? [...users, userId] : users.filter((u) => u !== userId)
-  const others = entries.filter(([e]) => e !== emoji)
-  if (kept.length === 0) return Object.fromEntries(others)
-  return Object.fromEntries(users.length === 0 ? [...entries, [emoji, kept]] : entries.map(([e, u]) => [e, e === emoji ? kept : u]))
 }

@@ -5,7 +5,7 @@ import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type 
 import type { Message } from '../../schemas/message.ts'
 import { TransientError } from '../errors.ts'
 import { mongoCall } from '../mongo.ts'
-import type { MessageStore, Reactions } from './store.ts'
+import { reacted, type MessageStore } from './store.ts'
 
 export interface MongoStoreOptions { logger: FastifyBaseLogger }
 
@@ -127,17 +127,3 @@ export function createMongoStore (db: Db, options: MongoStoreOptions): MessageSt
 }
 
 const REACT_ATTEMPTS = 20
-
-/**
- * The reactions after `userId` adds (`on`) or takes back `emoji`, as plain data (an emptied emoji
- * disappears, others keep their order); null when that changes nothing. Any string is only a key.
- */
-function reacted (reactions: Reactions | undefined, emoji: string, userId: string, on: boolean): Reactions | null {
-  const entries = Object.entries(reactions ?? {})
-  const users = entries.find(([e]) => e === emoji)?.[1] ?? []
-  if (users.includes(userId) === on) return null
-  const kept = on ? [...users, userId] : users.filter((u) => u !== userId)
-  const others = entries.filter(([e]) => e !== emoji)
-  if (kept.length === 0) return Object.fromEntries(others)
-  return Object.fromEntries(users.length === 0 ? [...entries, [emoji, kept]] : entries.map(([e, u]) => [e, e === emoji ? kept : u]))
-}

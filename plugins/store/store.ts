@@ -48,3 +48,17 @@ export function messageChange (event: MessageEvent, position: Position): Message
     case 'message.deleted': return { type: 'delete', id: event.data.id, channelId: event.channelId, position }
   }
 }
+
+/**
+ * The reactions after `userId` adds (`on`) or takes back `emoji`, as plain data (an emptied emoji
+ * disappears, others keep their order); null when that changes nothing. Any string is only a key.
+ */
+export function reacted (reactions: Reactions | undefined, emoji: string, userId: string, on: boolean): Reactions | null {
+  const entries = Object.entries(reactions ?? {})
+  const users = entries.find(([e]) => e === emoji)?.[1] ?? []
+  if (users.includes(userId) === on) return null
+  const kept = on ? [...users, userId] : users.filter((u) => u !== userId)
+  const others = entries.filter(([e]) => e !== emoji)
+  if (kept.length === 0) return Object.fromEntries(others)
+  return Object.fromEntries(users.length === 0 ? [...entries, [emoji, kept]] : entries.map(([e, u]) => [e, e === emoji ? kept : u]))
+}
