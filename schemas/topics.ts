@@ -6,7 +6,7 @@ import type { TSchema } from '@sinclair/typebox'
 import { ChannelAccessChanged, MessageEvent, NotificationEvent, ReactionEvent, UserActivityEvent } from './events.ts'
 import { ConnectionEvent, UserControlEvent, UserStatusEvent } from './connections.ts'
 
-export interface Topic<S extends TSchema = TSchema> {
+export interface Topic<S extends TSchema = TSchema, E extends readonly string[] = readonly string[]> {
   /** Logical name (the configured prefix is prepended on Kafka); `<name>.dlq` holds its dead letters. */
   name: string
   /** What the record key is: records with one key keep their order. */
@@ -16,12 +16,12 @@ export interface Topic<S extends TSchema = TSchema> {
   /** Whether its events are part of a channel's message stream (carry `{epoch, offset}` positions clients resume from). */
   positioned: boolean
   /** Event types clients receive over WebSocket (`event` frames); empty for internal topics. */
-  clientEvents: readonly string[]
+  clientEvents: E
   description: string
 }
 
 /** Identity function that keeps the schema's type for the handlers of the topic. */
-export function defineTopic<S extends TSchema> (topic: Topic<S>): Topic<S> {
+export function defineTopic<S extends TSchema, const E extends readonly string[]> (topic: Topic<S, E>): Topic<S, E> {
   return topic
 }
 
@@ -102,5 +102,8 @@ export const topics = {
 
 export type BuiltInTopics = typeof topics
 
+/** An event type clients receive over WebSocket, as the catalogue declares them (a new one changes this type). */
+export type ClientEventType = BuiltInTopics[keyof BuiltInTopics]['clientEvents'][number]
+
 /** Every client-visible event type, in catalogue order (the protocol docs list these). */
-export const clientEventTypes: readonly string[] = Object.values(topics).flatMap((t) => t.clientEvents)
+export const clientEventTypes: readonly ClientEventType[] = Object.values(topics).flatMap((t) => t.clientEvents)

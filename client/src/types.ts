@@ -3,6 +3,7 @@
 import type { Static } from '@sinclair/typebox'
 import type { CloseCodes, ClientFrame, ErrorCodes, ServerFrame } from '../../fanout/protocol.ts'
 import type { MessageEvent, NotificationEvent, ReactionEvent, UserActivityEvent } from '../../schemas/events.ts'
+import type { UserStatusEvent } from '../../schemas/connections.ts'
 import type { Message, Position } from '../../schemas/message.ts'
 import type { Channel as ChannelInfo, CreateChannelBody } from '../../schemas/channel.ts'
 import type { HistoryPage as HistoryPageSchema, PostMessageBody } from '../../schemas/http.ts'
@@ -12,8 +13,9 @@ export type { ClientFrame, ServerFrame, Message, Position, ChannelInfo, CreateCh
 export type HistoryPage = Static<typeof HistoryPageSchema>
 export type ErrorCode = keyof typeof ErrorCodes | (string & {})
 
-/** Every event a client receives in an `event` frame, as the server's envelopes define it. */
-export type ServerEvent = MessageEvent | ReactionEvent | UserActivityEvent | NotificationEvent
+/** Every event a client receives in an `event` frame, as the server's envelopes define it
+ *  (`user.status` on the `status:<userId>` channels of watched contacts). */
+export type ServerEvent = MessageEvent | ReactionEvent | UserActivityEvent | NotificationEvent | UserStatusEvent
 export type EventType = ServerEvent['type']
 /** The `data` of an event frame: a new message carries its position (messageEventData on the server). */
 export type EventData<T extends EventType> = T extends 'message.created'

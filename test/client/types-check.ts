@@ -26,3 +26,9 @@ const client = createClient({ url: 'ws://localhost:5002/ws', autoConnect: false 
 void client.api.post({ content: 'hi' })
 // @ts-expect-error history limits are numbers
 void client.api.history('general', { limit: '10' })
+
+// The client handles exactly the event types the topic catalogue says clients receive: a topic that
+// adds one (schemas/topics.ts) fails this check until the client knows it.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
+const catalogueAndClientAgree: Same<import('../../schemas/topics.ts').ClientEventType, import('../../client/src/index.ts').EventType> = true
+void catalogueAndClientAgree
