@@ -38,6 +38,7 @@ import userActivity from './routes/user-activity.ts'
 import users from './routes/users.ts'
 import serverApi from './routes/server.ts'
 import adminApi from './routes/admin.ts'
+import adminStats from './routes/admin-stats.ts'
 import apiKeys from './plugins/api-keys.ts'
 
 declare module 'fastify' {
@@ -139,6 +140,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
     await fastify.register(users)
     await fastify.register(serverApi)
     await fastify.register(adminApi)
+    await fastify.register(adminStats)
   }
 }
 

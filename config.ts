@@ -65,7 +65,7 @@ export const ConfigSchema = Type.Object({
   // Connection lifecycle, user status, server and admin APIs (docs/connections.md, docs/server-api.md).
   CONNECTION_LEASE_SECONDS: Type.Integer({ minimum: 1, default: 15, description: 'each instance renews a lease on its WebSocket connections every third of this; once it lapses (the instance died) another instance emits `disconnected` (instance_lost) for them and their users go offline' }),
   SERVER_API_KEYS: Type.String({ default: '', description: 'comma-separated API keys (at least 24 characters each) for /api/server/* (publish, broadcast), sent as X-API-Key; empty = server API refused (401)' }),
-  ADMIN_API_KEYS: Type.String({ default: '', description: 'comma-separated API keys (at least 24 characters each) for /api/admin/* (disconnect a user, list connections), sent as X-API-Key; empty = admin API refused (401)' })
+  ADMIN_API_KEYS: Type.String({ default: '', description: 'comma-separated API keys (at least 24 characters each) for /api/admin/* (disconnect a user, list connections, the /admin dashboard\'s stats), sent as X-API-Key; empty = admin API refused (401) and no /admin page (404)' })
 })
 
 export type Config = Static<typeof ConfigSchema>

@@ -10,7 +10,11 @@ export default defineTopicHandler({
   topic: topics.messages,
   mode: 'broadcast',
   async handle (event, { app, position }) {
-    app.fanout.hub.publishFrame(event.channelId, messageFrame(event, position), position)
+    const { hub } = app.fanout
+    const redeliveries = hub.stats.replaysDropped
+    hub.publishFrame(event.channelId, messageFrame(event, position), position)
+    // post→delivery latency, once per event; a redelivery the hub did not send again is no delivery
+    if (hub.stats.replaysDropped === redeliveries) app.deliveryLatency.observe(event.at)
     const revision = revisionOf(event)
     if (revision) app.fanout.hub.recovery.revise(event.channelId, position, revision)
   }

@@ -37,7 +37,7 @@ const noop = () => {}
 const silent: FanoutLogger = { debug: noop, warn: noop, error: noop }
 
 export class FanoutHub {
-  readonly stats: FanoutStats = { connections: { uws: 0, fastify: 0 }, published: 0, deliveries: 0, slowClientsDropped: 0, errorFrames: 0, replaysDropped: 0, framesRateLimited: 0, rateLimitedClosed: 0, replaysOverBudget: 0, tokensExpired: 0 }
+  readonly stats: FanoutStats = { connections: { uws: 0, fastify: 0 }, subscriptions: 0, published: 0, deliveries: 0, slowClientsDropped: 0, errorFrames: 0, replaysDropped: 0, framesRateLimited: 0, rateLimitedClosed: 0, replaysOverBudget: 0, tokensExpired: 0 }
   readonly maxSubscriptions: number
   readonly maxPayload: number
   readonly maxPendingFrames: number
@@ -131,6 +131,7 @@ export class FanoutHub {
       else this.#perUser.set(conn.user, left)
     }
     this.stats.connections[conn.transport]--
+    this.stats.subscriptions -= conn.channels.size
     for (const pending of conn.pending.values()) this.#settle(pending)
     // Channels stay on the object so onDisconnect (presence) can see where the user was.
     this.#hooks.notify('onDisconnect', conn)
@@ -314,6 +315,7 @@ export class FanoutHub {
       this.#pending.flush(pending, conn.handle, result)
       if (conn.closed) return false // a send above may have dropped a slow client
       conn.channels.add(channel)
+      this.stats.subscriptions++
       conn.handle.subscribe(channel)
       this.#hooks.notify('onSubscribed', conn, channel)
       return true
@@ -346,6 +348,7 @@ export class FanoutHub {
     const pending = conn.pending.get(channel)
     if (pending) { this.#settle(pending); return true }
     if (!conn.channels.delete(channel)) return false
+    this.stats.subscriptions--
     conn.handle.unsubscribe(channel)
     this.#hooks.notify('onUnsubscribed', conn, channel)
     return true

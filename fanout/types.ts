@@ -104,6 +104,8 @@ export interface FanoutHubOptions {
 /** Plain counters, read by /metrics. */
 export interface FanoutStats {
   connections: Record<TransportName, number>
+  /** Live subscriptions (connection × channel) on this instance; a gauge, not a counter. */
+  subscriptions: number
   published: number
   deliveries: number
   slowClientsDropped: number

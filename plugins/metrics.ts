@@ -8,8 +8,15 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { ConsumerLag } from './bus/index.ts'
 
 declare module 'fastify' {
-  interface FastifyInstance { metrics: Registry }
+  interface FastifyInstance {
+    metrics: Registry
+    /** Post→delivery latency: the messages-fanout handler reports each message event it delivered, once (not per socket). */
+    deliveryLatency: { observe (at: string): void }
+  }
 }
+
+/** Names read by the operator dashboard's stats (routes/admin-stats.ts) as well as by Prometheus. */
+export const DELIVERY_LATENCY = 'switchboard_delivery_latency_seconds'
 
 /** Lag is fetched from the log on each scrape; a log that does not answer must not hang /metrics. */
 const LAG_TIMEOUT_MS = 1000
@@ -83,6 +90,12 @@ export default fp(async function metrics (app) {
     registers,
     collect () { for (const [transport, n] of Object.entries(stats().connections)) this.set({ transport }, n) }
   })
+  new Gauge({
+    name: 'switchboard_fanout_subscriptions',
+    help: 'Live channel subscriptions (connection × channel) on this instance',
+    registers,
+    collect () { this.set(stats().subscriptions) }
+  })
   const mirror = (name: string, help: string, read: () => number) => new Counter({ name, help, registers, collect () { this.reset(); this.inc(read()) } })
   mirror('switchboard_http_shed_total', 'HTTP requests refused with 503 while the event loop was saturated (load shedding)', () => app.loadShedding.stats.shed)
   mirror('switchboard_fanout_published_total', 'Events published to the fanout hub', () => stats().published)
@@ -119,6 +132,19 @@ export default fp(async function metrics (app) {
   // The cache's per-channel bounds (tombstones, parked patches): what they dropped on this instance's writes.
   mirror('switchboard_cache_tombstones_trimmed_total', 'Tombstones of deleted messages the cache dropped over CACHE_TOMBSTONES per channel (lowest ids first)', () => app.cache.stats.tombstonesTrimmed)
   mirror('switchboard_cache_parked_trimmed_total', 'Patches of uncached messages the cache dropped over CACHE_PARKED per channel (lowest ids first)', () => app.cache.stats.parkedTrimmed)
+
+  const deliveryLatency = new Histogram({
+    name: DELIVERY_LATENCY,
+    help: 'Post→delivery: from a message event\'s `at` (stamped when the API accepted it) to its frame handed to this instance\'s sockets, once per event; clock skew between instances counts, below 0 counts as 0',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers
+  })
+  app.decorate('deliveryLatency', {
+    observe (at: string) {
+      const ms = Date.now() - Date.parse(at)
+      if (Number.isFinite(ms)) deliveryLatency.observe(Math.max(0, ms) / 1000)
+    }
+  })
 
   app.events.emitter.on('produced', ({ topic, outcome }) => produced.inc({ topic, outcome }))
   app.topicHandlers.events.on('handled', ({ topic, handler, outcome }) => {

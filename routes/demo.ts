@@ -3,6 +3,7 @@
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import fastifyStatic from '@fastify/static'
+import { parseApiKeys } from '../config.ts'
 
 let clientBundle: Promise<string> | undefined
 
@@ -24,15 +25,21 @@ function buildClient (): Promise<string> {
 }
 
 export default async function demo (app: FastifyInstance) {
+  // The operator dashboard (public/admin.*, at /admin) exists only when ADMIN_API_KEYS is set:
+  // otherwise its files get no route and /admin is the JSON 404 of any unknown URL.
+  const admin = parseApiKeys(app.config.ADMIN_API_KEYS).length > 0
   await app.register(fastifyStatic, {
     root: fileURLToPath(new URL('../public', import.meta.url)),
     prefix: '/',
     // One route per file (no /* wildcard), so unknown URLs still get the JSON 404.
     wildcard: false,
     index: 'index.html',
+    globIgnore: admin ? undefined : ['admin.*'],
     // Hidden from the OpenAPI document: it is a page, not part of the API.
     schemaHide: true
   })
+
+  if (admin) app.get('/admin', { schema: { hide: true } }, (_request, reply) => reply.sendFile('admin.html'))
 
   app.get('/client.js', { schema: { hide: true } }, async (_request, reply) => {
     return reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(await buildClient())

@@ -174,7 +174,7 @@ t.test('hooks see connects and disconnects; stats count them; a slow client is c
   t.same(a.closes, [[4008, 'slow consumer']])
   await new Promise(setImmediate) // let the async hooks settle
   t.same(seen, ['+alice', '-alice:c'])
-  t.same(hub.stats, { connections: { uws: 0, fastify: 0 }, published: 1, deliveries: 1, slowClientsDropped: 1, errorFrames: 0, replaysDropped: 0, framesRateLimited: 0, rateLimitedClosed: 0, replaysOverBudget: 0, tokensExpired: 0 })
+  t.same(hub.stats, { connections: { uws: 0, fastify: 0 }, subscriptions: 0, published: 1, deliveries: 1, slowClientsDropped: 1, errorFrames: 0, replaysDropped: 0, framesRateLimited: 0, rateLimitedClosed: 0, replaysOverBudget: 0, tokensExpired: 0 })
 })
 
 t.test('connections are counted per user as they open and close', async (t) => {
