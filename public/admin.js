@@ -52,7 +52,8 @@ class Chart {
       s.values.forEach((v, i) => {
         if (v === null) { pen = 'M'; return }
         // the newest sample at the right edge; 35 of the 36 units high, so a flat line at 0 shows
-        d += `${pen}${((SAMPLES - s.values.length + i) * 120 / (SAMPLES - 1)).toFixed(1)},${(35 - (v / max) * 33).toFixed(1)} `
+        // a segment starts with a dot (h0), so a lone sample shows
+        d += `${pen}${((SAMPLES - s.values.length + i) * 120 / (SAMPLES - 1)).toFixed(1)},${(35 - (v / max) * 33).toFixed(1)} ${pen === 'M' ? 'h0 ' : ''}`
         pen = 'L'
       })
       path.setAttribute('d', d.trim())
