@@ -87,7 +87,7 @@ const admin: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['admin'],
       summary: 'Live figures for the operator dashboard (/admin), read from the Prometheus metrics of this instance',
       headers: Headers,
-      response: { 200: AdminStats, 401: ErrorResponse }
+      response: { 200: AdminStats, 400: ErrorResponse, 401: ErrorResponse }
     }
   }, async () => {
     const registry = app.metrics
