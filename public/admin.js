@@ -121,6 +121,8 @@ function keyed (kind, parent, name, unit, value) {
 
 function render (stats) {
   $('instance').textContent = stats.instanceId
+  // behind a balancer another instance may answer: its totals are not comparable with the last ones
+  if (previous && previous.instanceId !== stats.instanceId) previous = null
   charts.connections.push([stats.connections.total], `${number(stats.connections.total)}`)
   charts.subscriptions.push([stats.subscriptions], number(stats.subscriptions))
   const posts = previous && rate(stats, previous, (s) => s.totals.posts)
