@@ -42,7 +42,12 @@ interface ChannelHost {
   forget (id: string): void
 }
 
+/** Reads of a page that does not yet reach the subscribe's position (the store lags the fanout by a few ms) on a first subscribe… */
 const RELOAD_ATTEMPTS = 5
+/** …and after a gap, when the store may lag by a consumer-group rebalance (an instance died: up to Kafka's session timeout, 10 s); about 15 s in all. */
+const GAP_RELOAD_ATTEMPTS = 20
+/** Older pages read to reach back to the last position delivered, when the newest page does not. */
+const RELOAD_PAGES = 10
 
 export class Channel extends Emitter<ChannelEvents> {
   #last: Position | null
@@ -52,6 +57,8 @@ export class Channel extends Emitter<ChannelEvents> {
   #buffer: EventFrame[] | null = null
   #generation = 0
   #needsReload = false
+  /** a reload after a gap whose live start was unknown: the first live message anchors it (see `_event`) */
+  #unanchored = false
   readonly reloadMode: boolean
   readonly historyLimit: number
 
@@ -107,11 +114,13 @@ export class Channel extends Emitter<ChannelEvents> {
       this.emit('gap', { since: this.#sentSince, position })
       if (this.reloadMode) this.#needsReload = true
     }
+    const before = this.#last
+    this.#unanchored = false
     if (!recovered) this.#last = later(this.#last, position)
     this.emit('subscribed', { recovered, resumed, position })
     if (this.reloadMode && (!this.#subscribedOnce || this.#needsReload)) {
       this.#needsReload = true
-      void this.#reload(position)
+      void this.#reload(position, before)
     }
     this.#subscribedOnce = true
   }
@@ -120,7 +129,13 @@ export class Channel extends Emitter<ChannelEvents> {
   _event (frame: EventFrame): void {
     if (this.#state === 'closed') return
     if (this.#buffer) this.#buffer.push(frame)
-    else this.#deliver(frame)
+    else if (this.#unanchored && frame.type === 'message.created' && frame.position && !seen(frame.position, this.#last)) {
+      // The instance that answered the resubscribe gave no position (it had just started) and the
+      // page came before any live message: the store may have lacked messages just before this one.
+      // Read again until the page reaches it, back to what was shown, then deliver it.
+      this.#unanchored = false
+      void this.#reload(frame.position, this.#last, [frame])
+    } else this.#deliver(frame)
   }
 
   /** @internal a subscribe the server refused */
@@ -144,37 +159,71 @@ export class Channel extends Emitter<ChannelEvents> {
    * Loads the newest page while live events wait in a buffer, then hands the page over and the
    * buffered events after it, leaving out what the page already holds. The page's newest position
    * becomes the channel's position: the store applies a partition's events in order, so everything
-   * up to it is in the page. A page older than where the subscribe started (the store lags the
-   * fanout by a few milliseconds) is read again, a bounded number of times.
+   * up to it is in the page. A page older than where live events start (the subscribe's position,
+   * or the first live message held back when the instance gave none: the store lags the fanout) is
+   * read again, a bounded number of times; a page that does not reach back to `from`
+   * (the last position delivered before the gap) is extended with older pages, so the reload
+   * leaves no hole. When either bound is reached the `error` event says so (`reload_incomplete`).
    */
-  async #reload (start: Position | null): Promise<void> {
+  async #reload (start: Position | null, from: Position | null = null, held: EventFrame[] = []): Promise<void> {
     const api = this.host.api
     const generation = ++this.#generation
     if (!api) {
       this.emit('error', { code: 'reload_failed', message: 'reload needs the `api` option (the HTTP API base URL)' })
       return
     }
-    this.#buffer = []
+    this.#buffer = held
+    let anchored = start !== null
     let page: HistoryPage | null = null
-    for (let attempt = 1; attempt <= RELOAD_ATTEMPTS; attempt++) {
+    const attempts = from ? GAP_RELOAD_ATTEMPTS : RELOAD_ATTEMPTS
+    let failures = 0
+    for (let attempt = 1; attempt <= attempts; attempt++) {
       try {
         page = await api.history(this.id, { limit: this.historyLimit })
       } catch (err) {
         if (generation !== this.#generation) return
-        if (attempt === RELOAD_ATTEMPTS) {
+        if (++failures === RELOAD_ATTEMPTS || attempt === attempts) {
           this.emit('error', { code: 'reload_failed', message: (err as Error).message })
           break
         }
-        await this.host.sleep(250 * attempt)
+        await this.host.sleep(250 * failures)
         continue
       }
       if (generation !== this.#generation) return
-      if (!start || attempt === RELOAD_ATTEMPTS || covers(page, start)) break
-      await this.host.sleep(100 * attempt)
+      // The page must reach where live events start: the subscribe's position, or, when the
+      // instance had none to give (it has just started), the first live message held back.
+      const live = this.#buffer?.find((f) => f.type === 'message.created' && f.position)?.position
+      const target = start ?? live
+      if (!target || covers(page, target)) { anchored ||= target !== undefined; break }
+      if (attempt === attempts) {
+        // With `start` only, also the case when the channel's last event was an edit or a deletion
+        // (no message holds its position): the page may be complete, so that is said after a gap only.
+        if (from || !start) this.emit('error', { code: 'reload_incomplete', message: 'the history store does not reach the live stream; messages just before it may be missing' })
+        break
+      }
+      await this.host.sleep(Math.min(100 * attempt, 1000))
       if (generation !== this.#generation) return
+    }
+    for (let pages = 0; page?.nextBefore; pages++) {
+      if (!from || covers(page, from, 0)) break
+      if (pages === RELOAD_PAGES) {
+        this.emit('error', { code: 'reload_incomplete', message: `more than ${RELOAD_PAGES} pages were missed; the reload starts after a hole` })
+        break
+      }
+      let older: HistoryPage
+      try {
+        older = await api.history(this.id, { limit: this.historyLimit, before: page.nextBefore })
+      } catch (err) {
+        if (generation !== this.#generation) return
+        this.emit('error', { code: 'reload_incomplete', message: (err as Error).message })
+        break
+      }
+      if (generation !== this.#generation) return
+      page = { messages: [...page.messages, ...older.messages], nextBefore: older.nextBefore }
     }
     const buffered = this.#buffer ?? []
     this.#buffer = null
+    this.#unanchored = from !== null && !anchored
     if (page) {
       this.#needsReload = false
       for (const m of page.messages) if (m.position) this.#last = later(this.#last, m.position)
@@ -188,7 +237,15 @@ export class Channel extends Emitter<ChannelEvents> {
   }
 }
 
-/** Whether the page reaches the position the subscribe started from (or has nothing to show of its epoch). */
-function covers (page: HistoryPage, start: Position): boolean {
-  return page.messages.some((m) => m.position && m.position.epoch === start.epoch && compareOffsets(m.position.offset, start.offset) >= 0)
+/**
+ * Whether the page reaches `p`: by default a message at or after it (the page is recent enough);
+ * with `direction` 0, a message at or before it (the page goes back far enough). A page with
+ * nothing of `p`'s epoch never reaches it.
+ */
+function covers (page: HistoryPage, p: Position, direction: 1 | 0 = 1): boolean {
+  return page.messages.some((m) => {
+    if (!m.position || m.position.epoch !== p.epoch) return false
+    const c = compareOffsets(m.position.offset, p.offset)
+    return direction === 1 ? c >= 0 : c <= 0
+  })
 }
