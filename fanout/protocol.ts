@@ -56,6 +56,8 @@ export const CloseCodes = {
   FRAME_TOO_BIG: 1009,
   /** the client read too slowly: more than WS_MAX_BACKPRESSURE bytes were waiting for it */
   SLOW_CONSUMER: 4008,
+  /** API port: the client answered no ping for WS_IDLE_TIMEOUT (the socket is dropped right after; uWS drops it with no close frame, 1006) */
+  IDLE_TIMEOUT: 4408,
   /** the client kept sending frames past its budget: another WS_FRAME_BURST frames after `rate_limited` */
   RATE_LIMITED: 4029,
   /** the token the connection was opened with expired (its `exp`); reconnect with a fresh one */

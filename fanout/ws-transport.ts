@@ -59,7 +59,13 @@ export function createWsTransport ({ hub, maxBackpressure, idleTimeout }: WsTran
   const heartbeat = idleTimeout > 0
     ? setInterval(() => {
       for (const entry of entries) {
-        if (!entry.alive) { entry.socket.terminate(); continue }
+        if (!entry.alive) {
+          // A close frame with the documented code, then the socket is dropped at once: a peer that
+          // answers no ping will not complete the closing handshake either.
+          entry.socket.close(CloseCodes.IDLE_TIMEOUT, 'idle timeout')
+          entry.socket.terminate()
+          continue
+        }
         entry.alive = false
         entry.socket.ping()
       }
