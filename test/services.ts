@@ -4,6 +4,9 @@ import { randomBytes } from 'node:crypto'
 import net from 'node:net'
 import type { Test } from 'tap'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
 import { Kafka, logLevel } from 'kafkajs'
 import { Redis } from 'ioredis'
@@ -13,6 +16,8 @@ import { closeMongoClient, createMongoClient } from '../plugins/mongo.ts'
 import type { Config } from '../config.ts'
 import type { AppOptions } from '../app.ts'
 import { build } from './helper.ts'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
 import type { HandledRecord } from '../plugins/topic-handlers.ts'
 import type { Position } from '../schemas/message.ts'
 
@@ -97,6 +102,41 @@ export async function buildReal (t: Test, config: Partial<Config> & { names?: Re
     INSTANCE_ID: unique('i'),
     ...rest
   }, opts)
+}
+
+/**
+ * Starts an instance as a process of its own (server.ts) on the real services with these names,
+ * killed with SIGKILL in teardown; resolves with the process and its uWS port once it serves.
+ */
+export async function startInstanceProcess (t: Test, names: RealNames, env: Record<string, string> = {}): Promise<{ child: ChildProcess, port: number }> {
+  const child = spawn(process.execPath, ['--import=tsx', 'server.ts'], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH,
+      KAFKA_BROKERS: services.kafka,
+      REDIS_URL: services.redis,
+      MONGO_URL: services.mongo,
+      KAFKA_TOPIC_PREFIX: names.topicPrefix,
+      REDIS_KEY_PREFIX: names.keyPrefix,
+      MONGO_DB: names.database,
+      INSTANCE_ID: unique('p'),
+      PORT: '0',
+      WS_PORT: '0',
+      LOG_LEVEL: 'info',
+      ...env
+    },
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
+  t.teardown(() => { child.kill('SIGKILL') })
+  const exited = new Promise<never>((_resolve, reject) => child.once('exit', (code) => reject(new Error(`instance process exited (${code}) before serving`))))
+  // the fanout's start-up log line names the port it listens on
+  const port = new Promise<number>((resolve) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const entry = (() => { try { return JSON.parse(line) } catch { return {} } })()
+      if (entry.component === 'fanout' && typeof entry.port === 'number') resolve(entry.port)
+    })
+  })
+  return { child, port: await Promise.race([port, exited]) }
 }
 
 /** A client with the app's Redis options (plugins/redis.ts) and this key prefix, closed in teardown. */

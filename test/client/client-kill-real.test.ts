@@ -4,16 +4,12 @@
 // this process), so every post is acknowledged; the client's stream must hold every one of them
 // exactly once, in order, and each resume must be reported truthfully (`recovered`, or a `gap`
 // followed by a reload over HTTP).
-import { spawn } from 'node:child_process'
-import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { buildReal, cleanupReal, realNames, requireServices, services, unique } from '../services.ts'
+import { buildReal, cleanupReal, realNames, requireServices, startInstanceProcess } from '../services.ts'
 import { client, listen, Relay } from './harness.ts'
 import type { Message } from '../../client/src/index.ts'
 import { compareOffsets } from '../../client/src/position.ts'
 
-const root = fileURLToPath(new URL('../..', import.meta.url))
 const CHANNEL = 'flow'
 
 if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
@@ -21,40 +17,10 @@ if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
     const names = realNames('client-kill')
     t.teardown(() => cleanupReal(names))
 
-    /** Starts an instance as a process of its own; resolves with its uWS port once it serves. */
-    async function startProcess () {
-      const child = spawn(process.execPath, ['--import=tsx', 'server.ts'], {
-        cwd: root,
-        env: {
-          PATH: process.env.PATH,
-          KAFKA_BROKERS: services.kafka,
-          REDIS_URL: services.redis,
-          MONGO_URL: services.mongo,
-          KAFKA_TOPIC_PREFIX: names.topicPrefix,
-          REDIS_KEY_PREFIX: names.keyPrefix,
-          MONGO_DB: names.database,
-          INSTANCE_ID: unique('a'),
-          PORT: '0',
-          WS_PORT: '0',
-          LOG_LEVEL: 'info'
-        },
-        stdio: ['ignore', 'pipe', 'inherit']
-      })
-      t.teardown(() => { child.kill('SIGKILL') })
-      const exited = new Promise<never>((_resolve, reject) => child.once('exit', (code) => reject(new Error(`instance exited (${code}) before serving`))))
-      const port = new Promise<number>((resolve) => {
-        createInterface({ input: child.stdout! }).on('line', (line) => {
-          const entry = (() => { try { return JSON.parse(line) } catch { return {} } })()
-          if (entry.component === 'fanout' && typeof entry.port === 'number') resolve(entry.port)
-        })
-      })
-      return { child, port: await Promise.race([port, exited]) }
-    }
-
     // B posts and answers history; A (a process) serves the client's socket through the relay.
     const b = await buildReal(t, { names, RATE_LIMIT_MAX: 0 })
     const bUrls = await listen(b)
-    const a = await startProcess()
+    const a = await startInstanceProcess(t, names)
     const relay = await new Relay(a.port).start()
     t.teardown(() => relay.cut())
 
@@ -122,7 +88,7 @@ if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
     // 2. the process: killed mid-flow, a new one takes its place behind the relay
     a.child.kill('SIGKILL')
     await c.next('disconnected')
-    const a2 = await startProcess()
+    const a2 = await startInstanceProcess(t, names)
     relay.target = a2.port
     await until(() => resumes.length >= 2 && (!resumes[1].gap || resumes[1].reloaded))
     await shows(stream.length + 5)

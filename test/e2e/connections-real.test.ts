@@ -1,50 +1,14 @@
 // Connection lifecycle and user status on the real services, with an instance killed by SIGKILL:
 // instance A runs as its own process (server.ts), instance B in this one watches the topics.
-import { spawn } from 'node:child_process'
-import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { Client } from '../helper.ts'
-import { buildReal, cleanupReal, realNames, requireServices, services, unique } from '../services.ts'
+import { buildReal, cleanupReal, realNames, requireServices, startInstanceProcess, unique } from '../services.ts'
 import { topicLog, isConn, isStatus } from '../connections-log.ts'
-
-const root = fileURLToPath(new URL('../..', import.meta.url))
 
 if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
   const names = realNames('conns')
   t.teardown(() => cleanupReal(names))
   const LEASE = 2
-
-  /** Starts an instance as a process of its own; resolves with its uWS port once it serves. */
-  async function startProcess (instanceId: string) {
-    const child = spawn(process.execPath, ['--import=tsx', 'server.ts'], {
-      cwd: root,
-      env: {
-        PATH: process.env.PATH,
-        KAFKA_BROKERS: services.kafka,
-        REDIS_URL: services.redis,
-        MONGO_URL: services.mongo,
-        KAFKA_TOPIC_PREFIX: names.topicPrefix,
-        REDIS_KEY_PREFIX: names.keyPrefix,
-        MONGO_DB: names.database,
-        INSTANCE_ID: instanceId,
-        PORT: '0',
-        WS_PORT: '0',
-        LOG_LEVEL: 'info',
-        CONNECTION_LEASE_SECONDS: String(LEASE)
-      },
-      stdio: ['ignore', 'pipe', 'inherit']
-    })
-    t.teardown(() => { child.kill('SIGKILL') })
-    const exited = new Promise<never>((_resolve, reject) => child.once('exit', (code) => reject(new Error(`instance ${instanceId} exited (${code}) before serving`))))
-    const port = new Promise<number>((resolve) => {
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        const entry = (() => { try { return JSON.parse(line) } catch { return {} } })()
-        if (entry.component === 'fanout' && typeof entry.port === 'number') resolve(entry.port)
-      })
-    })
-    return { child, port: await Promise.race([port, exited]) }
-  }
 
   t.test('SIGKILL: the lease lapses and another instance reports the connection lost, once', async (t) => {
     const log = topicLog()
@@ -56,7 +20,7 @@ if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
     const ofUser = (status: string) => (f: Record<string, any>) => f.op === 'event' && f.channel === `status:${user}` && f.data.status === status
     t.match(await watcher.subscribe(`status:${user}`), { op: 'subscribed' })
     t.match(await watcher.next(ofUser('offline')), { data: { userId: user, version: 0 } }, 'the watcher on B: offline at first')
-    const a = await startProcess(unique('a'))
+    const a = await startInstanceProcess(t, names, { INSTANCE_ID: unique('a'), CONNECTION_LEASE_SECONDS: String(LEASE) })
 
     const client = await Client.connect(`ws://127.0.0.1:${a.port}/ws?user=${user}`)
     t.teardown(() => client.close())
