@@ -16,15 +16,6 @@ const channels: FastifyPluginAsyncTypebox = async (app) => {
     return request.user
   }
 
-  /** Every instance re-checks its live subscribers of the channel; the change itself is stored already. */
-  const accessChanged = async (channelId: string) => {
-    try {
-      await app.events.produce('channels', channelId, { v: 1, type: 'channel.access', channelId, at: new Date().toISOString(), data: {} })
-    } catch {
-      throw app.httpErrors.serviceUnavailable(`the change to channel ${channelId} is stored, but the event log is unavailable, so live subscribers were not re-checked; retry later`)
-    }
-  }
-
   /**
    * Whether the id has carried a message, as far as anything here can tell: the store (messages not
    * deleted), then the log's traces of it — the shared recovery log (recent events of the channel,
@@ -68,9 +59,9 @@ const channels: FastifyPluginAsyncTypebox = async (app) => {
       members: [...new Set([user.id, ...members])],
       createdAt: new Date().toISOString()
     }
+    // Announced on the `channels` topic by app.channels: clients who subscribed to the id while it
+    // was public are dropped on every instance (consumers/channels-access.ts).
     if (!await app.channels.create(channel)) throw app.httpErrors.conflict(`channel ${id} already exists`)
-    // Clients may have subscribed to the id while it was public: every instance drops them.
-    if (channel.private) await accessChanged(channel.id)
     return reply.code(201).send(channel)
   })
 
@@ -101,9 +92,8 @@ const channels: FastifyPluginAsyncTypebox = async (app) => {
     const channel = await existing(id)
     if (userId === channel.ownerId) throw app.httpErrors.conflict(`the owner of channel ${id} cannot be removed`)
     if (user.id !== channel.ownerId && user.id !== userId) throw app.httpErrors.forbidden(`only the owner of channel ${id} may remove other members`)
+    // Announced by app.channels: their live subscriptions end on every instance (consumers/channels-access.ts).
     if (!await app.channels.removeMember(id, userId)) throw app.httpErrors.notFound(`channel ${id} no longer exists`)
-    // Their live subscriptions end on every instance (consumers/channels-access.ts).
-    if (channel.private) await accessChanged(id)
     return reply.code(204).send(null)
   })
 }

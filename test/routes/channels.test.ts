@@ -84,3 +84,15 @@ t.test('reactions and edits on a private channel: non-members 404, edits pass mo
   t.match((await app.inject({ method: 'PATCH', url: `/api/messages/${id}`, headers: as('alice'), payload: { content: 'now a forbidden-word' } })).json(), { statusCode: 422, message: /blocklist forbidden-word/ })
   t.equal((await app.store.get(id))?.content, 'hi', 'unchanged')
 })
+
+t.test('every channel change is announced once on the channels topic (other instances drop their copy)', async (t) => {
+  const app = await build(t, { JWT_SECRET: secret })
+  let announced = 0
+  app.events.emitter.on('produced', ({ topic, outcome }) => { if (topic === 'channels' && outcome === 'ok') announced++ })
+  t.equal((await app.inject({ method: 'POST', url: '/api/channels', headers: as('alice'), payload: { id: 'announced', private: true } })).statusCode, 201)
+  t.equal(announced, 1, 'created: one announcement')
+  t.equal((await app.inject({ method: 'PUT', url: '/api/channels/announced/members/bob', headers: as('alice') })).statusCode, 204)
+  t.equal(announced, 2, 'a member added: one more (a copy elsewhere would still refuse bob)')
+  t.equal((await app.inject({ method: 'DELETE', url: '/api/channels/announced/members/bob', headers: as('alice') })).statusCode, 204)
+  t.equal(announced, 3, 'a member removed: one more')
+})
