@@ -129,11 +129,15 @@ export async function startInstanceProcess (t: Test, names: RealNames, env: Reco
   })
   t.teardown(() => { child.kill('SIGKILL') })
   const exited = new Promise<never>((_resolve, reject) => child.once('exit', (code) => reject(new Error(`instance process exited (${code}) before serving`))))
-  // the fanout's start-up log line names the port it listens on
+  // The fanout's start-up line names its port; the process serves once it says it is ready, after
+  // every consumer joined its group (a broadcast consumer starts at the end of the log: records
+  // produced before it joined are not this instance's to deliver).
   const port = new Promise<number>((resolve) => {
+    let listening: number | undefined
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const entry = (() => { try { return JSON.parse(line) } catch { return {} } })()
-      if (entry.component === 'fanout' && typeof entry.port === 'number') resolve(entry.port)
+      if (entry.component === 'fanout' && typeof entry.port === 'number') listening = entry.port
+      if (typeof entry.msg === 'string' && entry.msg.startsWith('switchboard ready') && listening !== undefined) resolve(listening)
     })
   })
   return { child, port: await Promise.race([port, exited]) }
