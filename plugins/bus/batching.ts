@@ -17,13 +17,19 @@ export interface BatcherOptions {
   lingerMs?: number
 }
 
+/** An item of a request that failed alone (its neighbours' results stand): `send` answers it in its place. */
+export class ItemFailure {
+  constructor (readonly reason: unknown) {}
+}
+
 interface Entry<T, R> { item: T, queuedAt: number, resolve: (r: R) => void, reject: (err: unknown) => void }
 
 /**
- * Wraps `send` (one request for many items, answering one result per item, in order) into a
- * function of one item. Items keep their call order across and within requests.
+ * Wraps `send` (one request for many items, answering one result per item, in order: an
+ * `ItemFailure` rejects that item alone, a rejection of `send` every item) into a function of one
+ * item. Items keep their call order across and within requests.
  */
-export function createBatcher<T, R> (send: (items: T[]) => Promise<R[]>, opts: BatcherOptions): (item: T) => Promise<R> {
+export function createBatcher<T, R> (send: (items: T[]) => Promise<Array<R | ItemFailure>>, opts: BatcherOptions): (item: T) => Promise<R> {
   let queue: Entry<T, R>[] = []
   let running = false
 
@@ -44,7 +50,11 @@ export function createBatcher<T, R> (send: (items: T[]) => Promise<R[]>, opts: B
       try {
         const results = await send(ready.map((e) => e.item))
         if (results.length !== ready.length) throw new Error(`batch send answered ${results.length} results for ${ready.length} items`)
-        ready.forEach((e, i) => e.resolve(results[i]))
+        ready.forEach((e, i) => {
+          const result = results[i]
+          if (result instanceof ItemFailure) e.reject(result.reason)
+          else e.resolve(result)
+        })
       } catch (err) {
         for (const e of ready) e.reject(err)
       }

@@ -2,10 +2,10 @@
 // topic handler, in a cluster-wide group (`shared`) or a group of this instance alone (`broadcast`).
 import { setTimeout as wait } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
-import { Kafka, Partitioners, logLevel, type Admin, type ISocketFactory, type LogEntry, type Producer, type Message, type ICustomPartitioner } from 'kafkajs'
+import { Kafka, Partitioners, logLevel, type Admin, type ISocketFactory, type LogEntry, type Producer, type Message, type PartitionMetadata } from 'kafkajs'
 import './kafkajs-patches.ts'
 import { TransientError } from '../errors.ts'
-import { createBatcher } from './batching.ts'
+import { createBatcher, ItemFailure } from './batching.ts'
 import { batchHandler, topicsOf, type BatchControl, type BusOptions, type BusRecord, type Consumer, type ConsumerLag, type ConsumerSpec, type EventBus, type ProduceResult } from './bus.ts'
 
 export interface KafkaBusOptions extends BusOptions {
@@ -27,6 +27,9 @@ const HEARTBEAT_INTERVAL_MS = 1000
 const IDLE_FETCH_WAIT_MS = 3000
 const JOIN_TIMEOUT_MS = 60_000
 const RETRIED = new Set(['Connection', 'BrokerPool'])
+
+/** An operation with no answer by its deadline: whether it took effect is unknown. */
+class Timeout extends Error {}
 
 export function createKafkaBus (options: KafkaBusOptions): EventBus {
   const { logger, topicPrefix: prefix } = options
@@ -67,7 +70,7 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
     // A plain timer, not an aborted timers/promises wait: that allocates an AbortError (a
     // DOMException with a stack) per call, 3 % of the server's CPU at 1,000 produces/s.
     let timer: NodeJS.Timeout | undefined
-    const deadline = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms) })
+    const deadline = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Timeout(`${what}: no answer within ${ms} ms`)), ms) })
     try {
       return await Promise.race([op, deadline])
     } finally {
@@ -120,7 +123,7 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
       const p = kafka.producer({
         idempotent: true,
         maxInFlightRequests: 1,
-        createPartitioner: recordingPartitioner,
+        createPartitioner: Partitioners.DefaultPartitioner, // sendBatch names each message's partition
         // Bounded, so a request fails with a 503 instead of waiting for the broker; idempotence
         // still removes duplicates of the retries made.
         retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 }
@@ -178,55 +181,97 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
     logger.info({ topics: missing, partitions: options.partitions, replicationFactor }, 'created Kafka topics')
   }
 
-  // kafkajs's default partitioner (murmur2, as Java's), noting where each message went: a batch's
-  // answer gives one base offset per partition, and a message's offset is the base plus its index
-  // among the batch's messages of that partition (kafkajs keeps their order).
-  const placedIn = new WeakMap<Message, number>()
-  const recordingPartitioner: ICustomPartitioner = () => {
-    const partitioner = Partitioners.DefaultPartitioner()
-    return (args) => {
-      const partition = partitioner(args)
-      placedIn.set(args.message, partition)
-      return partition
+  // Where each message goes is decided here, before kafkajs sees it: the default partitioner
+  // (murmur2 of the key, as Java's) over the topic's partitions, which are grouped by leader
+  // broker. One sendBatch per leader means one produce request per broker, each answered on its
+  // own: a broker that fails fails only its own messages (kafkajs would reject the whole batch,
+  // also the messages other brokers appended, and their retries would duplicate them).
+  const partitioner = Partitioners.DefaultPartitioner()
+  const META_MAX_AGE_MS = 60_000
+  let metadata: { at: number, topics: Map<string, PartitionMetadata[]> } = { at: 0, topics: new Map() }
+  async function partitionsOf (topics: string[]): Promise<Map<string, PartitionMetadata[]>> {
+    if (Date.now() - metadata.at > META_MAX_AGE_MS) metadata = { at: Date.now(), topics: new Map() }
+    const missing = topics.filter((t) => !metadata.topics.has(t))
+    if (missing.length) {
+      const { topics: fetched } = await (await getAdmin()).fetchTopicMetadata({ topics: missing })
+      for (const { name, partitions } of fetched) {
+        if (partitions.length === 0) throw new Error(`no partitions known for ${name}`)
+        metadata.topics.set(name, [...partitions].sort((a, b) => a.partitionId - b.partitionId))
+      }
     }
+    return metadata.topics
   }
 
   interface Outgoing { topic: string, message: Message }
   interface Placed { partition: number, offset: string, epoch: string }
+  type Outcome = Placed | ItemFailure
+  const deadline = <T>(ms: number, op: Promise<T>) => within(ms, 'produce', op)
 
-  /** One produce request (acks = all) for every message queued while the previous one was in flight. */
-  async function sendBatch (items: Outgoing[]): Promise<Placed[]> {
+  /**
+   * The messages queued while the previous request was in flight, one produce request (acks = all)
+   * per leader broker. A request the broker refused (or that failed before reaching it) left
+   * kafkajs's sequence numbers as they were, so the same producer sends each of its partitions
+   * again alone: a partition the broker had appended is answered as a duplicate with its first
+   * offsets (idempotence), one it refused fails alone. Only a request with no answer at all (the
+   * deadline) fails its messages unknown.
+   */
+  async function sendBatch (items: Outgoing[]): Promise<Outcome[]> {
     const current = getProducer()
+    const until = Date.now() + PRODUCE_TIMEOUT_MS
+    const left = () => Math.max(1, until - Date.now())
+    const outcomes: Outcome[] = new Array(items.length)
+    let failed = false
     try {
-      const byTopic = new Map<string, Message[]>()
-      for (const { topic, message } of items) {
-        const list = byTopic.get(topic) ?? []
-        list.push(message)
-        byTopic.set(topic, list)
-      }
-      const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }))
-      // one deadline for connecting (after an outage) and sending
-      const [metas, cluster] = await within(PRODUCE_TIMEOUT_MS, 'produce', Promise.all([
-        current.then((p) => p.sendBatch({ acks: -1, topicMessages })),
-        getClusterId()
-      ]))
-      const next = new Map<string, bigint>()
-      for (const meta of metas) {
-        const base = meta.baseOffset ?? meta.offset
-        if (base === undefined) throw new Error('the broker returned no offset')
-        next.set(`${meta.topicName}/${meta.partition}`, BigInt(base))
-      }
-      return items.map(({ topic, message }) => {
-        const partition = placedIn.get(message)
-        const key = `${topic}/${partition}`
-        const offset = next.get(key)
-        if (partition === undefined || offset === undefined) throw new Error(`the broker did not answer for ${key}`)
-        next.set(key, offset + 1n)
-        return { partition, offset: offset.toString(), epoch: epochOf(cluster, topic, partition) }
+      // one deadline for connecting (after an outage), the metadata and the requests
+      const [p, cluster, partitions] = await deadline(left(), Promise.all([current, getClusterId(), partitionsOf([...new Set(items.map((i) => i.topic))])]))
+      const byLeader = groupIndexes(items, ({ topic, message }) => {
+        const partitionMetadata = partitions.get(topic)!
+        message.partition = partitioner({ topic, partitionMetadata, message })
+        return partitionMetadata.find((m) => m.partitionId === message.partition)?.leader ?? -1
       })
+
+      /** One sendBatch of these items: their places, in order. */
+      const request = async (indexes: number[]) => {
+        const byTopic = groupIndexes(indexes, (i) => items[i].topic)
+        const topicMessages = [...byTopic].map(([topic, of]) => ({ topic, messages: of.map((j) => items[indexes[j]].message) }))
+        const metas = await deadline(left(), p.sendBatch({ acks: -1, topicMessages }))
+        const next = new Map<string, bigint>()
+        for (const meta of metas) {
+          const base = meta.baseOffset ?? meta.offset
+          if (base === undefined) throw new Error('the broker returned no offset')
+          next.set(`${meta.topicName}/${meta.partition}`, BigInt(base))
+        }
+        for (const i of indexes) {
+          const { topic, message: { partition } } = items[i]
+          const key = `${topic}/${partition}`
+          const offset = next.get(key)
+          if (partition === undefined || offset === undefined) throw new Error(`the broker did not answer for ${key}`)
+          next.set(key, offset + 1n)
+          outcomes[i] = { partition, offset: offset.toString(), epoch: epochOf(cluster, topic, partition) }
+        }
+      }
+      const fail = (indexes: number[], err: unknown) => { failed = true; for (const i of indexes) outcomes[i] = new ItemFailure(err) }
+
+      await Promise.all([...byLeader.values()].map(async (indexes) => {
+        try {
+          await request(indexes)
+        } catch (err) {
+          if (err instanceof Timeout) return fail(indexes, err)
+          const byPartition = groupIndexes(indexes, (i) => `${items[i].topic}/${items[i].message.partition}`)
+          if (byPartition.size === 1) return fail(indexes, err)
+          for (const of of byPartition.values()) {
+            const alone = of.map((j) => indexes[j])
+            await request(alone).catch((e: unknown) => fail(alone, e))
+          }
+        }
+      }))
+      return outcomes
     } catch (err) {
-      resetProducer(current)
+      failed = true
       throw err
+    } finally {
+      // a fresh producer (new id, sequence numbers from 0) after any failure, once every request settled
+      if (failed) { resetProducer(current); metadata = { at: 0, topics: new Map() } }
     }
   }
   // Concurrent produces share one request (see batching.ts): the idempotent producer sends one at a time.
@@ -438,6 +483,18 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
  */
 export function topicConfig (replicationFactor: number): Array<{ name: string, value: string }> {
   return replicationFactor >= 3 ? [{ name: 'min.insync.replicas', value: '2' }] : []
+}
+
+/** The indexes of `list`, grouped by `keyOf`, each group in list order. */
+function groupIndexes<T, K> (list: readonly T[], keyOf: (item: T) => K): Map<K, number[]> {
+  const groups = new Map<K, number[]>()
+  list.forEach((item, i) => {
+    const key = keyOf(item)
+    const group = groups.get(key)
+    if (group) group.push(i)
+    else groups.set(key, [i])
+  })
+  return groups
 }
 
 /** kafkajs marks passing trouble `retriable`, also under the error it throws once its retries are spent. */

@@ -1,6 +1,6 @@
 // The produce batcher: concurrent calls share a request, order holds, a failed request fails only its own calls.
 import t from 'tap'
-import { createBatcher } from '../../plugins/bus/batching.ts'
+import { createBatcher, ItemFailure } from '../../plugins/bus/batching.ts'
 
 /** A send whose requests the test answers by hand, so what is in flight is under the test's control. */
 function manualSend () {
@@ -45,6 +45,13 @@ t.test('a failed request rejects its own calls only; maxBatch splits the queue',
   t.same(m.requests[1].items, [3])
   m.requests[1].answer()
   t.same(await Promise.all(calls), ['broker down', 'broker down', 'r3'])
+})
+
+t.test('an item the request answers with an ItemFailure fails alone; its neighbours get their results', async (t) => {
+  const send = async (items: number[]) => items.map((i) => i === 2 ? new ItemFailure(new Error('partition 2 refused it')) : `r${i}`)
+  const produce = createBatcher(send, { maxBatch: 10, maxWaitMs: 60_000 })
+  const calls = [1, 2, 3].map((i) => produce(i).then((r) => r, (err: Error) => err.message))
+  t.same(await Promise.all(calls), ['r1', 'partition 2 refused it', 'r3'])
 })
 
 t.test('a call that waited longer than maxWaitMs fails without being sent', async (t) => {

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { pino } from 'pino'
+import { Kafka, logLevel } from 'kafkajs'
 import { createKafkaBus, topicConfig } from '../../plugins/bus/kafka.ts'
 import { busContract } from '../contracts/bus.ts'
 import { KafkaProxy } from '../proxy.ts'
@@ -78,6 +79,40 @@ if (await requireService(t, 'kafka')) {
     t.ok(lag.every((l) => l.topic === 'lagging'), 'logical topic names')
     release()
     await consumer.stop()
+  })
+
+  t.test('a partition the broker refuses fails its own produces only: the records it appended in the same request are answered, once', async (t) => {
+    const bus = make('a')
+    const kafka = new Kafka({ brokers: services.kafka.split(','), clientId: 'switchboard-test', logLevel: logLevel.NOTHING })
+    const admin = kafka.admin()
+    await admin.connect()
+    t.teardown(async () => { await bus.close(); await admin.disconnect() })
+    // `strict` takes no record batch over 2 KB: a post to it fails at the broker, partition by partition
+    await admin.createTopics({ topics: [{ topic: `${prefix}strict`, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '2048' }] }], waitForLeaders: true })
+    await bus.ensureTopics(['strict', 'roomy'])
+    // the same tick: one produce request carries all three
+    const [a, big, b] = await Promise.allSettled([
+      bus.produce('roomy', 'k1', 'small a'),
+      bus.produce('strict', 'k', 'x'.repeat(10_000)),
+      bus.produce('roomy', 'k2', 'small b')
+    ])
+    t.equal(big.status, 'rejected', 'the record over the limit is refused')
+    t.match((big as PromiseRejectedResult).reason?.message, /producing to strict/, 'its error names the topic')
+    t.equal(a.status, 'fulfilled', 'a record appended in the same request is answered with its position')
+    t.equal(b.status, 'fulfilled', 'and so is the other')
+    // Once in the log each: had the refused request failed every post, their retries would append them again.
+    const ends = await admin.fetchTopicOffsets(`${prefix}roomy`)
+    t.equal(ends.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0), 2, 'the log holds the two records, once each')
+    const seen = new Map<string, string>()
+    let all!: () => void
+    const done = new Promise<void>((resolve) => { all = resolve })
+    const consumer = await bus.consume({ name: 'refused', topic: 'roomy', mode: 'shared', handle: async (r) => { seen.set(`${r.partition}/${r.offset}`, r.value.toString()); if (seen.size === 2) all() } })
+    await done
+    await consumer.stop()
+    for (const [settled, value] of [[a, 'small a'], [b, 'small b']] as const) {
+      const p = (settled as PromiseFulfilledResult<{ partition: number, offset: string }>).value
+      t.equal(seen.get(`${p.partition}/${p.offset}`), value, `the position answered for "${value}" holds it`)
+    }
   })
 
   t.test('concurrent produces (sent in shared requests): each answered position holds that very record', async (t) => {
