@@ -3,7 +3,7 @@
 // `app.mongo` is null without MONGO_URL (the stores then live in process). The database is the one
 // MONGO_URL names, else MONGO_DB (config.ts).
 import fp from 'fastify-plugin'
-import { MongoClient, MongoNetworkError, MongoNotConnectedError, MongoServerError, MongoServerSelectionError, MongoTopologyClosedError, type Db } from 'mongodb'
+import { MongoBulkWriteError, MongoClient, MongoNetworkError, MongoNotConnectedError, MongoServerError, MongoServerSelectionError, MongoTopologyClosedError, type Db } from 'mongodb'
 import { TransientError } from './errors.ts'
 import { waitingFor } from './start-up.ts'
 
@@ -67,13 +67,20 @@ function reconnect (client: MongoClient) {
 // Server codes that mean "not now" rather than "wrong": shutdown, no primary, network trouble.
 const TRANSIENT_CODES = new Set([6, 7, 89, 91, 189, 9001, 10107, 11600, 11602, 13435, 13436])
 
+/** Error labels of passing trouble: a reset pool, a write the driver may retry, an overloaded or unreachable server. */
+const TRANSIENT_LABELS = ['ResetPool', 'RetryableWriteError', 'RetryableError', 'SystemOverloadedError']
+
 /** Whether a driver error means MongoDB is unreachable or busy (it will come back), not a wrong request. */
 export function isTransientMongoError (err: unknown): boolean {
   if (err instanceof MongoNetworkError || err instanceof MongoServerSelectionError) return true
-  if (err instanceof MongoServerError) return TRANSIENT_CODES.has(Number(err.code)) || err.hasErrorLabel('RetryableWriteError')
-  // e.g. MongoPoolClearedError, MongoNetworkTimeoutError carry these labels
-  return typeof (err as { hasErrorLabel?: unknown })?.hasErrorLabel === 'function' &&
-    ((err as MongoServerError).hasErrorLabel('ResetPool') || (err as MongoServerError).hasErrorLabel('RetryableWriteError'))
+  const labelled = err as { hasErrorLabel?: (label: string) => boolean }
+  if (typeof labelled?.hasErrorLabel === 'function' && TRANSIENT_LABELS.some((l) => labelled.hasErrorLabel!(l))) return true
+  // A batch write (insertMany, bulkWrite) that failed as a whole on its connection: the driver
+  // copies the socket error into a MongoBulkWriteError (code ECONNRESET, errno, syscall) with no
+  // error of its own per document. Per-document errors (a duplicate key) are the data's, not an outage.
+  if (err instanceof MongoBulkWriteError && [err.writeErrors].flat().length === 0 && typeof (err as { syscall?: unknown }).syscall === 'string') return true
+  if (err instanceof MongoServerError) return TRANSIENT_CODES.has(Number(err.code))
+  return false
 }
 
 /**

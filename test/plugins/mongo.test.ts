@@ -2,6 +2,7 @@
 import t from 'tap'
 import { createMongoChannelStore } from '../../plugins/channels/mongo.ts'
 import { closeMongoClient, createMongoClient, reconnecting } from '../../plugins/mongo.ts'
+import { createMongoStore } from '../../plugins/store/mongo.ts'
 import { TcpProxy } from '../proxy.ts'
 import { address, cleanupReal, realNames, requireService, testLogger } from '../services.ts'
 
@@ -24,6 +25,26 @@ if (await requireService(t, 'mongo')) {
     await reconnecting(client)
     t.equal(await store.get('x'), null, 'MongoDB is back: the same client answers')
     t.equal(await store.create({ id: 'c', name: 'c', private: false, ownerId: 'a', members: ['a'], createdAt: new Date().toISOString() }), true)
+  })
+
+  t.test('batch writes cut off mid-way are transient (a topic handler waits for MongoDB, it does not dead-letter the batch)', async (t) => {
+    const proxy = await TcpProxy.start(address('mongo'))
+    t.teardown(() => proxy.close())
+    const client = createMongoClient(`mongodb://127.0.0.1:${proxy.port}/?directConnection=true`)
+    t.teardown(() => closeMongoClient(client))
+    const store = createMongoStore(client.db(database), { logger: testLogger() })
+    const message = (id: string, offset: number) => ({ id, channelId: 'ch', senderId: 'u', senderName: 'u', content: id, createdAt: new Date().toISOString(), position: { epoch: 'e', offset: String(offset) } })
+    const create = (id: string, offset: number) => ({ type: 'create' as const, message: message(id, offset), position: { epoch: 'e', offset: String(offset) } })
+    await store.apply([create('m1', 1)]) // connected, with the connection pooled
+    await proxy.cut()
+    // insertMany and bulkWrite fail as MongoBulkWriteError carrying the socket's error, not a MongoNetworkError
+    await t.rejects(store.apply([create('m2', 2), create('m3', 3)]), { name: 'TransientError', message: /MongoDB \(database .*\) unavailable: insert failed/ }, 'the batch insert')
+    await t.rejects(store.apply([{ type: 'update', id: 'm1', channelId: 'ch', changes: { content: 'edited', editedAt: new Date().toISOString() }, position: { epoch: 'e', offset: '4' } }]), { name: 'TransientError', message: /unavailable: update failed/ }, 'the batch update')
+    await proxy.restore()
+    for (;;) { // the pool reconnects on the next operations; each failure meanwhile is still transient
+      try { await store.apply([create('m2', 2), create('m3', 3)]); break } catch (err) { t.equal((err as Error).name, 'TransientError', 'while reconnecting: transient'); await reconnecting(client) }
+    }
+    t.same((await store.page('ch', { limit: 10 })).map((m) => m.id).sort(), ['m1', 'm2', 'm3'], 'stored once MongoDB is back')
   })
 
   t.test('a client closed by its owner is not reconnected', async (t) => {
