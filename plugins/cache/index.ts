@@ -18,7 +18,7 @@ export default fp<CachePluginOptions>(async function cache (app, opts) {
   if (opts.cache) {
     cache = opts.cache
   } else if (app.redis) {
-    const { createRedisCache } = await import('./redis.ts')
+    const { createRedisCache } = await import('./redis.js') // .js: see plugins/bus/index.ts
     cache = createRedisCache(app.redis, options)
   } else {
     cache = createEmbeddedCache(options)

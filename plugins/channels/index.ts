@@ -42,7 +42,7 @@ export default fp<ChannelsPluginOptions>(async function channels (app, opts) {
   let store: ChannelStore
   if (opts.store) store = opts.store
   else if (app.mongo) {
-    const { createMongoChannelStore } = await import('./mongo.ts')
+    const { createMongoChannelStore } = await import('./mongo.js') // .js: see plugins/bus/index.ts
     store = createMongoChannelStore(app.mongo.db, { logger: app.log.child({ component: 'channels' }) })
   } else store = createEmbeddedChannelStore()
   if (!opts.store) app.addHook('onClose', async () => { await store.close() })

@@ -17,7 +17,7 @@ export default fp<StorePluginOptions>(async function store (app, opts) {
   if (opts.store) {
     store = opts.store
   } else if (app.mongo) {
-    const { createMongoStore } = await import('./mongo.ts')
+    const { createMongoStore } = await import('./mongo.js') // .js: see plugins/bus/index.ts
     store = createMongoStore(app.mongo.db, { logger: app.log.child({ component: 'mongo' }) })
   } else {
     store = createEmbeddedStore()
