@@ -2,7 +2,13 @@
 # Run switchboard's backing services on 127.0.0.1 without Docker:
 #   Redis    127.0.0.1:6379   Debian's redis-server (apt-get installs it if missing)
 #   Kafka    127.0.0.1:9092   Apache Kafka single-node KRaft, jars from Maven Central, on Java 17+
-#   MongoDB  127.0.0.1:27017  FerretDB (MongoDB wire protocol, SQLite backend), built with Go
+#   MongoDB  127.0.0.1:27017  FerretDB (MongoDB wire protocol), built with Go, on one of two backends
+#                             (FERRETDB_BACKEND):
+#              postgresql     (default) Debian's PostgreSQL (apt-get installs it if missing), a
+#                             cluster of this script's own on 127.0.0.1:55432, started and stopped
+#                             with mongo (never the system service)
+#              sqlite         SQLite files, no other process; history reads scan the whole
+#                             collection (about 10x slower here, docs/real-services.md)
 #
 # Usage: scripts/services.sh <command> [service...]      service: redis | kafka | mongo
 #   up     [svc...]         start (fetching/building on first use) and wait until each answers;
@@ -19,18 +25,27 @@
 #   - `up` starts a service on FRESH, empty data,
 #   - except right after `down <svc>` naming it explicitly: that leaves a keep-data marker, so
 #     `down kafka; up kafka` restarts Kafka on its old log (topics, messages and committed
-#     offsets survive) and `down mongo; up mongo` keeps the SQLite databases.
+#     offsets survive) and `down mongo; up mongo` keeps FerretDB's data (the SQLite databases, or
+#     the PostgreSQL cluster).
 #   - `down` with no service names is a full down and deletes the data; `down --wipe svc`
 #     deletes that service's data too. Services whose processes died without a `down` (e.g. the
 #     machine's session ended) start fresh.
 #   - Redis never persists (--save "" --appendonly no): a restarted Redis is always empty.
+#   - The PostgreSQL cluster is a throwaway test database: fsync, synchronous commit and full-page
+#     writes are off (a crash of the machine may lose it; the next fresh `up` makes a new one).
 #
 # Downloads, builds and runtime state live outside the repo, in
 #   ${SWITCHBOARD_SERVICES_HOME:-$HOME/.cache/switchboard-services}
 #     kafka-<version>/libs/   broker + tools jars           ferretdb-<version>/ferretdb  binary
-#     state/<svc>/            pid file, log, data dir
+#     state/<svc>/            pid file, log, data dir (state/mongo/data/postgresql: the cluster;
+#                             state/postgres/: its server's pid file and log)
 # Overrides: KAFKA_VERSION (one version; default tries 4.1.2, then 4.0.2, then 3.9.1),
-#   FERRETDB_VERSION (default v1.24.2), KAFKA_HEAP (default 512m).
+#   FERRETDB_VERSION (default v1.24.2), KAFKA_HEAP (default 512m), FERRETDB_BACKEND
+#   (postgresql | sqlite; default postgresql), POSTGRESQL_PORT (default 55432), POSTGRESQL_BIN
+#   (a directory with initdb and postgres; default the newest /usr/lib/postgresql/*/bin).
+# PostgreSQL refuses to run as root: as root the script runs initdb and postgres in a user
+# namespace as the `postgres` user (unshare), so that the cluster can stay under a home directory
+# that user cannot enter, or else as `postgres` itself (setpriv) when the state dir allows it.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -41,12 +56,19 @@ STATE_DIR="$SERVICES_HOME/state"
 KAFKA_CANDIDATES="${KAFKA_VERSION:-4.1.2 4.0.2 3.9.1}"
 FERRETDB_VERSION="${FERRETDB_VERSION:-v1.24.2}"
 KAFKA_HEAP="${KAFKA_HEAP:-512m}"
+FERRETDB_BACKEND="${FERRETDB_BACKEND:-postgresql}"
+case "$FERRETDB_BACKEND" in
+  postgresql | sqlite) ;;
+  postgres | pg) FERRETDB_BACKEND=postgresql ;;
+  *) printf '[services] ERROR: FERRETDB_BACKEND=%s: expected postgresql or sqlite\n' "$FERRETDB_BACKEND" >&2 && exit 1 ;;
+esac
 
 HOST=127.0.0.1
 REDIS_PORT=6379
 KAFKA_PORT=9092
 KAFKA_CONTROLLER_PORT=9093
 MONGO_PORT=27017
+POSTGRESQL_PORT="${POSTGRESQL_PORT:-55432}"
 
 ALL_SERVICES=(redis kafka mongo)
 
@@ -71,6 +93,7 @@ pid_of() { # <svc> -> prints pid if that service's process is alive
     redis) pattern='redis-server' ;;
     kafka) pattern='kafka.Kafka' ;;
     mongo) pattern='ferretdb' ;;
+    postgres) pattern='/postgres -D' ;;
   esac
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$pattern" || return 1
   echo "$pid"
@@ -82,6 +105,7 @@ svc_port() {
     redis) echo "$REDIS_PORT" ;;
     kafka) echo "$KAFKA_PORT" ;;
     mongo) echo "$MONGO_PORT" ;;
+    postgres) echo "$POSTGRESQL_PORT" ;;
   esac
 }
 
@@ -159,25 +183,34 @@ check_port_free() { # <svc>
   done
 }
 
-# --- Redis -------------------------------------------------------------------------------
+# --- Debian packages ---------------------------------------------------------------------
 
-ensure_redis() {
-  command -v redis-server >/dev/null 2>&1 && return 0
+apt_install() { # <svc> <package...>: installs Debian packages (as root), first use only
+  local svc="$1"
+  shift
   command -v apt-get >/dev/null 2>&1 ||
-    die "redis-server not found and apt-get is unavailable: install Redis 7 (package redis-server) by hand"
-  [[ "$(id -u)" == 0 ]] || die "redis-server not found: run 'sudo apt-get install -y redis-server' (needs root)"
-  say "redis: installing Debian's redis-server (first run only)..."
-  # Keep the package's init script from starting a system-wide Redis on our port.
+    die "$svc: $* not found and apt-get is unavailable: install it by hand"
+  [[ "$(id -u)" == 0 ]] || die "$svc: $* not found: run 'sudo apt-get install -y $*' (needs root)"
+  say "$svc: installing Debian's $* (first run only)..."
+  # Keep the packages' init scripts from starting a system-wide server (Redis on our port, or
+  # Debian's own PostgreSQL cluster).
   local policy=/usr/sbin/policy-rc.d created_policy=0
   if [[ ! -e "$policy" ]]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && created_policy=1
   fi
   local rc=0
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server >/dev/null 2>&1 ||
-    { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server >/dev/null; } ||
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null 2>&1 ||
+    { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null; } ||
     rc=$?
   ((created_policy)) && rm -f "$policy"
-  ((rc == 0)) || die "redis: 'apt-get install redis-server' failed (exit $rc)"
+  ((rc == 0)) || die "$svc: 'apt-get install $*' failed (exit $rc)"
+}
+
+# --- Redis -------------------------------------------------------------------------------
+
+ensure_redis() {
+  command -v redis-server >/dev/null 2>&1 && return 0
+  apt_install redis redis-server
   command -v redis-server >/dev/null 2>&1 || die "redis: redis-server still missing after apt-get install"
 }
 
@@ -401,15 +434,138 @@ ensure_ferretdb() {
   say "mongo: built $FERRETDB_BIN"
 }
 
-start_mongo() {
-  local dir
-  dir="$(svc_dir mongo)"
+# --- PostgreSQL (FerretDB's postgresql backend) ---------------------------------------------
+# A cluster of the script's own: initdb'd into state/mongo/data/postgresql (so mongo's data policy
+# covers it), served on $HOST:$POSTGRESQL_PORT only (no Unix socket), pid file and log in
+# state/postgres/. It is part of the mongo service: started before FerretDB, stopped after it.
+
+PG_BIN=""
+PG_AS=()    # prefix that runs initdb/postgres as a user PostgreSQL accepts (empty unless root)
+PG_OWNER="" # uid:gid the cluster directory must belong to (setpriv only)
+
+find_pg_bin() { # prints a directory holding initdb and postgres
+  local d found=""
+  if [[ -n "${POSTGRESQL_BIN:-}" ]]; then
+    [[ -x "$POSTGRESQL_BIN/initdb" && -x "$POSTGRESQL_BIN/postgres" ]] || return 1
+    echo "$POSTGRESQL_BIN"
+    return 0
+  fi
+  # Debian keeps one directory per major version, off PATH; the newest wins.
+  while read -r d; do
+    [[ -x "$d/initdb" && -x "$d/postgres" ]] && found="$d"
+  done < <(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V)
+  if [[ -z "$found" ]] && command -v initdb >/dev/null 2>&1; then
+    d="$(dirname "$(readlink -f "$(command -v initdb)")")"
+    [[ -x "$d/postgres" ]] && found="$d"
+  fi
+  [[ -n "$found" ]] && echo "$found"
+}
+
+pg_major() { "$PG_BIN/postgres" -V | sed -n 's/^postgres (PostgreSQL) \([0-9]*\).*/\1/p'; }
+
+# PostgreSQL will not run as root. As root, run it as the `postgres` user (Debian's package creates
+# it): in a user namespace that maps our uid to postgres's, which keeps every file owned by root
+# (so the cluster can live under /root, which postgres could not enter); or, where user namespaces
+# are not allowed (some containers), as postgres itself, if it can reach the state dir.
+pg_choose_user() {
+  PG_AS=()
+  PG_OWNER=""
+  [[ "$(id -u)" == 0 ]] || return 0
+  local uid gid
+  if ! uid="$(id -u postgres 2>/dev/null)" || ! gid="$(id -g postgres 2>/dev/null)"; then
+    die "mongo: PostgreSQL refuses to run as root, and there is no 'postgres' user to run it as"
+  fi
+  mkdir -p "$(svc_dir mongo)"
+  if unshare --user --map-user="$uid" --map-group="$gid" true 2>/dev/null; then
+    PG_AS=(unshare --user --map-user="$uid" --map-group="$gid")
+  elif setpriv --reuid="$uid" --regid="$gid" --clear-groups test -x "$(svc_dir mongo)" 2>/dev/null; then
+    PG_AS=(setpriv --reuid="$uid" --regid="$gid" --clear-groups)
+    PG_OWNER="$uid:$gid"
+  else
+    die "mongo: PostgreSQL refuses to run as root, user namespaces are not allowed here, and the" \
+      "postgres user cannot enter $(svc_dir mongo): set SWITCHBOARD_SERVICES_HOME to a directory" \
+      "it can reach, or use FERRETDB_BACKEND=sqlite"
+  fi
+}
+
+ensure_postgresql() {
+  if ! PG_BIN="$(find_pg_bin)"; then
+    [[ -z "${POSTGRESQL_BIN:-}" ]] || die "mongo: POSTGRESQL_BIN=$POSTGRESQL_BIN holds no initdb and postgres"
+    apt_install mongo postgresql
+    PG_BIN="$(find_pg_bin)" || die "mongo: PostgreSQL's initdb and postgres still missing after apt-get install"
+  fi
+  pg_choose_user
+}
+
+pg_ready() { "$PG_BIN/pg_isready" -q -h "$HOST" -p "$POSTGRESQL_PORT" -U postgres -d postgres -t 1; }
+
+pg_psql() { "$PG_BIN/psql" -X -q -At -h "$HOST" -p "$POSTGRESQL_PORT" -U postgres "$@"; }
+
+start_postgres() { # <cluster-dir>: a kept cluster is reused, else a new one is made
+  local cluster="$1" dir major
+  dir="$(svc_dir postgres)"
   mkdir -p "$dir"
   rm -f "$dir/pid"
+  check_port_free postgres
+  major="$(pg_major)"
+  # A cluster only opens with the major version that wrote it (POSTGRESQL_BIN may have changed).
+  if [[ ! -f "$cluster/PG_VERSION" || "$(<"$cluster/PG_VERSION")" != "$major" ]]; then
+    rm -rf "$cluster"
+    mkdir -p "$cluster"
+    [[ -z "$PG_OWNER" ]] || chown "$PG_OWNER" "$cluster"
+    # -N: no fsync of the new files (a throwaway cluster, like the settings below).
+    ${PG_AS[@]+"${PG_AS[@]}"} "$PG_BIN/initdb" -D "$cluster" -U postgres --auth=trust -E UTF8 \
+      --locale=C --no-instructions -N >"$dir/initdb.log" 2>&1 </dev/null 9>&- || {
+      show_log_tail "$dir/initdb.log"
+      die "mongo: initdb of a PostgreSQL $major cluster in $cluster failed"
+    }
+  fi
+  # -k '': no Unix socket (its default directory belongs to the system's PostgreSQL).
+  spawn postgres ${PG_AS[@]+"${PG_AS[@]}"} "$PG_BIN/postgres" -D "$cluster" -p "$POSTGRESQL_PORT" \
+    -k '' -c listen_addresses="$HOST" -c fsync=off -c synchronous_commit=off -c full_page_writes=off
+  wait_ready postgres 30 pg_ready
+  if [[ "$(pg_psql -d postgres -c "SELECT 1 FROM pg_database WHERE datname = 'ferretdb'")" != 1 ]]; then
+    pg_psql -d postgres -c 'CREATE DATABASE ferretdb' >/dev/null ||
+      die "mongo: could not create the ferretdb database in PostgreSQL (log: $dir/postgres.log)"
+  fi
+}
+
+ferretdb_backend() { # <pid>: the --handler a running FerretDB was started with
+  tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | sed -n 's/^--handler=//p'
+}
+
+# FerretDB on PostgreSQL without its PostgreSQL is not a working mongo.
+mongo_running() {
+  local pid
+  pid="$(pid_of mongo)" || return 1
+  [[ "$(ferretdb_backend "$pid")" != postgresql ]] || pid_of postgres >/dev/null || return 1
+  echo "$pid"
+}
+
+start_mongo() {
+  local dir backend_args=()
+  dir="$(svc_dir mongo)"
+  mkdir -p "$dir"
+  # A FerretDB whose PostgreSQL died, or a PostgreSQL whose FerretDB died: stopped before the
+  # data policy decides (they died without a `down`, so it is fresh data).
+  if pid_of mongo >/dev/null; then stop_service mongo; fi
+  if pid_of postgres >/dev/null; then stop_service postgres; fi
+  rm -f "$dir/pid"
+  check_port_free mongo
   prepare_data mongo "$dir/data" || true
-  mkdir -p "$dir/data/sqlite" "$dir/data/state"
+  mkdir -p "$dir/data/state"
+  case "$FERRETDB_BACKEND" in
+    sqlite)
+      mkdir -p "$dir/data/sqlite"
+      backend_args=(--handler=sqlite --sqlite-url="file:$dir/data/sqlite/")
+      ;;
+    postgresql)
+      start_postgres "$dir/data/postgresql"
+      backend_args=(--handler=postgresql --postgresql-url="postgres://postgres@$HOST:$POSTGRESQL_PORT/ferretdb")
+      ;;
+  esac
   # --debug-addr=- : no extra HTTP listener (the default would take 127.0.0.1:8088).
-  spawn mongo "$FERRETDB_BIN" --handler=sqlite --sqlite-url="file:$dir/data/sqlite/" \
+  spawn mongo "$FERRETDB_BIN" "${backend_args[@]}" \
     --listen-addr="$HOST:$MONGO_PORT" --state-dir="$dir/data/state" --telemetry=disable \
     --debug-addr=-
 }
@@ -419,15 +575,16 @@ mongo_ready() { port_open "$MONGO_PORT"; }
 # --- commands ----------------------------------------------------------------------------
 
 stop_service() { # <svc>
-  local svc="$1" pid timeout=15 deadline
+  local svc="$1" pid timeout=15 deadline signal=TERM
   [[ "$svc" == kafka ]] && timeout=40 # a controlled shutdown flushes and closes every log
+  [[ "$svc" == postgres ]] && signal=INT # "fast" shutdown: TERM would wait for clients to leave
   if ! pid="$(pid_of "$svc")"; then
     rm -f "$(svc_dir "$svc")/pid"
     say "$svc: not running"
     return 0
   fi
   say "$svc: stopping (pid $pid)..."
-  kill -TERM "$pid" 2>/dev/null || true
+  kill "-$signal" "$pid" 2>/dev/null || true
   deadline=$((SECONDS + timeout))
   while kill -0 "$pid" 2>/dev/null; do
     if ((SECONDS >= deadline)); then
@@ -446,21 +603,40 @@ print_env_hint() {
   echo "KAFKA_BROKERS=$HOST:$KAFKA_PORT REDIS_URL=redis://$HOST:$REDIS_PORT MONGO_URL=mongodb://$HOST:$MONGO_PORT"
 }
 
+svc_running() { # <svc> -> prints the pid if it runs (for mongo: with its backend)
+  if [[ "$1" == mongo ]]; then mongo_running; else pid_of "$1"; fi
+}
+
 cmd_up() {
   local svc pid pending=()
   # Fetch/build/install everything first, so a missing tool fails before anything starts.
   for svc in "$@"; do
-    pid_of "$svc" >/dev/null && continue
+    svc_running "$svc" >/dev/null && continue
     case "$svc" in
       redis) ensure_redis ;;
       kafka) ensure_kafka ;;
-      mongo) ensure_ferretdb ;;
+      mongo)
+        ensure_ferretdb
+        if [[ "$FERRETDB_BACKEND" == postgresql ]]; then ensure_postgresql; fi
+        ;;
     esac
   done
   for svc in "$@"; do
-    if pid="$(pid_of "$svc")"; then
-      say "$svc: already running (pid $pid) on $HOST:$(svc_port "$svc")"
+    if pid="$(svc_running "$svc")"; then
+      local note=""
+      if [[ "$svc" == mongo ]]; then
+        local backend
+        backend="$(ferretdb_backend "$pid")"
+        note=", FerretDB on $backend"
+        [[ "$backend" == "$FERRETDB_BACKEND" ]] ||
+          note+="; FERRETDB_BACKEND=$FERRETDB_BACKEND applies from the next start: 'scripts/services.sh down mongo' first"
+      fi
+      say "$svc: already running (pid $pid) on $HOST:$(svc_port "$svc")$note"
       continue
+    fi
+    if [[ "$svc" == mongo ]] && pid="$(pid_of mongo)"; then
+      say "mongo: FerretDB (pid $pid) runs without its PostgreSQL: restarting it on fresh data"
+      stop_service mongo
     fi
     check_port_free "$svc"
     case "$svc" in
@@ -481,7 +657,12 @@ cmd_up() {
     esac
     local what="$svc"
     [[ "$svc" == kafka ]] && what="kafka $KAFKA_RUNNING_VERSION"
-    [[ "$svc" == mongo ]] && what="mongo (FerretDB $FERRETDB_VERSION)"
+    if [[ "$svc" == mongo ]]; then
+      what="mongo (FerretDB $FERRETDB_VERSION on $FERRETDB_BACKEND"
+      [[ "$FERRETDB_BACKEND" == postgresql ]] &&
+        what+=": PostgreSQL $(pg_major) pid $(pid_of postgres) on $HOST:$POSTGRESQL_PORT"
+      what+=")"
+    fi
     say "$what: up (pid $(pid_of "$svc")) on $HOST:$(svc_port "$svc")"
   done
   print_env_hint
@@ -492,6 +673,8 @@ cmd_down() { # <explicit: 0|1> <wipe: 0|1> <svc...>
   shift 2
   for svc in "$@"; do
     stop_service "$svc"
+    # FerretDB's PostgreSQL goes down with it (after it: no client left to wait for).
+    if [[ "$svc" == mongo ]] && pid_of postgres >/dev/null; then stop_service postgres; fi
     local dir
     dir="$(svc_dir "$svc")"
     if ((wipe)) || ((!explicit)); then
@@ -503,12 +686,26 @@ cmd_down() { # <explicit: 0|1> <wipe: 0|1> <svc...>
 }
 
 cmd_status() {
-  local svc pid port down=0
+  local svc pid pgpid port down=0
   for svc in "$@"; do
     port="$(svc_port "$svc")"
     if pid="$(pid_of "$svc")"; then
+      local note=""
+      if [[ "$svc" == mongo ]]; then
+        note=" FerretDB on $(ferretdb_backend "$pid")"
+        if [[ "$note" == *postgresql ]]; then
+          if pgpid="$(pid_of postgres)"; then
+            note+=" (PostgreSQL pid $pgpid, $HOST:$POSTGRESQL_PORT)"
+          else
+            printf '%-6s broken   pid %-8s %s:%s%s, but its PostgreSQL is not running\n' \
+              "$svc" "$pid" "$HOST" "$port" "$note"
+            down=1
+            continue
+          fi
+        fi
+      fi
       if port_open "$port"; then
-        printf '%-6s running  pid %-8s %s:%s\n' "$svc" "$pid" "$HOST" "$port"
+        printf '%-6s running  pid %-8s %s:%s%s\n' "$svc" "$pid" "$HOST" "$port" "$note"
       else
         printf '%-6s starting pid %-8s %s:%s (not answering yet)\n' "$svc" "$pid" "$HOST" "$port"
         down=1
@@ -518,7 +715,11 @@ cmd_status() {
         "$svc" "$HOST" "$port" "$(port_owner "$port")"
       down=1
     else
-      printf '%-6s stopped\n' "$svc"
+      local orphan=""
+      if [[ "$svc" == mongo ]] && pgpid="$(pid_of postgres)"; then
+        orphan=" (its PostgreSQL, pid $pgpid, still runs: 'scripts/services.sh down mongo' stops it)"
+      fi
+      printf '%-6s stopped%s\n' "$svc" "$orphan"
       down=1
     fi
   done
@@ -579,7 +780,7 @@ main() {
     status) cmd_status "${SERVICES[@]}" ;;
     reset)
       cmd_down 0 1 "${ALL_SERVICES[@]}"
-      rm -rf "${STATE_DIR:?}"/redis "${STATE_DIR:?}"/kafka "${STATE_DIR:?}"/mongo
+      rm -rf "${STATE_DIR:?}"/redis "${STATE_DIR:?}"/kafka "${STATE_DIR:?}"/mongo "${STATE_DIR:?}"/postgres
       say "all state under $STATE_DIR deleted (cached downloads and builds kept)"
       ;;
     env)
