@@ -41,9 +41,11 @@ test('two users chat through the demo page', async (t) => {
   t.teardown(() => browser.close())
 
   const ada = await join(browser, base, 'Ada', 'demo')
-  // Grace's socket goes through a route the test can cut, to exercise reconnect and recovery.
+  // Grace's socket goes through a route the test can cut, to exercise reconnect and recovery; her
+  // next socket waits at `gate` (it stays connecting) until the test lets it through.
   let graceSocket: WebSocketRoute | undefined
-  const grace = await join(browser, base, 'Grace', 'demo', (ws) => { ws.connectToServer(); graceSocket = ws })
+  let gate = Promise.resolve()
+  const grace = await join(browser, base, 'Grace', 'demo', async (ws) => { await gate; ws.connectToServer(); graceSocket = ws })
 
   await ada.locator('#presence li', { hasText: 'Grace' }).waitFor()
   await grace.locator('#presence li', { hasText: 'Ada' }).waitFor()
@@ -72,11 +74,17 @@ test('two users chat through the demo page', async (t) => {
   await message(grace, 'hello from Ada, edited').locator('.edited').waitFor()
   t.pass("Ada's edit reaches Grace")
 
-  // Cut Grace's socket; what is posted meanwhile must show up after the page reconnects.
+  // Cut Grace's socket; what is posted meanwhile must show up after the page reconnects. Her
+  // reconnect is held at the gate, so she is away for certain while the post is made (a reconnect
+  // of a few milliseconds could otherwise come first, or end "offline" before the test saw it).
+  let letThrough!: () => void
+  gate = new Promise((resolve) => { letThrough = resolve })
   await graceSocket!.close({ code: 4000, reason: 'test cut' })
-  await grace.locator('#status.offline').waitFor()
+  await grace.locator('#status.offline, #status.connecting').waitFor()
   const missed = await app.inject({ method: 'POST', url: '/api/messages', headers: { 'x-user-id': 'Ada', 'x-user-name': 'Ada' }, payload: { channelId: 'demo', content: 'sent while Grace was away' } })
   t.equal(missed.statusCode, 201)
+  t.equal(await message(grace, 'sent while Grace was away').count(), 0, 'not shown while Grace is away')
+  letThrough()
   await message(grace, 'sent while Grace was away').waitFor()
   await grace.locator('#status', { hasText: 'resumed' }).waitFor()
   t.pass('after a reconnect Grace resumed from her last position and has the missed message')
