@@ -12,7 +12,7 @@ import fp from 'fastify-plugin'
 import type { Static, TSchema } from '@sinclair/typebox'
 import type { BatchControl, BusRecord, Consumer, DeliveryMode } from './bus/index.ts'
 import type { Position } from '../schemas/message.ts'
-import type { Topic } from '../schemas/topics.ts'
+import { topics as catalogue, type Topic } from '../schemas/topics.ts'
 import { schemaError, type DeclaredTopic } from './events.ts'
 import { isTransient } from './errors.ts'
 import { waitingFor } from './start-up.ts'
@@ -273,7 +273,11 @@ export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts)
   app.addHook('onReady', async function startTopicHandlers () {
     started = true
     const where = app.bus.kind === 'kafka' ? `Kafka at ${app.config.KAFKA_BROKERS}` : 'the embedded log'
-    await waitingFor(app.log, `${where}: creating topics`, app.bus.ensureTopics(topics()))
+    // the topics this instance reads, and those an API instance produces to
+    const used = [...new Set([...topics(), ...roles.has('api') ? Object.values(catalogue).map((t) => t.name) : []])]
+    await waitingFor(app.log, `${where}: creating topics`, app.bus.ensureTopics(used))
+    // best effort: a producer that could not get ready now connects on the first post instead
+    await app.bus.prepare?.(used).catch((err: Error) => app.log.warn({ err }, 'the producer is not ready yet; the first post will connect it'))
     // One consumer per delivery mode, reading every topic that has handlers in that mode (one
     // fetch loop, one group membership, one heartbeat each): records of a topic go to its pipeline.
     // A message stream (a positioned topic: `messages`) is hot: it gets a consumer of its own per

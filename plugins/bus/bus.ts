@@ -67,6 +67,11 @@ export interface EventBus {
   produce (topic: string, key: string, value: string | Buffer): Promise<ProduceResult>
   /** `broadcast` consumers start at the latest offset; `shared` ones resume their group (from the start when new). */
   consume (spec: ConsumerSpec): Promise<Consumer>
+  /**
+   * Gets ready to produce to these (existing) topics at start-up, so that the first post pays no
+   * set-up: connects the producer and reads where the topics' partitions are (optional).
+   */
+  prepare? (topics: string[]): Promise<void>
   /** Throws when the log is unreachable. */
   ping (): Promise<void>
   /** Lag of this instance's consumer groups, per partition (read by /metrics; optional). */

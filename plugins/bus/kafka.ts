@@ -430,6 +430,24 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
     ensureTopics,
     produce,
     consume,
+    async prepare (topics) {
+      // An idempotent producer connects with a round trip for its id, and kafkajs reads a topic's
+      // metadata on its first send to it: done here, the first posts after start do not queue
+      // behind them (200–350 ms at 1,000 posts/s). An empty batch reads the metadata, sends nothing.
+      const names = [...new Set(topics.map(physical))]
+      const current = getProducer()
+      try {
+        // connected first: a (re)connected producer drops the cluster id it may have read meanwhile
+        await within(PRODUCE_TIMEOUT_MS, 'preparing the producer', current.then((p) => Promise.all([
+          p.sendBatch({ acks: -1, topicMessages: names.map((topic) => ({ topic, messages: [] })) }),
+          getClusterId(),
+          partitionsOf(names)
+        ])))
+      } catch (err) {
+        resetProducer(current)
+        throw unavailable('preparing the producer', err)
+      }
+    },
     async ping () {
       if (closed) throw new Error('event bus is closed')
       if (dead.size) throw new Error(`Kafka consumer stopped for good: ${[...dead].join(', ')}`)

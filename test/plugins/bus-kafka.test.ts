@@ -1,6 +1,7 @@
 import t from 'tap'
 import { pino } from 'pino'
-import { Kafka, logLevel } from 'kafkajs'
+import net from 'node:net'
+import { Kafka, logLevel, type ISocketFactory } from 'kafkajs'
 import { createKafkaBus, topicConfig } from '../../plugins/bus/kafka.ts'
 import { busContract } from '../contracts/bus.ts'
 import { KafkaProxy } from '../proxy.ts'
@@ -113,6 +114,35 @@ if (await requireService(t, 'kafka')) {
       const p = (settled as PromiseFulfilledResult<{ partition: number, offset: string }>).value
       t.equal(seen.get(`${p.partition}/${p.offset}`), value, `the position answered for "${value}" holds it`)
     }
+  })
+
+  t.test('prepare gets the producer ready at start-up: the first produce after it is a Produce request alone', async (t) => {
+    // Every request the bus writes, by Kafka API key (a request starts with its int32 size, then its int16 key).
+    const API = { 0: 'Produce', 3: 'Metadata', 22: 'InitProducerId' } as Record<number, string>
+    const sent: string[] = []
+    const socketFactory: ISocketFactory = ({ host, port, onConnect }) => {
+      const socket = net.connect({ host, port }, onConnect)
+      const write = socket.write.bind(socket) as (chunk: Buffer, ...rest: unknown[]) => boolean
+      socket.write = ((chunk: Buffer, ...rest: unknown[]) => {
+        if (Buffer.isBuffer(chunk) && chunk.length >= 6) { const key = chunk.readInt16BE(4); sent.push(API[key] ?? `api ${key}`) }
+        return write(chunk, ...rest)
+      }) as typeof socket.write
+      return socket
+    }
+    const create = () => createKafkaBus({ brokers: services.kafka.split(','), clientId: 'switchboard-test', topicPrefix: prefix, partitions: 3, instanceId: unique('p'), logger: testLogger(), socketFactory })
+    const cold = create()
+    t.teardown(() => cold.close())
+    await cold.ensureTopics(['prepared'])
+    sent.length = 0
+    await cold.produce('prepared', 'k', 'first, unprepared')
+    t.ok(sent.includes('InitProducerId') && sent.includes('Metadata'), `without prepare the first produce sets the producer up first (${sent.join(', ')})`)
+
+    const warm = create()
+    t.teardown(() => warm.close())
+    await warm.prepare!(['prepared'])
+    sent.length = 0
+    await warm.produce('prepared', 'k', 'first, prepared')
+    t.same(sent, ['Produce'], 'after prepare it is one Produce request, nothing before it')
   })
 
   t.test('concurrent produces (sent in shared requests): each answered position holds that very record', async (t) => {
