@@ -22,6 +22,8 @@ export interface BenchOptions {
   concurrency: number
   /** ms without a new delivery after posting before the rest are counted lost */
   drainQuiet: number
+  /** seconds of unstamped posts at the step's rate before the measured window (0: measure from cold) */
+  warmup: number
   compare: boolean
   /** the p99 (ms) a step must stay under to count as sustained in a sweep */
   sloP99: number
@@ -52,6 +54,8 @@ export const usage = `Usage: npm run bench -- [options]
   --workers W       worker threads holding the connections (default ${defaultWorkers()})
   --concurrency K   posts in flight at most (default 64)
   --drain-quiet MS  after posting, wait this long without a new delivery before counting the rest lost (default 3000)
+  --warmup S        first post at the step's rate for S seconds, unstamped (not timed, not counted), then
+                    measure: the server's and the generator's JIT and connection pools start warm (default 0)
   --compare         same workload against switchboard uws and fastify and each reference: socketio
                     (needs Redis at REDIS_URL or 127.0.0.1:6379), seed (when the three service URLs
                     are set) and centrifugo; prints ratios of uws against each
@@ -101,6 +105,7 @@ export function parseOptions (argv: string[]): BenchOptions | 'help' {
         workers: { type: 'string' },
         concurrency: { type: 'string' },
         'drain-quiet': { type: 'string' },
+        warmup: { type: 'string' },
         compare: { type: 'boolean' },
         'slo-p99': { type: 'string' },
         json: { type: 'string' },
@@ -130,6 +135,7 @@ export function parseOptions (argv: string[]): BenchOptions | 'help' {
     workers: integer('workers', str('workers'), defaultWorkers(), 1, 64),
     concurrency: integer('concurrency', str('concurrency'), 64, 1, 10_000),
     drainQuiet: integer('drain-quiet', str('drain-quiet'), 3000, 100, 600_000),
+    warmup: integer('warmup', str('warmup'), 0, 0, 600),
     compare: values.compare === true,
     sloP99: integer('slo-p99', str('slo-p99'), 50, 1, 600_000),
     json: str('json'),

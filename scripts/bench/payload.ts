@@ -16,6 +16,11 @@ export function encodeContent (channel: number, seq: number, sentAt: number, siz
   return head.length >= size ? head : head + 'x'.repeat(size - head.length)
 }
 
+/** Warm-up content: no stamp, so receivers neither time nor count it. */
+export function warmupContent (size: number): string {
+  return 'warmup:'.padEnd(size, 'x')
+}
+
 export interface Stamp { channel: number, seq: number, sentAt: number }
 
 /** Reads the stamp from a message content; undefined for anything else. */

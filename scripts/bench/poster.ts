@@ -2,7 +2,7 @@
 // with bounded concurrency on a keep-alive undici Pool, and records which posts were acknowledged.
 import { Pool } from 'undici'
 import { SeqSet } from './accounting.ts'
-import { encodeContent, nowMicros } from './payload.ts'
+import { encodeContent, nowMicros, warmupContent } from './payload.ts'
 
 /** What every target is sent for one message; the content carries the stamp. */
 export interface ChatMessage { channelId: string, content: string, senderId: string, senderName: string }
@@ -33,6 +33,8 @@ export interface PostPlan {
   durationSec: number
   size: number
   concurrency: number
+  /** false: warm-up posts, whose content carries no stamp (default true) */
+  stamped?: boolean
 }
 
 export interface PostStats {
@@ -95,7 +97,7 @@ export function startPosting (plan: PostPlan): Poster {
     if (late > stats.maxBehindScheduleMs) stats.maxBehindScheduleMs = late
     if (late > 10) stats.postsLate++
     const seq = nextSeq[channel]++
-    const content = encodeContent(channel, seq, nowMicros(), plan.size)
+    const content = plan.stamped === false ? warmupContent(plan.size) : encodeContent(channel, seq, nowMicros(), plan.size)
     const body = plan.request.body({ channelId: plan.channels[channel], content, senderId: 'bench', senderName: 'bench' })
     stats.sent++
     try {

@@ -1,6 +1,7 @@
 // One benchmark step: subscribers in worker threads, posts at the rate for the duration, a drain,
 // then exact accounting and the merged latency histogram.
 import { randomBytes } from 'node:crypto'
+import { setTimeout as wait } from 'node:timers/promises'
 import { Worker } from 'node:worker_threads'
 import { createHistogram, mergeInto, summarize } from './histogram.ts'
 import { startPosting } from './poster.ts'
@@ -53,6 +54,13 @@ export async function runStep (options: BenchOptions, transport: TransportKind, 
     const failed = connected.reduce((n, r) => n + r.failed, 0)
     if (failed > 0) throw new Error(`${failed} of ${options.connections} subscribers could not connect to ${target.wsUrl}: ${connected.find((r) => r.firstError)?.firstError}`)
 
+    if (options.warmup > 0) {
+      // Unstamped posts at the step's rate (receivers ignore them), answered before measuring; then
+      // a second for their last deliveries, which would only be ignored too.
+      const warm = startPosting({ baseUrl: target.apiUrl, request: target.post, channels, rate, durationSec: options.warmup, size: options.size, concurrency: options.concurrency, stamped: false })
+      await warm.done
+      await wait(1000)
+    }
     await target.mark()
     const progress = new Progress(options.quiet)
     const delivered = () => reports.reduce((n, r) => n + (r?.delivered ?? 0), 0)

@@ -40,6 +40,17 @@ t.test('a tiny embedded run accounts for every delivery and writes the JSON repo
   t.equal(report.ok, true)
 })
 
+t.test('--warmup: posts before the measured window are neither timed nor counted', async (t) => {
+  const file = join(t.testdir(), 'bench.json')
+  await bench(['--connections', '20', '--channels', '4', '--rate', '50', '--duration', '1', '--warmup', '1', '--workers', '2', '--quiet', '--json', file])
+  const report = JSON.parse(await readFile(file, 'utf8'))
+  t.equal(report.sent, 50, 'the measured window alone: 50/s for 1 s (the warm-up posted as many again)')
+  t.equal(report.delivered, report.expectedDeliveries, 'delivered == expected: the warm-up deliveries are not among them')
+  t.equal(report.latencyMs.count, report.delivered, 'only measured deliveries were timed')
+  t.equal(report.lost + report.duplicates + report.misrouted, 0)
+  t.match(report.config, { warmup: 1 })
+})
+
 t.test('bad options are refused with a message naming the option, before anything starts', async (t) => {
   const cases = [[['--rate', 'fast'], '--rate'], [['--transport', 'carrier-pigeon'], '--transport'], [['--channels', '9', '--connections', '3'], '--channels'], [['--size', '10'], '--size'], [['--bogus'], 'bogus']] as const
   for (const [args, named] of cases) t.throws(() => parseOptions([...args]), { name: 'Error', message: new RegExp(named) }, `${args.join(' ')} names ${named}`)
