@@ -26,7 +26,8 @@ export function messagesPost (token?: string): PostRequest {
 }
 
 export interface PostPlan {
-  baseUrl: string
+  /** the generator's connections to the target (openPosterPool); left open */
+  pool: Pool
   request: PostRequest
   channels: string[]
   rate: number
@@ -65,8 +66,23 @@ export interface Poster {
 
 const TICK_MS = 2
 
+/**
+ * The generator's HTTP connections to the target, `open` of them opened before anything is timed
+ * (as the subscribers' sockets are): a step's first posts would otherwise also time the TCP
+ * connects of a pool growing under load. One request per connection at once makes the pool open
+ * them all; any answer will do.
+ */
+export async function openPosterPool (baseUrl: string, connections: number, open: number): Promise<Pool> {
+  const pool = new Pool(baseUrl, { connections, pipelining: 1, keepAliveTimeout: 30_000 })
+  await Promise.all(Array.from({ length: Math.min(open, connections) }, async () => {
+    const res = await pool.request({ path: '/', method: 'GET' })
+    await res.body.dump()
+  }))
+  return pool
+}
+
 export function startPosting (plan: PostPlan): Poster {
-  const pool = new Pool(plan.baseUrl, { connections: plan.concurrency, pipelining: 1, keepAliveTimeout: 30_000 })
+  const { pool } = plan
   const stats: PostStats = { sent: 0, acknowledged: 0, httpErrors: 0, shed: 0, errorsBy: {}, behindScheduleMs: 0, maxBehindScheduleMs: 0, postsLate: 0, queuedForSlot: 0 }
   const channels = plan.channels.length
   const acked = plan.channels.map(() => ({ set: new SeqSet(), count: 0 }))
@@ -125,7 +141,7 @@ export function startPosting (plan: PostPlan): Poster {
         inFlight--
         busy[channel] = false
         if (waiting[channel].length > 0) ready.push(channel)
-        if (++answered === total) void pool.close().then(finished)
+        if (++answered === total) finished()
         else pump()
       })
     }

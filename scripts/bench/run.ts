@@ -3,8 +3,9 @@
 import { randomBytes } from 'node:crypto'
 import { setTimeout as wait } from 'node:timers/promises'
 import { Worker } from 'node:worker_threads'
+import type { Pool } from 'undici'
 import { createHistogram, mergeInto, summarize } from './histogram.ts'
-import { startPosting } from './poster.ts'
+import { openPosterPool, startPosting } from './poster.ts'
 import { nowMicros } from './payload.ts'
 import { openTarget } from './target.ts'
 import { Progress } from './report.ts'
@@ -26,6 +27,7 @@ export async function runStep (options: BenchOptions, transport: TransportKind, 
   const subscribers = channels.map((_, c) => Math.floor(options.connections / options.channels) + (c < options.connections % options.channels ? 1 : 0))
   const workerCount = Math.min(options.workers, options.connections)
   const workers: Worker[] = []
+  let pool: Pool | undefined
   try {
     // Subscriber i listens to channel i mod C; worker w holds subscribers w, w + W, w + 2W, …
     const setups: WorkerSetup[] = Array.from({ length: workerCount }, () => ({ kind: transport, url: target.wsUrl, token: options.token, channels, assignments: [], reportEveryMs: REPORT_EVERY_MS }))
@@ -54,10 +56,12 @@ export async function runStep (options: BenchOptions, transport: TransportKind, 
     const failed = connected.reduce((n, r) => n + r.failed, 0)
     if (failed > 0) throw new Error(`${failed} of ${options.connections} subscribers could not connect to ${target.wsUrl}: ${connected.find((r) => r.firstError)?.firstError}`)
 
+    // at most one post per channel is in flight (poster.ts), so that many connections are opened now
+    pool = await openPosterPool(target.apiUrl, options.concurrency, Math.min(options.concurrency, channels.length))
     if (options.warmup > 0) {
       // Unstamped posts at the step's rate (receivers ignore them), answered before measuring; then
       // a second for their last deliveries, which would only be ignored too.
-      const warm = startPosting({ baseUrl: target.apiUrl, request: target.post, channels, rate, durationSec: options.warmup, size: options.size, concurrency: options.concurrency, stamped: false })
+      const warm = startPosting({ pool, request: target.post, channels, rate, durationSec: options.warmup, size: options.size, concurrency: options.concurrency, stamped: false })
       await warm.done
       await wait(1000)
     }
@@ -65,7 +69,7 @@ export async function runStep (options: BenchOptions, transport: TransportKind, 
     const progress = new Progress(options.quiet)
     const delivered = () => reports.reduce((n, r) => n + (r?.delivered ?? 0), 0)
     const startedAt = nowMicros()
-    const poster = startPosting({ baseUrl: target.apiUrl, request: target.post, channels, rate, durationSec: options.duration, size: options.size, concurrency: options.concurrency })
+    const poster = startPosting({ pool, request: target.post, channels, rate, durationSec: options.duration, size: options.size, concurrency: options.concurrency })
     const ticker = setInterval(() => {
       progress.update(`${target.mode === 'external' ? '' : transport + ' '}${rate}/s`, poster.stats.sent, delivered(), summarize(window).p99)
       window.reset()
@@ -143,7 +147,7 @@ export async function runStep (options: BenchOptions, transport: TransportKind, 
     await target.stop().catch(() => {})
     throw err
   } finally {
-    await Promise.all(workers.map((w) => w.terminate()))
+    await Promise.all([...workers.map((w) => w.terminate()), pool?.close()])
   }
 }
 

@@ -1,6 +1,8 @@
 // The load generator through its real CLI: a tiny embedded run must account for every delivery.
 // No latency assertions: performance is measured by the benchmark, never by a test.
 import { execFile } from 'node:child_process'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -9,7 +11,7 @@ import { ChannelTally, SeqSet } from '../../scripts/bench/accounting.ts'
 import { centrifugoConfig, centrifugoPost, parseProcStat } from '../../scripts/bench/centrifugo.ts'
 import { compare, comparedTransports, ratio } from '../../scripts/bench/compare.ts'
 import { decodeFrame, encodeContent, parseCentrifugoFrame } from '../../scripts/bench/payload.ts'
-import { messagesPost } from '../../scripts/bench/poster.ts'
+import { messagesPost, openPosterPool } from '../../scripts/bench/poster.ts'
 import { parseOptions } from '../../scripts/bench/options.ts'
 import { comparisonText } from '../../scripts/bench/report.ts'
 import type { StepResult } from '../../scripts/bench/result.ts'
@@ -49,6 +51,18 @@ t.test('--warmup: posts before the measured window are neither timed nor counted
   t.equal(report.latencyMs.count, report.delivered, 'only measured deliveries were timed')
   t.equal(report.lost + report.duplicates + report.misrouted, 0)
   t.match(report.config, { warmup: 1 })
+})
+
+t.test('the generator opens its HTTP connections before the first timed post', async (t) => {
+  let connections = 0
+  const server = createServer((_req, res) => res.end('ok'))
+  server.on('connection', () => { connections++ })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  const { port } = server.address() as AddressInfo
+  const pool = await openPosterPool(`http://127.0.0.1:${port}`, 8, 4)
+  t.teardown(() => pool.close())
+  t.equal(connections, 4, 'as many connections as posts can be in flight, open before posting starts')
 })
 
 t.test('bad options are refused with a message naming the option, before anything starts', async (t) => {
