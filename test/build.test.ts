@@ -1,7 +1,7 @@
 // Production runs the compiled server: `tsc -p tsconfig.build.json` (what `npm run build` runs)
 // emits JavaScript that plain `node` serves, topic handlers from dist/consumers included.
 import t, { type Test } from 'tap'
-import { cleanupReal, realNames, requireServices, services } from './services.ts'
+import { cleanupReal, realEnv, realNames, requireServices } from './services.ts'
 import { spawn, spawnSync } from 'node:child_process'
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { once } from 'node:events'
@@ -75,14 +75,7 @@ t.test('plain node serves from the build on Kafka, Redis and MongoDB (their clie
   if (!await requireServices(t, 'kafka', 'redis', 'mongo')) return
   const names = realNames('build')
   t.teardown(() => cleanupReal(names))
-  const server = await startBuilt(t, {
-    KAFKA_BROKERS: services.kafka,
-    REDIS_URL: services.redis,
-    MONGO_URL: services.mongo,
-    KAFKA_TOPIC_PREFIX: names.topicPrefix,
-    REDIS_KEY_PREFIX: names.keyPrefix,
-    MONGO_DB: names.database
-  })
+  const server = await startBuilt(t, realEnv(names))
   const ready = await fetch(`${server.base}/ready`)
   const { checks } = await ready.json() as { checks: Record<string, unknown> }
   t.equal(ready.status, 200, `ready: ${JSON.stringify(checks)}`)

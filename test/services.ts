@@ -86,6 +86,18 @@ export function realNames (prefix: string): RealNames {
   return { topicPrefix: `${id}.`, keyPrefix: `${id}:`, database: id.replace(/[^A-Za-z0-9_]/g, '_') }
 }
 
+/** The settings that put an instance on the real services under these names (one deployment). */
+export function realEnv (names: RealNames) {
+  return {
+    KAFKA_BROKERS: services.kafka,
+    REDIS_URL: services.redis,
+    MONGO_URL: services.mongo,
+    KAFKA_TOPIC_PREFIX: names.topicPrefix,
+    REDIS_KEY_PREFIX: names.keyPrefix,
+    MONGO_DB: names.database
+  }
+}
+
 /**
  * Builds the app against Kafka, Redis and MongoDB. Apps given the same `names` share topics,
  * groups, cache and database, like instances of one deployment; each has its own INSTANCE_ID.
@@ -93,12 +105,7 @@ export function realNames (prefix: string): RealNames {
 export async function buildReal (t: Test, config: Partial<Config> & { names?: RealNames } = {}, opts: Partial<AppOptions> = {}): Promise<FastifyInstance> {
   const { names = realNames('app'), ...rest } = config
   return build(t, {
-    KAFKA_BROKERS: services.kafka,
-    REDIS_URL: services.redis,
-    MONGO_URL: services.mongo,
-    KAFKA_TOPIC_PREFIX: names.topicPrefix,
-    REDIS_KEY_PREFIX: names.keyPrefix,
-    MONGO_DB: names.database,
+    ...realEnv(names),
     INSTANCE_ID: unique('i'),
     ...rest
   }, opts)
@@ -113,12 +120,7 @@ export async function startInstanceProcess (t: Test, names: RealNames, env: Reco
     cwd: root,
     env: {
       PATH: process.env.PATH,
-      KAFKA_BROKERS: services.kafka,
-      REDIS_URL: services.redis,
-      MONGO_URL: services.mongo,
-      KAFKA_TOPIC_PREFIX: names.topicPrefix,
-      REDIS_KEY_PREFIX: names.keyPrefix,
-      MONGO_DB: names.database,
+      ...realEnv(names),
       INSTANCE_ID: unique('p'),
       PORT: '0',
       WS_PORT: '0',
