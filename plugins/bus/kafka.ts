@@ -205,7 +205,6 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
   interface Outgoing { topic: string, message: Message }
   interface Placed { partition: number, offset: string, epoch: string }
   type Outcome = Placed | ItemFailure
-  const deadline = <T>(ms: number, op: Promise<T>) => within(ms, 'produce', op)
 
   /**
    * The messages queued while the previous request was in flight, one produce request (acks = all)
@@ -223,7 +222,7 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
     let failed = false
     try {
       // one deadline for connecting (after an outage), the metadata and the requests
-      const [p, cluster, partitions] = await deadline(left(), Promise.all([current, getClusterId(), partitionsOf([...new Set(items.map((i) => i.topic))])]))
+      const [p, cluster, partitions] = await within(left(), 'produce', Promise.all([current, getClusterId(), partitionsOf([...new Set(items.map((i) => i.topic))])]))
       const byLeader = groupIndexes(items, ({ topic, message }) => {
         const partitionMetadata = partitions.get(topic)!
         message.partition = partitioner({ topic, partitionMetadata, message })
@@ -234,7 +233,7 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
       const request = async (indexes: number[]) => {
         const byTopic = groupIndexes(indexes, (i) => items[i].topic)
         const topicMessages = [...byTopic].map(([topic, of]) => ({ topic, messages: of.map((j) => items[indexes[j]].message) }))
-        const metas = await deadline(left(), p.sendBatch({ acks: -1, topicMessages }))
+        const metas = await within(left(), 'produce', p.sendBatch({ acks: -1, topicMessages }))
         const next = new Map<string, bigint>()
         for (const meta of metas) {
           const base = meta.baseOffset ?? meta.offset
