@@ -47,8 +47,31 @@ export default fp(async function metrics (app) {
   })
   const historyReads = new Counter({ name: 'switchboard_history_reads_total', help: 'History pages served from the cache (hit) or the store (miss)', labelNames: ['result'] as const, registers })
   const produced = new Counter({ name: 'switchboard_events_produced_total', help: 'Events produced to the log by the write path', labelNames: ['topic', 'outcome'] as const, registers })
-  const handled = new Counter({ name: 'switchboard_events_handled_total', help: 'Events a topic handler finished with, by outcome (ok, dead-letter)', labelNames: ['topic', 'handler', 'outcome'] as const, registers })
-  const deadLetters = new Counter({ name: 'switchboard_dead_letters_total', help: 'Events sent to <topic>.dlq (invalid, or retries exhausted)', labelNames: ['topic', 'handler'] as const, registers })
+  // Counted by the pipeline per record and handler (plain numbers), read here when scraped.
+  const handledCounts = () => app.topicHandlers.stats.handled.values()
+  new Counter({
+    name: 'switchboard_events_handled_total',
+    help: 'Events a topic handler finished with, by outcome (ok, dead-letter)',
+    labelNames: ['topic', 'handler', 'outcome'] as const,
+    registers,
+    collect () {
+      this.reset()
+      for (const { topic, handler, ok, deadLetter } of handledCounts()) {
+        this.inc({ topic, handler, outcome: 'ok' }, ok)
+        this.inc({ topic, handler, outcome: 'dead-letter' }, deadLetter)
+      }
+    }
+  })
+  new Counter({
+    name: 'switchboard_dead_letters_total',
+    help: 'Events sent to <topic>.dlq (invalid, or retries exhausted)',
+    labelNames: ['topic', 'handler'] as const,
+    registers,
+    collect () {
+      this.reset()
+      for (const { topic, handler, deadLetter } of handledCounts()) this.inc({ topic, handler }, deadLetter)
+    }
+  })
 
   // Both lag gauges are collected in parallel: one read of the log per scrape serves them both.
   let scrape: Promise<ConsumerLag[] | null> | undefined
@@ -147,10 +170,6 @@ export default fp(async function metrics (app) {
   })
 
   app.events.emitter.on('produced', ({ topic, outcome }) => produced.inc({ topic, outcome }))
-  app.topicHandlers.events.on('handled', ({ topic, handler, outcome }) => {
-    handled.inc({ topic, handler, outcome })
-    if (outcome === 'dead-letter') deadLetters.inc({ topic, handler })
-  })
 
   app.addHook('onResponse', async (request, reply) => {
     // The route pattern, never the raw URL, keeps the label set bounded; unmatched URLs share one label.

@@ -78,8 +78,14 @@ export interface HandledRecord { handler: string, topic: string, partition: numb
 
 export type HandlerEvents = { handled: [HandledRecord], dead: [{ mode: DeliveryMode, err: Error }] }
 
-/** Counters read by /metrics: what the pipeline did once per record and once per batch. */
-export interface PipelineStats { batches: number, records: number, parsed: number }
+/** What one handler finished with, counted in place (read by /metrics at scrape time). */
+export interface HandledCounts { topic: string, handler: string, ok: number, deadLetter: number }
+
+/**
+ * Counters read by /metrics: what the pipeline did once per record and once per batch, and per
+ * handler (plain numbers on the hot path; the metric objects read them only when scraped).
+ */
+export interface PipelineStats { batches: number, records: number, parsed: number, handled: Map<string, HandledCounts> }
 
 export interface TopicHandlers {
   /** Handlers this instance runs (its roles), in load order. */
@@ -121,6 +127,24 @@ export async function loadHandlers (dir: string): Promise<TopicHandler[]> {
   return handlers
 }
 
+/**
+ * A per-record handler's context. One is made per record on the hot path: a class (its getter on the
+ * prototype, not a new closure per record), and the child logger only once something logs.
+ */
+class RecordContext implements HandlerContext {
+  readonly record: BusRecord
+  readonly position: Position
+  #log: FastifyBaseLogger | undefined
+  constructor (readonly app: FastifyInstance, item: TopicEvent, private readonly baseLog: FastifyBaseLogger) {
+    this.record = item.record
+    this.position = item.position
+  }
+
+  get log (): FastifyBaseLogger {
+    return (this.#log ??= this.baseLog.child({ partition: this.record.partition, offset: this.record.offset }))
+  }
+}
+
 /** Thrown out of a batch when the partition was taken away (rebalance) or the app is closing. */
 class Abandoned extends Error {}
 
@@ -147,7 +171,18 @@ export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts)
   const topics = () => [...new Set(list.flatMap((h) => [h.topic.name, `${h.topic.name}.dlq`]))]
   const events = new EventEmitter<HandlerEvents>()
   events.setMaxListeners(0)
-  const stats: PipelineStats = { batches: 0, records: 0, parsed: 0 }
+  const stats: PipelineStats = { batches: 0, records: 0, parsed: 0, handled: new Map() }
+  const countsOf = (h: TopicHandler): HandledCounts => {
+    let counts = stats.handled.get(h.name)
+    if (!counts) stats.handled.set(h.name, counts = { topic: h.topic.name, handler: h.name, ok: 0, deadLetter: 0 })
+    return counts
+  }
+  /** Counts a record a handler finished with; the event is made only for those listening (tests). */
+  const finished = (h: TopicHandler, counts: HandledCounts, record: BusRecord, outcome: HandledRecord['outcome']) => {
+    if (outcome === 'ok') counts.ok++
+    else counts.deadLetter++
+    if (events.listenerCount('handled') > 0) events.emit('handled', { handler: h.name, topic: record.topic, partition: record.partition, offset: record.offset, epoch: record.epoch, outcome })
+  }
   app.decorate('topicHandlers', { list, add, topics, events, stats })
 
   const consumers: Consumer[] = []
@@ -179,31 +214,28 @@ export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts)
   function runner (handler: TopicHandler, declared: DeclaredTopic) {
     const maxAttempts = handler.maxAttempts ?? 5
     const baseLog = app.log.child({ handler: handler.name, topic: declared.topic.name })
-    const handled = (record: BusRecord, outcome: HandledRecord['outcome']) => {
-      events.emit('handled', { handler: handler.name, topic: record.topic, partition: record.partition, offset: record.offset, epoch: record.epoch, outcome })
-    }
+    const counts = countsOf(handler)
+    const handled = (record: BusRecord, outcome: HandledRecord['outcome']) => finished(handler, counts, record, outcome)
     const batchCtx: BatchContext = { app, log: baseLog }
 
     /** One event, retried with backoff; dead-lettered after maxAttempts non-transient failures. */
     async function one (item: TopicEvent, control: BatchControl) {
-      // A child logger per record costs on the hot path: made only when something is logged.
-      let child: FastifyBaseLogger | undefined
-      const log = () => (child ??= baseLog.child({ partition: item.record.partition, offset: item.record.offset }))
+      const ctx = new RecordContext(app, item, baseLog)
       for (let attempt = 1; ; attempt++) {
         if (closing || control.revoked) throw new Abandoned('stopped')
         try {
-          if (handler.handle) await handler.handle(item.event, { app, record: item.record, position: item.position, get log () { return log() } })
+          if (handler.handle) await handler.handle(item.event, ctx)
           else await handler.handleBatch!([item], batchCtx)
           handled(item.record, 'ok')
           return
         } catch (err) {
           if (closing || control.revoked) throw new Abandoned('stopped')
           if (!isTransient(err) && attempt >= maxAttempts) {
-            await deadLetter(handler.name, item.record, `failed ${attempt} times: ${(err as Error).message}`, log(), control)
+            await deadLetter(handler.name, item.record, `failed ${attempt} times: ${(err as Error).message}`, ctx.log, control)
             handled(item.record, 'dead-letter')
             return
           }
-          log()[attempt === 1 ? 'warn' : 'error']({ err, attempt }, 'topic handler failed; retrying')
+          ctx.log[attempt === 1 ? 'warn' : 'error']({ err, attempt }, 'topic handler failed; retrying')
           await pause(attempt, control)
         }
       }
@@ -264,7 +296,7 @@ export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts)
         } catch (err) {
           if (err instanceof Abandoned) throw err
         }
-        for (const h of handlers) events.emit('handled', { handler: h.name, topic: record.topic, partition: record.partition, offset: record.offset, epoch: record.epoch, outcome: 'dead-letter' })
+        for (const h of handlers) finished(h, countsOf(h), record, 'dead-letter')
       }
       await Promise.all(runners.map((run) => run(valid, control)))
     }

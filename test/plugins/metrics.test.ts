@@ -65,6 +65,16 @@ test('produced, handled and cache reads are counted; cache reads match the x-cac
   t.equal(value('switchboard_history_reads_total', { result: 'miss' }) ?? 0, seen.miss)
 })
 
+test('every handler\'s counters exist from the start, at 0 (counted by the pipeline, read when scraped)', async (t) => {
+  const app = await build(t)
+  const { value } = await scrape(app)
+  for (const handler of ['messages-store', 'messages-cache', 'messages-fanout']) {
+    t.equal(value('switchboard_events_handled_total', { topic: 'messages', handler, outcome: 'ok' }), 0, `${handler}: ok`)
+    t.equal(value('switchboard_events_handled_total', { topic: 'messages', handler, outcome: 'dead-letter' }), 0, `${handler}: dead-letter`)
+    t.equal(value('switchboard_dead_letters_total', { topic: 'messages', handler }), 0, `${handler}: dead letters`)
+  }
+})
+
 const numbers = (name: string) => defineTopic({ name, key: 'any', schema: Type.Object({ n: Type.Number() }), positioned: false, clientEvents: [], description: 'numbers' })
 
 test('an event that fails its schema is counted as a dead letter', async (t) => {
