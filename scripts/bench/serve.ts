@@ -100,7 +100,9 @@ try {
     process.disconnect?.()
     process.exit(0)
   })
-  send(listening)
+  // Node flags given to this process (BENCH_SERVER_FLAGS; the tsx loader aside) are part of what was measured.
+  const flags = process.execArgv.filter((arg, i, all) => arg !== '--import' && all[i - 1] !== '--import')
+  send(flags.length ? { ...listening, mode: `${listening.mode}; node ${flags.join(' ')}` } : listening)
 } catch (err) {
   send({ type: 'failed', message: (err as Error).message })
   process.exit(1)

@@ -59,7 +59,8 @@ export async function openTarget (options: BenchOptions, transport: TransportKin
 async function forkServer (options: BenchOptions, transport: TransportKind, kind: ServerKind, wsUrlOf: (l: Listening) => string): Promise<Target> {
   if (options.profile) mkdirSync(options.profile, { recursive: true })
   const child = fork(SERVE, [kind], {
-    execArgv: ['--import', 'tsx'],
+    // BENCH_SERVER_FLAGS: Node flags for the server alone (--perf-basic-prof, --trace-gc), not the generator
+    execArgv: [...(process.env.BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx'],
     env: {
       // A bench must not be throttled by its own server: no per-client rate limit (0 = off).
       RATE_LIMIT_MAX: '0',

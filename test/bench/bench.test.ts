@@ -53,6 +53,18 @@ t.test('--warmup: posts before the measured window are neither timed nor counted
   t.match(report.config, { warmup: 1 })
 })
 
+t.test('BENCH_SERVER_FLAGS reach the server\'s process alone, and the report says so', async (t) => {
+  const file = join(t.testdir(), 'bench.json')
+  await run(process.execPath, ['--import', 'tsx', CLI, '--connections', '4', '--channels', '2', '--rate', '20', '--duration', '1', '--workers', '1', '--quiet', '--json', file], {
+    cwd: new URL('../..', import.meta.url).pathname,
+    timeout: 120_000,
+    env: { ...process.env, BENCH_SERVER_FLAGS: '--max-semi-space-size=8 --stack-size=2000' }
+  })
+  const report = JSON.parse(await readFile(file, 'utf8'))
+  t.match(report.target, /; node --max-semi-space-size=8 --stack-size=2000$/, 'the server ran with the flags')
+  t.equal(report.delivered, report.expectedDeliveries)
+})
+
 t.test('the generator opens its HTTP connections before the first timed post', async (t) => {
   let connections = 0
   const server = createServer((_req, res) => res.end('ok'))
