@@ -34,6 +34,10 @@ export default fp(async function loadShedding (app) {
   await app.register(underPressure, {
     maxEventLoopDelay: config.SHED_EVENT_LOOP_DELAY_MS,
     maxEventLoopUtilization: config.SHED_EVENT_LOOP_UTILIZATION,
+    // The utilization of the last sample interval (1 s), not since start-up: the plugin's default
+    // ('cumulative', fastify/under-pressure#294) dilutes a burst in the hours of idle time before it,
+    // so a long-running instance would never shed.
+    eventLoopUtilizationMode: 'interval',
     retryAfter,
     // Nothing returned: the request goes on. A value returned is sent as the answer (the plugin's
     // types say void, its code sends it), here the app's one error shape.

@@ -32,6 +32,24 @@ t.test('under pressure: 503 with Retry-After in the app\'s error shape; operatio
   t.equal(app.loadShedding.stats.shed, 2)
 })
 
+t.test('the utilization is the last interval\'s, not since start-up: idle history does not hide a saturated second', async (t) => {
+  const app = await build(t, { SHED_EVENT_LOOP_UTILIZATION: 0.9, SHED_EVENT_LOOP_DELAY_MS: 0 })
+  // An idle history first (the subject of the test, not a synchronisation): four seconds in which
+  // the event loop waits. Since start-up the loop is then at most about a third busy below.
+  await new Promise((resolve) => setTimeout(resolve, 4000))
+  // Then busy through two of the plugin's samples (each one a change of its reading), so one whole
+  // sample interval was saturated.
+  const reading = () => app.memoryUsage().eventLoopUtilized
+  for (let samples = 0, last = reading(); samples < 2;) {
+    const until = performance.now() + 20
+    while (performance.now() < until) { /* busy */ }
+    await turn()
+    if (reading() !== last) { samples++; last = reading() }
+  }
+  t.ok(reading() > 0.9, `the saturated interval reads as such (${reading().toFixed(2)}); since start-up it would be about 0.3`)
+  t.equal(app.loadShedding.underPressure(), true, 'and requests are shed')
+})
+
 t.test('not under pressure: requests go through and /ready has a passing load check', async (t) => {
   const app = await build(t, { SHED_EVENT_LOOP_DELAY_MS: 60_000, SHED_EVENT_LOOP_UTILIZATION: 0 })
   t.equal((await app.inject({ method: 'POST', url: '/api/messages', payload: { channelId: 'g', content: 'hi', senderId: 'a' } })).statusCode, 201)
