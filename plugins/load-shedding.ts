@@ -1,57 +1,84 @@
-// Load shedding (@fastify/under-pressure): while the event loop is saturated, requests are refused
-// at once with 503 and Retry-After instead of queueing into seconds of latency; a client (or a load
-// balancer) backs off and tries again, or another instance. /health, /ready and /metrics are still
-// answered (/ready then fails with its `load` check, so a balancer stops sending traffic here).
+// Load shedding: while the event loop is saturated, requests are refused at once with 503 and
+// Retry-After instead of queueing into seconds of latency; a client (or a load balancer) backs off
+// and tries again, or another instance. /health, /ready and /metrics are still answered (/ready
+// then fails with its `load` check, so a balancer stops sending traffic here).
+//
+// Why not @fastify/under-pressure (which this replaced): it always samples the event-loop delay
+// with a 10 ms histogram timer (not configurable, even with the delay check off), 100 wake-ups a
+// second that made a third of an idle instance's CPU (about 0.3 % of a core: BENCHMARKS.md,
+// Session 4), against the "idle is free" target. Here one timer a second reads both signals:
+// - utilization: the event loop's busy fraction over that second (perf_hooks eventLoopUtilization);
+// - delay: how late that second's tick ran (a blocked loop delays every timer by as much).
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import underPressure from '@fastify/under-pressure'
+import { performance } from 'node:perf_hooks'
+
+export interface LoadReading {
+  /** How late the last sampling tick ran (ms). */
+  eventLoopDelay: number
+  /** Busy fraction of the event loop over the last sampling interval (0..1). */
+  eventLoopUtilization: number
+}
 
 export interface LoadShedding {
   /** Requests refused since start (switchboard_http_shed_total). */
   readonly stats: { readonly shed: number }
   /** True while requests are being refused. */
   underPressure (): boolean
+  /** The last sample (both 0 before the first one, and when shedding is off). */
+  reading (): LoadReading
 }
 
 declare module 'fastify' {
   interface FastifyInstance { loadShedding: LoadShedding }
 }
 
+/** How often the event loop is sampled (ms). */
+export const SAMPLE_INTERVAL_MS = 1000
+
 // operations endpoints: answered under pressure (a probe that times out would restart a busy instance)
 const EXEMPT = new Set(['/health', '/ready', '/metrics'])
 
 export default fp(async function loadShedding (app) {
   const { config } = app
+  const maxDelay = config.SHED_EVENT_LOOP_DELAY_MS
+  const maxUtilization = config.SHED_EVENT_LOOP_UTILIZATION
+  const retryAfter = String(config.SHED_RETRY_AFTER_SECONDS)
   const stats = { shed: 0 }
-  const retryAfter = config.SHED_RETRY_AFTER_SECONDS
-  const enabled = config.SHED_EVENT_LOOP_DELAY_MS > 0 || config.SHED_EVENT_LOOP_UTILIZATION > 0
+  const last: LoadReading = { eventLoopDelay: 0, eventLoopUtilization: 0 }
+  const overload = (): string | undefined => {
+    if (maxUtilization > 0 && last.eventLoopUtilization > maxUtilization) return `event loop utilization ${last.eventLoopUtilization.toFixed(2)}`
+    if (maxDelay > 0 && last.eventLoopDelay > maxDelay) return `event loop delay ${Math.round(last.eventLoopDelay)} ms`
+    return undefined
+  }
   app.decorate('loadShedding', {
     stats,
-    underPressure: () => enabled && app.isUnderPressure()
+    underPressure: () => overload() !== undefined,
+    reading: () => ({ ...last })
   } satisfies LoadShedding)
-  if (!enabled) return
+  if (maxDelay === 0 && maxUtilization === 0) return
 
-  await app.register(underPressure, {
-    maxEventLoopDelay: config.SHED_EVENT_LOOP_DELAY_MS,
-    maxEventLoopUtilization: config.SHED_EVENT_LOOP_UTILIZATION,
-    // The utilization of the last sample interval (1 s), not since start-up: the plugin's default
-    // ('cumulative', fastify/under-pressure#294) dilutes a burst in the hours of idle time before it,
-    // so a long-running instance would never shed.
-    eventLoopUtilizationMode: 'interval',
-    retryAfter,
-    // Nothing returned: the request goes on. A value returned is sent as the answer (the plugin's
-    // types say void, its code sends it), here the app's one error shape.
-    pressureHandler: ((request: FastifyRequest, reply: FastifyReply, type: string, value: number | undefined) => {
-      if (EXEMPT.has(request.url.split('?')[0])) return undefined
-      stats.shed++
-      const measured = type === 'eventLoopUtilization' ? `event loop utilization ${Number(value).toFixed(2)}` : `${type} ${Math.round(Number(value))}`
-      reply.code(503).header('retry-after', String(retryAfter))
-      return { statusCode: 503, error: 'Service Unavailable', message: `overloaded (${measured}): request refused, retry in ${retryAfter} s` }
-    }) as unknown as (request: FastifyRequest, reply: FastifyReply, type: string, value: number | undefined) => void
+  let elu = performance.eventLoopUtilization()
+  let tickedAt = performance.now()
+  const sampler = setInterval(() => {
+    const now = performance.now()
+    last.eventLoopDelay = Math.max(0, now - tickedAt - SAMPLE_INTERVAL_MS)
+    tickedAt = now
+    const current = performance.eventLoopUtilization()
+    last.eventLoopUtilization = performance.eventLoopUtilization(current, elu).utilization
+    elu = current
+  }, SAMPLE_INTERVAL_MS)
+  sampler.unref()
+  app.addHook('onClose', async () => { clearInterval(sampler) })
+
+  app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    const measured = overload()
+    if (measured === undefined || EXEMPT.has(request.url.split('?')[0])) return done()
+    stats.shed++
+    reply.code(503).header('retry-after', retryAfter).send({ statusCode: 503, error: 'Service Unavailable', message: `overloaded (${measured}): request refused, retry in ${retryAfter} s` })
   })
   app.readiness.add('load', async () => {
-    if (!app.isUnderPressure()) return
-    const { eventLoopDelay, eventLoopUtilized } = app.memoryUsage()
-    throw new Error(`overloaded: event loop delay ${Math.round(eventLoopDelay)} ms, utilization ${eventLoopUtilized.toFixed(2)}; requests are refused with 503`)
+    if (overload() === undefined) return
+    throw new Error(`overloaded: event loop delay ${Math.round(last.eventLoopDelay)} ms, utilization ${last.eventLoopUtilization.toFixed(2)}; requests are refused with 503`)
   })
 }, { name: 'load-shedding', dependencies: ['readiness'] })

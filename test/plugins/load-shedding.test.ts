@@ -39,7 +39,7 @@ t.test('the utilization is the last interval\'s, not since start-up: idle histor
   await new Promise((resolve) => setTimeout(resolve, 4000))
   // Then busy through two of the plugin's samples (each one a change of its reading), so one whole
   // sample interval was saturated.
-  const reading = () => app.memoryUsage().eventLoopUtilized
+  const reading = () => app.loadShedding.reading().eventLoopUtilization
   for (let samples = 0, last = reading(); samples < 2;) {
     const until = performance.now() + 20
     while (performance.now() < until) { /* busy */ }
@@ -48,6 +48,19 @@ t.test('the utilization is the last interval\'s, not since start-up: idle histor
   }
   t.ok(reading() > 0.9, `the saturated interval reads as such (${reading().toFixed(2)}); since start-up it would be about 0.3`)
   t.equal(app.loadShedding.underPressure(), true, 'and requests are shed')
+})
+
+t.test('a blocked event loop is shed on its delay: the sampling tick that had to wait says how long', async (t) => {
+  const app = await build(t, { SHED_EVENT_LOOP_DELAY_MS: 200, SHED_EVENT_LOOP_UTILIZATION: 0 })
+  const before = app.loadShedding.reading().eventLoopDelay
+  // 2.5 s without yielding: a once-a-second tick falls due in the first second and runs 1.5 s late
+  const until = performance.now() + 2500
+  while (performance.now() < until) { /* blocked */ }
+  while (app.loadShedding.reading().eventLoopDelay === before) await turn()
+  t.ok(app.loadShedding.reading().eventLoopDelay > 1000, `the late tick measured the block (${Math.round(app.loadShedding.reading().eventLoopDelay)} ms)`)
+  const refused = await app.inject({ method: 'POST', url: '/api/messages', payload: { channelId: 'g', content: 'hi', senderId: 'a' } })
+  t.equal(refused.statusCode, 503)
+  t.match(refused.json().message, /^overloaded \(event loop delay \d+ ms\): request refused, retry in \d+ s$/)
 })
 
 t.test('not under pressure: requests go through and /ready has a passing load check', async (t) => {
