@@ -125,6 +125,10 @@ export async function startInstanceProcess (t: Test, names: RealNames, env: Reco
       PORT: '0',
       WS_PORT: '0',
       LOG_LEVEL: 'info',
+      // no load shedding, as in build(): on a busy CI machine a test of something else must not
+      // get a 503 for a saturated second (test/plugins/load-shedding.test.ts tests shedding)
+      SHED_EVENT_LOOP_DELAY_MS: '0',
+      SHED_EVENT_LOOP_UTILIZATION: '0',
       ...env
     },
     stdio: ['ignore', 'pipe', 'inherit']
