@@ -25,8 +25,6 @@ export interface LoadShedding {
   readonly stats: { readonly shed: number }
   /** True while requests are being refused. */
   underPressure (): boolean
-  /** The last sample (both 0 before the first one, and when shedding is off). */
-  reading (): LoadReading
 }
 
 declare module 'fastify' {
@@ -35,6 +33,37 @@ declare module 'fastify' {
 
 /** How often the event loop is sampled (ms). */
 export const SAMPLE_INTERVAL_MS = 1000
+
+type Utilization = typeof performance.eventLoopUtilization
+
+/**
+ * The sampler behind both checks: each `sample()` (once a second) reads how late it ran and the
+ * event loop's busy fraction since the previous one. The clock and the utilization source are
+ * parameters so that tests can drive it without waiting.
+ */
+export function createLoadSampler (now: () => number = () => performance.now(), utilization: Utilization = performance.eventLoopUtilization) {
+  const last: LoadReading = { eventLoopDelay: 0, eventLoopUtilization: 0 }
+  let previous = utilization()
+  let sampledAt = now()
+  return {
+    last,
+    sample () {
+      const at = now()
+      last.eventLoopDelay = Math.max(0, at - sampledAt - SAMPLE_INTERVAL_MS)
+      sampledAt = at
+      const current = utilization()
+      last.eventLoopUtilization = utilization(current, previous).utilization
+      previous = current
+    }
+  }
+}
+
+/** What overloads the event loop by these limits (0 = that check off), or undefined. */
+export function overloadOf (reading: LoadReading, maxDelay: number, maxUtilization: number): string | undefined {
+  if (maxUtilization > 0 && reading.eventLoopUtilization > maxUtilization) return `event loop utilization ${reading.eventLoopUtilization.toFixed(2)}`
+  if (maxDelay > 0 && reading.eventLoopDelay > maxDelay) return `event loop delay ${Math.round(reading.eventLoopDelay)} ms`
+  return undefined
+}
 
 // operations endpoints: answered under pressure (a probe that times out would restart a busy instance)
 const EXEMPT = new Set(['/health', '/ready', '/metrics'])
@@ -45,31 +74,18 @@ export default fp(async function loadShedding (app) {
   const maxUtilization = config.SHED_EVENT_LOOP_UTILIZATION
   const retryAfter = String(config.SHED_RETRY_AFTER_SECONDS)
   const stats = { shed: 0 }
-  const last: LoadReading = { eventLoopDelay: 0, eventLoopUtilization: 0 }
-  const overload = (): string | undefined => {
-    if (maxUtilization > 0 && last.eventLoopUtilization > maxUtilization) return `event loop utilization ${last.eventLoopUtilization.toFixed(2)}`
-    if (maxDelay > 0 && last.eventLoopDelay > maxDelay) return `event loop delay ${Math.round(last.eventLoopDelay)} ms`
-    return undefined
-  }
+  const sampler = createLoadSampler()
+  const { last } = sampler
+  const overload = () => overloadOf(last, maxDelay, maxUtilization)
   app.decorate('loadShedding', {
     stats,
-    underPressure: () => overload() !== undefined,
-    reading: () => ({ ...last })
+    underPressure: () => overload() !== undefined
   } satisfies LoadShedding)
   if (maxDelay === 0 && maxUtilization === 0) return
 
-  let elu = performance.eventLoopUtilization()
-  let tickedAt = performance.now()
-  const sampler = setInterval(() => {
-    const now = performance.now()
-    last.eventLoopDelay = Math.max(0, now - tickedAt - SAMPLE_INTERVAL_MS)
-    tickedAt = now
-    const current = performance.eventLoopUtilization()
-    last.eventLoopUtilization = performance.eventLoopUtilization(current, elu).utilization
-    elu = current
-  }, SAMPLE_INTERVAL_MS)
-  sampler.unref()
-  app.addHook('onClose', async () => { clearInterval(sampler) })
+  const timer = setInterval(sampler.sample, SAMPLE_INTERVAL_MS)
+  timer.unref()
+  app.addHook('onClose', async () => { clearInterval(timer) })
 
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const measured = overload()

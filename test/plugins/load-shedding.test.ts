@@ -3,6 +3,7 @@
 import t from 'tap'
 import { setImmediate as turn } from 'node:timers/promises'
 import { build } from '../helper.ts'
+import { SAMPLE_INTERVAL_MS, createLoadSampler, overloadOf } from '../../plugins/load-shedding.ts'
 
 /** Keeps the event loop busy until the sampler has seen it (the load itself, not a wait). */
 async function saturate (isUnderPressure: () => boolean) {
@@ -32,35 +33,47 @@ t.test('under pressure: 503 with Retry-After in the app\'s error shape; operatio
   t.equal(app.loadShedding.stats.shed, 2)
 })
 
-t.test('the utilization is the last interval\'s, not since start-up: idle history does not hide a saturated second', async (t) => {
-  const app = await build(t, { SHED_EVENT_LOOP_UTILIZATION: 0.9, SHED_EVENT_LOOP_DELAY_MS: 0 })
-  // An idle history first (the subject of the test, not a synchronisation): four seconds in which
-  // the event loop waits. Since start-up the loop is then at most about a third busy below.
-  await new Promise((resolve) => setTimeout(resolve, 4000))
-  // Then busy through two of the plugin's samples (each one a change of its reading), so one whole
-  // sample interval was saturated.
-  const reading = () => app.loadShedding.reading().eventLoopUtilization
-  for (let samples = 0, last = reading(); samples < 2;) {
-    const until = performance.now() + 20
-    while (performance.now() < until) { /* busy */ }
-    await turn()
-    if (reading() !== last) { samples++; last = reading() }
+/** An event loop's clock and utilization, advanced by hand: idle or busy for so many ms. */
+function fakeLoop () {
+  const loop = { now: 0, idle: 0, active: 0 }
+  type Reading = { idle: number, active: number, utilization: number }
+  const utilization = (current?: Reading, previous?: Reading): Reading => {
+    if (!current || !previous) return { idle: loop.idle, active: loop.active, utilization: loop.active / ((loop.idle + loop.active) || 1) }
+    const active = current.active - previous.active
+    const idle = current.idle - previous.idle
+    return { idle, active, utilization: active / ((idle + active) || 1) }
   }
-  t.ok(reading() > 0.9, `the saturated interval reads as such (${reading().toFixed(2)}); since start-up it would be about 0.3`)
-  t.equal(app.loadShedding.underPressure(), true, 'and requests are shed')
+  return {
+    sampler: createLoadSampler(() => loop.now, utilization as unknown as NonNullable<Parameters<typeof createLoadSampler>[1]>),
+    idle (ms: number) { loop.now += ms; loop.idle += ms },
+    busy (ms: number) { loop.now += ms; loop.active += ms }
+  }
+}
+
+t.test('the utilization is the last interval\'s, not since start-up: an idle history does not hide a saturated second', async (t) => {
+  const loop = fakeLoop()
+  for (let second = 0; second < 3600; second++) { loop.idle(SAMPLE_INTERVAL_MS); loop.sampler.sample() }
+  t.equal(loop.sampler.last.eventLoopUtilization, 0, 'an idle hour')
+  loop.busy(SAMPLE_INTERVAL_MS)
+  loop.sampler.sample()
+  t.equal(loop.sampler.last.eventLoopUtilization, 1, 'then one saturated second reads 1 (since start-up it would read 1/3601)')
+  t.equal(overloadOf(loop.sampler.last, 0, 0.98), 'event loop utilization 1.00', 'and is an overload at 0.98')
+  loop.idle(SAMPLE_INTERVAL_MS)
+  loop.sampler.sample()
+  t.equal(overloadOf(loop.sampler.last, 0, 0.98), undefined, 'the next idle second is not')
 })
 
-t.test('a blocked event loop is shed on its delay: the sampling tick that had to wait says how long', async (t) => {
-  const app = await build(t, { SHED_EVENT_LOOP_DELAY_MS: 200, SHED_EVENT_LOOP_UTILIZATION: 0 })
-  const before = app.loadShedding.reading().eventLoopDelay
-  // 2.5 s without yielding: a once-a-second tick falls due in the first second and runs 1.5 s late
-  const until = performance.now() + 2500
-  while (performance.now() < until) { /* blocked */ }
-  while (app.loadShedding.reading().eventLoopDelay === before) await turn()
-  t.ok(app.loadShedding.reading().eventLoopDelay > 1000, `the late tick measured the block (${Math.round(app.loadShedding.reading().eventLoopDelay)} ms)`)
-  const refused = await app.inject({ method: 'POST', url: '/api/messages', payload: { channelId: 'g', content: 'hi', senderId: 'a' } })
-  t.equal(refused.statusCode, 503)
-  t.match(refused.json().message, /^overloaded \(event loop delay \d+ ms\): request refused, retry in \d+ s$/)
+t.test('a blocked event loop is an overload by its delay: the sample that had to wait says how long', async (t) => {
+  const loop = fakeLoop()
+  loop.idle(SAMPLE_INTERVAL_MS)
+  loop.sampler.sample()
+  t.equal(loop.sampler.last.eventLoopDelay, 0, 'on time')
+  loop.busy(2500) // the loop blocked: the sample due after 1 s runs 1.5 s late
+  loop.sampler.sample()
+  t.equal(loop.sampler.last.eventLoopDelay, 1500)
+  t.equal(overloadOf(loop.sampler.last, 1000, 0), 'event loop delay 1500 ms')
+  t.equal(overloadOf(loop.sampler.last, 2000, 0), undefined, 'under a higher limit it is not')
+  t.equal(overloadOf(loop.sampler.last, 0, 0), undefined, 'nor with both checks off')
 })
 
 t.test('not under pressure: requests go through and /ready has a passing load check', async (t) => {
