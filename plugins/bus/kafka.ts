@@ -3,7 +3,7 @@
 import { setTimeout as wait } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
 import { Kafka, Partitioners, logLevel, type Admin, type ISocketFactory, type LogEntry, type Producer, type Message, type PartitionMetadata } from 'kafkajs'
-import './kafkajs-patches.ts'
+import { lingerConsumerGroup } from './kafkajs-patches.ts'
 import { TransientError } from '../errors.ts'
 import { createBatcher, ItemFailure } from './batching.ts'
 import { batchHandler, topicsOf, type BatchControl, type BusOptions, type BusRecord, type Consumer, type ConsumerLag, type ConsumerSpec, type EventBus, type ProduceResult } from './bus.ts'
@@ -14,6 +14,11 @@ export interface KafkaBusOptions extends BusOptions {
   logger: FastifyBaseLogger
   /** Under load, how long a produce waits for others to share its request (KAFKA_LINGER_MS; batching.ts). */
   lingerMs?: number
+  /**
+   * How long a busy shared consumer lets records gather at the broker before its next fetch
+   * answers (KAFKA_CONSUME_LINGER_MS; kafkajs-patches.ts). Broadcast consumers never linger.
+   */
+  consumeLingerMs?: number
   /** Replaces kafkajs's socket factory (tests route connections through a proxy they can cut). */
   socketFactory?: ISocketFactory
 }
@@ -307,8 +312,8 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
       rebalanceTimeout: 30_000,
       // A fetch answers as soon as one record arrives (minBytes 1); the wait only bounds an empty
       // fetch, so a long one costs no latency and keeps an idle instance idle.
-      maxWaitTimeInMs: IDLE_FETCH_WAIT_MS,
-      minBytes: 1,
+      maxWaitTimeInMs: (process.env.SHWAIT && spec.mode === 'shared') ? Number(process.env.SHWAIT) : IDLE_FETCH_WAIT_MS,
+      minBytes: (process.env.SHWAIT && spec.mode === 'shared') ? Number(process.env.SHMIN) : 1,
       allowAutoTopicCreation: false,
       // Retriable failures (a broker restart, a lost coordinator) restart the consumer, forever.
       retry: {
@@ -323,6 +328,9 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
       }
     })
     let stopping = false
+    // The delivery path (broadcast) fetches each record the moment it is there; the shared
+    // handlers (store, cache, recovery log) take a busy log in larger batches.
+    const unlinger = broadcast ? () => {} : lingerConsumerGroup(groupId, options.consumeLingerMs ?? 0)
     // topic/partition → next offset to read, once every handler is done (lag counts it before the commit lands)
     const handled = new Map<string, string>()
     let joined!: () => void
@@ -369,6 +377,7 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
         stopping = true
         running.delete(handle)
         groups.delete(groupId)
+        unlinger()
         await consumer.disconnect().catch((err) => log.warn({ err }, 'Kafka consumer did not disconnect cleanly'))
         // A broadcast group belongs to this run of this instance: remove it (it is empty now).
         if (spec.mode === 'broadcast') await getAdmin().then((a) => a.deleteGroups([groupId])).catch(() => {})

@@ -11,6 +11,15 @@
 // connections, 100 timer callbacks a second, the largest share of an idle instance's CPU. Here:
 // every tenth of the request timeout (500 ms for switchboard's 5 s), within [100 ms, 1 s]; a
 // stalled request still fails within 10 % of its timeout.
+//
+// ConsumerGroup.fetch: a consumer asks the broker for its fetch with one fixed minBytes and
+// maxWaitTime. switchboard's answer the moment one record arrives (minBytes 1, a long wait for
+// when there is none), the latency the delivery path needs; but a busy shared consumer (the store,
+// cache and recovery log) then fetches, writes and commits a few records at a time, as often as
+// its loop turns. Here a group given a consume linger (`lingerConsumerGroup`) asks, after a fetch
+// that brought records, for LINGER_MIN_BYTES or its linger, whichever comes first (Kafka's
+// fetch.min.bytes and fetch.max.wait.ms): the broker gathers a larger batch, and an idle
+// consumer's first record still comes at once. The consume-side twin of the producer's linger.
 import { createRequire } from 'node:module'
 
 const require = createRequire(import.meta.url)
@@ -61,3 +70,57 @@ RequestQueue.prototype.scheduleRequestTimeoutCheck = function scheduleRequestTim
     if (!this.isConnected()) this.destroy()
   }, requestTimeoutCheckInterval(this.requestTimeout))
 }
+
+/** What a lingering fetch waits for at most: past this a batch gains nothing from waiting. */
+export const LINGER_MIN_BYTES = 1024 * 1024
+
+interface ConsumerGroup {
+  groupId: string
+  minBytes: number
+  maxWaitTime: number
+  fetch (nodeId: number): Promise<Array<{ isEmpty (): boolean }>>
+}
+
+const lingers = new Map<string, { ms: number, members: number }>()
+
+/**
+ * Gives the consumers of `groupId` in this process a consume linger of `ms` (0: none); returns the
+ * function that takes it back when the consumer stops.
+ */
+export function lingerConsumerGroup (groupId: string, ms: number): () => void {
+  if (ms <= 0) return () => {}
+  const linger = lingers.get(groupId) ?? { ms, members: 0 }
+  linger.ms = ms
+  linger.members++
+  lingers.set(groupId, linger)
+  let released = false
+  return () => {
+    if (released) return
+    released = true
+    if (--linger.members === 0) lingers.delete(groupId)
+  }
+}
+
+const configured = Symbol('configured fetch')
+const busy = Symbol('last fetch brought records')
+type Lingering = ConsumerGroup & { [configured]?: { minBytes: number, maxWaitTime: number }, [busy]?: boolean }
+
+export const ConsumerGroup = require('kafkajs/src/consumer/consumerGroup.js') as { prototype: ConsumerGroup }
+
+/** The fetch with the consume linger in front: what the next fetch asks for follows what the last one brought. */
+export function lingeringFetch (fetch: ConsumerGroup['fetch']): ConsumerGroup['fetch'] {
+  return async function (this: Lingering, nodeId: number) {
+    const linger = lingers.get(this.groupId)
+    // set from the values the consumer was made with each time, never saved and restored around
+    // the call: fetches to several brokers may interleave
+    const base = this[configured] ??= { minBytes: this.minBytes, maxWaitTime: this.maxWaitTime }
+    const lingering = linger !== undefined && this[busy] === true
+    this.minBytes = lingering ? LINGER_MIN_BYTES : base.minBytes
+    this.maxWaitTime = lingering ? Math.min(linger.ms, base.maxWaitTime) : base.maxWaitTime
+    const batches = await fetch.call(this, nodeId)
+    this[busy] = batches.some((batch) => !batch.isEmpty())
+    return batches
+  }
+}
+
+ConsumerGroup.prototype.fetch = lingeringFetch(ConsumerGroup.prototype.fetch)

@@ -1,8 +1,9 @@
 // kafkajs 2.2.4's request queue re-arms a 1 ms timer forever on an idle connection (kafkajs#1556):
 // the patch schedules a check only when a request waits or a throttle is to end. It also looks for
-// timed-out requests every tenth of the timeout instead of every 100 ms.
+// timed-out requests every tenth of the timeout instead of every 100 ms. A consumer group given a
+// consume linger asks the broker, after a fetch that brought records, to gather a larger batch.
 import t from 'tap'
-import { RequestQueue, requestTimeoutCheckInterval } from '../../plugins/bus/kafkajs-patches.ts'
+import { ConsumerGroup, LINGER_MIN_BYTES, RequestQueue, lingerConsumerGroup, lingeringFetch, requestTimeoutCheckInterval } from '../../plugins/bus/kafkajs-patches.ts'
 
 /** A queue in the state kafkajs leaves it in, with setTimeout observed. */
 function queue (pending: unknown[], throttledUntil: number) {
@@ -49,4 +50,72 @@ t.test('timed-out requests are looked for every tenth of the timeout (not every 
   t.equal(armed[0].ms, 500)
   armed[0].check()
   t.same(timedOut, ['stalled'], 'the request past its timeout fails, the recent one waits')
+})
+
+/**
+ * A consumer group as kafkajs makes it (minBytes 1, a 3 s wait), whose fetch records what it would
+ * ask the broker for and brings the batches it is told to.
+ */
+function group (groupId: string) {
+  const asked: Array<{ minBytes: number, maxWaitTime: number }> = []
+  const next: boolean[] = [] // whether each coming fetch brings records
+  const fetch = lingeringFetch(async function (this: { minBytes: number, maxWaitTime: number }) {
+    asked.push({ minBytes: this.minBytes, maxWaitTime: this.maxWaitTime })
+    const records = next.shift() ?? false
+    return [{ isEmpty: () => !records }, { isEmpty: () => true }]
+  })
+  const g = { groupId, minBytes: 1, maxWaitTime: 3000, fetch }
+  return { g, asked, next }
+}
+
+t.test('the patched fetch is the lingering one', async (t) => {
+  t.match(ConsumerGroup.prototype.fetch.toString(), /lingers\.get/, 'kafkajs\'s ConsumerGroup fetches through the linger')
+})
+
+t.test('a lingering group waits for company only after a fetch that brought records', async (t) => {
+  const { g, asked, next } = group('shared-store')
+  const release = lingerConsumerGroup('shared-store', 50)
+  next.push(true, true, false, true)
+  for (let i = 0; i < 5; i++) await g.fetch(0)
+  const idle = { minBytes: 1, maxWaitTime: 3000 }
+  const lingering = { minBytes: LINGER_MIN_BYTES, maxWaitTime: 50 }
+  t.same(asked, [
+    idle, // idle: the first record is answered at once
+    lingering, // the last fetch brought records: gather up to 50 ms
+    lingering,
+    idle, // the last one came back empty: idle again, no added wait
+    lingering
+  ])
+  release()
+  await g.fetch(0)
+  t.same(asked.at(-1), idle, 'once released, the group fetches as it was made to')
+})
+
+t.test('groups without a linger, or with 0, fetch as kafkajs made them', async (t) => {
+  const broadcast = group('delivery')
+  broadcast.next.push(true, true)
+  await broadcast.g.fetch(0)
+  await broadcast.g.fetch(0)
+  t.same(broadcast.asked, [{ minBytes: 1, maxWaitTime: 3000 }, { minBytes: 1, maxWaitTime: 3000 }], 'never lingers')
+  const off = group('off')
+  lingerConsumerGroup('off', 0)()
+  off.next.push(true, true)
+  await off.g.fetch(0)
+  await off.g.fetch(0)
+  t.same(off.asked.at(-1), { minBytes: 1, maxWaitTime: 3000 }, 'KAFKA_CONSUME_LINGER_MS=0: never lingers')
+})
+
+t.test('the linger lasts while any consumer of the group in this process runs', async (t) => {
+  const { g, asked, next } = group('two-members')
+  const first = lingerConsumerGroup('two-members', 50)
+  const second = lingerConsumerGroup('two-members', 50)
+  first()
+  first() // twice is once
+  next.push(true, true)
+  await g.fetch(0)
+  await g.fetch(0)
+  t.same(asked.at(-1), { minBytes: LINGER_MIN_BYTES, maxWaitTime: 50 }, 'the member still running lingers')
+  second()
+  await g.fetch(0)
+  t.same(asked.at(-1), { minBytes: 1, maxWaitTime: 3000 }, 'the last one gone: none')
 })
