@@ -26,8 +26,32 @@ const OPENERS: Record<TransportKind, (opts: SubscriberOptions) => Promise<Subscr
   centrifugo: openCentrifugo
 }
 
+/** An upgrade refused with 503 + Retry-After: the server shed it (overloaded) and asks to come back. */
+export class ShedUpgrade extends Error {
+  constructor (readonly retryAfterSeconds: number, message: string) { super(message) }
+}
+
+/** How often a subscriber comes back after a shed upgrade before it counts as failed. */
+export const SHED_RETRIES = 5
+
 export function openSubscriber (opts: SubscriberOptions): Promise<Subscriber> {
   return OPENERS[opts.kind](opts)
+}
+
+/**
+ * `openSubscriber`, coming back as a client should when the server sheds the upgrade (503 +
+ * Retry-After; a fresh server taking thousands of upgrades at once may be that busy), at most
+ * SHED_RETRIES times. `wait` is the pause before coming back (seconds).
+ */
+export async function openSubscriberHonouringShedding (opts: SubscriberOptions, wait: (seconds: number) => Promise<void>, open = openSubscriber): Promise<Subscriber> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await open(opts)
+    } catch (err) {
+      if (!(err instanceof ShedUpgrade) || attempt === SHED_RETRIES) throw err
+      await wait(err.retryAfterSeconds)
+    }
+  }
 }
 
 function openWebSocket ({ url, channel, token, onStamp, onLost }: SubscriberOptions): Promise<Subscriber> {
@@ -42,7 +66,13 @@ function openWebSocket ({ url, channel, token, onStamp, onLost }: SubscriberOpti
     }
     ws.on('error', (err) => fail(err.message))
     ws.on('close', (code) => fail(`closed with ${code}`))
-    ws.on('unexpected-response', (_req, res) => fail(`upgrade answered ${res.statusCode}`))
+    ws.on('unexpected-response', (_req, res) => {
+      const retryAfter = Number(res.headers['retry-after'])
+      if (res.statusCode === 503 && retryAfter > 0) reject(new ShedUpgrade(retryAfter, `${channel}: upgrade shed (503, Retry-After ${retryAfter})`))
+      else fail(`upgrade answered ${res.statusCode}`)
+      res.resume()
+      ws.terminate()
+    })
     ws.on('open', () => ws.send(JSON.stringify({ op: 'subscribe', channel })))
     ws.on('message', (data: Buffer) => {
       const frame = data.toString()

@@ -3,7 +3,8 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { ChannelTally, SeqSet } from './accounting.ts'
-import { openSubscriber, type Subscriber } from './clients.ts'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { openSubscriberHonouringShedding, type Subscriber } from './clients.ts'
 import { createHistogram, encode } from './histogram.ts'
 import { nowMicros, type Stamp } from './payload.ts'
 import type { TransportKind } from './options.ts'
@@ -60,14 +61,14 @@ async function connectAll (): Promise<WorkerReady> {
       const index = next++
       const channel = setup.assignments[index]
       try {
-        subscribers[index] = await openSubscriber({
+        subscribers[index] = await openSubscriberHonouringShedding({
           kind: setup.kind,
           url: setup.url,
           token: setup.token,
           channel: setup.channels[channel],
           onStamp: (stamp) => receive(index, stamp),
           onLost: () => { counters.disconnected++ }
-        })
+        }, (seconds) => sleep(seconds * 1000))
       } catch (err) {
         failed++
         firstError ??= (err as Error).message

@@ -8,6 +8,8 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { ChannelTally, SeqSet } from '../../scripts/bench/accounting.ts'
+import { WebSocketServer } from 'ws'
+import { SHED_RETRIES, openSubscriberHonouringShedding } from '../../scripts/bench/clients.ts'
 import { centrifugoConfig, centrifugoPost, parseProcStat } from '../../scripts/bench/centrifugo.ts'
 import { compare, comparedTransports, ratio } from '../../scripts/bench/compare.ts'
 import { decodeFrame, encodeContent, parseCentrifugoFrame } from '../../scripts/bench/payload.ts'
@@ -244,4 +246,40 @@ t.test('the comparison: capacity at equal p99 and CPU per delivery of switchboar
   t.match(text, /uws vs socketio\s+4\.00×\s+3\.00×/)
   t.match(text, /sustained with p99 ≤ 50 ms and nothing lost: uws 400\/s/)
   t.match(comparisonText(single), /needs a sweep/)
+})
+
+t.test('a subscriber whose upgrade is shed (503 + Retry-After) comes back as asked; other refusals fail at once', async (t) => {
+  const wss = new WebSocketServer({ noServer: true })
+  let upgrades = 0
+  let shedFirst = 2
+  let refuse = false
+  const server = createServer()
+  server.on('upgrade', (req, socket, head) => {
+    upgrades++
+    if (refuse) return socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n')
+    if (shedFirst-- > 0) return socket.end('HTTP/1.1 503 Service Unavailable\r\nretry-after: 2\r\ncontent-length: 0\r\n\r\n')
+    wss.handleUpgrade(req, socket, head, (ws) => ws.on('message', () => ws.send(JSON.stringify({ op: 'subscribed' }))))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { wss.close(); server.close() })
+  const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/ws`
+  const waited: number[] = []
+  const wait = async (seconds: number) => { waited.push(seconds) }
+  const opts = { kind: 'uws' as const, url, channel: 'c', onStamp () {}, onLost () {} }
+
+  const subscriber = await openSubscriberHonouringShedding(opts, wait)
+  t.equal(upgrades, 3, 'two shed upgrades, then the one accepted')
+  t.same(waited, [2, 2], 'each time after the Retry-After it was given')
+  subscriber.close()
+
+  upgrades = 0
+  waited.length = 0
+  shedFirst = Infinity
+  await t.rejects(openSubscriberHonouringShedding(opts, wait), /upgrade shed \(503, Retry-After 2\)/, 'a server that keeps shedding fails the subscriber in the end')
+  t.equal(upgrades, SHED_RETRIES + 1, 'after the last retry')
+
+  upgrades = 0
+  refuse = true
+  await t.rejects(openSubscriberHonouringShedding(opts, wait), /upgrade answered 403/, 'a refusal is no invitation to come back')
+  t.equal(upgrades, 1)
 })
