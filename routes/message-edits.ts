@@ -16,7 +16,8 @@ export function requireUser (app: FastifyInstance, request: FastifyRequest, acti
 /**
  * The stored message, or a 404. A message in a channel `user` may not read is answered exactly like
  * an unknown id: a caller learns neither that the id exists nor which private channel holds it.
- * A message just posted is found once its store handler ran (milliseconds).
+ * A message just posted is found once its store handler ran (milliseconds; under load up to
+ * KAFKA_CONSUME_LINGER_MS later).
  */
 export async function findMessage (app: FastifyInstance, user: User, id: string): Promise<Message> {
   const message = await app.store.get(id)
