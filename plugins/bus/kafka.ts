@@ -311,9 +311,10 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
       heartbeatInterval: HEARTBEAT_INTERVAL_MS,
       rebalanceTimeout: 30_000,
       // A fetch answers as soon as one record arrives (minBytes 1); the wait only bounds an empty
-      // fetch, so a long one costs no latency and keeps an idle instance idle.
-      maxWaitTimeInMs: (process.env.SHWAIT && spec.mode === 'shared') ? Number(process.env.SHWAIT) : IDLE_FETCH_WAIT_MS,
-      minBytes: (process.env.SHWAIT && spec.mode === 'shared') ? Number(process.env.SHMIN) : 1,
+      // fetch, so a long one costs no latency and keeps an idle instance idle. (A busy shared
+      // consumer lingers instead: `lingerConsumerGroup` below.)
+      maxWaitTimeInMs: IDLE_FETCH_WAIT_MS,
+      minBytes: 1,
       allowAutoTopicCreation: false,
       // Retriable failures (a broker restart, a lost coordinator) restart the consumer, forever.
       retry: {
@@ -329,7 +330,7 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
     })
     let stopping = false
     // The delivery path (broadcast) fetches each record the moment it is there; the shared
-    // handlers (store, cache, recovery log) take a busy log in larger batches.
+    // handlers (store, cache, recovery log, mentions) take a busy log in larger batches.
     const unlinger = broadcast ? () => {} : lingerConsumerGroup(groupId, options.consumeLingerMs ?? 0)
     // topic/partition → next offset to read, once every handler is done (lag counts it before the commit lands)
     const handled = new Map<string, string>()

@@ -43,10 +43,10 @@ export function openSubscriber (opts: SubscriberOptions): Promise<Subscriber> {
  * Retry-After; a fresh server taking thousands of upgrades at once may be that busy), at most
  * SHED_RETRIES times. `wait` is the pause before coming back (seconds).
  */
-export async function openSubscriberHonouringShedding (opts: SubscriberOptions, wait: (seconds: number) => Promise<void>, open = openSubscriber): Promise<Subscriber> {
+export async function openSubscriberHonouringShedding (opts: SubscriberOptions, wait: (seconds: number) => Promise<void>): Promise<Subscriber> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await open(opts)
+      return await openSubscriber(opts)
     } catch (err) {
       if (!(err instanceof ShedUpgrade) || attempt === SHED_RETRIES) throw err
       await wait(err.retryAfterSeconds)

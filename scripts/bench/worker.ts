@@ -2,8 +2,8 @@
 // and tallies sequence numbers per subscriber, reporting to the main thread as it goes.
 import { parentPort, workerData } from 'node:worker_threads'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
-import { ChannelTally, SeqSet } from './accounting.ts'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { ChannelTally, SeqSet } from './accounting.ts'
 import { openSubscriberHonouringShedding, type Subscriber } from './clients.ts'
 import { createHistogram, encode } from './histogram.ts'
 import { nowMicros, type Stamp } from './payload.ts'
