@@ -80,22 +80,3 @@ t.test('linger: an idle batcher sends at once; a busy one waits for the calls ar
   m.requests[1].answer()
   t.same(await Promise.all([second, ...later]), ['r2', 'r3', 'r4'])
 })
-
-t.test('linger counts from the oldest waiting call: one that already waited that long goes out when the request in flight is answered', async (t) => {
-  const m = manualSend()
-  let clock = 0
-  // A linger of a minute: were the batcher to linger after the answer, this test would time out.
-  const produce = createBatcher(m.send, { maxBatch: 100, maxWaitMs: 600_000, lingerMs: 60_000, now: () => clock })
-  let next = m.nextRequest()
-  const first = produce(1)
-  await next
-  const second = produce(2) // waits from clock 0 behind request 1
-  clock = 60_000 // request 1 took the whole linger
-  next = m.nextRequest()
-  m.requests[0].answer()
-  await first
-  await next
-  t.same(m.requests[1].items, [2], 'the call that waited the linger out behind request 1 goes out at once')
-  m.requests[1].answer()
-  t.equal(await second, 'r2')
-})
