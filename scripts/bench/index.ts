@@ -48,7 +48,7 @@ try {
   process.exit(1)
 }
 
-console.log(table(result.runs))
+console.log(table(result.runs, options.sloP99))
 if (options.compare) {
   result.comparison = compare(result.runs, options.rates, options.sloP99)
   console.log(comparisonText(result.comparison))

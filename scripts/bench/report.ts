@@ -37,7 +37,26 @@ const COLUMNS: Array<[string, (r: StepResult) => string]> = [
   ['generator', (r) => r.generator.saturated ? 'SATURATED' : 'ok']
 ]
 
-export function table (runs: StepResult[]): string {
+/** Most seconds a "p99 by second" note lists. */
+const SECONDS_LISTED = 20
+
+/**
+ * Where a missed p99 comes from: the p99 of each second, and whether the deliveries slower than the
+ * objective came mostly in the first second (a cold server or generator: --warmup measures after it).
+ */
+export function latencyNotes (r: StepResult, sloP99: number): string[] {
+  if (r.latencyMs.p99 <= sloP99 || !r.timeline?.length) return []
+  const label = `${r.transport} ${r.rate}/s`
+  const seconds = r.timeline.slice(0, SECONDS_LISTED).map((s) => s.deliveries === 0 ? '-' : s.p99.toFixed(1))
+  const notes = [`${label}: p99 by second (ms): ${seconds.join(' ')}${r.timeline.length > SECONDS_LISTED ? ' …' : ''}`]
+  const first = r.timeline[0].overSlo
+  if (r.overSlo > 0 && first / r.overSlo >= 0.5) {
+    notes.push(`${label}: ${first} of the ${r.overSlo} deliveries over ${sloP99} ms (${Math.round(first / r.overSlo * 100)}%) came in the first second: a cold start; --warmup S measures after it`)
+  }
+  return notes
+}
+
+export function table (runs: StepResult[], sloP99: number): string {
   const rows = [COLUMNS.map(([h]) => h), ...runs.map((r) => COLUMNS.map(([, f]) => f(r)))]
   const widths = COLUMNS.map((_, i) => Math.max(...rows.map((row) => row[i].length)))
   const lines = rows.map((row) => row.map((cell, i) => cell.padStart(widths[i])).join('  '))
@@ -50,6 +69,7 @@ export function table (runs: StepResult[]): string {
     if (r.misrouted > 0 || r.deliveredWithoutAck > 0) notes.push(`${r.transport} ${r.rate}/s: ${r.misrouted} misrouted deliveries, ${r.deliveredWithoutAck} deliveries of unacknowledged posts`)
     if (r.server?.profile) notes.push(`${r.transport} ${r.rate}/s: server CPU profile ${r.server.profile}`)
     for (const reason of r.generator.reasons) notes.push(`${r.transport} ${r.rate}/s: generator saturated: ${reason}`)
+    notes.push(...latencyNotes(r, sloP99))
   }
   return [...lines, ...notes.map((n) => `note: ${n}`)].join('\n')
 }

@@ -30,6 +30,13 @@ export interface StepResult {
   /** subscribers whose connection ended during the run */
   disconnected: number
   latencyMs: LatencySummary
+  /** timed deliveries slower than the latency objective (--slo-p99) */
+  overSlo: number
+  /**
+   * Latency by second of the step, by when deliveries were received (the last entry may be a part
+   * of a second): where a p99 comes from, a cold first second or the whole run.
+   */
+  timeline: SecondOfLatency[]
   /** acknowledged posts per second over the posting period */
   messagesPerSec: number
   /** deliveries per second from the first post to the last delivery */
@@ -52,6 +59,9 @@ export interface StepResult {
    */
   server?: { cpuMs: number, cpuSystemMs: number, cpuPerSec: number, cpuMicrosPerMessage: number, cpuMicrosPerDelivery: number, eventLoopUtilization?: number, eventLoopDelayP99Ms?: number, eventLoopDelayMaxMs?: number, profile?: string }
 }
+
+/** The deliveries received in one second of a step; `overSlo`: how many were slower than the objective. */
+export interface SecondOfLatency { second: number, deliveries: number, p99: number, max: number, overSlo: number }
 
 /** One of switchboard's transports against one reference; each ratio above 1 means switchboard is better. */
 export interface Versus {

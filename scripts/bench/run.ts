@@ -11,7 +11,7 @@ import { openTarget } from './target.ts'
 import { Progress } from './report.ts'
 import type { BenchOptions, TransportKind } from './options.ts'
 import type { FinishRequest, WorkerFinal, WorkerReady, WorkerReport, WorkerSetup } from './worker.ts'
-import type { StepResult } from './result.ts'
+import type { SecondOfLatency, StepResult } from './result.ts'
 import type { Stopped } from './serve.ts'
 
 // Worker threads do not inherit tsx's loader hooks: the worker registers them before loading worker.ts.
@@ -30,7 +30,7 @@ export async function runStep (options: BenchOptions, transport: TransportKind, 
   let pool: Pool | undefined
   try {
     // Subscriber i listens to channel i mod C; worker w holds subscribers w, w + W, w + 2W, …
-    const setups: WorkerSetup[] = Array.from({ length: workerCount }, () => ({ kind: transport, url: target.wsUrl, token: options.token, channels, assignments: [], reportEveryMs: REPORT_EVERY_MS }))
+    const setups: WorkerSetup[] = Array.from({ length: workerCount }, () => ({ kind: transport, url: target.wsUrl, token: options.token, channels, assignments: [], reportEveryMs: REPORT_EVERY_MS, sloMicros: options.sloP99 * 1000 }))
     for (let i = 0; i < options.connections; i++) setups[i % workerCount].assignments.push(i % options.channels)
     const reports: Array<WorkerReport | undefined> = setups.map(() => undefined)
     const total = createHistogram()
@@ -68,11 +68,21 @@ export async function runStep (options: BenchOptions, transport: TransportKind, 
     await target.mark()
     const progress = new Progress(options.quiet)
     const delivered = () => reports.reduce((n, r) => n + (r?.delivered ?? 0), 0)
+    // Each second: what the workers reported receiving in it (the progress line shows its p99).
+    const timeline: SecondOfLatency[] = []
+    let overSloBefore = 0
+    const closeSecond = (): number => {
+      const { count, p99, max } = summarize(window)
+      const overSlo = reports.reduce((n, r) => n + (r?.overSlo ?? 0), 0)
+      timeline.push({ second: timeline.length + 1, deliveries: count, p99, max, overSlo: overSlo - overSloBefore })
+      overSloBefore = overSlo
+      window.reset()
+      return p99
+    }
     const startedAt = nowMicros()
     const poster = startPosting({ pool, request: target.post, channels, rate, durationSec: options.duration, size: options.size, concurrency: options.concurrency })
     const ticker = setInterval(() => {
-      progress.update(`${target.mode === 'external' ? '' : transport + ' '}${rate}/s`, poster.stats.sent, delivered(), summarize(window).p99)
-      window.reset()
+      progress.update(`${target.mode === 'external' ? '' : transport + ' '}${rate}/s`, poster.stats.sent, delivered(), closeSecond())
     }, 1000)
     await poster.done
     const postedFor = (nowMicros() - startedAt) / 1e6
@@ -90,6 +100,7 @@ export async function runStep (options: BenchOptions, transport: TransportKind, 
       onReport()
     })
     clearInterval(ticker)
+    if (window.totalCount > 0) closeSecond() // the part of a second the drain ended in
     progress.done()
     const server = await target.measure()
 
@@ -128,6 +139,8 @@ export async function runStep (options: BenchOptions, transport: TransportKind, 
       deliveredWithoutAck: sum('unacknowledged'),
       disconnected: sum('disconnected'),
       latencyMs: summarize(total),
+      overSlo: sum('overSlo'),
+      timeline,
       messagesPerSec: round(poster.stats.acknowledged / postedFor),
       deliveriesPerSec: round(deliveredCount / Math.max(1e-3, (lastDelivery - startedAt) / 1e6)),
       generator: {

@@ -17,9 +17,12 @@ export interface WorkerSetup {
   /** channel index of each subscriber this worker holds */
   assignments: number[]
   reportEveryMs: number
+  /** deliveries slower than this (µs) are counted apart: the latency objective (--slo-p99) */
+  sloMicros: number
 }
 
-export interface Counters { delivered: number, duplicates: number, outOfOrder: number, misrouted: number, disconnected: number }
+/** Cumulative; `overSlo` counts timed deliveries slower than the objective. */
+export interface Counters { delivered: number, duplicates: number, outOfOrder: number, misrouted: number, disconnected: number, overSlo: number }
 export type WorkerReport = Counters & { type: 'report', histogram: string, elu: number }
 /** In the final report `delivered` counts acknowledged posts received (each once); `unacknowledged`, posts received whose POST failed. */
 export type WorkerFinal = Counters & { type: 'final', histogram: string, lost: number, unacknowledged: number, lastDeliveryAt: number, eventLoopDelayP99Ms: number, eventLoopDelayMaxMs: number, maxElu: number, busyIntervals: number, intervals: number }
@@ -31,7 +34,7 @@ const CONNECT_AT_ONCE = 100
 
 const setup = workerData as WorkerSetup
 const port = parentPort!
-const counters: Counters = { delivered: 0, duplicates: 0, outOfOrder: 0, misrouted: 0, disconnected: 0 }
+const counters: Counters = { delivered: 0, duplicates: 0, outOfOrder: 0, misrouted: 0, disconnected: 0, overSlo: 0 }
 const histogram = createHistogram()
 const tallies = setup.assignments.map(() => new ChannelTally())
 const subscribers: Subscriber[] = []
@@ -49,7 +52,9 @@ function receive (index: number, stamp: Stamp): void {
   if (outcome === 'out-of-order') counters.outOfOrder++
   counters.delivered++
   lastDeliveryAt = nowMicros()
-  histogram.recordValue(Math.max(1, lastDeliveryAt - stamp.sentAt))
+  const latency = Math.max(1, lastDeliveryAt - stamp.sentAt)
+  histogram.recordValue(latency)
+  if (latency > setup.sloMicros) counters.overSlo++
 }
 
 async function connectAll (): Promise<WorkerReady> {

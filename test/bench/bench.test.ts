@@ -15,7 +15,7 @@ import { compare, comparedTransports, ratio } from '../../scripts/bench/compare.
 import { decodeFrame, encodeContent, parseCentrifugoFrame } from '../../scripts/bench/payload.ts'
 import { messagesPost, openPosterPool } from '../../scripts/bench/poster.ts'
 import { parseOptions } from '../../scripts/bench/options.ts'
-import { comparisonText } from '../../scripts/bench/report.ts'
+import { comparisonText, latencyNotes } from '../../scripts/bench/report.ts'
 import type { StepResult } from '../../scripts/bench/result.ts'
 
 const run = promisify(execFile)
@@ -40,6 +40,12 @@ t.test('a tiny embedded run accounts for every delivery and writes the JSON repo
   t.equal(report.outOfOrder, 0)
   t.equal(report.misrouted, 0)
   t.equal(report.latencyMs.count, report.delivered, 'every delivery was timed')
+  t.ok(report.timeline.length >= 2, 'a latency entry per second of the 2 s step (and of the drain)')
+  t.same(report.timeline.map((s: { second: number }) => s.second), report.timeline.map((_: unknown, i: number) => i + 1), 'seconds numbered from 1')
+  t.equal(report.timeline.reduce((n: number, s: { deliveries: number }) => n + s.deliveries, 0), report.latencyMs.count, 'the seconds hold every timed delivery')
+  t.equal(report.timeline.reduce((n: number, s: { overSlo: number }) => n + s.overSlo, 0), report.overSlo, 'and every one over the objective')
+  t.ok(report.overSlo <= report.latencyMs.count)
+  for (const s of report.timeline) t.ok(s.deliveries === 0 || s.p99 <= s.max, `second ${s.second}: p99 ≤ max`)
   t.match(report.config, { connections: 20, channels: 4, rates: [50], duration: 2, transport: 'uws' }, 'the configuration used')
   t.equal(report.ok, true)
 })
@@ -201,6 +207,8 @@ function step (transport: StepResult['transport'], rate: number, p99: number, cp
     deliveredWithoutAck: 0,
     disconnected: 0,
     latencyMs: { count: rate * 10, p50: p99 / 4, p90: p99 / 2, p99, p999: p99, max: p99, mean: p99 / 4 } as StepResult['latencyMs'],
+    overSlo: 0,
+    timeline: [],
     messagesPerSec: rate,
     deliveriesPerSec,
     generator: { workers: 2, workerMaxElu: 0, workerBusyShare: 0, workerEventLoopDelayP99Ms: 0, postsLate: 0, maxBehindScheduleMs: 0, postsQueuedForSlot: 0, saturated: false, reasons: [] },
@@ -282,4 +290,18 @@ t.test('a subscriber whose upgrade is shed (503 + Retry-After) comes back as ask
   refuse = true
   await t.rejects(openSubscriberHonouringShedding(opts, wait), /upgrade answered 403/, 'a refusal is no invitation to come back')
   t.equal(upgrades, 1)
+})
+
+t.test('a missed p99 is shown by second, and a cold first second is named', async (t) => {
+  const second = (n: number, p99: number, overSlo: number) => ({ second: n, deliveries: 1000, p99, max: p99 * 1.5, overSlo })
+  const cold = { ...step('uws', 500, 62.5, 25), overSlo: 100, timeline: [second(1, 68.5, 90), second(2, 31, 10), second(3, 24.2, 0)] }
+  t.same(latencyNotes(cold, 50), [
+    'uws 500/s: p99 by second (ms): 68.5 31.0 24.2',
+    'uws 500/s: 90 of the 100 deliveries over 50 ms (90%) came in the first second: a cold start; --warmup S measures after it'
+  ])
+  const steady = { ...cold, timeline: [second(1, 60, 30), second(2, 61, 35), second(3, 58, 35)] }
+  t.same(latencyNotes(steady, 50), ['uws 500/s: p99 by second (ms): 60.0 61.0 58.0'], 'spread over the run: no cold-start note')
+  t.same(latencyNotes({ ...cold, latencyMs: { ...cold.latencyMs, p99: 40 } }, 50), [], 'nothing to explain under the objective')
+  const long = { ...steady, timeline: Array.from({ length: 25 }, (_, i) => second(i + 1, 55, 1)) }
+  t.match(latencyNotes(long, 50)[0], / …$/, 'at most 20 seconds listed')
 })
