@@ -104,6 +104,18 @@ export default fp(async function metrics (app) {
     }
   })
 
+  new Counter({
+    name: 'switchboard_broadcast_records_total',
+    help: "Records this instance's broadcast consumers dispatched, by how they came: fetched from the log, or from this instance's producer at the log's acknowledgement",
+    labelNames: ['via'] as const,
+    registers,
+    collect () {
+      this.reset()
+      const taken = app.bus.broadcastTaken
+      if (taken) for (const via of ['fetch', 'producer'] as const) this.inc({ via }, taken[via])
+    }
+  })
+
   // The fanout keeps plain counters; mirror them at scrape time.
   const stats = () => app.fanout.stats
   new Gauge({

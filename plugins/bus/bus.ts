@@ -74,6 +74,11 @@ export interface EventBus {
   prepare? (topics: string[]): Promise<void>
   /** Throws when the log is unreachable. */
   ping (): Promise<void>
+  /**
+   * Records this instance's broadcast consumers dispatched, by how they came: fetched from the log,
+   * or handed over by this instance's producer when the log acknowledged them (optional).
+   */
+  readonly broadcastTaken?: { readonly fetch: number, readonly producer: number }
   /** Lag of this instance's consumer groups, per partition (read by /metrics; optional). */
   lag? (): Promise<ConsumerLag[]>
   close (): Promise<void>

@@ -6,6 +6,7 @@ import { Kafka, Partitioners, logLevel, type Admin, type ISocketFactory, type Lo
 import { lingerConsumerGroup } from './kafkajs-patches.ts'
 import { TransientError } from '../errors.ts'
 import { createBatcher, ItemFailure } from './batching.ts'
+import { BroadcastLane, type BroadcastTaken } from './broadcast-lane.ts'
 import { batchHandler, topicsOf, type BatchControl, type BusOptions, type BusRecord, type Consumer, type ConsumerLag, type ConsumerSpec, type EventBus, type ProduceResult } from './bus.ts'
 
 export interface KafkaBusOptions extends BusOptions {
@@ -65,6 +66,10 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
   // this instance's consumer groups → their (physical) topic and, for broadcast, where they started
   const groups = new Map<string, { topics: string[], start: Map<string, string>, handled: Map<string, string> }>()
   const dead = new Set<string>() // groups whose consumer kafkajs gave up on
+  // This instance's broadcast consumers, by the (physical) topics they read: what the producer
+  // appended is handed to them at once (deliverProduced).
+  const lanes = new Map<string, Set<BroadcastLane>>()
+  const broadcastTaken: BroadcastTaken = { fetch: 0, producer: 0 }
   const physical = (topic: string) => `${prefix}${topic}`
   const logical = (topic: string) => topic.startsWith(prefix) ? topic.slice(prefix.length) : topic
   const unavailable = (what: string, err: unknown) =>
@@ -253,6 +258,7 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
           next.set(key, offset + 1n)
           outcomes[i] = { partition, offset: offset.toString(), epoch: epochOf(cluster, topic, partition) }
         }
+        if (lanes.size) deliverProduced(indexes.map((i) => ({ topic: items[i].topic, message: items[i].message, placed: outcomes[i] as Placed })), cluster)
       }
       const fail = (indexes: number[], err: unknown) => { failed = true; for (const i of indexes) outcomes[i] = new ItemFailure(err) }
 
@@ -280,6 +286,27 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
   }
   // Concurrent produces share one request (see batching.ts): the idempotent producer sends one at a time.
   const send = createBatcher(sendBatch, { maxBatch: 500, maxWaitMs: PRODUCE_TIMEOUT_MS, lingerMs: options.lingerMs ?? 0 })
+
+  /**
+   * Hands what the producer appended (acks = all: it is in the log) to this instance's broadcast
+   * consumers of its topic at once, instead of after their next fetch: the delivery path then waits
+   * for one Kafka round trip, not two. Only a partition's next records in order: when another
+   * instance appended records in between that the consumer has not reached yet, it leaves them all
+   * to the fetch, so a channel's events still go out in offset order and once.
+   */
+  function deliverProduced (appended: Array<{ topic: string, message: Message, placed: Placed }>, cluster: string) {
+    const byPartition = groupIndexes(appended, ({ topic, placed }) => `${topic}/${placed.partition}`)
+    for (const of of byPartition.values()) {
+      const first = appended[of[0]]
+      const readers = lanes.get(first.topic)
+      if (!readers) continue
+      const records = of.map((j): BusRecord => {
+        const { topic, message, placed } = appended[j]
+        return { topic: logical(topic), partition: placed.partition, offset: placed.offset, epoch: epochOf(cluster, topic, placed.partition), key: String(message.key), value: Buffer.isBuffer(message.value) ? message.value : Buffer.from(message.value ?? ''), timestamp: Number(message.timestamp ?? Date.now()) }
+      })
+      for (const lane of readers) lane.offer(`${first.topic}/${first.placed.partition}`, records)
+    }
+  }
 
   async function produce (topic: string, key: string, value: string | Buffer): Promise<ProduceResult> {
     if (closed) throw new Error('event bus is closed')
@@ -334,6 +361,16 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
     const unlinger = broadcast ? () => {} : lingerConsumerGroup(groupId, options.consumeLingerMs ?? 0)
     // topic/partition → next offset to read, once every handler is done (lag counts it before the commit lands)
     const handled = new Map<string, string>()
+    // Broadcast: fetched records and those this instance appended share one dispatch per partition.
+    const lane = broadcast
+      ? new BroadcastLane({
+        dispatch: handleBatch,
+        producerControl: { get revoked () { return stopping }, heartbeat: async () => {} },
+        taken: broadcastTaken,
+        done: (partitionKey, next) => { handled.set(partitionKey, next) },
+        failed: (err, records) => { if (!stopping) log.error({ err, topic: records[0].topic, partition: records[0].partition, offset: records[0].offset }, 'topic handler threw on records this instance produced') }
+      })
+      : undefined
     let joined!: () => void
     let failed!: (err: Error) => void
     const ready = new Promise<void>((resolve, reject) => { joined = resolve; failed = reject })
@@ -347,7 +384,13 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
         // (or where it started), on the first join and after a restart alike. No offset is ever
         // committed (no commit request per batch on the delivery path), and a restart can neither
         // skip ahead to the latest offset (a gap) nor fall back (duplicates the hub would drop).
-        for (const [topic, offsets] of ends) for (const { partition, offset } of offsets) consumer.seek({ topic, partition, offset: handled.get(`${topic}/${partition}`) ?? offset })
+        for (const [topic, offsets] of ends) {
+          for (const { partition, offset } of offsets) {
+            const from = handled.get(`${topic}/${partition}`) ?? offset
+            consumer.seek({ topic, partition, offset: from })
+            lane!.start(`${topic}/${partition}`, epochOf(cluster, topic, partition), from)
+          }
+        }
       } else {
         // Shared: rebalances and restarts resume from the committed offsets; what an earlier
         // assignment handled says nothing about the partitions held now.
@@ -378,6 +421,7 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
         stopping = true
         running.delete(handle)
         groups.delete(groupId)
+        for (const topic of topics) lanes.get(topic)?.delete(lane!)
         unlinger()
         await consumer.disconnect().catch((err) => log.warn({ err }, 'Kafka consumer did not disconnect cleanly'))
         // A broadcast group belongs to this run of this instance: remove it (it is empty now).
@@ -409,7 +453,9 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
           // while it waits (kafkajs rejects the heartbeat once a rebalance started: it stops there).
           const control: BatchControl = { get revoked () { return stopping || !isRunning() || isStale() }, heartbeat }
           try {
-            await handleBatch(records, control)
+            // a broadcast lane skips what the producer handed it already, and keeps `handled` itself
+            if (lane) await lane.fetched(`${topic}/${partition}`, records, control)
+            else await handleBatch(records, control)
           } catch (err) {
             // Unresolved, so not committed: delivered again to whoever owns the partition next.
             if (!stopping && !control.revoked) log.error({ err, topic: records[0].topic, partition, offset: records[0].offset }, 'topic handler threw; the batch will be redelivered')
@@ -421,10 +467,11 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
           if (isStale()) return
           const last = records[records.length - 1].offset
           resolveOffset(last)
-          handled.set(`${topic}/${partition}`, (BigInt(last) + 1n).toString())
+          if (!lane) handled.set(`${topic}/${partition}`, (BigInt(last) + 1n).toString())
         }
       })
       running.add(handle)
+      if (lane) for (const topic of topics) lanes.set(topic, (lanes.get(topic) ?? new Set()).add(lane))
       groups.set(groupId, { topics, start: new Map([...ends].flatMap(([topic, offsets]) => offsets.map((e) => [`${topic}/${e.partition}`, e.offset]))), handled })
       await within(JOIN_TIMEOUT_MS, 'joining the group', ready)
     } catch (err) {
@@ -436,6 +483,7 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
 
   return {
     kind: 'kafka',
+    broadcastTaken,
     ensureTopics,
     produce,
     consume,

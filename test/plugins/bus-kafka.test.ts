@@ -54,6 +54,67 @@ if (await requireService(t, 'kafka')) {
     t.same(seen, ['during 1', 'during 2', 'after'], 'every record once, in order, across the restart')
   })
 
+  /**
+   * A broadcast consumer on `bus` whose handler holds the record 'hold' until `release`; the test
+   * waits for an event with `reached(value)`. While it holds, the consumer fetches nothing more of
+   * that partition, so what reaches the handler meanwhile came from this instance's producer.
+   */
+  async function heldBroadcast (bus: ReturnType<typeof make>, topic: string) {
+    const seen: string[] = []
+    const waiting = new Map<string, () => void>()
+    let release!: () => void
+    const held = new Promise<void>((resolve) => { release = resolve })
+    await bus.consume({
+      name: unique('g'),
+      topic,
+      mode: 'broadcast',
+      handle: async (r) => {
+        const value = r.value.toString()
+        seen.push(value)
+        waiting.get(value)?.()
+        if (value === 'hold') await held
+      }
+    })
+    const reached = (value: string) => seen.includes(value) ? Promise.resolve() : new Promise<void>((resolve) => { waiting.set(value, resolve) })
+    return { seen, release, reached }
+  }
+
+  t.test("an instance's broadcast consumers get what its producer appended at the log's acknowledgement, once and in order", async (t) => {
+    const bus = make(unique('i'))
+    const other = make(unique('other'))
+    t.teardown(async () => { await bus.close(); await other.close() })
+    await bus.ensureTopics(['handover'])
+    const { seen, release, reached } = await heldBroadcast(bus, 'handover')
+    // another instance's record comes by the fetch, and holds the partition's dispatch
+    await other.produce('handover', 'k', 'hold')
+    await reached('hold')
+    const before = { ...bus.broadcastTaken! }
+    for (const v of ['1', '2', '3']) await bus.produce('handover', 'k', v)
+    t.equal(bus.broadcastTaken!.producer - before.producer, 3, 'the three were taken from the producer: the consumer had not fetched them')
+    release()
+    await reached('3')
+    await bus.produce('handover', 'k', 'last') // after the fetch of 1–3 (skipped): nothing comes twice
+    await reached('last')
+    t.same(seen, ['hold', '1', '2', '3', 'last'], 'every record once, in offset order')
+  })
+
+  t.test("a record another instance appended in between leaves this instance's own to the fetch: order holds", async (t) => {
+    const bus = make(unique('i'))
+    const other = make(unique('other'))
+    t.teardown(async () => { await bus.close(); await other.close() })
+    await bus.ensureTopics(['between'])
+    const { seen, release, reached } = await heldBroadcast(bus, 'between')
+    await other.produce('between', 'k', 'hold')
+    await reached('hold')
+    await other.produce('between', 'k', 'theirs') // not fetched yet: the partition is held
+    const before = bus.broadcastTaken!.producer
+    await bus.produce('between', 'k', 'mine')
+    t.equal(bus.broadcastTaken!.producer, before, 'not taken from the producer: a record before it was not dispatched yet')
+    release()
+    await reached('mine')
+    t.same(seen, ['hold', 'theirs', 'mine'], 'in offset order, each once')
+  })
+
   t.test('epochs name the cluster, topic and partition; records carry the logical topic', async (t) => {
     const bus = make('a')
     t.teardown(() => bus.close())

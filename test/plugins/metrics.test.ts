@@ -125,6 +125,18 @@ test('a log that does not answer for lag never hangs /metrics', async (t) => {
   t.equal(value('switchboard_consumer_lag'), undefined, 'no stale lag samples')
 })
 
+test("broadcast records are counted by how they came, as the bus counts them (Kafka's bus: test/plugins/bus-kafka.test.ts)", async (t) => {
+  const taken = { fetch: 3, producer: 7 }
+  const bus = Object.assign(createEmbeddedBus({ topicPrefix: '', partitions: 1, instanceId: 'taken' }), { broadcastTaken: taken })
+  t.teardown(() => bus.close())
+  const app = await build(t, {}, { bus })
+  const first = await scrape(app)
+  t.equal(first.value('switchboard_broadcast_records_total', { via: 'fetch' }), 3)
+  t.equal(first.value('switchboard_broadcast_records_total', { via: 'producer' }), 7)
+  taken.producer++
+  t.equal((await scrape(app)).value('switchboard_broadcast_records_total', { via: 'producer' }), 8, 'read at every scrape')
+})
+
 test('fanout connections and deliveries are read at scrape time', async (t) => {
   const app = await build(t)
   const client = await Client.connect(`ws://127.0.0.1:${app.fanout.uwsPort}/ws`)
