@@ -295,6 +295,14 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
    * to the fetch, so a channel's events still go out in offset order and once.
    */
   function deliverProduced (appended: Array<{ topic: string, message: Message, placed: Placed }>, cluster: string) {
+    try {
+      offerProduced(appended, cluster)
+    } catch (err) {
+      // never the produce's failure: these records are in the log, and the fetch brings them
+      logger.error({ err }, 'handing produced records to the broadcast consumers failed; they come by the fetch')
+    }
+  }
+  function offerProduced (appended: Array<{ topic: string, message: Message, placed: Placed }>, cluster: string) {
     const byPartition = groupIndexes(appended, ({ topic, placed }) => `${topic}/${placed.partition}`)
     for (const of of byPartition.values()) {
       const first = appended[of[0]]
