@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { pino } from 'pino'
 import net from 'node:net'
 import { Kafka, logLevel, type ISocketFactory } from 'kafkajs'
@@ -55,11 +55,16 @@ if (await requireService(t, 'kafka')) {
   })
 
   /**
-   * A broadcast consumer on `bus` whose handler holds the record 'hold' until `release`; the test
-   * waits for an event with `reached(value)`. While it holds, the consumer fetches nothing more of
-   * that partition, so what reaches the handler meanwhile came from this instance's producer.
+   * Two instances on a fresh topic: `bus` with a broadcast consumer whose handler holds the record
+   * 'hold', which `other` produced, until `release`. While it holds, the consumer fetches nothing
+   * more of that partition, so what reaches the handler meanwhile came from `bus`'s producer. The
+   * test waits for a record with `reached(value)`.
    */
-  async function heldBroadcast (bus: ReturnType<typeof make>, topic: string) {
+  async function heldBroadcast (t: Test, topic: string) {
+    const bus = make(unique('i'))
+    const other = make(unique('other'))
+    t.teardown(async () => { await bus.close(); await other.close() })
+    await bus.ensureTopics([topic])
     const seen: string[] = []
     const waiting = new Map<string, () => void>()
     let release!: () => void
@@ -76,21 +81,16 @@ if (await requireService(t, 'kafka')) {
       }
     })
     const reached = (value: string) => seen.includes(value) ? Promise.resolve() : new Promise<void>((resolve) => { waiting.set(value, resolve) })
-    return { seen, release, reached }
+    await other.produce(topic, 'k', 'hold')
+    await reached('hold')
+    return { bus, other, seen, release, reached }
   }
 
   t.test("an instance's broadcast consumers get what its producer appended at the log's acknowledgement, once and in order", async (t) => {
-    const bus = make(unique('i'))
-    const other = make(unique('other'))
-    t.teardown(async () => { await bus.close(); await other.close() })
-    await bus.ensureTopics(['handover'])
-    const { seen, release, reached } = await heldBroadcast(bus, 'handover')
-    // another instance's record comes by the fetch, and holds the partition's dispatch
-    await other.produce('handover', 'k', 'hold')
-    await reached('hold')
-    const before = { ...bus.broadcastTaken! }
+    const { bus, seen, release, reached } = await heldBroadcast(t, 'handover')
+    const before = bus.broadcastTaken!.producer
     for (const v of ['1', '2', '3']) await bus.produce('handover', 'k', v)
-    t.equal(bus.broadcastTaken!.producer - before.producer, 3, 'the three were taken from the producer: the consumer had not fetched them')
+    t.equal(bus.broadcastTaken!.producer - before, 3, 'the three were taken from the producer: the consumer had not fetched them')
     release()
     await reached('3')
     await bus.produce('handover', 'k', 'last') // after the fetch of 1–3 (skipped): nothing comes twice
@@ -99,13 +99,7 @@ if (await requireService(t, 'kafka')) {
   })
 
   t.test("a record another instance appended in between leaves this instance's own to the fetch: order holds", async (t) => {
-    const bus = make(unique('i'))
-    const other = make(unique('other'))
-    t.teardown(async () => { await bus.close(); await other.close() })
-    await bus.ensureTopics(['between'])
-    const { seen, release, reached } = await heldBroadcast(bus, 'between')
-    await other.produce('between', 'k', 'hold')
-    await reached('hold')
+    const { bus, other, seen, release, reached } = await heldBroadcast(t, 'between')
     await other.produce('between', 'k', 'theirs') // not fetched yet: the partition is held
     const before = bus.broadcastTaken!.producer
     await bus.produce('between', 'k', 'mine')
