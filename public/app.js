@@ -198,7 +198,7 @@ $('composer').onsubmit = async (e) => {
   const message = await api((a) => a.post({ channelId: state.channel, content })).catch(() => null)
   if (!message) return
   $('content').value = ''
-  if (!state.messages.has(message.id)) state.messages.set(message.id, message) // the event follows; same id
+  if (!state.messages.has(message.id)) state.messages.set(message.id, message) // its event comes too, before or after this answer: same id
   render()
 }
 
