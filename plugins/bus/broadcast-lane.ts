@@ -86,7 +86,7 @@ export class BroadcastLane {
     const current = previous ? previous.then(run) : run()
     const tail = current.catch(() => {})
     this.#tail.set(partitionKey, tail)
-    tail.then(() => { if (this.#tail.get(partitionKey) === tail) this.#tail.delete(partitionKey) }, () => {})
+    void tail.then(() => { if (this.#tail.get(partitionKey) === tail) this.#tail.delete(partitionKey) })
     return current
   }
 }

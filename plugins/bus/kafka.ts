@@ -310,7 +310,7 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
       if (!readers) continue
       const records = of.map((j): BusRecord => {
         const { topic, message, placed } = appended[j]
-        return { topic: logical(topic), partition: placed.partition, offset: placed.offset, epoch: epochOf(cluster, topic, placed.partition), key: String(message.key), value: Buffer.isBuffer(message.value) ? message.value : Buffer.from(message.value ?? ''), timestamp: Number(message.timestamp ?? Date.now()) }
+        return { topic: logical(topic), partition: placed.partition, offset: placed.offset, epoch: epochOf(cluster, topic, placed.partition), key: String(message.key), value: message.value as Buffer, timestamp: Number(message.timestamp ?? Date.now()) }
       })
       for (const lane of readers) lane.offer(`${first.topic}/${first.placed.partition}`, records)
     }
@@ -319,7 +319,8 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
   async function produce (topic: string, key: string, value: string | Buffer): Promise<ProduceResult> {
     if (closed) throw new Error('event bus is closed')
     try {
-      const { partition, offset, epoch } = await send({ topic: physical(topic), message: { key, value } })
+      // encoded once: kafkajs writes these bytes, and a broadcast lane hands the same Buffer on
+      const { partition, offset, epoch } = await send({ topic: physical(topic), message: { key, value: typeof value === 'string' ? Buffer.from(value) : value } })
       return { topic, partition, offset, epoch }
     } catch (err) {
       if (closed) throw new Error('event bus is closed')
@@ -429,7 +430,7 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
         stopping = true
         running.delete(handle)
         groups.delete(groupId)
-        for (const topic of topics) lanes.get(topic)?.delete(lane!)
+        if (lane) for (const topic of topics) lanes.get(topic)?.delete(lane)
         unlinger()
         await consumer.disconnect().catch((err) => log.warn({ err }, 'Kafka consumer did not disconnect cleanly'))
         // A broadcast group belongs to this run of this instance: remove it (it is empty now).
