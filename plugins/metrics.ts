@@ -33,8 +33,9 @@ async function within<T> (promise: Promise<T>, ms: number): Promise<T> {
 export default fp(async function metrics (app) {
   // One registry per app, so several apps in one process (tests) never share or clash.
   const registry = new Registry()
-  // 50 ms is fine-grained enough for the event-loop lag percentiles, and wakes an idle process 5 times less
-  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 50 })
+  // The event-loop lag percentiles are sampled every 250 ms (prom-client: every 10 ms): enough for a
+  // dashboard, and an idle process is not woken 100 times a second for them (BENCHMARKS.md, Session 8)
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 250 })
   app.decorate('metrics', registry)
   const registers = [registry]
 

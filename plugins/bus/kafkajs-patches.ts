@@ -9,8 +9,9 @@
 // RequestQueue.scheduleRequestTimeoutCheck: every connection looks for timed-out requests every
 // 100 ms for as long as it lives (a consumer always has a long-poll fetch in flight): with ten
 // connections, 100 timer callbacks a second, the largest share of an idle instance's CPU. Here:
-// every tenth of the request timeout (500 ms for switchboard's 5 s), within [100 ms, 1 s]; a
-// stalled request still fails within 10 % of its timeout.
+// every tenth of the request timeout (500 ms for switchboard's 5 s), within [100 ms, 1 s], and
+// one timer for all the connections of the process, not one each; a stalled request still fails
+// within 10 % of its timeout.
 //
 // ConsumerGroup.fetch: a consumer asks the broker for its fetch with one fixed minBytes and
 // maxWaitTime. switchboard's answer the moment one record arrives (minBytes 1, a long wait for
@@ -29,7 +30,6 @@ interface RequestQueue {
   inflight: Map<number, { sentAt: number, requestTimeout: number, timeoutRequest (): void }>
   requestTimeout: number
   enforceRequestTimeout: boolean
-  requestTimeoutIntervalId: NodeJS.Timeout | undefined
   isConnected (): boolean
   destroy (): void
   throttledUntil: number
@@ -60,15 +60,41 @@ export function requestTimeoutCheckInterval (requestTimeout: number): number {
   return Math.min(1000, Math.max(100, Math.floor(requestTimeout / 10)))
 }
 
+/** The connections whose requests may time out, by check interval: one timer checks them all. */
+const watches = new Map<number, { queues: Set<RequestQueue>, timer: NodeJS.Timeout }>()
+
+function failTimedOut (queues: Set<RequestQueue>): void {
+  const now = Date.now()
+  for (const queue of queues) {
+    queue.inflight.forEach((request) => {
+      if (now - request.sentAt > request.requestTimeout) request.timeoutRequest()
+    })
+    if (!queue.isConnected()) queue.destroy()
+  }
+}
+
 RequestQueue.prototype.scheduleRequestTimeoutCheck = function scheduleRequestTimeoutCheck (this: RequestQueue) {
   if (!this.enforceRequestTimeout) return
   this.destroy()
-  this.requestTimeoutIntervalId = setInterval(() => {
-    this.inflight.forEach((request) => {
-      if (Date.now() - request.sentAt > request.requestTimeout) request.timeoutRequest()
-    })
-    if (!this.isConnected()) this.destroy()
-  }, requestTimeoutCheckInterval(this.requestTimeout))
+  const every = requestTimeoutCheckInterval(this.requestTimeout)
+  let watch = watches.get(every)
+  if (!watch) {
+    const queues = new Set<RequestQueue>()
+    watch = { queues, timer: setInterval(() => failTimedOut(queues), every) }
+    watches.set(every, watch)
+  }
+  watch.queues.add(this)
+}
+
+const destroyQueue = RequestQueue.prototype.destroy
+RequestQueue.prototype.destroy = function destroy (this: RequestQueue) {
+  destroyQueue.call(this)
+  for (const [every, watch] of watches) {
+    if (watch.queues.delete(this) && watch.queues.size === 0) {
+      clearInterval(watch.timer)
+      watches.delete(every)
+    }
+  }
 }
 
 /** What a lingering fetch waits for at most: past this a batch gains nothing from waiting. */

@@ -50,6 +50,46 @@ t.test('timed-out requests are looked for every tenth of the timeout (not every 
   t.equal(armed[0].ms, 500)
   armed[0].check()
   t.same(timedOut, ['stalled'], 'the request past its timeout fails, the recent one waits')
+  RequestQueue.prototype.destroy.call(q)
+})
+
+t.test('one timer looks for timed-out requests on all the connections, and stops with the last', async (t) => {
+  const armed: Array<{ check: () => void, ms: number, id: number }> = []
+  const cleared: unknown[] = []
+  const real = { setInterval: globalThis.setInterval, clearInterval: globalThis.clearInterval }
+  globalThis.setInterval = ((check: () => void, ms: number) => { armed.push({ check, ms, id: armed.length + 1 }); return armed.length as unknown as NodeJS.Timeout }) as typeof setInterval
+  globalThis.clearInterval = ((id: unknown) => { if (id !== undefined) cleared.push(id) }) as typeof clearInterval
+  t.teardown(() => Object.assign(globalThis, real))
+  const timedOut: string[] = []
+  const connection = (name: string, connected = true) => {
+    const request = (which: string, sentAgo: number) => ({ sentAt: Date.now() - sentAgo, requestTimeout: 5000, timeoutRequest () { timedOut.push(`${name} ${which}`) } })
+    return Object.assign(Object.create(RequestQueue.prototype), {
+      enforceRequestTimeout: true,
+      requestTimeout: 5000,
+      inflight: new Map([[1, request('stalled', 6000)], [2, request('recent', 100)]]),
+      isConnected: () => connected,
+      throttleCheckTimeoutId: null
+    })
+  }
+  const [a, b] = [connection('a'), connection('b')]
+  a.scheduleRequestTimeoutCheck()
+  b.scheduleRequestTimeoutCheck()
+  t.equal(armed.length, 1, 'two connections, one timer')
+  armed[0].check()
+  t.same(timedOut, ['a stalled', 'b stalled'], 'each connection\'s stalled request fails, the recent ones wait')
+  a.destroy()
+  t.same(cleared, [], 'the timer stays while a connection is watched')
+  timedOut.length = 0
+  b.inflight.delete(1)
+  armed[0].check()
+  t.same(timedOut, [], 'a destroyed connection is no longer looked at')
+  b.destroy()
+  t.same(cleared, [armed[0].id], 'the last connection gone, the timer stops')
+  const lost = connection('lost', false)
+  lost.scheduleRequestTimeoutCheck()
+  t.equal(armed.length, 2, 'a new connection arms a new timer')
+  armed[1].check()
+  t.same(cleared, [armed[0].id, armed[1].id], 'a connection found disconnected is dropped, and with it the timer')
 })
 
 /**
