@@ -2,7 +2,7 @@
 // (Socket.IO + Redis adapter, the seed's design, Centrifugo), then switchboard's ratios against each:
 // capacity at equal p99 (with a rate sweep), server CPU per delivery, throughput and p99.
 import type { TransportKind } from './options.ts'
-import { sustained, type Comparison, type Versus, type StepResult } from './result.ts'
+import { sustained, type BenchResult, type Comparison, type Versus, type StepResult } from './result.ts'
 import { missingSeedServices } from './target.ts'
 
 /** switchboard's transports, then the references, in the order --compare runs them. */
@@ -29,8 +29,8 @@ function best (runs: StepResult[], t: TransportKind, sloP99: number): { rate: nu
   return ok ? { rate: ok.rate, deliveriesPerSec: ok.deliveriesPerSec } : null
 }
 
-export function compare (runs: StepResult[], rates: number[], sloP99: number): Comparison {
-  const rate = Math.max(...rates)
+/** `rate`: where throughput, p99 and CPU are compared (default: the highest offered). */
+export function compare (runs: StepResult[], rates: number[], sloP99: number, rate = Math.max(...rates)): Comparison {
   const at = (t: TransportKind) => runs.find((r) => r.transport === t && r.rate === rate)
   const ran = (t: TransportKind) => runs.some((r) => r.transport === t)
   const sweep = rates.length > 1
@@ -53,4 +53,33 @@ export function compare (runs: StepResult[], rates: number[], sloP99: number): C
     }
   }
   return { rate, sloP99, versus, ...(sweep ? { sustained: capacity } : {}) }
+}
+
+/** The workload options sweeps run apart must share for their ratios to mean anything. */
+const SAME_WORKLOAD = { connections: 'connections', channels: 'channels', size: 'size', duration: 'duration', sloP99: 'slo-p99' } as const
+
+/**
+ * The comparison of sweeps run apart (each `--json`), e.g. from a generator on its own machine
+ * against servers started by hand (`--target`): one of switchboard's, one or more of references,
+ * all on the same workload. Throughput, p99 and CPU are compared at the highest rate they all ran.
+ */
+export function compareApart (results: Array<{ file: string, result: BenchResult }>): Comparison {
+  for (const { file, result } of results) {
+    if (!Array.isArray(result?.runs) || typeof result.config !== 'object') throw new Error(`${file} is not a bench result (npm run bench -- … --json FILE)`)
+  }
+  const [first] = results
+  for (const { file, result } of results.slice(1)) {
+    for (const [key, option] of Object.entries(SAME_WORKLOAD) as Array<[keyof typeof SAME_WORKLOAD, string]>) {
+      if (result.config[key] !== first.result.config[key]) {
+        throw new Error(`${file} ran --${option} ${result.config[key]} and ${first.file} --${option} ${first.result.config[key]}: the ratios need one workload`)
+      }
+    }
+  }
+  const runs = results.flatMap(({ result }) => result.runs)
+  const transports = new Set(runs.map((r) => r.transport))
+  if (!OURS.some((t) => transports.has(t))) throw new Error('no sweep of switchboard (--transport uws or fastify) among the files')
+  if (!REFERENCES.some((t) => transports.has(t))) throw new Error('no sweep of a reference (--transport socketio, seed or centrifugo) among the files')
+  const rates = [...new Set(runs.map((r) => r.rate))].sort((a, b) => a - b)
+  const ranByAll = rates.filter((rate) => [...transports].every((t) => runs.some((r) => r.transport === t && r.rate === rate)))
+  return compare(runs, rates, first.result.config.sloP99, Math.max(...(ranByAll.length > 0 ? ranByAll : rates)))
 }

@@ -1,10 +1,15 @@
 // Child process entry: runs a Node server under test (switchboard, the Socket.IO reference or the
 // seed's design) on free ports, so the load generator never shares its event loop. Talks to the
 // parent over IPC. Each kind's modules are loaded only when that kind runs.
+//
+// Run by hand (no IPC), it serves a reference alone, for a generator on another machine
+// (`--target`): `npm run bench:serve -- socketio|seed [--host H] [--port P]`, until Ctrl-C.
 import { writeFile } from 'node:fs/promises'
 import { Session } from 'node:inspector/promises'
 import { join } from 'node:path'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
+import { parseArgs } from 'node:util'
+import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
 
 export type ServerKind = 'switchboard' | 'socketio' | 'seed'
@@ -12,8 +17,20 @@ export interface Listening { type: 'listening', apiUrl: string, uwsUrl?: string,
 /** The measured window's figures; the event-loop ones only for Node servers (not Centrifugo). */
 export interface Stopped { type: 'stopped', cpuUserMs: number, cpuSystemMs: number, elu?: number, eventLoopDelayP99Ms?: number, eventLoopDelayMaxMs?: number, profile?: string }
 
-const kind = process.argv[2] as ServerKind
+function args (): { positionals: ServerKind[], values: { host: string, port: string } } {
+  try {
+    return parseArgs({ allowPositionals: true, options: { host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '0' } } }) as ReturnType<typeof args>
+  } catch (err) {
+    console.error(`bench:serve: ${(err as Error).message}\nusage: npm run bench:serve -- socketio|seed [--host H] [--port P]`)
+    process.exit(2)
+  }
+}
+const { positionals: [kind], values: where } = args()
+/** Started by the bench (IPC), or by hand: a reference serving a generator elsewhere. */
+const standalone = process.send === undefined
 const send = (message: unknown) => process.send?.(message)
+/** Where a reference listens: a free loopback port for the bench, --host and --port by hand. */
+const listenOn = { host: where.host, port: Number(where.port) }
 const profileDir = process.env.BENCH_PROFILE_DIR
 
 /** CPU profile of the run only (not of the start-up), written as DIR/<kind>-<time>.cpuprofile. */
@@ -48,24 +65,26 @@ async function startReference (): Promise<{ app: FastifyInstance, listening: Lis
   const { createReferenceServer } = await import('./reference/server.ts')
   const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379'
   const app = await createReferenceServer({ redisUrl })
-  await app.listen({ host: '127.0.0.1', port: 0 })
+  await app.listen(listenOn)
   const { port } = app.server.address() as { port: number }
-  return { app, listening: { type: 'listening', apiUrl: `http://127.0.0.1:${port}`, mode: `socket.io + redis adapter (${redisUrl})` } }
+  return { app, listening: { type: 'listening', apiUrl: `http://${listenOn.host}:${port}`, mode: `socket.io + redis adapter (${redisUrl})` } }
 }
 
 async function startSeed (): Promise<{ app: FastifyInstance, listening: Listening }> {
   const { createSeedServer } = await import('./reference/seed.ts')
   const env = process.env
   const { app, names } = await createSeedServer({ kafkaBrokers: (env.KAFKA_BROKERS ?? '').split(',').map((b) => b.trim()).filter(Boolean), redisUrl: env.REDIS_URL!, mongoUrl: env.MONGO_URL!, partitions: Number(env.KAFKA_PARTITIONS) || 3 })
-  await app.listen({ host: '127.0.0.1', port: 0 })
+  await app.listen(listenOn)
   const { port } = app.server.address() as { port: number }
-  return { app, listening: { type: 'listening', apiUrl: `http://127.0.0.1:${port}`, mode: `seed design: socket.io, mongodb ${names.db}, kafka ${names.topic}, redis ${names.keyPrefix}*` } }
+  return { app, listening: { type: 'listening', apiUrl: `http://${listenOn.host}:${port}`, mode: `seed design: socket.io, mongodb ${names.db}, kafka ${names.topic}, redis ${names.keyPrefix}*` } }
 }
 
 const STARTERS: Record<ServerKind, () => Promise<{ app: FastifyInstance, listening: Listening }>> = { switchboard: startSwitchboard, socketio: startReference, seed: startSeed }
 
 try {
   if (!(kind in STARTERS)) throw new Error(`unknown server kind ${JSON.stringify(kind)}`)
+  if (standalone && kind === 'switchboard') throw new Error('switchboard serves a generator elsewhere with `npm start` (RATE_LIMIT_MAX=0 lets one client post at any rate)')
+  if (!Number.isInteger(listenOn.port) || listenOn.port < 0 || listenOn.port > 65535) throw new Error(`--port must be a port number (0-65535), not ${JSON.stringify(where.port)}`)
   const { app, listening } = await STARTERS[kind]()
   // Figures cover the measured window only: from the parent's `mark` (posting starts, every
   // subscriber connected) to `stop`, not start-up and not 5,000 subscribes.
@@ -103,7 +122,12 @@ try {
   // Node flags given to this process (BENCH_SERVER_FLAGS; the tsx loader aside) are part of what was measured.
   const flags = process.execArgv.filter((arg, i, all) => arg !== '--import' && all[i - 1] !== '--import')
   send(flags.length ? { ...listening, mode: `${listening.mode}; node ${flags.join(' ')}` } : listening)
+  if (standalone) {
+    closeWithGrace({ delay: 10_000 }, async () => { await app.close() })
+    console.log(`bench: ${kind} reference (${listening.mode}) serving ${listening.apiUrl}; from the generator: npm run bench -- --target ${listening.apiUrl} --transport ${kind}`)
+  }
 } catch (err) {
   send({ type: 'failed', message: (err as Error).message })
+  if (standalone) console.error(`bench:serve: ${(err as Error).message}`)
   process.exit(1)
 }

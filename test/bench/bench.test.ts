@@ -1,6 +1,7 @@
 // The load generator through its real CLI: a tiny embedded run must account for every delivery.
 // No latency assertions: performance is measured by the benchmark, never by a test.
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { readFile } from 'node:fs/promises'
@@ -11,16 +12,20 @@ import { ChannelTally, SeqSet } from '../../scripts/bench/accounting.ts'
 import { WebSocketServer } from 'ws'
 import { SHED_RETRIES, openSubscriberHonouringShedding } from '../../scripts/bench/clients.ts'
 import { centrifugoConfig, centrifugoPost, parseProcStat } from '../../scripts/bench/centrifugo.ts'
-import { compare, comparedTransports, ratio } from '../../scripts/bench/compare.ts'
+import { compare, compareApart, comparedTransports, ratio } from '../../scripts/bench/compare.ts'
 import { decodeFrame, encodeContent, parseCentrifugoFrame } from '../../scripts/bench/payload.ts'
 import { messagesPost, openPosterPool } from '../../scripts/bench/poster.ts'
 import { parseOptions } from '../../scripts/bench/options.ts'
 import { comparisonText, latencyNotes } from '../../scripts/bench/report.ts'
-import type { StepResult } from '../../scripts/bench/result.ts'
+import type { BenchResult, StepResult } from '../../scripts/bench/result.ts'
+import { requireService } from '../services.ts'
 
 const run = promisify(execFile)
+const ROOT = new URL('../..', import.meta.url).pathname
 const CLI = new URL('../../scripts/bench/index.ts', import.meta.url).pathname
-const bench = (args: string[]) => run(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: new URL('../..', import.meta.url).pathname, timeout: 120_000 })
+const SERVE = new URL('../../scripts/bench/serve.ts', import.meta.url).pathname
+const RATIOS = new URL('../../scripts/bench/ratios.ts', import.meta.url).pathname
+const bench = (args: string[]) => run(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, timeout: 120_000 })
 
 t.test('a tiny embedded run accounts for every delivery and writes the JSON report', async (t) => {
   const file = join(t.testdir(), 'bench.json')
@@ -254,6 +259,67 @@ t.test('the comparison: capacity at equal p99 and CPU per delivery of switchboar
   t.match(text, /uws vs socketio\s+4\.00×\s+3\.00×/)
   t.match(text, /sustained with p99 ≤ 50 ms and nothing lost: uws 400\/s/)
   t.match(comparisonText(single), /needs a sweep/)
+})
+
+/** A --json file's content: one transport's sweep on a workload. */
+function sweep (runs: StepResult[], config: Partial<BenchResult['config']> = {}): BenchResult {
+  return { startedAt: '', config: { connections: 5000, channels: 500, size: 64, duration: 10, sloP99: 50, ...config } as BenchResult['config'], host: { cpus: 2, loadAverage: [], node: '' }, runs, ok: true }
+}
+
+t.test('sweeps run apart (a generator elsewhere, --target) are compared when their workload is one', async (t) => {
+  const ours = sweep([step('uws', 100, 5, 20), step('uws', 200, 8, 20), step('uws', 400, 90, 25)])
+  const theirs = sweep([step('socketio', 200, 20, 60), step('socketio', 400, 30, 75), step('socketio', 800, 45, 80)])
+  const c = compareApart([{ file: 'sb.json', result: ours }, { file: 'sio.json', result: theirs }])
+  t.same(c.sustained, { uws: { rate: 200, deliveriesPerSec: 2000 }, socketio: { rate: 800, deliveriesPerSec: 8000 } })
+  t.equal(c.rate, 400, 'throughput, p99 and CPU at the highest rate both ran, not at 800/s')
+  t.match(c.versus, [{ ours: 'uws', reference: 'socketio', sustained: 0.25, cpuPerDelivery: 3, p99: 0.33 }])
+
+  t.throws(() => compareApart([{ file: 'sb.json', result: ours }, { file: 'sio.json', result: sweep(theirs.runs, { channels: 100 }) }]),
+    { message: 'sio.json ran --channels 100 and sb.json --channels 500: the ratios need one workload' })
+  t.throws(() => compareApart([{ file: 'sb.json', result: ours }, { file: 'sio.json', result: sweep(theirs.runs, { sloP99: 20 }) }]), { message: /--slo-p99 20/ })
+  t.throws(() => compareApart([{ file: 'sb.json', result: ours }, { file: 'x.json', result: {} as BenchResult }]), { message: 'x.json is not a bench result (npm run bench -- … --json FILE)' })
+  t.throws(() => compareApart([{ file: 'a.json', result: theirs }, { file: 'b.json', result: theirs }]), { message: /no sweep of switchboard/ })
+  t.throws(() => compareApart([{ file: 'a.json', result: ours }, { file: 'b.json', result: ours }]), { message: /no sweep of a reference/ })
+
+  // the command reads the files and prints the ratios
+  const dir = t.testdir({ 'sb.json': JSON.stringify(ours), 'sio.json': JSON.stringify(theirs), 'other.json': JSON.stringify(sweep(theirs.runs, { connections: 10 })) })
+  const ratios = (...files: string[]) => run(process.execPath, ['--import', 'tsx', RATIOS, ...files.map((f) => join(dir, f))], { cwd: ROOT })
+  const { stdout } = await ratios('sb.json', 'sio.json')
+  t.match(stdout, /uws vs socketio\s+0\.25×/)
+  await t.rejects(ratios('sb.json', 'other.json'), { code: 2, stderr: /--connections 10 and .*--connections 5000: the ratios need one workload/ })
+})
+
+t.test('a reference serves on its own, by hand, for a generator elsewhere (--target)', async (t) => {
+  if (!await requireService(t, 'redis')) return
+  // no IPC: the reference listens where it is told and prints its URL
+  const server = spawn(process.execPath, ['--import', 'tsx', SERVE, 'socketio', '--port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+  t.teardown(() => { server.kill('SIGKILL') })
+  const [url] = await new Promise<string[]>((resolve, reject) => {
+    let out = ''
+    server.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+      const found = /serving (http:\/\/127\.0\.0\.1:\d+)/.exec(out)
+      if (found) resolve([found[1]])
+    })
+    server.once('exit', (code) => reject(new Error(`the reference exited (${code}) before serving: ${out}`)))
+  })
+  const file = join(t.testdir(), 'sio.json')
+  await bench(['--target', url, '--transport', 'socketio', '--connections', '20', '--channels', '4', '--rate', '50', '--duration', '1', '--workers', '2', '--quiet', '--json', file])
+  const report = JSON.parse(await readFile(file, 'utf8'))
+  t.equal(report.target, 'external')
+  t.equal(report.sent, 50)
+  t.equal(report.delivered, report.expectedDeliveries, 'every post reached the 5 subscribers of its channel')
+  t.equal(report.lost + report.duplicates + report.outOfOrder + report.misrouted, 0)
+  const exited = once(server, 'exit')
+  server.kill('SIGTERM')
+  t.same(await exited, [0, null], 'Ctrl-C (SIGTERM here) closes it cleanly')
+})
+
+t.test('by hand, a bad kind or port is refused with a message, not served', async (t) => {
+  const serve = (...args: string[]) => run(process.execPath, ['--import', 'tsx', SERVE, ...args], { cwd: ROOT })
+  await t.rejects(serve('switchboard'), { code: 1, stderr: /npm start/ }, 'switchboard serves with npm start')
+  await t.rejects(serve('socketio', '--port', 'x'), { code: 1, stderr: /--port must be a port number/ })
+  await t.rejects(serve('socketio', '--bogus'), { code: 2, stderr: /Unknown option '--bogus'/ })
 })
 
 t.test('a subscriber whose upgrade is shed (503 + Retry-After) comes back as asked; other refusals fail at once', async (t) => {
