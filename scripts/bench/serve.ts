@@ -71,8 +71,10 @@ async function startReference (): Promise<{ app: FastifyInstance, listening: Lis
 }
 
 async function startSeed (): Promise<{ app: FastifyInstance, listening: Listening }> {
-  const { createSeedServer } = await import('./reference/seed.ts')
+  const [{ createSeedServer }, { missingSeedServices }] = await Promise.all([import('./reference/seed.ts'), import('./target.ts')])
   const env = process.env
+  const missing = missingSeedServices(env)
+  if (missing.length > 0) throw new Error(`the seed's design runs on the real services: set ${missing.join(', ')}`)
   const { app, names } = await createSeedServer({ kafkaBrokers: (env.KAFKA_BROKERS ?? '').split(',').map((b) => b.trim()).filter(Boolean), redisUrl: env.REDIS_URL!, mongoUrl: env.MONGO_URL!, partitions: Number(env.KAFKA_PARTITIONS) || 3 })
   await app.listen(listenOn)
   const { port } = app.server.address() as { port: number }

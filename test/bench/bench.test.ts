@@ -320,6 +320,8 @@ t.test('by hand, a bad kind or port is refused with a message, not served', asyn
   await t.rejects(serve('switchboard'), { code: 1, stderr: /npm start/ }, 'switchboard serves with npm start')
   await t.rejects(serve('socketio', '--port', 'x'), { code: 1, stderr: /--port must be a port number/ })
   await t.rejects(serve('socketio', '--bogus'), { code: 2, stderr: /Unknown option '--bogus'/ })
+  await t.rejects(run(process.execPath, ['--import', 'tsx', SERVE, 'seed'], { cwd: ROOT, env: { ...process.env, KAFKA_BROKERS: '127.0.0.1:9092', REDIS_URL: '', MONGO_URL: '' } }),
+    { code: 1, stderr: /the seed's design runs on the real services: set REDIS_URL, MONGO_URL\n/ }, 'the seed needs its services, named')
 })
 
 t.test('a subscriber whose upgrade is shed (503 + Retry-After) comes back as asked; other refusals fail at once', async (t) => {
