@@ -84,7 +84,7 @@ async function startSeed (): Promise<{ app: FastifyInstance, listening: Listenin
 const STARTERS: Record<ServerKind, () => Promise<{ app: FastifyInstance, listening: Listening }>> = { switchboard: startSwitchboard, socketio: startReference, seed: startSeed }
 
 try {
-  if (!(kind in STARTERS)) throw new Error(`unknown server kind ${JSON.stringify(kind)}`)
+  if (!(kind in STARTERS)) throw new Error(`unknown server kind ${JSON.stringify(kind ?? '')}: socketio or seed (switchboard when the bench starts it)`)
   if (standalone && kind === 'switchboard') throw new Error('switchboard serves a generator elsewhere with `npm start` (RATE_LIMIT_MAX=0 lets one client post at any rate)')
   if (!Number.isInteger(listenOn.port) || listenOn.port < 0 || listenOn.port > 65535) throw new Error(`--port must be a port number (0-65535), not ${JSON.stringify(where.port)}`)
   const { app, listening } = await STARTERS[kind]()
@@ -126,7 +126,9 @@ try {
   send(flags.length ? { ...listening, mode: `${listening.mode}; node ${flags.join(' ')}` } : listening)
   if (standalone) {
     closeWithGrace({ delay: 10_000 }, async () => { await app.close() })
-    console.log(`bench: ${kind} reference (${listening.mode}) serving ${listening.apiUrl}; from the generator: npm run bench -- --target ${listening.apiUrl} --transport ${kind}`)
+    // on every interface: the generator elsewhere uses this host's address
+    const url = ['0.0.0.0', '::'].includes(listenOn.host) ? listening.apiUrl.replace(listenOn.host, 'THIS-HOST') : listening.apiUrl
+    console.log(`bench: ${kind} reference (${listening.mode}) serving ${listening.apiUrl}; from the generator: npm run bench -- --target ${url} --transport ${kind}`)
   }
 } catch (err) {
   send({ type: 'failed', message: (err as Error).message })

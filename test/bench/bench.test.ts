@@ -318,6 +318,7 @@ t.test('a reference serves on its own, by hand, for a generator elsewhere (--tar
 t.test('by hand, a bad kind or port is refused with a message, not served', async (t) => {
   const serve = (...args: string[]) => run(process.execPath, ['--import', 'tsx', SERVE, ...args], { cwd: ROOT })
   await t.rejects(serve('switchboard'), { code: 1, stderr: /npm start/ }, 'switchboard serves with npm start')
+  await t.rejects(serve(), { code: 1, stderr: /unknown server kind "": socketio or seed/ })
   await t.rejects(serve('socketio', '--port', 'x'), { code: 1, stderr: /--port must be a port number/ })
   await t.rejects(serve('socketio', '--bogus'), { code: 2, stderr: /Unknown option '--bogus'/ })
   await t.rejects(run(process.execPath, ['--import', 'tsx', SERVE, 'seed'], { cwd: ROOT, env: { ...process.env, KAFKA_BROKERS: '127.0.0.1:9092', REDIS_URL: '', MONGO_URL: '' } }),
