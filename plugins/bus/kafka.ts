@@ -258,7 +258,7 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
           next.set(key, offset + 1n)
           outcomes[i] = { partition, offset: offset.toString(), epoch: epochOf(cluster, topic, partition) }
         }
-        if (lanes.size) deliverProduced(indexes.map((i) => ({ topic: items[i].topic, message: items[i].message, placed: outcomes[i] as Placed })), cluster)
+        if (lanes.size) deliverProduced(indexes.map((i) => ({ topic: items[i].topic, message: items[i].message, placed: outcomes[i] as Placed })))
       }
       const fail = (indexes: number[], err: unknown) => { failed = true; for (const i of indexes) outcomes[i] = new ItemFailure(err) }
 
@@ -294,15 +294,15 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
    * instance appended records in between that the consumer has not reached yet, it leaves them all
    * to the fetch, so a channel's events still go out in offset order and once.
    */
-  function deliverProduced (appended: Array<{ topic: string, message: Message, placed: Placed }>, cluster: string) {
+  function deliverProduced (appended: Array<{ topic: string, message: Message, placed: Placed }>) {
     try {
-      offerProduced(appended, cluster)
+      offerProduced(appended)
     } catch (err) {
       // never the produce's failure: these records are in the log, and the fetch brings them
       logger.error({ err }, 'handing produced records to the broadcast consumers failed; they come by the fetch')
     }
   }
-  function offerProduced (appended: Array<{ topic: string, message: Message, placed: Placed }>, cluster: string) {
+  function offerProduced (appended: Array<{ topic: string, message: Message, placed: Placed }>) {
     const byPartition = groupIndexes(appended, ({ topic, placed }) => `${topic}/${placed.partition}`)
     for (const of of byPartition.values()) {
       const first = appended[of[0]]
@@ -310,7 +310,7 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
       if (!readers) continue
       const records = of.map((j): BusRecord => {
         const { topic, message, placed } = appended[j]
-        return { topic: logical(topic), partition: placed.partition, offset: placed.offset, epoch: epochOf(cluster, topic, placed.partition), key: String(message.key), value: message.value as Buffer, timestamp: Number(message.timestamp ?? Date.now()) }
+        return { topic: logical(topic), partition: placed.partition, offset: placed.offset, epoch: placed.epoch, key: String(message.key), value: message.value as Buffer, timestamp: Number(message.timestamp ?? Date.now()) }
       })
       for (const lane of readers) lane.offer(`${first.topic}/${first.placed.partition}`, records)
     }
