@@ -1,27 +1,30 @@
-// The demo chat page at / : static files from public/, and /client.js, @switchboard/client built for
-// the browser (one ESM file) once per process, on first request. The page has no protocol code of its own.
+// The demo chat page at / : static files from public/, /client.js among them. `npm run build`
+// (scripts/build.ts) writes @switchboard/client bundled for the browser into dist/public/client.js,
+// so the built server serves the page's script as a plain file and runs no bundler. Run from the
+// TypeScript sources (tests, `npm run dev`), public/ has no client.js: the page's script is then
+// bundled from client/src on first request, with the build's options and esbuild, a dev dependency.
+import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import type { BuildOptions } from 'esbuild'
 import type { FastifyInstance } from 'fastify'
 import fastifyStatic from '@fastify/static'
 import { parseApiKeys } from '../config.ts'
 
-let clientBundle: Promise<string> | undefined
+const publicDir = fileURLToPath(new URL('../public', import.meta.url))
+const fromSources = import.meta.url.endsWith('.ts')
 
-/** client/src bundled by esbuild (type-only imports of the server's schemas vanish): ~20 ms, in memory. */
-function buildClient (): Promise<string> {
-  clientBundle ??= import('esbuild').then(async ({ build }) => {
-    const result = await build({
-      entryPoints: [fileURLToPath(new URL('../client/src/index.ts', import.meta.url))],
-      bundle: true,
-      format: 'esm',
-      target: 'es2022',
-      platform: 'browser',
-      write: false,
-      legalComments: 'none'
-    })
+let devBundle: Promise<string> | undefined
+
+/** client/src bundled in memory (~20 ms), once per process: only when serving from the sources. */
+function bundleFromSources (): Promise<string> {
+  devBundle ??= (async () => {
+    // not a literal import: the build neither compiles nor ships scripts/
+    const { clientBundle } = await import(new URL('../scripts/build.ts', import.meta.url).href) as { clientBundle: BuildOptions }
+    const { build } = await import('esbuild')
+    const result = await build({ ...clientBundle, write: false })
     return result.outputFiles[0].text
-  }).catch((err) => { clientBundle = undefined; throw err })
-  return clientBundle
+  })().catch((err) => { devBundle = undefined; throw err })
+  return devBundle
 }
 
 export default async function demo (app: FastifyInstance) {
@@ -29,7 +32,7 @@ export default async function demo (app: FastifyInstance) {
   // otherwise its files get no route and /admin is the JSON 404 of any unknown URL.
   const admin = parseApiKeys(app.config.ADMIN_API_KEYS).length > 0
   await app.register(fastifyStatic, {
-    root: fileURLToPath(new URL('../public', import.meta.url)),
+    root: publicDir,
     prefix: '/',
     // One route per file (no /* wildcard), so unknown URLs still get the JSON 404.
     wildcard: false,
@@ -41,7 +44,9 @@ export default async function demo (app: FastifyInstance) {
 
   if (admin) app.get('/admin', { schema: { hide: true } }, (_request, reply) => reply.sendFile('admin.html'))
 
-  app.get('/client.js', { schema: { hide: true } }, async (_request, reply) => {
-    return reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(await buildClient())
-  })
+  if (fromSources && !existsSync(`${publicDir}/client.js`)) {
+    app.get('/client.js', { schema: { hide: true } }, async (_request, reply) => {
+      return reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(await bundleFromSources())
+    })
+  }
 }

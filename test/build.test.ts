@@ -1,9 +1,11 @@
-// Production runs the compiled server: `tsc -p tsconfig.build.json` (what `npm run build` runs)
-// emits JavaScript that plain `node` serves, topic handlers from dist/consumers included.
+// Production runs the build: `npm run build` (scripts/build.ts) compiles the server with tsc and bundles
+// the demo page's client into public/client.js, and plain `node` serves that, topic handlers from
+// dist/consumers and the demo page included, with no transpiler and no bundler.
 import t, { type Test } from 'tap'
 import { cleanupReal, realEnv, realNames, requireServices } from './services.ts'
+import { demoMessage, joinDemo, launchChromium } from './browser.ts'
 import { spawn, spawnSync } from 'node:child_process'
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { once } from 'node:events'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
@@ -22,10 +24,13 @@ const freePort = async () => {
   return port
 }
 
-t.test('tsc -p tsconfig.build.json compiles the server to JavaScript', async (t) => {
-  const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', out], { encoding: 'utf8' })
-  t.equal(tsc.status, 0, tsc.stdout + tsc.stderr)
+t.test('npm run build compiles the server to JavaScript and bundles the demo page\'s client', async (t) => {
+  const built = spawnSync(process.execPath, ['--import=tsx', join(root, 'scripts/build.ts'), out], { cwd: root, encoding: 'utf8' })
+  t.equal(built.status, 0, built.stdout + built.stderr)
   t.ok(existsSync(join(out, 'server.js')), 'server.js')
+  t.ok(existsSync(join(out, 'public/index.html')), 'the demo page')
+  t.match(readFileSync(join(out, 'public/client.js'), 'utf8'), /export\s*\{[^}]*createClient/, 'public/client.js: @switchboard/client as one ES module')
+  t.notOk(existsSync(join(out, 'scripts')), 'the build script is not part of the build')
   const consumers = readdirSync(join(out, 'consumers')).filter((f) => f.endsWith('.js'))
   t.ok(consumers.includes('messages-store.js'), `consumers compiled (${consumers.length})`)
   t.notOk(readdirSync(out).includes('test'), 'tests are not part of the build')
@@ -62,10 +67,13 @@ t.test('the build imports no .ts file (tsc rewrites the extension in static impo
 })
 
 t.test('plain node serves from the build: no transpiler, handlers from dist/consumers', async (t) => {
-  cpSync(join(root, 'public'), join(out, 'public'), { recursive: true })
   const server = await startBuilt(t)
   t.same(await (await fetch(`${server.base}/health`)).json(), { status: 'ok' })
   t.equal((await fetch(`${server.base}/`)).status, 200, 'the demo page from dist/public')
+  const script = await fetch(`${server.base}/client.js`)
+  t.equal(script.status, 200, '/client.js')
+  t.match(script.headers.get('content-type'), /javascript/)
+  t.equal(await script.text(), readFileSync(join(out, 'public/client.js'), 'utf8'), 'the file the build wrote, as it is')
   t.equal((await server.post()).status, 201)
   t.match(server.output(), /messages-store/, 'the store handler was loaded from dist/consumers')
   t.equal(await server.stop(), 0, 'and it shuts down cleanly')
@@ -82,4 +90,35 @@ t.test('plain node serves from the build on Kafka, Redis and MongoDB (their clie
   for (const service of ['kafka', 'redis', 'mongo']) t.ok(Object.keys(checks).some((name) => name.includes(service)), `checked ${service}`)
   t.equal((await server.post()).status, 201, 'a post is produced to Kafka')
   t.equal(await server.stop(), 0, 'and it shuts down cleanly')
+})
+
+t.test('the demo page works from the build, as `npm start` serves it: two users chat in Chromium', async (t) => {
+  const browser = await launchChromium(t)
+  if (!browser) return
+  const server = await startBuilt(t)
+  const errors: string[] = []
+  const ada = await joinDemo(browser, `${server.base}/`, 'Ada', 'built-demo', errors)
+  const grace = await joinDemo(browser, `${server.base}/`, 'Grace', 'built-demo', errors)
+  await ada.fill('#content', 'hello from the build')
+  await ada.press('#content', 'Enter')
+  await demoMessage(grace, 'hello from the build').waitFor()
+  t.equal(await demoMessage(grace, 'hello from the build').locator('.sender').textContent(), 'Ada', "Grace sees Ada's message, signed")
+  t.same(errors, [], 'no uncaught errors in either page')
+})
+
+t.test('the Docker image serves the same page: its run stage holds the build, client bundle included', async (t) => {
+  // No Docker engine here: read the Dockerfile's stages instead of building the image.
+  const stages = readFileSync(join(root, 'Dockerfile'), 'utf8').split(/^FROM /m).slice(1)
+  t.equal(stages.length, 2, 'a build stage and a run stage')
+  const [buildStage, runStage] = stages
+  t.match(buildStage, /^RUN npm ci --ignore-scripts$/m, "the install before the sources runs no workspace script (the client's prepare needs client/src)")
+  t.match(buildStage, /^COPY \. \.$[\s\S]*^RUN npm run build$/m, 'the build stage runs npm run build over the whole source tree')
+  t.match(runStage, /^COPY --from=build \/app\/dist \.\/dist$/m, 'the run stage copies dist/ whole')
+  t.match(runStage, /^CMD \["node", "dist\/server\.js"\]$/m, 'and serves it with plain node')
+  t.match(runStage, /npm ci --omit=dev/, 'with production dependencies only')
+  const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
+  t.equal(manifest.scripts.build, 'tsx scripts/build.ts', 'npm run build is the build the tests above ran (public/client.js in dist/)')
+  t.notOk(manifest.dependencies.esbuild, 'no bundler among the production dependencies')
+  const ignored = readFileSync(join(root, '.dockerignore'), 'utf8').split('\n').map((line) => line.trim())
+  for (const source of ['client', 'public', 'scripts']) t.notOk(ignored.includes(source), `${source}/ reaches the build stage`)
 })

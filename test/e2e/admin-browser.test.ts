@@ -1,30 +1,21 @@
 // The operator dashboard in a real browser (Debian's Chromium through playwright-core, as the demo
 // page's test): /admin asks for the key, then its charts follow the live figures. A screenshot goes to
 // test-results/ (ignored by git).
-import { existsSync, mkdirSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { test } from 'tap'
-import { chromium } from 'playwright-core'
+import { launchChromium, SCREENSHOTS } from '../browser.ts'
 import { build, connectAs } from '../helper.ts'
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
-const SCREENSHOTS = new URL('../../test-results/', import.meta.url)
 const ADMIN_KEY = 'admin-key-0123456789abcdefghijkl'
 
 test('the operator dashboard charts live figures once given the admin key', async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    const reason = `no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH)`
-    if (process.env.REQUIRE_SERVICES === '1') return t.fail(`${reason} (REQUIRE_SERVICES=1)`)
-    console.log(`# skipping: ${reason}`)
-    return t.plan(0, reason)
-  }
+  const browser = await launchChromium(t)
+  if (!browser) return
   const app = await build(t, { ADMIN_API_KEYS: ADMIN_KEY })
   await app.listen({ host: '127.0.0.1', port: 0 })
   const { port } = app.server.address() as { port: number }
   const base = `http://127.0.0.1:${port}`
 
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true })
-  t.teardown(() => browser.close())
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
   page.setDefaultTimeout(20_000) // a failure is reported well within tap's timeout
   const pageErrors: string[] = []

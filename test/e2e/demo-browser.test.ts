@@ -1,51 +1,27 @@
-// The demo page in a real browser: Debian's Chromium, driven by playwright-core (no browser download).
-import { existsSync, mkdirSync } from 'node:fs'
+// The demo page in a real browser (test/browser.ts), served from the sources: the page's script is
+// bundled on first request. test/build.test.ts drives the same page served by the build.
+import { mkdirSync } from 'node:fs'
 import { test } from 'tap'
-import { chromium, type Browser, type Page, type WebSocketRoute } from 'playwright-core'
+import type { WebSocketRoute } from 'playwright-core'
+import { launchChromium, joinDemo, demoMessage as message, SCREENSHOTS } from '../browser.ts'
 import { build } from '../helper.ts'
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
-const SCREENSHOTS = new URL('../../test-results/', import.meta.url)
 const pageErrors: string[] = []
 
-async function join (browser: Browser, base: string, name: string, channel: string, route?: (ws: WebSocketRoute) => void): Promise<Page> {
-  const context = await browser.newContext() // own storage: two independent users
-  const page = await context.newPage()
-  page.setDefaultTimeout(20_000) // a failure is reported well within tap's timeout
-  page.on('pageerror', (err) => pageErrors.push(`${name}: ${err.message}`))
-  if (route) await page.routeWebSocket(/\/ws/, route)
-  await page.goto(base)
-  await page.fill('#name', name)
-  await page.fill('#channel', channel)
-  await page.click('#join button')
-  await page.locator('#status.online').waitFor()
-  return page
-}
-
-const message = (page: Page, text: string) => page.locator('#messages .message', { hasText: text })
-
 test('two users chat through the demo page', async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    const reason = `no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH)`
-    if (process.env.REQUIRE_SERVICES === '1') return t.fail(`${reason} (REQUIRE_SERVICES=1)`)
-    console.log(`# skipping: ${reason}`)
-    return t.plan(0, reason)
-  }
+  const browser = await launchChromium(t)
+  if (!browser) return
   const app = await build(t)
   await app.listen({ host: '127.0.0.1', port: 0 })
   const { port } = app.server.address() as { port: number }
   const base = `http://127.0.0.1:${port}/`
 
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true })
-  t.teardown(() => browser.close())
-
-  const ada = await join(browser, base, 'Ada', 'demo')
+  const ada = await joinDemo(browser, base, 'Ada', 'demo', pageErrors)
   // Grace's socket goes through a route the test can cut, to exercise reconnect and recovery; her
   // next socket waits at `gate` (it stays connecting) until the test lets it through.
   let graceSocket: WebSocketRoute | undefined
   let gate = Promise.resolve()
-  const grace = await join(browser, base, 'Grace', 'demo', async (ws) => { await gate; ws.connectToServer(); graceSocket = ws })
+  const grace = await joinDemo(browser, base, 'Grace', 'demo', pageErrors, async (ws) => { await gate; ws.connectToServer(); graceSocket = ws })
 
   await ada.locator('#presence li', { hasText: 'Grace' }).waitFor()
   await grace.locator('#presence li', { hasText: 'Ada' }).waitFor()
