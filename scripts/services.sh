@@ -14,6 +14,7 @@
 #   up     [svc...]         start (fetching/building on first use) and wait until each answers;
 #                           running ones are left alone
 #   down   [--wipe] [svc...] stop
+#   kill   [svc...]         SIGKILL (a crash), data kept: the next `up` of it restarts on its data
 #   status [svc...]         print state; exit 1 if any of them is not running
 #   reset                   stop everything and delete all state (data, logs)
 #   env                     print `export` lines for the app: eval "$(scripts/services.sh env)"
@@ -30,7 +31,10 @@
 #   - `down` with no service names is a full down and deletes the data; `down --wipe svc`
 #     deletes that service's data too. Services whose processes died without a `down` (e.g. the
 #     machine's session ended) start fresh.
-#   - Redis never persists (--save "" --appendonly no): a restarted Redis is always empty.
+#   - Redis keeps an append-only file fsynced on every write (--appendonly yes --appendfsync
+#     always), so that a SIGKILLed Redis restarted on its data has every write it acknowledged.
+#   - `kill <svc>` is a crash: SIGKILL (for mongo, FerretDB and its PostgreSQL), and like an
+#     explicit `down` it leaves the keep-data marker.
 #   - The PostgreSQL cluster is a throwaway test database: fsync, synchronous commit and full-page
 #     writes are off (a crash of the machine may lose it; the next fresh `up` makes a new one).
 #
@@ -39,7 +43,9 @@
 #     kafka-<version>/libs/   broker + tools jars           ferretdb-<version>/ferretdb  binary
 #     state/<svc>/            pid file, log, data dir (state/mongo/data/postgresql: the cluster;
 #                             state/postgres/: its server's pid file and log)
-# Overrides: KAFKA_VERSION (one version; default tries 4.1.2, then 4.0.2, then 3.9.1),
+# Overrides: SWITCHBOARD_SERVICES_STATE (the state dir; a second set of services, e.g. for crash
+#   experiments beside a running set, needs its own and its own ports: REDIS_PORT, KAFKA_PORT,
+#   KAFKA_CONTROLLER_PORT, MONGO_PORT, POSTGRESQL_PORT), KAFKA_VERSION (one version; default tries 4.1.2, then 4.0.2, then 3.9.1),
 #   FERRETDB_VERSION (default v1.24.2), KAFKA_HEAP (default 512m), FERRETDB_BACKEND
 #   (postgresql | sqlite; default postgresql), POSTGRESQL_PORT (default 55432), POSTGRESQL_BIN
 #   (a directory with initdb and postgres; default the newest /usr/lib/postgresql/*/bin).
@@ -51,7 +57,7 @@ set -euo pipefail
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SUPPORT_DIR="$SCRIPT_DIR/services"
 SERVICES_HOME="${SWITCHBOARD_SERVICES_HOME:-$HOME/.cache/switchboard-services}"
-STATE_DIR="$SERVICES_HOME/state"
+STATE_DIR="${SWITCHBOARD_SERVICES_STATE:-$SERVICES_HOME/state}"
 
 KAFKA_CANDIDATES="${KAFKA_VERSION:-4.1.2 4.0.2 3.9.1}"
 FERRETDB_VERSION="${FERRETDB_VERSION:-v1.24.2}"
@@ -64,10 +70,10 @@ case "$FERRETDB_BACKEND" in
 esac
 
 HOST=127.0.0.1
-REDIS_PORT=6379
-KAFKA_PORT=9092
-KAFKA_CONTROLLER_PORT=9093
-MONGO_PORT=27017
+REDIS_PORT="${REDIS_PORT:-6379}"
+KAFKA_PORT="${KAFKA_PORT:-9092}"
+KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+MONGO_PORT="${MONGO_PORT:-27017}"
 POSTGRESQL_PORT="${POSTGRESQL_PORT:-55432}"
 
 ALL_SERVICES=(redis kafka mongo)
@@ -220,10 +226,11 @@ start_redis() {
   local dir
   dir="$(svc_dir redis)"
   mkdir -p "$dir"
-  rm -f "$dir/pid" "$dir/keep-data"
+  rm -f "$dir/pid"
+  prepare_data redis "$dir/data" || true
   : >"$dir/redis.log"
-  redis-server --port "$REDIS_PORT" --bind "$HOST" --save "" --appendonly no \
-    --daemonize yes --pidfile "$dir/pid" --logfile "$dir/redis.log" --dir "$dir" >/dev/null 9>&-
+  redis-server --port "$REDIS_PORT" --bind "$HOST" --save "" --appendonly yes --appendfsync always \
+    --daemonize yes --pidfile "$dir/pid" --logfile "$dir/redis.log" --dir "$dir/data" >/dev/null 9>&-
   wait_ready redis 20 redis_ping
 }
 
@@ -685,6 +692,25 @@ cmd_down() { # <explicit: 0|1> <wipe: 0|1> <svc...>
   done
 }
 
+cmd_kill() { # <svc...>: a crash, data kept
+  local svc pid
+  for svc in "$@"; do
+    local procs=("$svc")
+    [[ "$svc" == mongo ]] && procs+=(postgres)
+    for p in "${procs[@]}"; do
+      if pid="$(pid_of "$p")"; then
+        kill -KILL "$pid" 2>/dev/null || true
+        while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+        rm -f "$(svc_dir "$p")/pid"
+        say "$p: killed (pid $pid, SIGKILL)"
+      else
+        say "$p: not running"
+      fi
+    done
+    [[ -d "$(svc_dir "$svc")" ]] && touch "$(svc_dir "$svc")/keep-data" # the next `up` reuses its data
+  done
+}
+
 cmd_status() {
   local svc pid pgpid port down=0
   for svc in "$@"; do
@@ -766,7 +792,7 @@ main() {
   parse_services ${args[@]+"${args[@]}"}
 
   case "$cmd" in
-    up | down | reset)
+    up | down | kill | reset)
       mkdir -p "$STATE_DIR"
       # One up/down at a time: parallel test runners may all call `up`.
       exec 9>"$STATE_DIR/.lock"
@@ -777,6 +803,7 @@ main() {
   case "$cmd" in
     up) cmd_up "${SERVICES[@]}" ;;
     down) cmd_down "$explicit" "$wipe" "${SERVICES[@]}" ;;
+    kill) cmd_kill "${SERVICES[@]}" ;;
     status) cmd_status "${SERVICES[@]}" ;;
     reset)
       cmd_down 0 1 "${ALL_SERVICES[@]}"
