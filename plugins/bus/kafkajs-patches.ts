@@ -21,6 +21,14 @@
 // that brought records, for LINGER_MIN_BYTES or its linger, whichever comes first (Kafka's
 // fetch.min.bytes and fetch.max.wait.ms): the broker gathers a larger batch, and an idle
 // consumer's first record still comes at once. The consume-side twin of the producer's linger.
+//
+// ConsumerGroup.joinAndSync: after a crash (a broker restart, a lost coordinator) kafkajs restarts
+// the consumer with a new ConsumerGroup, which joins as a new member. The coordinator reloaded the
+// group with the old member in it and holds the rebalance until that member's session expires
+// (10 s): for that long the consumer fetches nothing, and live delivery stalls with every socket
+// open. Here a restarted consumer rejoins as the member it was, and the rebalance completes at
+// once; a member id the coordinator no longer knows is answered UNKNOWN_MEMBER_ID, and kafkajs then
+// joins as a new member, as it would have.
 import { createRequire } from 'node:module'
 
 const require = createRequire(import.meta.url)
@@ -104,7 +112,12 @@ interface ConsumerGroup {
   groupId: string
   minBytes: number
   maxWaitTime: number
+  /** the consumer's cluster: one object for the life of a kafkajs consumer, across its restarts */
+  cluster: object
+  memberId: string | null
   fetch (nodeId: number): Promise<Array<{ isEmpty (): boolean }>>
+  joinAndSync (): Promise<void>
+  leave (): Promise<void>
 }
 
 const lingers = new Map<string, { ms: number, members: number }>()
@@ -150,3 +163,30 @@ export function lingeringFetch (fetch: ConsumerGroup['fetch']): ConsumerGroup['f
 }
 
 ConsumerGroup.prototype.fetch = lingeringFetch(ConsumerGroup.prototype.fetch)
+
+/** The member id each consumer (by its cluster object) last joined as; gone when it left its group. */
+const lastMember = new WeakMap<object, string>()
+const rejoined = Symbol('first join done')
+type Rejoining = ConsumerGroup & { [rejoined]?: true }
+
+/** joinAndSync that starts a restarted consumer's first join as the member it was (only that first join: after UNKNOWN_MEMBER_ID kafkajs clears the id and retries). */
+export function rejoiningJoin (joinAndSync: ConsumerGroup['joinAndSync']): ConsumerGroup['joinAndSync'] {
+  return async function (this: Rejoining) {
+    if (!this[rejoined]) {
+      this[rejoined] = true
+      this.memberId ??= lastMember.get(this.cluster) ?? null
+    }
+    try {
+      return await joinAndSync.call(this)
+    } finally {
+      if (this.memberId) lastMember.set(this.cluster, this.memberId)
+    }
+  }
+}
+
+const leave = ConsumerGroup.prototype.leave
+ConsumerGroup.prototype.joinAndSync = rejoiningJoin(ConsumerGroup.prototype.joinAndSync)
+ConsumerGroup.prototype.leave = async function (this: ConsumerGroup) {
+  await leave.call(this)
+  lastMember.delete(this.cluster)
+}
