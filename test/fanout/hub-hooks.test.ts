@@ -40,3 +40,24 @@ t.test('onSubscribe gets since and the channel position at the start', async (t)
   await hub.subscribe(conn, 'c', pos(1))
   t.same(seen, [['c', pos(1), pos(3)]])
 })
+
+t.test('a replay over maxReplayBytes is refused and reported to onReplayRefused, once per refusal', async (t) => {
+  const refused: string[] = []
+  const sent: Array<Record<string, unknown>> = []
+  const hub = new FanoutHub({
+    maxReplayBytes: 100,
+    hooks: {
+      async onSubscribe (_conn, channel, _since, start) {
+        const replay = [JSON.stringify({ op: 'event', channel, data: channel === 'big' ? 'x'.repeat(100) : 'small' })]
+        return { position: start, recovered: true, replay }
+      },
+      async onReplayRefused (conn, channel) { refused.push(`${conn.user}:${channel}`) }
+    }
+  })
+  const conn = hub.connect({ ...handle(), send (f) { sent.push(JSON.parse(f)) } }, 'fastify', { userId: 'alice' }, '::1')
+  t.equal(await hub.subscribe(conn, 'big', pos(1)), true)
+  t.equal(await hub.subscribe(conn, 'fits', pos(1)), true)
+  t.same(refused, ['alice:big'], 'only the replay over the budget')
+  t.same(sent.filter((f) => f.op === 'subscribed').map((f) => [f.channel, f.recovered]), [['big', false], ['fits', true]])
+  t.equal(hub.stats.replaysOverBudget, 1)
+})
