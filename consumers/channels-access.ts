@@ -16,8 +16,7 @@ export default defineTopicHandler({
     if (!app.roles.has('fanout')) return // an api-only instance has no subscribers
     const { hub } = app.fanout
     hub.refreshAccess(channelId) // subscribes in flight check again before they go live
-    for (const conn of [...hub.connections()]) {
-      if (!conn.channels.has(channelId)) continue
+    for (const conn of [...hub.subscribersOf(channelId)]) {
       const reason = await app.channels.refusal(conn.user ? { id: conn.user } : null, channelId, 'read')
       if (reason && hub.unsubscribe(conn, channelId)) hub.error(conn, 'forbidden', reason)
     }

@@ -3,7 +3,8 @@
 // buffer, so a client that resubscribes later is replayed current state (docs/recovery.md).
 import { topics } from '../schemas/topics.ts'
 import { defineTopicHandler } from '../plugins/topic-handlers.ts'
-import { messageFrame, revisionOf } from '../fanout/recovery.ts'
+import { messageFrame } from '../fanout/protocol.ts'
+import { revisionOf } from '../plugins/recovery/plan.ts'
 
 export default defineTopicHandler({
   name: 'messages-fanout',
@@ -11,11 +12,10 @@ export default defineTopicHandler({
   mode: 'broadcast',
   async handle (event, { app, position }) {
     const { hub } = app.fanout
-    const redeliveries = hub.stats.replaysDropped
-    hub.publishFrame(event.channelId, messageFrame(event, position), position)
+    const published = hub.publishFrame(event.channelId, messageFrame(event, position), position)
     // post→delivery latency, once per event; a redelivery the hub did not send again is no delivery
-    if (hub.stats.replaysDropped === redeliveries) app.deliveryLatency.observe(event.at)
+    if (published.outcome !== 'redelivery-dropped') app.deliveryLatency.observe(event.at)
     const revision = revisionOf(event)
-    if (revision) app.fanout.hub.recovery.revise(event.channelId, position, revision)
+    if (revision) app.recovery.buffer.revise(event.channelId, position, revision)
   }
 })

@@ -4,7 +4,8 @@
 // message's earlier frames as it stands now (a deleted message's text is never replayed).
 import { topics } from '../schemas/topics.ts'
 import { defineTopicHandler } from '../plugins/topic-handlers.ts'
-import { messageFrame, revisionOf } from '../fanout/recovery.ts'
+import { messageFrame } from '../fanout/protocol.ts'
+import { revisionOf } from '../plugins/recovery/plan.ts'
 
 export default defineTopicHandler({
   name: 'messages-recovery',

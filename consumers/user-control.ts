@@ -9,8 +9,7 @@ export default defineTopicHandler({
   mode: 'broadcast',
   async handle (event, { app, log }) {
     const { hub } = app.fanout
-    // A scan of this instance's connections: admin commands are rare, connections per instance bounded.
-    const mine = [...hub.connections()].filter((conn) => conn.user === event.userId)
+    const mine = [...hub.connectionsOf(event.userId)] // a copy: each close leaves the hub's set
     for (const conn of mine) hub.close(conn, event.data.code, event.data.reason)
     if (mine.length) log.info({ userId: event.userId, connections: mine.length }, 'closed the user\'s connections (admin)')
   }

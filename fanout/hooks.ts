@@ -5,18 +5,18 @@
 // names both, never a silent replacement.
 import type { Connection, FanoutHooks, FanoutLogger } from './types.ts'
 
-export type NotificationName = 'onConnect' | 'onDisconnect' | 'onSubscribed' | 'onUnsubscribed'
+export type NotificationName = 'onConnect' | 'onDisconnect' | 'onSubscribed' | 'onUnsubscribed' | 'onReplayRefused'
 export type DecisionName = 'authenticate' | 'authorizeSubscribe' | 'onSubscribe'
 export type NotificationHooks = Pick<FanoutHooks, NotificationName>
 export type DecisionHooks = Pick<FanoutHooks, DecisionName>
 
-export const notificationNames: readonly NotificationName[] = ['onConnect', 'onDisconnect', 'onSubscribed', 'onUnsubscribed']
+export const notificationNames: readonly NotificationName[] = ['onConnect', 'onDisconnect', 'onSubscribed', 'onUnsubscribed', 'onReplayRefused']
 export const decisionNames: readonly DecisionName[] = ['authenticate', 'authorizeSubscribe', 'onSubscribe']
 
 type Notify = (conn: Connection, channel: string) => Promise<void>
 
 export class HubHooks {
-  readonly #notifications: Record<NotificationName, Array<{ fn: Notify, owner: string }>> = { onConnect: [], onDisconnect: [], onSubscribed: [], onUnsubscribed: [] }
+  readonly #notifications: Record<NotificationName, Array<{ fn: Notify, owner: string }>> = { onConnect: [], onDisconnect: [], onSubscribed: [], onUnsubscribed: [], onReplayRefused: [] }
   readonly #decisions: { [K in DecisionName]?: { fn: DecisionHooks[K], owner: string } } = {}
   readonly #log: FanoutLogger
 

@@ -7,9 +7,8 @@ import { authenticateUpgrade } from './auth.ts'
 import { handleClientFrame } from './client-frames.ts'
 import { PendingSubscribes, type Pending } from './pending.ts'
 import { FrameBudget, type FrameBudgetOptions } from './frame-budget.ts'
-import { RecoveryBuffer } from './recovery-buffer.ts'
 import { HubHooks, type DecisionHooks, type DecisionName, type NotificationHooks, type NotificationName } from './hooks.ts'
-import type { Connection, FanoutHubOptions, FanoutLogger, FanoutStats, Identity, AuthRequest, SocketHandle, Transport, TransportName } from './types.ts'
+import type { Connection, FanoutHubOptions, FanoutLogger, FanoutStats, Identity, AuthRequest, PublishedListener, PublishResult, SocketHandle, Transport, TransportName } from './types.ts'
 
 /** Channels whose last position is remembered (any id is a valid channel: the map must not grow forever). */
 const MAX_CHANNEL_POSITIONS = 100_000
@@ -35,6 +34,22 @@ const HOOK_ERROR_CODE = /^[a-z][a-z0-9_]*$/
 const MAX_TIMER_MS = 2 ** 31 - 1
 const noop = () => {}
 const silent: FanoutLogger = { debug: noop, warn: noop, error: noop }
+const none: ReadonlySet<Conn> = new Set()
+const NO_SUBSCRIBERS: PublishResult = { outcome: 'no-subscribers', deliveries: 0 }
+const REDELIVERY_DROPPED: PublishResult = { outcome: 'redelivery-dropped', deliveries: 0 }
+
+/** Adds `conn` to the set under `key`, creating it. */
+function index<K> (map: Map<K, Set<Conn>>, key: K, conn: Conn): void {
+  let set = map.get(key)
+  if (!set) map.set(key, set = new Set())
+  set.add(conn)
+}
+
+/** Removes `conn` from the set under `key`, and the set once empty. */
+function unindex<K> (map: Map<K, Set<Conn>>, key: K, conn: Conn): void {
+  const set = map.get(key)
+  if (set?.delete(conn) && set.size === 0) map.delete(key)
+}
 
 export class FanoutHub {
   readonly stats: FanoutStats = { connections: { uws: 0, fastify: 0 }, subscriptions: 0, published: 0, deliveries: 0, slowClientsDropped: 0, errorFrames: 0, replaysDropped: 0, framesRateLimited: 0, rateLimitedClosed: 0, replaysOverBudget: 0, tokensExpired: 0 }
@@ -48,12 +63,13 @@ export class FanoutHub {
   readonly maxReplayBytes: number
   readonly frameBudget: FrameBudgetOptions
   readonly log: FanoutLogger
-  /** Recent message events per channel, for reconnect recovery (fed by `publish`). */
-  readonly recovery: RecoveryBuffer
   readonly #hooks: HubHooks
   readonly #transports = new Set<Transport>()
+  readonly #published: PublishedListener[] = []
   readonly #conns = new Map<string, Conn>()
-  readonly #perUser = new Map<string, number>()
+  /** The one record of live subscriptions (`conn.channels` is its per-socket view): transports deliver from it. */
+  readonly #subscribers = new Map<string, Set<Conn>>()
+  readonly #byUser = new Map<string, Set<Conn>>()
   readonly #pending = new PendingSubscribes<Conn>()
   readonly #positions = new Map<string, Position>()
 
@@ -65,7 +81,6 @@ export class FanoutHub {
     this.maxReplayBytes = opts.maxReplayBytes ?? Infinity
     this.frameBudget = { rate: 20, burst: 200, ...opts.frameBudget }
     this.log = opts.logger ?? silent
-    this.recovery = new RecoveryBuffer(opts.recovery)
     this.#hooks = new HubHooks(this.log)
     if (opts.hooks) this.#hooks.addAll(opts.hooks, 'the hooks option')
   }
@@ -84,6 +99,19 @@ export class FanoutHub {
   setDecision<K extends DecisionName> (name: K, fn: DecisionHooks[K], owner: string, replaces?: string): void { this.#hooks.decide(name, fn, owner, replaces) }
   /** The decision hook set for `name`, if any. */
   decision<K extends DecisionName> (name: K): DecisionHooks[K] | undefined { return this.#hooks.decision(name) }
+
+  /**
+   * Taps every event this hub publishes (redeliveries it drops excepted), synchronously and before
+   * any socket gets it: reconnect recovery keeps its buffer this way (plugins/recovery/). A tap
+   * that throws is logged and stops no delivery. Returns a function that removes the tap.
+   */
+  onPublished (listener: PublishedListener): () => void {
+    this.#published.push(listener)
+    return () => {
+      const i = this.#published.indexOf(listener)
+      if (i !== -1) this.#published.splice(i, 1)
+    }
+  }
 
   addTransport (transport: Transport): void { this.#transports.add(transport) }
   removeTransport (transport: Transport): void { this.#transports.delete(transport) }
@@ -106,7 +134,7 @@ export class FanoutHub {
       closed: false
     }
     this.#conns.set(conn.id, conn)
-    if (conn.user !== undefined) this.#perUser.set(conn.user, (this.#perUser.get(conn.user) ?? 0) + 1)
+    if (conn.user !== undefined) index(this.#byUser, conn.user, conn)
     this.stats.connections[transport]++
     if (identity?.expiresAt !== undefined) this.#expireAt(conn, identity.expiresAt)
     this.send(conn, frames.ready(conn.id, conn.user))
@@ -125,11 +153,8 @@ export class FanoutHub {
     conn.ended = { code, by }
     clearTimeout(conn.expiry)
     this.#conns.delete(conn.id)
-    if (conn.user !== undefined) {
-      const left = (this.#perUser.get(conn.user) ?? 1) - 1
-      if (left === 0) this.#perUser.delete(conn.user)
-      else this.#perUser.set(conn.user, left)
-    }
+    if (conn.user !== undefined) unindex(this.#byUser, conn.user, conn)
+    for (const channel of conn.channels) unindex(this.#subscribers, channel, conn)
     this.stats.connections[conn.transport]--
     this.stats.subscriptions -= conn.channels.size
     for (const pending of conn.pending.values()) this.#settle(pending)
@@ -178,7 +203,20 @@ export class FanoutHub {
     }
   }
 
+  /** Every open connection on this instance (shutdown, lost lease); to find some, ask `connectionsOf` or `subscribersOf`. */
   connections (): IterableIterator<Connection> { return this.#conns.values() }
+
+  /**
+   * The open connections of `userId` on this instance (a map lookup: its size is checked on every
+   * upgrade). A live view: copy it before closing connections while iterating.
+   */
+  connectionsOf (userId: string): ReadonlySet<Connection> { return this.#byUser.get(userId) ?? none }
+
+  /**
+   * The connections live on `channel` (not those still subscribing). A live view: copy it before
+   * unsubscribing or closing while iterating, or across an await.
+   */
+  subscribersOf (channel: string): ReadonlySet<Connection> { return this.#subscribers.get(channel) ?? none }
 
   /** True when this instance takes no more connections (it holds `maxConnections`, or it stopped
    *  receiving events): transports answer further upgrades with 503. */
@@ -196,9 +234,6 @@ export class FanoutHub {
     this.#unavailable = reason
     this.closeAll(CloseCodes.EVENTS_LOST, 'this instance stopped receiving events; reconnect')
   }
-
-  /** How many connections of this user are open here (a map lookup: checked on every upgrade). */
-  connectionsOf (userId: string): number { return this.#perUser.get(userId) ?? 0 }
 
   /** Handles one client frame within the connection's frame budget. Never throws: every problem becomes an `error` frame. */
   handleFrame (connection: Connection, data: string | ArrayBuffer | Uint8Array, isBinary = false): void {
@@ -234,15 +269,15 @@ export class FanoutHub {
   /** The channel's last-seen position, or null before its first positioned event. */
   position (channel: string): Position | null { return this.#positions.get(channel) ?? null }
 
-  /** Serialises the event once and hands the same string to every transport; returns deliveries. */
-  publish (channel: string, type: string, data: unknown, position?: Position): number {
-    if (position && !this.#advance(channel, position)) return 0
+  /** Serialises the event once and hands the same string to every transport; says what it did. */
+  publish (channel: string, type: string, data: unknown, position?: Position): PublishResult {
+    if (position && !this.#advance(channel, position)) return REDELIVERY_DROPPED
     return this.#deliver(channel, frames.event(channel, type, data, position), position)
   }
 
-  /** `publish` for an `event` frame built already (message events: fanout/recovery.ts `messageFrame`, the builder replays share). */
-  publishFrame (channel: string, frame: string, position?: Position): number {
-    if (position && !this.#advance(channel, position)) return 0
+  /** `publish` for an `event` frame built already (message events: `messageFrame` in protocol.ts, the builder replays share). */
+  publishFrame (channel: string, frame: string, position?: Position): PublishResult {
+    if (position && !this.#advance(channel, position)) return REDELIVERY_DROPPED
     return this.#deliver(channel, frame, position)
   }
 
@@ -262,16 +297,19 @@ export class FanoutHub {
     return true
   }
 
-  #deliver (channel: string, frame: string, position: Position | undefined): number {
-    if (position) this.recovery.remember(channel, position, frame)
+  #deliver (channel: string, frame: string, position: Position | undefined): PublishResult {
+    for (const listener of this.#published) {
+      try { listener(channel, frame, position) } catch (err) { this.log.error({ err, channel }, 'onPublished listener failed') }
+    }
     let delivered = 0
-    for (const transport of this.#transports) delivered += transport.publish(channel, frame)
+    const subscribers = this.#subscribers.get(channel)
+    if (subscribers) for (const transport of this.#transports) delivered += transport.publish(channel, frame, subscribers)
     for (const pending of this.#pending.buffer(channel, frame, position, this.maxPendingFrames)) {
       this.#fail(pending, 'busy', 'too many events arrived while subscribing; retry')
     }
     this.stats.published++
     this.stats.deliveries += delivered
-    return delivered
+    return delivered === 0 ? NO_SUBSCRIBERS : { outcome: 'sent', deliveries: delivered }
   }
 
   /** Subscribes a connection (client frame, or server side such as a user's own channel). See pending.ts for the race rule. */
@@ -299,6 +337,7 @@ export class FanoutHub {
         this.stats.replaysOverBudget++
         this.log.debug({ connectionId: conn.id, channel, frames: result.replay.length }, 'replay over the send budget; answering recovered: false')
         result = { position: start, recovered: false }
+        this.#hooks.notify('onReplayRefused', conn, channel)
       }
       // Access may have changed while the recovery lookup ran (channel made private, member
       // removed): the access re-check of live subscribers cannot see this one yet, so check again,
@@ -315,6 +354,7 @@ export class FanoutHub {
       this.#pending.flush(pending, conn.handle, result)
       if (conn.closed) return false // a send above may have dropped a slow client
       conn.channels.add(channel)
+      index(this.#subscribers, channel, conn)
       this.stats.subscriptions++
       conn.handle.subscribe(channel)
       this.#hooks.notify('onSubscribed', conn, channel)
@@ -348,6 +388,7 @@ export class FanoutHub {
     const pending = conn.pending.get(channel)
     if (pending) { this.#settle(pending); return true }
     if (!conn.channels.delete(channel)) return false
+    unindex(this.#subscribers, channel, conn)
     this.stats.subscriptions--
     conn.handle.unsubscribe(channel)
     this.#hooks.notify('onUnsubscribed', conn, channel)

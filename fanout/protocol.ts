@@ -3,6 +3,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { ChannelId, Position } from '../schemas/message.ts'
+import { messageEventData, type MessageEvent } from '../schemas/events.ts'
 
 export const PROTOCOL_VERSION = 1
 
@@ -88,4 +89,13 @@ export const frames = {
     JSON.stringify({ op: 'event', channel, position, type, data }),
   error: (code: ErrorCode | (string & {}), message: string) => JSON.stringify({ op: 'error', code, message }),
   pong: () => PONG
+}
+
+/**
+ * The `event` frame of a message event: the one builder for the frame delivered live
+ * (consumers/messages-fanout.ts), kept in the shared log for replay (consumers/messages-recovery.ts)
+ * and rebuilt by `revise` (plugins/recovery/plan.ts), so a replay is byte for byte what was sent live.
+ */
+export function messageFrame (event: MessageEvent, position: Position): string {
+  return frames.event(event.channelId, event.type, messageEventData(event, position), position)
 }

@@ -43,6 +43,8 @@ export interface FanoutHooks {
   onSubscribe (conn: Connection, channel: string, since: Position | undefined, start: Position | null): Promise<SubscribeResult>
   /** After a subscription went live (presence). */
   onSubscribed (conn: Connection, channel: string): Promise<void>
+  /** The hub refused the replay `onSubscribe` answered as over `maxReplayBytes`: the client got `recovered: false` (its owner counts it). */
+  onReplayRefused (conn: Connection, channel: string): Promise<void>
   /** After a live subscription ended by an unsubscribe (a disconnect calls `onDisconnect` instead). */
   onUnsubscribed (conn: Connection, channel: string): Promise<void>
   onConnect (conn: Connection): Promise<void>
@@ -58,28 +60,40 @@ export interface SocketHandle {
   close (code: number, reason: string): void
 }
 
-/** A transport delivers one pre-serialised frame to its live subscribers of a channel. */
+/** A live subscriber as its transport sees it: the handle the transport gave the hub at `connect`. */
+export interface Subscriber {
+  readonly transport: TransportName
+  readonly handle: SocketHandle
+}
+
+/**
+ * A transport delivers one pre-serialised frame to a channel's live subscribers. The hub's index is
+ * the one record of who is subscribed: `subscribers` holds those of every transport, and each
+ * transport hands the frame to its own.
+ */
 export interface Transport {
   readonly name: TransportName
   /** returns how many sockets the frame was handed to */
-  publish (channel: string, frame: string): number
+  publish (channel: string, frame: string, subscribers: ReadonlySet<Subscriber>): number
 }
+
+/**
+ * What a publish did. `sent`: handed to `deliveries` sockets; `no-subscribers`: published with no
+ * live socket on the channel here (still seen by `onPublished` taps and by subscribes in flight);
+ * `redelivery-dropped`: a positioned event at or below the channel's last position, not sent again.
+ */
+export type PublishResult =
+  | { readonly outcome: 'sent', readonly deliveries: number }
+  | { readonly outcome: 'no-subscribers' | 'redelivery-dropped', readonly deliveries: 0 }
+
+/** A tap on every event the hub publishes (not on redeliveries it drops), called synchronously. */
+export type PublishedListener = (channel: string, frame: string, position: Position | undefined) => void
 
 /** pino-compatible subset, so the hub stays framework-free. */
 export interface FanoutLogger {
   debug (obj: object, msg?: string): void
   warn (obj: object, msg?: string): void
   error (obj: object, msg?: string): void
-}
-
-/** The per-instance recovery buffer's bounds (fanout/recovery-buffer.ts). */
-export interface RecoveryBufferOptions {
-  /** message events kept per channel; default 100 */
-  size?: number
-  /** channels kept; default 1000 */
-  maxChannels?: number
-  /** UTF-8 bytes of frames kept, all channels together; default 50 MiB */
-  maxBytes?: number
 }
 
 export interface FanoutHubOptions {
@@ -96,8 +110,6 @@ export interface FanoutHubOptions {
   maxPendingFrames?: number
   /** client frames per connection: `burst` at once, then `rate` per second; default 20/s, bursts of 200 */
   frameBudget?: FrameBudgetOptions
-  /** the per-instance recovery buffer of recent message events (fanout/recovery-buffer.ts) */
-  recovery?: RecoveryBufferOptions
   logger?: FanoutLogger
 }
 

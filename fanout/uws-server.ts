@@ -27,8 +27,10 @@ export interface UwsServer {
   close (): Promise<void>
 }
 
-interface UserData { identity: Identity | undefined, ip: string, conn?: Connection, channels: Set<string>, closed: boolean }
+interface UserData { identity: Identity | undefined, ip: string, conn?: Connection, closed: boolean }
 type Socket = UWS.WebSocket<UserData>
+/** The handle this transport gives the hub: publish finds the socket of each subscriber through it. */
+interface UwsHandle extends SocketHandle { readonly ws: Socket }
 
 const require = createRequire(import.meta.url)
 
@@ -50,7 +52,6 @@ export async function createUwsServer (opts: UwsServerOptions): Promise<UwsServe
   if (opts.idleTimeout !== 0 && opts.idleTimeout < 8) throw new Error(`idleTimeout must be 0 or at least 8 seconds (got ${opts.idleTimeout})`)
   const uWS = loadNativeUws()
   const log = opts.logger ?? hub.log
-  const subscribers = new Map<string, Set<Socket>>() // per channel, for the backpressure check after publish
   let closing = false
 
   // uWS's own closeOnBackpressureLimit closes without a close frame (the client sees 1006), so we
@@ -63,17 +64,22 @@ export async function createUwsServer (opts: UwsServerOptions): Promise<UwsServe
 
   const transport: Transport = {
     name: 'uws',
-    publish (channel, frame) {
-      const set = subscribers.get(channel)
-      if (!set) return 0
-      const count = set.size
+    // Subscriptions are the hub's record (`subscribers`) and uWS's native topics, which uWS needs
+    // for its one-call publish; this transport keeps none of its own.
+    publish (channel, frame, subscribers) {
       app.publish(channel, frame, false)
-      for (const ws of set) checkBackpressure(ws)
+      let count = 0
+      for (const subscriber of subscribers) {
+        if (subscriber.transport !== 'uws') continue
+        count++
+        checkBackpressure((subscriber.handle as UwsHandle).ws)
+      }
       return count
     }
   }
 
-  const handleFor = (ws: Socket, ud: UserData): SocketHandle => ({
+  const handleFor = (ws: Socket, ud: UserData): UwsHandle => ({
+    ws,
     send (frame) {
       if (ud.closed) return
       ws.cork(() => ws.send(frame, false))
@@ -82,27 +88,16 @@ export async function createUwsServer (opts: UwsServerOptions): Promise<UwsServe
     subscribe (channel) {
       if (ud.closed) return
       ws.subscribe(channel)
-      ud.channels.add(channel)
-      let set = subscribers.get(channel)
-      if (!set) subscribers.set(channel, set = new Set())
-      set.add(ws)
     },
     unsubscribe (channel) {
       if (ud.closed) return
       ws.unsubscribe(channel)
-      forget(ws, ud, channel)
     },
     close (code, reason) {
       if (ud.closed) return
       ws.end(code, reason) // runs the close handler below, synchronously
     }
   })
-
-  const forget = (ws: Socket, ud: UserData, channel: string): void => {
-    ud.channels.delete(channel)
-    const set = subscribers.get(channel)
-    if (set?.delete(ws) && set.size === 0) subscribers.delete(channel)
-  }
 
   const app = uWS.App().ws<UserData>('/ws', {
     maxPayloadLength: opts.maxPayload * 4,
@@ -134,7 +129,7 @@ export async function createUwsServer (opts: UwsServerOptions): Promise<UwsServe
         if (closing) return res.cork(() => { res.writeStatus('503 Service Unavailable').end(undefined, true) })
         if (hub.full) return refuse(hub.fullError())
         // upgrade runs `open` synchronously, so the count checked above cannot be overtaken.
-        res.cork(() => { res.upgrade<UserData>({ identity, ip, channels: new Set(), closed: false }, key, protocol, extensions, context) })
+        res.cork(() => { res.upgrade<UserData>({ identity, ip, closed: false }, key, protocol, extensions, context) })
       }, (err: Error) => {
         if (aborted) return
         refuse(err)
@@ -150,8 +145,7 @@ export async function createUwsServer (opts: UwsServerOptions): Promise<UwsServe
     },
     close (ws, code) {
       const ud = ws.getUserData()
-      ud.closed = true
-      for (const channel of [...ud.channels]) forget(ws, ud, channel)
+      ud.closed = true // uWS drops the socket's native topics itself
       if (ud.conn) hub.disconnect(ud.conn, code)
     }
   }).any('/*', (res) => { res.writeStatus('404 Not Found').end() })

@@ -20,10 +20,11 @@ export interface WsTransport {
   close (): void
 }
 
-interface Entry { socket: WebSocket, conn?: Connection, channels: Set<string>, alive: boolean, closed: boolean }
+interface Entry { socket: WebSocket, conn?: Connection, alive: boolean, closed: boolean }
+/** The handle this transport gives the hub: publish finds the entry of each subscriber through it. */
+interface WsHandle extends SocketHandle { readonly entry: Entry }
 
 export function createWsTransport ({ hub, maxBackpressure, idleTimeout }: WsTransportOptions): WsTransport {
-  const subscribers = new Map<string, Set<Entry>>()
   const entries = new Set<Entry>()
 
   // ws has no backpressure limit of its own: check what is queued after every send.
@@ -36,20 +37,19 @@ export function createWsTransport ({ hub, maxBackpressure, idleTimeout }: WsTran
   const release = (entry: Entry): void => {
     entry.closed = true
     entries.delete(entry)
-    for (const channel of entry.channels) {
-      const set = subscribers.get(channel)
-      if (set?.delete(entry) && set.size === 0) subscribers.delete(channel)
-    }
   }
 
   const transport: Transport = {
     name: 'fastify',
-    publish (channel, frame) {
-      const set = subscribers.get(channel)
-      if (!set) return 0
-      const count = set.size
-      const bytes = Buffer.from(frame) // encoded once for all sockets, not once per send
-      for (const entry of set) send(entry, bytes)
+    // Subscriptions are the hub's record (`subscribers`); this transport keeps none of its own.
+    publish (_channel, frame, subscribers) {
+      let bytes: Buffer | undefined // encoded once for all sockets, not once per send
+      let count = 0
+      for (const subscriber of subscribers) {
+        if (subscriber.transport !== 'fastify') continue
+        count++
+        send((subscriber.handle as WsHandle).entry, bytes ??= Buffer.from(frame))
+      }
       return count
     }
   }
@@ -74,21 +74,12 @@ export function createWsTransport ({ hub, maxBackpressure, idleTimeout }: WsTran
 
   return {
     accept (socket, identity, ip) {
-      const entry: Entry = { socket, channels: new Set(), alive: true, closed: false }
-      const handle: SocketHandle = {
+      const entry: Entry = { socket, alive: true, closed: false }
+      const handle: WsHandle = {
+        entry,
         send: (frame) => send(entry, frame),
-        subscribe (channel) {
-          if (entry.closed) return
-          entry.channels.add(channel)
-          let set = subscribers.get(channel)
-          if (!set) subscribers.set(channel, set = new Set())
-          set.add(entry)
-        },
-        unsubscribe (channel) {
-          entry.channels.delete(channel)
-          const set = subscribers.get(channel)
-          if (set?.delete(entry) && set.size === 0) subscribers.delete(channel)
-        },
+        subscribe () {}, // the hub's record is the only one: publish reads it
+        unsubscribe () {},
         close (code, reason) {
           if (entry.closed) return
           release(entry)

@@ -29,7 +29,7 @@ export default fp(async function fanoutAccess (app) {
   hub.setDecision('authenticate', async (req) => {
     const identity = await identify(req)
     if (identity instanceof Error || !identity || max === 0) return identity
-    if (hub.connectionsOf(identity.userId) >= max) {
+    if (hub.connectionsOf(identity.userId).size >= max) {
       return refuse(`too many connections: at most ${max} WebSocket connections per user`, 429)
     }
     return identity

@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
 import type { FastifyRequest } from 'fastify'
 import type { Config } from '../config.ts'
-import { FanoutHub, type FanoutHooks, type FanoutStats, type Identity } from '../fanout/hub.ts'
+import { FanoutHub, type FanoutHooks, type FanoutStats, type Identity, type PublishResult } from '../fanout/hub.ts'
 import { CloseCodes } from '../fanout/protocol.ts'
 import { createUwsServer, type UwsServer } from '../fanout/uws-server.ts'
 import { createWsTransport } from '../fanout/ws-transport.ts'
@@ -12,8 +12,8 @@ import type { Position } from '../schemas/message.ts'
 /** What the fanout plugin decorates the app with. */
 export interface Fanout {
   readonly hub: FanoutHub
-  /** Delivers an event to every subscriber of the channel on both ports; returns the deliveries. */
-  publish (channel: string, type: string, data: unknown, position?: Position): number
+  /** Delivers an event to every subscriber of the channel on both ports; says what it did. */
+  publish (channel: string, type: string, data: unknown, position?: Position): PublishResult
   /** The uWS port actually listened on (WS_PORT, or the one picked for 0); known once the app is ready. */
   readonly uwsPort: number
   readonly stats: FanoutStats
@@ -51,8 +51,7 @@ export default fp<FanoutPluginOptions>(async function fanout (app, opts) {
     logger: log,
     frameBudget: { rate: config.WS_FRAME_RATE, burst: config.WS_FRAME_BURST },
     // A replay is sent in one synchronous burst: it must leave room for live traffic in the send buffer.
-    maxReplayBytes: Math.floor(config.WS_MAX_BACKPRESSURE / 2),
-    recovery: { size: config.RECOVERY_BUFFER, maxChannels: config.RECOVERY_CHANNELS, maxBytes: config.RECOVERY_BUFFER_BYTES }
+    maxReplayBytes: Math.floor(config.WS_MAX_BACKPRESSURE / 2)
   })
   const wsTransport = createWsTransport({ hub, maxBackpressure: config.WS_MAX_BACKPRESSURE, idleTimeout: config.WS_IDLE_TIMEOUT })
   let uws: UwsServer | undefined

@@ -148,7 +148,7 @@ export default fp(async function metrics (app) {
     name: 'switchboard_recovery_buffer_bytes',
     help: 'Bytes of event frames in this instance\'s recovery buffer (at most RECOVERY_BUFFER_BYTES)',
     registers,
-    collect () { this.set(app.fanout.hub.recovery.bytes) }
+    collect () { this.set(app.recovery.buffer.bytes) }
   })
   // Reconnect recovery: outcomes as the clients got them (a replay refused as over budget is not recovered).
   new Counter({

@@ -55,7 +55,7 @@ export type ChannelAccessChanged = Static<typeof ChannelAccessChanged>
 /**
  * What clients see of a message event (`data` of its `event` frame): a new message carries its
  * position, as history shows it; edits and deletions name their message, and only the frame carries
- * the event's own position. `messageFrame` (fanout/recovery.ts) builds the frame around it, live and for replay.
+ * the event's own position. `messageFrame` (fanout/protocol.ts) builds the frame around it, live and for replay.
  */
 export function messageEventData (event: MessageEvent, position: Position): unknown {
   return event.type === 'message.created' ? { ...event.data, position } : event.data

@@ -1,6 +1,6 @@
 // The shared recovery log in process: the same window bookkeeping as the fanout's own buffer, so the
 // proof rules are the same (a channel it dropped moves its partition's proof past it; no TTL needed).
-import { RecoveryBuffer } from '../../fanout/recovery-buffer.ts'
+import { RecoveryBuffer } from './buffer.ts'
 import type { ChannelWindow, ReadRange, RecoveryLog, RecoveryLogOptions } from './recovery-log.ts'
 
 export function createEmbeddedRecoveryLog (options: RecoveryLogOptions & { maxChannels?: number }): RecoveryLog {

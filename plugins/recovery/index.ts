@@ -1,9 +1,14 @@
 // Reconnect recovery (docs/recovery.md): the fanout's `onSubscribe` hook. A client that resubscribes
 // with `since` gets every message event of the channel it missed, from this instance's buffer and,
 // when that starts too late, the shared recovery log; or nothing at all and `recovered: false`.
+// All of recovery lives in this folder: the buffer (buffer.ts), the replay plan and revisions
+// (plan.ts), the shared log (recovery-log.ts and its two stores), and this file, the only one that
+// knows Fastify, which wires them to the hub. The hub knows nothing of recovery: it answers the
+// `onSubscribe` decision and feeds the buffer through its `onPublished` tap.
 import fp from 'fastify-plugin'
 import type { FanoutHub } from '../../fanout/hub.ts'
-import { planRecovery } from '../../fanout/recovery.ts'
+import { planRecovery } from './plan.ts'
+import { RecoveryBuffer } from './buffer.ts'
 import type { Position } from '../../schemas/message.ts'
 import type { SubscribeResult } from '../../fanout/types.ts'
 import type { RecoveryLog } from './recovery-log.ts'
@@ -11,6 +16,7 @@ import { createEmbeddedRecoveryLog } from './embedded.ts'
 import { createRedisRecoveryLog } from './redis.ts'
 
 export type * from './recovery-log.ts'
+export type { RecoveryBufferOptions } from './buffer.ts'
 
 /**
  * Counters read by /metrics. `recovered` / `notRecovered`: subscribes with `since` by the answer the
@@ -27,6 +33,9 @@ export interface RecoveryStats {
 }
 
 export interface Recovery {
+  /** This instance's recent message events per channel, fed by every positioned publish (its
+   *  `revise` is called by consumers/messages-fanout.ts after an edit or deletion). */
+  readonly buffer: RecoveryBuffer
   /** The shared log (Redis or in process), written by consumers/messages-recovery.ts. */
   readonly log: RecoveryLog
   readonly stats: RecoveryStats
@@ -47,22 +56,23 @@ export default fp<RecoveryPluginOptions>(async function recovery (app, opts) {
   const log = opts.recoveryLog ??
     (app.redis ? createRedisRecoveryLog(app.redis, options) : createEmbeddedRecoveryLog({ ...options, maxChannels: config.RECOVERY_CHANNELS }))
   const logger = app.log.child({ component: 'recovery' })
+  const buffer = new RecoveryBuffer({ size: config.RECOVERY_BUFFER, maxChannels: config.RECOVERY_CHANNELS, maxBytes: config.RECOVERY_BUFFER_BYTES })
+  hub.onPublished((channel, frame, position) => { if (position) buffer.remember(channel, position, frame) })
   // What onSubscribe answered. The hub may still refuse a replay over its budget (it then answers
-  // recovered: false and counts hub.stats.replaysOverBudget); this plugin owns the onSubscribe
-  // decision (a second owner is an error at boot), so every such refusal is one of the recoveries counted here.
-  const answered = { recovered: 0, notRecovered: 0, replayedEvents: 0, sharedLogReads: 0, sharedLogEvents: 0 }
-  const overBudgetBefore = hub.stats.replaysOverBudget
-  const refusedByHub = () => hub.stats.replaysOverBudget - overBudgetBefore
+  // recovered: false and says so in onReplayRefused); this plugin owns the onSubscribe decision (a
+  // second owner is an error at boot), so every such refusal is one of the recoveries counted here.
+  const answered = { recovered: 0, notRecovered: 0, replayedEvents: 0, sharedLogReads: 0, sharedLogEvents: 0, refusedByHub: 0 }
+  hub.addHook('onReplayRefused', async () => { answered.refusedByHub++ }, 'recovery')
   const stats: RecoveryStats = {
-    get recovered () { return answered.recovered - refusedByHub() },
-    get notRecovered () { return answered.notRecovered + refusedByHub() },
+    get recovered () { return answered.recovered - answered.refusedByHub },
+    get notRecovered () { return answered.notRecovered + answered.refusedByHub },
     get replayedEvents () { return answered.replayedEvents },
     get sharedLogReads () { return answered.sharedLogReads },
     get sharedLogEvents () { return answered.sharedLogEvents }
   }
 
   async function recover (channel: string, since: Position): Promise<SubscribeResult | null> {
-    const local = hub.recovery.window(channel, since.epoch)
+    const local = buffer.window(channel, since.epoch)
     // This instance never published in that epoch: it cannot say where the client would stand.
     if (!local) return null
     const fromBuffer = planRecovery(since, local)
@@ -79,7 +89,7 @@ export default fp<RecoveryPluginOptions>(async function recovery (app, opts) {
     }
     answered.sharedLogEvents += shared?.events.length ?? 0
     // Re-read the buffer: live events published while we waited are part of the replay now.
-    return planRecovery(since, hub.recovery.window(channel, since.epoch), shared)
+    return planRecovery(since, buffer.window(channel, since.epoch), shared)
   }
 
   /** UTF-8 bytes of a replay, as the hub counts them against its budget. */
@@ -99,6 +109,6 @@ export default fp<RecoveryPluginOptions>(async function recovery (app, opts) {
     // Not recovered: the client stands where the subscribe started; every later event comes live.
     return result ?? { position: start, recovered: false }
   }, 'recovery')
-  app.decorate('recovery', { log, stats, recover } satisfies Recovery)
+  app.decorate('recovery', { buffer, log, stats, recover } satisfies Recovery)
   app.log.info({ recoveryLog: log.kind }, `recovery: per-instance buffer of ${config.RECOVERY_BUFFER} events per channel, shared log ${log.kind === 'redis' ? 'in Redis' : 'in process (set REDIS_URL to share it)'}`)
 }, { name: 'recovery', dependencies: ['fanout', 'redis'] })

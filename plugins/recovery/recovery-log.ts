@@ -2,9 +2,9 @@
 // their offsets, written once cluster-wide by a shared topic handler (consumers/messages-recovery.ts)
 // and read by any instance when its own buffer starts too late for a resubscribing client.
 import type { Position } from '../../schemas/message.ts'
-import type { ChannelWindow, Revision } from '../../fanout/recovery.ts'
+import type { ChannelWindow, Revision } from './plan.ts'
 
-export type { ChannelWindow, RecoveredEvent, Revision } from '../../fanout/recovery.ts'
+export type { ChannelWindow, RecoveredEvent, Revision } from './plan.ts'
 
 export interface RecoveryLog {
   readonly kind: 'embedded' | 'redis'

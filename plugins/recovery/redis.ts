@@ -6,7 +6,7 @@
 // after `ttlSeconds` without writes; an expired channel is unknown (no proof).
 import type { Redis } from 'ioredis'
 import { redisCall, redisPipeline } from '../redis.ts'
-import { before, revise, type Revision } from '../../fanout/recovery.ts'
+import { before, revise, type Revision } from './plan.ts'
 import type { ChannelWindow, RecoveredEvent, RecoveryLog, RecoveryLogOptions } from './recovery-log.ts'
 
 // KEYS: channel meta, channel events, partition, channel revisions. ARGV: epoch, offset, offset - 1,

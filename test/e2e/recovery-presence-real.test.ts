@@ -43,7 +43,7 @@ if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
     const b = await buildB()
     const m4 = await post(b, 'm4')
     await Promise.all([handled(b, 'messages-fanout', m4.position), handledLog(a, b).handled('messages-recovery', m4.position)])
-    t.ok(BigInt(b.fanout.hub.recovery.window(channel, since.epoch)!.floor) > BigInt(since.offset), 'b\'s own buffer starts after since')
+    t.ok(BigInt(b.recovery.buffer.window(channel, since.epoch)!.floor) > BigInt(since.offset), 'b\'s own buffer starts after since')
 
     const { client: back } = await connect(b, t)
     t.same(await back.subscribe(channel, since), { op: 'subscribed', channel, position: m4.position, recovered: true })

@@ -1,5 +1,5 @@
-// The hub's presence and recovery hooks alone: when onSubscribed / onUnsubscribed fire, what
-// onSubscribe is given, and that every positioned publish feeds the recovery buffer.
+// The hub's presence and recovery hooks alone: when onSubscribed / onUnsubscribed fire, and what
+// onSubscribe is given.
 import t from 'tap'
 import { FanoutHub } from '../../fanout/hub.ts'
 import type { Connection, SocketHandle } from '../../fanout/types.ts'
@@ -29,10 +29,9 @@ t.test('onSubscribed fires once a subscription is live, onUnsubscribed only when
   t.same(calls, ['+a', '-a'], 'a cancelled subscribe was never live: neither hook for it')
 })
 
-t.test('onSubscribe gets since and the channel position at the start; publish feeds hub.recovery', async (t) => {
+t.test('onSubscribe gets since and the channel position at the start', async (t) => {
   const seen: Array<[string, unknown, unknown]> = []
   const hub = new FanoutHub({
-    recovery: { size: 2 },
     hooks: { async onSubscribe (_conn: Connection, channel, since, start) { seen.push([channel, since, start]); return { position: start, recovered: false } } }
   })
   for (const n of [1, 2, 3]) hub.publish('c', 'message.created', { n }, pos(n))
@@ -40,10 +39,25 @@ t.test('onSubscribe gets since and the channel position at the start; publish fe
   const conn = hub.connect(handle(), 'fastify', undefined, '::1')
   await hub.subscribe(conn, 'c', pos(1))
   t.same(seen, [['c', pos(1), pos(3)]])
-  t.same(hub.recovery.window('c', 'e1'), {
-    epoch: 'e1',
-    floor: '1',
-    high: '3',
-    events: [2, 3].map((n) => ({ offset: String(n), frame: JSON.stringify({ op: 'event', channel: 'c', position: pos(n), type: 'message.created', data: { n } }) }))
-  }, 'the last two message events, as published; the typing event is not kept')
+})
+
+t.test('a replay over maxReplayBytes is refused and reported to onReplayRefused, once per refusal', async (t) => {
+  const refused: string[] = []
+  const sent: Array<Record<string, unknown>> = []
+  const hub = new FanoutHub({
+    maxReplayBytes: 100,
+    hooks: {
+      async onSubscribe (_conn, channel, _since, start) {
+        const replay = [JSON.stringify({ op: 'event', channel, data: channel === 'big' ? 'x'.repeat(100) : 'small' })]
+        return { position: start, recovered: true, replay }
+      },
+      async onReplayRefused (conn, channel) { refused.push(`${conn.user}:${channel}`) }
+    }
+  })
+  const conn = hub.connect({ ...handle(), send (f) { sent.push(JSON.parse(f)) } }, 'fastify', { userId: 'alice' }, '::1')
+  t.equal(await hub.subscribe(conn, 'big', pos(1)), true)
+  t.equal(await hub.subscribe(conn, 'fits', pos(1)), true)
+  t.same(refused, ['alice:big'], 'only the replay over the budget')
+  t.same(sent.filter((f) => f.op === 'subscribed').map((f) => [f.channel, f.recovered]), [['big', false], ['fits', true]])
+  t.equal(hub.stats.replaysOverBudget, 1)
 })

@@ -18,21 +18,18 @@ function fakeSocket () {
   return { sent, joined, closes, handle }
 }
 
-/** A hub with one transport that delivers to the fake sockets joined to the channel. */
+/** A hub with one transport that delivers to the subscribers the hub hands it, as the real ones do. */
 function setup (opts: FanoutHubOptions = {}) {
   const hub = new FanoutHub(opts)
-  const sockets = new Set<ReturnType<typeof fakeSocket>>()
   hub.addTransport({
     name: 'fastify',
-    publish (channel, frame) {
-      let n = 0
-      for (const s of sockets) if (s.joined.has(channel)) { s.handle.send(frame); n++ }
-      return n
+    publish (_channel, frame, subscribers) {
+      for (const s of subscribers) s.handle.send(frame)
+      return subscribers.size
     }
   })
   const connect = (user?: string) => {
     const socket = fakeSocket()
-    sockets.add(socket)
     return { ...socket, conn: hub.connect(socket.handle, 'fastify', user ? { userId: user } : undefined, '127.0.0.1') }
   }
   return { hub, connect }
@@ -169,7 +166,7 @@ t.test('hooks see connects and disconnects; stats count them; a slow client is c
   })
   const a = connect('alice')
   await hub.subscribe(a.conn, 'c')
-  t.equal(hub.publish('c', 'typing', {}), 1)
+  t.same(hub.publish('c', 'typing', {}), { outcome: 'sent', deliveries: 1 })
   hub.dropSlowClient(a.conn)
   t.same(a.closes, [[4008, 'slow consumer']])
   await new Promise(setImmediate) // let the async hooks settle
@@ -177,18 +174,88 @@ t.test('hooks see connects and disconnects; stats count them; a slow client is c
   t.same(hub.stats, { connections: { uws: 0, fastify: 0 }, subscriptions: 0, published: 1, deliveries: 1, slowClientsDropped: 1, errorFrames: 0, replaysDropped: 0, framesRateLimited: 0, rateLimitedClosed: 0, replaysOverBudget: 0, tokensExpired: 0 })
 })
 
-t.test('connections are counted per user as they open and close', async (t) => {
+t.test('connectionsOf answers the user\'s open connections as they open and close', async (t) => {
   const { hub, connect } = setup()
   const a1 = connect('alice')
   const a2 = connect('alice')
-  connect()
-  t.equal(hub.connectionsOf('alice'), 2)
-  t.equal(hub.connectionsOf('bob'), 0)
+  const anonymous = connect()
+  t.same([...hub.connectionsOf('alice')], [a1.conn, a2.conn])
+  t.equal(hub.connectionsOf('bob').size, 0)
   hub.disconnect(a1.conn)
   hub.disconnect(a1.conn) // idempotent: counted once
-  t.equal(hub.connectionsOf('alice'), 1)
+  t.same([...hub.connectionsOf('alice')], [a2.conn])
   hub.dropSlowClient(a2.conn)
-  t.equal(hub.connectionsOf('alice'), 0, 'a dropped slow client no longer counts')
+  t.equal(hub.connectionsOf('alice').size, 0, 'a dropped slow client no longer counts')
+  t.equal([...hub.connections()].length, 1, 'the anonymous one is open, under no user')
+  t.equal([...hub.connections()][0], anonymous.conn)
+})
+
+t.test('subscribersOf answers the live subscribers after subscribe, unsubscribe and close', async (t) => {
+  const held = gate()
+  const { hub, connect } = setup({ hooks: { authorizeSubscribe: async (_conn, channel) => { if (channel === 'slow') await held.promise } } })
+  const a = connect('alice')
+  const b = connect('bob')
+  const c = connect('carol')
+  await hub.subscribe(a.conn, 'x')
+  await hub.subscribe(b.conn, 'x')
+  await hub.subscribe(c.conn, 'x')
+  await hub.subscribe(a.conn, 'y')
+  const slow = hub.subscribe(b.conn, 'slow')
+  t.same([...hub.subscribersOf('x')], [a.conn, b.conn, c.conn])
+  t.same([...hub.subscribersOf('y')], [a.conn])
+  t.equal(hub.subscribersOf('slow').size, 0, 'a subscribe in flight is not live yet')
+  held.open()
+  t.equal(await slow, true)
+  t.same([...hub.subscribersOf('slow')], [b.conn])
+  t.equal(hub.unsubscribe(b.conn, 'x'), true)
+  t.same([...hub.subscribersOf('x')], [a.conn, c.conn], 'unsubscribe leaves')
+  hub.close(c.conn, 4403, 'bye')
+  t.same([...hub.subscribersOf('x')], [a.conn], 'close leaves')
+  hub.disconnect(a.conn)
+  t.equal(hub.subscribersOf('x').size, 0, 'a client-side disconnect leaves')
+  t.equal(hub.subscribersOf('y').size, 0)
+  t.same([...a.conn.channels], ['x', 'y'], 'the closed connection still lists its channels for onDisconnect')
+  t.equal(hub.stats.subscriptions, 1, 'only b on slow is left')
+})
+
+t.test('publish says what it did: sent, no subscribers, redelivery dropped', async (t) => {
+  const { hub, connect } = setup()
+  t.same(hub.publish('c', 'message.created', { n: 1 }, pos(1)), { outcome: 'no-subscribers', deliveries: 0 })
+  const a = connect()
+  const b = connect()
+  await hub.subscribe(a.conn, 'c')
+  await hub.subscribe(b.conn, 'c')
+  t.same(hub.publish('c', 'message.created', { n: 2 }, pos(2)), { outcome: 'sent', deliveries: 2 })
+  t.same(hub.publishFrame('c', '{"op":"event"}', pos(2)), { outcome: 'redelivery-dropped', deliveries: 0 })
+  t.same(hub.publish('c', 'message.created', { n: 1 }, pos(1)), { outcome: 'redelivery-dropped', deliveries: 0 })
+  t.same(hub.publishFrame('c', '{"op":"event"}', pos(3)), { outcome: 'sent', deliveries: 2 })
+  t.same(hub.publish('c', 'typing', {}), { outcome: 'sent', deliveries: 2 }, 'events without a position are never redeliveries')
+  t.same(hub.publish('elsewhere', 'typing', {}), { outcome: 'no-subscribers', deliveries: 0 })
+  t.equal(hub.stats.replaysDropped, 2)
+})
+
+t.test('onPublished taps every published frame, not the redeliveries dropped; a failing tap stops no delivery', async (t) => {
+  const errors: unknown[] = []
+  const { hub, connect } = setup({ logger: { debug () {}, warn () {}, error: (obj) => { errors.push(obj) } } })
+  const tapped: Array<[string, string, unknown]> = []
+  const stop = hub.onPublished((channel, frame, position) => { tapped.push([channel, frame, position]) })
+  hub.onPublished(() => { throw new Error('broken tap') })
+  const a = connect()
+  await hub.subscribe(a.conn, 'c')
+  hub.publish('c', 'message.created', { n: 1 }, pos(1))
+  hub.publish('c', 'message.created', { n: 1 }, pos(1)) // a redelivery
+  hub.publishFrame('d', 'prebuilt', pos(2))
+  hub.publish('c', 'typing', { n: 3 })
+  t.same(tapped, [
+    ['c', JSON.stringify({ op: 'event', channel: 'c', position: pos(1), type: 'message.created', data: { n: 1 } }), pos(1)],
+    ['d', 'prebuilt', pos(2)],
+    ['c', JSON.stringify({ op: 'event', channel: 'c', type: 'typing', data: { n: 3 } }), undefined]
+  ])
+  t.same(a.sent.filter((f) => f.op === 'event').map((f) => f.type), ['message.created', 'typing'], 'the broken tap stopped nothing')
+  t.equal(errors.length, 3, 'the broken tap is logged each time')
+  stop()
+  hub.publish('c', 'typing', {})
+  t.equal(tapped.length, 3, 'a removed tap hears nothing more')
 })
 
 t.test('the last position is remembered for the most recently active channels only', async (t) => {

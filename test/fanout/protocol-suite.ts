@@ -26,7 +26,7 @@ export function protocolSuite (t: Test, makeTarget: (t: Test) => Promise<Target>
     await b.subscribe('general')
     await other.subscribe('random')
     const position = { epoch: 'e1', offset: '7' }
-    t.equal(target.hub.publish('general', 'message.created', { id: 'm1', content: 'hi' }, position), 2)
+    t.same(target.hub.publish('general', 'message.created', { id: 'm1', content: 'hi' }, position), { outcome: 'sent', deliveries: 2 })
     await Promise.all([a.barrier(), b.barrier(), other.barrier()])
     const expected = { op: 'event', channel: 'general', position, type: 'message.created', data: { id: 'm1', content: 'hi' } }
     t.same(a.events(), [expected])

@@ -1,8 +1,8 @@
 // The recovery proofs alone: the per-instance buffer's windows and the replay plan, with channels
 // that share a partition (offsets of one channel have holes) and every way completeness can fail.
 import t from 'tap'
-import { RecoveryBuffer } from '../../fanout/recovery-buffer.ts'
-import { planRecovery, type ChannelWindow } from '../../fanout/recovery.ts'
+import { RecoveryBuffer } from '../../plugins/recovery/buffer.ts'
+import { planRecovery, type ChannelWindow } from '../../plugins/recovery/plan.ts'
 import { frames } from '../../fanout/protocol.ts'
 
 const E = 'epoch-a'

@@ -4,10 +4,9 @@
 // Offsets are partition offsets (channels share partitions), so a channel's offsets have holes:
 // completeness is proven with windows ("this source saw every record of the partition in
 // (floor, high]"), never by counting offsets.
-import type { Position } from '../schemas/message.ts'
-import { messageEventData, type MessageEvent } from '../schemas/events.ts'
-import { frames } from './protocol.ts'
-import type { SubscribeResult } from './types.ts'
+import type { Position } from '../../schemas/message.ts'
+import { frames } from '../../fanout/protocol.ts'
+import type { SubscribeResult } from '../../fanout/types.ts'
 
 /** One message event as a source keeps it: its offset and the `event` frame exactly as published. */
 export interface RecoveredEvent { offset: string, frame: string }
@@ -23,15 +22,6 @@ export interface ChannelWindow {
   events: readonly RecoveredEvent[]
   /** set by a shared log that left the events unread because they exceed the replay budget (the window then proves nothing) */
   overBudget?: boolean
-}
-
-/**
- * The `event` frame of a message event: the one builder for the frame delivered live
- * (consumers/messages-fanout.ts), kept in the shared log for replay (consumers/messages-recovery.ts)
- * and rebuilt by `revise`, so a replay is byte for byte what was sent live.
- */
-export function messageFrame (event: MessageEvent, position: Position): string {
-  return frames.event(event.channelId, event.type, messageEventData(event, position), position)
 }
 
 /**

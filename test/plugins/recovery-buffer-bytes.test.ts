@@ -1,8 +1,8 @@
 // The recovery buffer is bounded by bytes (issue 10, item 11): frames reach ~24 kB, so a bound in
 // events alone let it grow to gigabytes. Dropping keeps the proofs sound: never a wrong replay.
 import t from 'tap'
-import { RecoveryBuffer } from '../../fanout/recovery-buffer.ts'
-import { planRecovery } from '../../fanout/recovery.ts'
+import { RecoveryBuffer } from '../../plugins/recovery/buffer.ts'
+import { planRecovery } from '../../plugins/recovery/plan.ts'
 import { build } from '../helper.ts'
 
 const E = 'epoch-a'
@@ -37,10 +37,23 @@ t.test('a single channel over maxBytes keeps its newest events and raises its fl
 
 t.test('RECOVERY_BUFFER_BYTES configures the bound; /metrics reports the bytes held', async (t) => {
   const app = await build(t, { RECOVERY_BUFFER_BYTES: 4096 })
-  t.equal(app.fanout.hub.recovery.maxBytes, 4096)
+  t.equal(app.recovery.buffer.maxBytes, 4096)
   app.fanout.publish('general', 'message.created', { text: 'x'.repeat(1000) }, at(1))
-  const held = app.fanout.hub.recovery.bytes
+  const held = app.recovery.buffer.bytes
   t.ok(held > 1000 && held <= 4096, `${held} bytes held`)
   const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body
   t.match(metrics, new RegExp(`^switchboard_recovery_buffer_bytes ${held}$`, 'm'))
+})
+
+t.test('the recovery plugin\'s buffer is fed by the hub\'s onPublished tap: positioned events only', async (t) => {
+  const app = await build(t, { RECOVERY_BUFFER: 2 })
+  for (const n of [1, 2, 3]) app.fanout.publish('c', 'message.created', { n }, at(n))
+  app.fanout.publish('c', 'typing', { userId: 'bob' })
+  app.fanout.publish('c', 'message.created', { n: 2 }, at(2)) // a redelivery the hub drops
+  t.same(app.recovery.buffer.window('c', E), {
+    epoch: E,
+    floor: '1',
+    high: '3',
+    events: [2, 3].map((n) => ({ offset: String(n), frame: JSON.stringify({ op: 'event', channel: 'c', position: at(n), type: 'message.created', data: { n } }) }))
+  }, 'the last two message events, as published; the typing event is not kept')
 })

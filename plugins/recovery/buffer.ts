@@ -1,13 +1,20 @@
 // The per-instance ring buffer of recent message events, per channel, fed by every positioned
-// publish. Bounded three times: `size` events per channel, `maxChannels` channels (least recently
+// publish (the hub's `onPublished` tap, wired in index.ts). Bounded three times: `size` events per channel, `maxChannels` channels (least recently
 // written dropped first) and `maxBytes` bytes of frames in all (frames reach ~24 kB, so counting
 // events alone bounds nothing useful). It also tracks, per epoch (partition), the window of offsets it saw
 // without a hole, which is what lets it prove that a channel had no other events in a range.
-import type { Position } from '../schemas/message.ts'
-import { revise, type ChannelWindow, type RecoveredEvent, type Revision } from './recovery.ts'
-import type { RecoveryBufferOptions } from './types.ts'
+import type { Position } from '../../schemas/message.ts'
+import { revise, type ChannelWindow, type RecoveredEvent, type Revision } from './plan.ts'
 
-export type { RecoveryBufferOptions }
+/** The per-instance recovery buffer's bounds (RECOVERY_BUFFER, RECOVERY_CHANNELS, RECOVERY_BUFFER_BYTES). */
+export interface RecoveryBufferOptions {
+  /** message events kept per channel; default 100 */
+  size?: number
+  /** channels kept; default 1000 */
+  maxChannels?: number
+  /** UTF-8 bytes of frames kept, all channels together; default 50 MiB */
+  maxBytes?: number
+}
 
 /** Offsets [from, high] of one partition were all seen, in order, with no hole. */
 interface PartitionWindow { from: bigint, high: bigint }
