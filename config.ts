@@ -27,7 +27,7 @@ const kafkaSettings = {
   KAFKA_TOPIC_PREFIX: Type.String({ default: '', description: 'prepended to every topic and consumer group name' }),
   KAFKA_PARTITIONS: Type.Integer({ minimum: 1, default: 3, description: 'partitions of the topics switchboard creates (they bound how many workers instances do useful work)' }),
   KAFKA_LINGER_MS: Type.Integer({ minimum: 0, maximum: 100, default: 5, description: 'under load, how long the producer waits after each answer from Kafka before its next request, so that the posts arriving meanwhile share it (0 = never; an idle instance never waits). 5 ms as Kafka\'s own producer since 4.0 (linger.ms, which it counts from a batch\'s first record) and librdkafka' }),
-  KAFKA_CONSUME_LINGER_MS: Type.Integer({ minimum: 0, maximum: 1000, default: 50, description: 'under load, how long the shared handlers (store, cache, recovery log, mentions, reactions, offline notifications) let records gather before their next fetch (0 = never; the delivery path and an idle instance never wait): Kafka\'s fetch.min.bytes with fetch.max.wait.ms. History lags delivery by up to this much' })
+  KAFKA_CONSUME_LINGER_MS: Type.Integer({ minimum: 0, maximum: 1000, default: 50, description: 'under load, how long the shared handlers (store, cache, recovery log, mentions, reactions, offline notifications) let records gather before their next fetch (0 = never; the delivery path and an idle instance never wait): Kafka\'s fetch.min.bytes (1 MiB) with fetch.max.wait.ms. History lags delivery by up to this much' })
 }
 
 const storageSettings = {
