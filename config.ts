@@ -1,72 +1,100 @@
 // The one place that reads process.env: every setting, its type and default, checked at start.
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
-import { publicKeyAlgorithms } from './plugins/auth-token.ts'
-import { parseBlocklist } from './plugins/moderation/blocklist.ts'
+import { parseBlocklist } from './schemas/blocklist.ts'
+import { publicKeyAlgorithms } from './schemas/public-key.ts'
 
-export const ConfigSchema = Type.Object({
-  HOST: Type.String({ default: '0.0.0.0', minLength: 1 }),
+// The settings by subject. Each one's description, default and examples are its reference:
+// scripts/config-docs.ts writes docs/configuration.md and .env.example from them (npm run docs:config).
+const processSettings = {
+  HOST: Type.String({ default: '0.0.0.0', minLength: 1, description: 'interface to listen on' }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 5001, description: 'HTTP API port (also serves /ws through @fastify/websocket)' }),
   WS_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 5002, description: 'uWebSockets.js fanout port (path /ws)' }),
-  LOG_FORMAT: Type.Union([Type.Literal('auto'), Type.Literal('json'), Type.Literal('pretty')], { default: 'auto', description: 'auto: human-readable (pino-pretty) when stdout is a terminal and pino-pretty is installed (development), JSON lines otherwise; json; pretty' }),
-  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
-  INSTANCE_ID: Type.String({ default: '', description: 'names this instance in broadcast consumer groups; random when empty' }),
-  ROLES: Type.String({ default: 'api,fanout,workers', pattern: '^ *(api|fanout|workers)( *, *(api|fanout|workers))* *$', description: 'what this process runs, comma-separated: api (HTTP routes, producing), fanout (WebSocket servers, broadcast handlers), workers (shared handlers: store, cache, recovery log, mentions)' }),
+  LOG_FORMAT: Type.Union([Type.Literal('auto'), Type.Literal('json'), Type.Literal('pretty')], { default: 'auto', description: 'auto: human-readable (pino-pretty) when stdout is a terminal and pino-pretty (a development dependency) is installed, JSON lines otherwise (production, pipes, log shippers); json; pretty' }),
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info', description: 'pino log level' }),
+  INSTANCE_ID: Type.String({ default: '', description: 'names this instance in broadcast consumer groups and logs; random when empty. Give each instance its own' }),
+  ROLES: Type.String({ default: 'api,fanout,workers', pattern: '^ *(api|fanout|workers)( *, *(api|fanout|workers))* *$', examples: ['api,fanout', 'workers'], description: 'what this process runs, comma-separated: api (HTTP routes, producing), fanout (WebSocket servers, broadcast handlers), workers (shared handlers: store, cache, recovery log, mentions); see docs/operations.md' }),
+  SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10000, description: 'time allowed for a graceful shutdown (SIGINT, SIGTERM); past it the process exits regardless' }),
+  PLUGIN_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 60000, description: 'how long start-up waits for each step (a plugin, or a dependency in onReady: Kafka creating topics and joining groups, Redis connecting, MongoDB\'s first ping) before it fails naming the step; slow steps are logged every 5 s meanwhile; 0 = no limit' }),
+  SHED_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, default: 1000, description: 'load shedding: while the event loop\'s once-a-second check last ran more than this late, HTTP requests get 503 with Retry-After and /ready fails (/health and /metrics still answer); 0 = off' }),
+  SHED_EVENT_LOOP_UTILIZATION: Type.Number({ minimum: 0, maximum: 1, default: 0.98, description: 'load shedding: the same while the event loop was busier than this fraction of the last second; 0 = off' }),
+  SHED_RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, default: 2, description: 'the Retry-After of a shed request' })
+}
 
-  KAFKA_BROKERS: Type.String({ default: '', description: 'comma-separated host:port list; empty = embedded event log' }),
-  KAFKA_CLIENT_ID: Type.String({ default: 'switchboard' }),
+const kafkaSettings = {
+  KAFKA_BROKERS: Type.String({ default: '', examples: ['127.0.0.1:9092'], description: 'comma-separated host:port list; empty = embedded event log' }),
+  KAFKA_CLIENT_ID: Type.String({ default: 'switchboard', description: 'the client id Kafka sees' }),
   KAFKA_TOPIC_PREFIX: Type.String({ default: '', description: 'prepended to every topic and consumer group name' }),
-  KAFKA_PARTITIONS: Type.Integer({ minimum: 1, default: 3 }),
+  KAFKA_PARTITIONS: Type.Integer({ minimum: 1, default: 3, description: 'partitions of the topics switchboard creates (they bound how many workers instances do useful work)' }),
   KAFKA_LINGER_MS: Type.Integer({ minimum: 0, maximum: 100, default: 5, description: 'under load, how long the producer waits after each answer from Kafka before its next request, so that the posts arriving meanwhile share it (0 = never; an idle instance never waits). 5 ms as Kafka\'s own producer since 4.0 (linger.ms, which it counts from a batch\'s first record) and librdkafka' }),
-  KAFKA_CONSUME_LINGER_MS: Type.Integer({ minimum: 0, maximum: 1000, default: 50, description: 'under load, how long the shared handlers (store, cache, recovery log, mentions, reactions, offline notifications) let records gather before their next fetch (0 = never; the delivery path and an idle instance never wait). Kafka\'s fetch.min.bytes with fetch.max.wait.ms' }),
-  REDIS_URL: Type.String({ default: '', description: 'redis:// URL; empty = embedded cache' }),
-  REDIS_KEY_PREFIX: Type.String({ default: 'sb:' }),
-  MONGO_URL: Type.String({ default: '', description: 'mongodb:// or mongodb+srv:// URL; a database in its path (mongodb://host/chat) is the one used; empty = embedded store' }),
-  MONGO_DB: Type.String({ default: '', description: 'database name when MONGO_URL names none (default switchboard); naming another one than MONGO_URL is an error' }),
+  KAFKA_CONSUME_LINGER_MS: Type.Integer({ minimum: 0, maximum: 1000, default: 50, description: 'under load, how long the shared handlers (store, cache, recovery log, mentions, reactions, offline notifications) let records gather before their next fetch (0 = never; the delivery path and an idle instance never wait): Kafka\'s fetch.min.bytes (1 MiB) with fetch.max.wait.ms. History lags delivery by up to this much' })
+}
 
+const storageSettings = {
+  REDIS_URL: Type.String({ default: '', examples: ['redis://127.0.0.1:6379'], description: 'redis:// URL; empty = embedded cache' }),
+  REDIS_KEY_PREFIX: Type.String({ default: 'sb:', description: 'prepended to every Redis key' }),
+  MONGO_URL: Type.String({ default: '', examples: ['mongodb://127.0.0.1:27017', 'mongodb://127.0.0.1:27017/chat'], description: 'mongodb:// or mongodb+srv:// URL; a database in its path (mongodb://host/chat, as Atlas URIs are written) is the one used; empty = embedded store' }),
+  MONGO_DB: Type.String({ default: '', description: 'database name when MONGO_URL names none (default switchboard); naming another one than MONGO_URL is an error naming both' }),
   CACHE_RECENT: Type.Integer({ minimum: 1, maximum: 10000, default: 100, description: 'messages kept per channel in the cache' }),
-  CACHE_TTL_SECONDS: Type.Integer({ minimum: 1, default: 3600 }),
-  CACHE_TOMBSTONES: Type.Integer({ minimum: 1, default: 1000, description: 'ids of deleted messages the cache keeps per channel, so a history fill racing a deletion cannot bring it back (lowest ids dropped first)' }),
-  CACHE_PARKED: Type.Integer({ minimum: 1, default: 100, description: 'edits and reactions the cache keeps per channel for messages it does not hold, for the fill that brings them (lowest ids dropped first)' }),
+  CACHE_TTL_SECONDS: Type.Integer({ minimum: 1, default: 3600, description: 'cache entry lifetime, refreshed on every write' }),
+  CACHE_TOMBSTONES: Type.Integer({ minimum: 1, default: 1000, description: 'ids of deleted messages the cache keeps per channel, so a history fill racing a deletion cannot bring it back (lowest ids dropped first; metric switchboard_cache_tombstones_trimmed_total)' }),
+  CACHE_PARKED: Type.Integer({ minimum: 1, default: 100, description: 'edits and reactions the cache keeps per channel for messages it does not hold, for the fill that brings them (lowest ids dropped first; metric switchboard_cache_parked_trimmed_total)' }),
+  CHANNEL_CACHE_MS: Type.Integer({ minimum: 0, default: 300000, description: 'backstop lifetime of an instance\'s copy of a channel: changes reach every instance through the channels topic at once; this bounds how long a change whose announcement failed (a 503) can go unseen (0 = always read the store)' })
+}
+
+const limitSettings = {
   BODY_LIMIT: Type.Integer({ minimum: 1024, default: 65536, description: 'HTTP body limit in bytes (413 above)' }),
-  MESSAGE_MAX_LENGTH: Type.Integer({ minimum: 1, default: 4000 }),
-  WS_MAX_PAYLOAD: Type.Integer({ minimum: 256, default: 16384, description: 'largest accepted client frame in bytes' }),
+  MESSAGE_MAX_LENGTH: Type.Integer({ minimum: 1, default: 4000, description: 'longest message content in characters (code points)' }),
+  WS_MAX_PAYLOAD: Type.Integer({ minimum: 256, default: 16384, description: 'largest accepted client frame in bytes (frame_too_large error frame above; above 4 times this the socket is closed)' }),
   WS_MAX_BACKPRESSURE: Type.Integer({ minimum: 1024, default: 1048576, description: 'bytes buffered for one slow client before it is closed with 4008' }),
   // uWS accepts 0 (never) or at least 8 seconds; anything else would abort the process.
-  WS_IDLE_TIMEOUT: Type.Union([Type.Literal(0), Type.Integer({ minimum: 8 })], { default: 120, description: 'seconds without a frame before a socket is closed: 0 (never) or at least 8' }),
-  SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10000 }),
-  PLUGIN_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 60000, description: 'how long start-up waits for each step (a plugin, or a dependency in onReady: Kafka topics and groups, Redis, MongoDB) before it fails naming the step; slow steps are logged every 5 s meanwhile; 0 = no limit' }),
-  SHED_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, default: 1000, description: 'load shedding: while the mean event loop delay is above this, HTTP requests get 503 with Retry-After (and /ready fails); 0 = off' }),
-  SHED_EVENT_LOOP_UTILIZATION: Type.Number({ minimum: 0, maximum: 1, default: 0.98, description: 'load shedding: while the event loop is busier than this fraction of the time, HTTP requests get 503 with Retry-After; 0 = off' }),
-  SHED_RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, default: 2, description: 'the Retry-After of a shed request' }),
-
-  // Security (README "Security"): auth, moderation, limits, rate limits.
-  JWT_SECRET: Type.String({ default: '', description: 'HS256 secret, at least 32 characters; turns auth on' }),
-  JWT_PUBLIC_KEY: Type.String({ default: '', description: 'RSA or EC public key (PEM; literal \\n accepted) for RS256/ES256 tokens; turns auth on' }),
-  JWT_ISSUER: Type.String({ default: '', description: 'when set, tokens must carry this iss' }),
-  JWT_AUDIENCE: Type.String({ default: '', description: 'when set, tokens must carry this aud' }),
-  MODERATION_BLOCKLIST: Type.String({ default: '', description: 'comma-separated words and /regex/flags patterns; a message matching one is refused with 422' }),
-  WS_MAX_SUBSCRIPTIONS: Type.Integer({ minimum: 1, default: 100, description: 'subscriptions per WebSocket connection' }),
-  WS_MAX_CONNECTIONS: Type.Integer({ minimum: 0, default: 0, description: 'WebSocket connections on this instance, both ports (HTTP 503 on upgrade above); 0 = automatic: the open-file soft limit minus a reserve of a tenth (at least 256)' }),
+  WS_IDLE_TIMEOUT: Type.Union([Type.Literal(0), Type.Integer({ minimum: 8 })], { default: 120, description: 'seconds without a frame before a socket is closed: 0 (never) or at least 8. Clients ping; the server pings too, and a client answering no ping is closed (4408 on the API port, 1006 on the uWS port)' }),
+  WS_MAX_SUBSCRIPTIONS: Type.Integer({ minimum: 1, default: 100, description: 'subscriptions per WebSocket connection, the personal channel and status: watches included (too_many_subscriptions above)' }),
+  WS_MAX_CONNECTIONS: Type.Integer({ minimum: 0, default: 0, description: 'WebSocket connections on this instance, both ports (HTTP 503 on upgrade above); 0 = automatic: the open-file soft limit read at start minus a reserve of a tenth (at least 256), logged at start' }),
+  WS_MAX_CONNECTIONS_PER_USER: Type.Integer({ minimum: 0, default: 20, description: 'WebSocket connections per user on one instance (429 on upgrade above); 0 = unlimited' }),
   WS_FRAME_RATE: Type.Integer({ minimum: 0, default: 20, description: 'client frames per second per WebSocket connection once its burst is spent (rate_limited error frame above, close 4029 past another burst); 0 = no limit' }),
   WS_FRAME_BURST: Type.Integer({ minimum: 1, default: 200, description: 'client frames a WebSocket connection may send at once (a reconnect resubscribing to every channel)' }),
-  WS_MAX_CONNECTIONS_PER_USER: Type.Integer({ minimum: 0, default: 20, description: 'WebSocket connections per user on one instance (429 on upgrade above); 0 = unlimited' }),
-  RATE_LIMIT_MAX: Type.Integer({ minimum: 0, default: 120, description: 'writes per user (per IP when anonymous) per RATE_LIMIT_WINDOW; 0 = no limit' }),
-  RATE_LIMIT_WINDOW: Type.String({ default: '1 minute', pattern: '^[0-9]+ ?(ms|s|sec|secs|second|seconds|m|min|mins|minute|minutes|h|hour|hours)?$', description: 'e.g. 60000 (ms), 30s, 1 minute' }),
-  CHANNEL_CACHE_MS: Type.Integer({ minimum: 0, default: 300000, description: 'backstop lifetime of an instance\'s copy of a channel: changes reach every instance through the channels topic at once; this bounds how long a change whose announcement failed (a 503) can go unseen' }),
+  RATE_LIMIT_MAX: Type.Integer({ minimum: 0, default: 120, description: 'writes per user (per IP when anonymous) per RATE_LIMIT_WINDOW; 0 = no limit (benchmarks)' }),
+  RATE_LIMIT_WINDOW: Type.String({ default: '1 minute', pattern: '^[0-9]+ ?(ms|s|sec|secs|second|seconds|m|min|mins|minute|minutes|h|hour|hours)?$', examples: ['60000', '30s', '1h'], description: 'the rate limit window: milliseconds as a number, or a duration' })
+}
 
-  // Reconnect recovery and presence (README "Reconnect recovery", docs/recovery.md).
-  RECOVERY_BUFFER: Type.Integer({ minimum: 1, maximum: 100000, default: 100, description: 'message events each instance keeps per channel for reconnect recovery' }),
-  RECOVERY_CHANNELS: Type.Integer({ minimum: 1, default: 1000, description: 'channels each instance keeps a recovery buffer for (least recently active dropped first)' }),
-  RECOVERY_BUFFER_BYTES: Type.Integer({ minimum: 0, default: 52428800, description: 'bytes of event frames each instance keeps for reconnect recovery, all channels together (least recently active dropped first); default 50 MiB' }),
-  RECOVERY_LOG: Type.Integer({ minimum: 1, maximum: 100000, default: 200, description: 'message events kept per channel in the shared recovery log (Redis)' }),
-  RECOVERY_TTL_SECONDS: Type.Integer({ minimum: 1, default: 3600, description: 'lifetime of a quiet channel\'s shared recovery log' }),
-  PRESENCE_TTL_SECONDS: Type.Integer({ minimum: 3, default: 300, description: 'a user stays present this long after the last refresh (refreshed every third of it while connected)' }),
-
-  // Connection lifecycle, user status, server and admin APIs (docs/connections.md, docs/server-api.md).
-  CONNECTION_LEASE_SECONDS: Type.Integer({ minimum: 1, default: 15, description: 'each instance renews a lease on its WebSocket connections every third of this; once it lapses (the instance died) another instance emits `disconnected` (instance_lost) for them and their users go offline' }),
+const securitySettings = {
+  JWT_SECRET: Type.String({ default: '', description: 'HS256 secret, at least 32 characters; turns auth on (set this or JWT_PUBLIC_KEY, not both)' }),
+  JWT_PUBLIC_KEY: Type.String({ default: '', description: 'RSA or EC public key (PEM; one line with literal \\n escapes works) for RS256/ES256 tokens; turns auth on' }),
+  JWT_ISSUER: Type.String({ default: '', description: 'when set, tokens must carry this iss' }),
+  JWT_AUDIENCE: Type.String({ default: '', description: 'when set, tokens must carry this aud' }),
+  MODERATION_BLOCKLIST: Type.String({ default: '', examples: ['spam,buy now,/fr[e3]{2} m[o0]ney/i'], description: 'comma-separated words (whole words, any case) and /regex/flags entries (a / inside escaped as \\/); a message matching one is refused with 422' }),
   SERVER_API_KEYS: Type.String({ default: '', description: 'comma-separated API keys (at least 24 characters each) for /api/server/* (publish, broadcast), sent as X-API-Key; empty = server API refused (401)' }),
   ADMIN_API_KEYS: Type.String({ default: '', description: 'comma-separated API keys (at least 24 characters each) for /api/admin/* (disconnect a user, list connections, the /admin dashboard\'s stats), sent as X-API-Key; empty = admin API refused (401) and no /admin page (404)' })
+}
+
+const recoverySettings = {
+  RECOVERY_BUFFER: Type.Integer({ minimum: 1, maximum: 100000, default: 100, description: 'message events each instance keeps per channel for reconnect recovery' }),
+  RECOVERY_CHANNELS: Type.Integer({ minimum: 1, default: 1000, description: 'channels each instance keeps a recovery buffer for (least recently active dropped first)' }),
+  RECOVERY_BUFFER_BYTES: Type.Integer({ minimum: 0, default: 52428800, description: 'bytes of event frames each instance keeps for reconnect recovery, all channels together (least recently active dropped first; metric switchboard_recovery_buffer_bytes); default 50 MiB' }),
+  RECOVERY_LOG: Type.Integer({ minimum: 1, maximum: 100000, default: 200, description: 'message events kept per channel in the shared recovery log (Redis)' }),
+  RECOVERY_TTL_SECONDS: Type.Integer({ minimum: 1, default: 3600, description: 'lifetime of a quiet channel\'s shared recovery log' }),
+  PRESENCE_TTL_SECONDS: Type.Integer({ minimum: 3, default: 300, description: 'a user stays present this long after the last refresh (refreshed every third of it while connected), so the users of a crashed instance leave within it' }),
+  CONNECTION_LEASE_SECONDS: Type.Integer({ minimum: 1, default: 15, description: 'each instance renews a lease on its WebSocket connections every third of this; once it lapses (the instance died) another instance emits `disconnected` (instance_lost) for them and their users go offline' })
+}
+
+/** The settings by subject, in the order docs/configuration.md and .env.example list them. */
+export const configSections = {
+  'Process, logs and load shedding': processSettings,
+  'Kafka (the event log)': kafkaSettings,
+  'Redis, MongoDB and caches': storageSettings,
+  'Limits and rate limits': limitSettings,
+  'Security: auth, moderation, API keys': securitySettings,
+  'Reconnect recovery, presence and connections': recoverySettings
+}
+
+export const ConfigSchema = Type.Object({
+  ...processSettings,
+  ...kafkaSettings,
+  ...storageSettings,
+  ...limitSettings,
+  ...securitySettings,
+  ...recoverySettings
 })
 
 export type Config = Static<typeof ConfigSchema>

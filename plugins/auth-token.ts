@@ -1,8 +1,8 @@
 // The one JWT verifier, shared by HTTP (Authorization: Bearer) and the WebSocket upgrade (?token=).
 // fast-jwt does the cryptography and the claim checks; this file only picks the key and algorithms.
-import { createPublicKey, type KeyObject } from 'node:crypto'
 import { createVerifier, type Algorithm } from 'fast-jwt'
 import { USER_ID } from '../schemas/message.ts'
+import { publicKeyAlgorithms } from '../schemas/public-key.ts'
 
 export interface User {
   id: string
@@ -25,23 +25,6 @@ export { USER_ID }
 export class TokenRejected extends Error {
   override readonly name = 'TokenRejected'
   readonly statusCode = 401
-}
-
-/** Env files often carry a PEM on one line with literal `\n`: accept both forms. */
-export function readPem (value: string): string {
-  return value.includes('\\n') ? value.replace(/\\n/g, '\n') : value
-}
-
-/** The algorithms a public key can verify; throws (naming why) when the PEM does not parse. */
-export function publicKeyAlgorithms (pem: string): { key: KeyObject, algorithms: Algorithm[] } {
-  const key = createPublicKey(readPem(pem))
-  if (key.asymmetricKeyType === 'rsa') return { key, algorithms: ['RS256', 'RS384', 'RS512'] }
-  if (key.asymmetricKeyType === 'ec') {
-    const curve = key.asymmetricKeyDetails?.namedCurve
-    const byCurve: Record<string, Algorithm> = { prime256v1: 'ES256', secp384r1: 'ES384', secp521r1: 'ES512' }
-    if (curve && byCurve[curve]) return { key, algorithms: [byCurve[curve]] }
-  }
-  throw new Error(`unsupported key type ${key.asymmetricKeyType}${key.asymmetricKeyDetails?.namedCurve ? ` (${key.asymmetricKeyDetails.namedCurve})` : ''}: use an RSA or P-256/P-384/P-521 EC public key`)
 }
 
 export type TokenVerifier = (token: string) => User

@@ -21,7 +21,7 @@ const channels: FastifyPluginAsyncTypebox = async (app) => {
    * deleted), then the log's traces of it — the shared recovery log (recent events of the channel,
    * deletions included, from every instance), this instance's last fanned-out position, the cache
    * (messages cached before the store has them). Deletions older than the recovery log's window
-   * leave no trace the store shows (README "Known limits").
+   * leave no trace the store shows (docs/known-limits.md).
    */
   const used = async (id: string): Promise<boolean> => {
     if ((await app.store.page(id, { limit: 1 })).length > 0) return true

@@ -9,7 +9,7 @@ t.test('defaults: embedded mode on 5001 / 5002', async (t) => {
   // message by about a tenth against 2 ms (BENCHMARKS.md). An idle instance never waits.
   t.equal(config.KAFKA_LINGER_MS, 5, 'a busy producer lingers 5 ms for company')
   // the shared handlers of a busy log take 50 ms batches: about a tenth less server CPU per message
-  // at 1,000/s (BENCHMARKS.md, Session 5); the delivery path never lingers
+  // at 1,000/s (docs/benchmarks/history.md, Session 5); the delivery path never lingers
   t.equal(config.KAFKA_CONSUME_LINGER_MS, 50, 'busy shared consumers linger 50 ms')
 })
 

@@ -13,7 +13,7 @@ const servicesHome = process.env.SWITCHBOARD_SERVICES_HOME || join(homedir(), '.
 const schemathesis = process.env.SCHEMATHESIS || join(servicesHome, 'venv', 'bin', 'schemathesis')
 
 // Left out, with the reason: both assume read-your-writes, which the log-first design does not give
-// (README "Editable once stored"): a message is stored milliseconds after its 201, so an edit right
+// (docs/chat-features.md, "Editable once stored"): a message is stored milliseconds after its 201, so an edit right
 // after it can be a 404 and a read right after a delete can still find it; and a post that repeats a
 // nonce is answered with the first message (idempotent), even if that one was deleted since.
 const EXCLUDED = ['ensure_resource_availability', 'use_after_free']

@@ -2,7 +2,7 @@
 import t from 'tap'
 import { build } from '../helper.ts'
 import { loadConfig } from '../../config.ts'
-import { parseBlocklist } from '../../plugins/moderation/blocklist.ts'
+import { parseBlocklist } from '../../schemas/blocklist.ts'
 
 t.test('the blocklist parses words and /regex/flags entries, commas inside patterns included', async (t) => {
   const rules = parseBlocklist(' spam , /fr[e3]{1,2} m0ney/i,  eggs and ham,/a\\/b/ ')
