@@ -2,16 +2,14 @@
 // to sockets by the handler the registry derives from it (plugins/topic-relay.ts), per event type
 // or by one route, given as an app option or by a plugin through `app.topicHandlers.addTopic`.
 import t from 'tap'
-import Fastify from 'fastify'
 import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import App from '../../app.ts'
-import { loadConfig } from '../../config.ts'
 import { Envelope } from '../../schemas/events.ts'
 import { defineTopic, topics } from '../../schemas/topics.ts'
 import { personalChannel } from '../../schemas/channel-kinds.ts'
 import { relayOf } from '../../plugins/topic-relay.ts'
-import { build, connectAs, handled, track } from '../helper.ts'
+import { build, connectAs, handled } from '../helper.ts'
 
 // A test-only topic: a poke is shown in the channel, a nudge goes to its user alone, and a tally
 // is internal (not a client event: never sent to sockets).
@@ -72,14 +70,7 @@ t.test('a catalogue entry with fanout delivers to sockets without a handler file
 })
 
 t.test('a plugin declares the same topic through app.topicHandlers.addTopic', async (t) => {
-  const app = Fastify({ logger: false })
-  const config = loadConfig({}, { PORT: 0, WS_PORT: 0, LOG_LEVEL: 'silent' })
-  await app.register(App, { config })
-  await app.register(fp(async (app) => { app.topicHandlers.addTopic(pokes) }, { dependencies: ['topic-handlers'] }))
-  await app.after()
-  track(app)
-  await app.ready()
-  t.teardown(() => app.close())
+  const app = await build(t, {}, {}, fp(async (app: FastifyInstance) => { app.topicHandlers.addTopic(pokes) }, { dependencies: ['topic-handlers'] }))
   const { client } = await connectAs(app, t, 'cy')
   await client.subscribe('den')
   await app.events.produce('test-pokes', 'den', { v: 1, type: 'poke.sent', channelId: 'den', at, data: { from: 'cy' } })
