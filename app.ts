@@ -13,6 +13,7 @@ import store, { type MessageStore } from './plugins/store/index.ts'
 import events from './plugins/events.ts'
 import fanout from './plugins/fanout.ts'
 import topicHandlers, { type TopicHandler } from './plugins/topic-handlers.ts'
+import type { Topic } from './schemas/topics.ts'
 import redis from './plugins/redis.ts'
 import loadShedding from './plugins/load-shedding.ts'
 import mongo from './plugins/mongo.ts'
@@ -64,6 +65,8 @@ export interface AppOptions {
   connections?: ConnectionRegistry
   /** Extra topic handlers besides consumers/. */
   handlers?: TopicHandler[]
+  /** Extra catalogue entries besides schemas/topics.ts (declared; relayed to sockets when they have `fanout`). */
+  topics?: Topic[]
 }
 
 /** Options for the Fastify instance that hosts the app (server.ts and tests share them). */
@@ -124,7 +127,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
 
   await fastify.register(moderation)
   await fastify.register(nonces)
-  await fastify.register(topicHandlers, { handlers: opts.handlers })
+  await fastify.register(topicHandlers, { handlers: opts.handlers, topics: opts.topics })
   await fastify.register(metrics)
 
   // /health, /ready, /metrics and /docs in every role; the HTTP API where the `api` role runs.

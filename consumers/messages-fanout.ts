@@ -1,6 +1,9 @@
 // Every instance delivers each message event to its own subscribers (broadcast: one group per instance).
 // An edit or a deletion also revises the message's earlier frames in this instance's recovery
 // buffer, so a client that resubscribes later is replayed current state (docs/recovery.md).
+// Written by hand, not derived from the catalogue's `fanout` (plugins/topic-relay.ts): it does more
+// than relay. Its frames carry positions and are built by the builder replays share, a redelivery
+// the hub drops is no delivery for the latency metric, and edits revise the recovery buffer.
 import { topics } from '../schemas/topics.ts'
 import { defineTopicHandler } from '../plugins/topic-handlers.ts'
 import { messageFrame } from '../fanout/protocol.ts'

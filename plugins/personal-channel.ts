@@ -3,9 +3,7 @@
 // subscribe goes through the hub like a client's (authorizeSubscribe, recovery), so the client
 // sees a `subscribed` frame for it right after `ready`.
 import fp from 'fastify-plugin'
-import { PERSONAL_PREFIX } from './channels/index.ts'
-
-export const personalChannel = (userId: string) => `${PERSONAL_PREFIX}${userId}`
+import { personalChannel } from '../schemas/channel-kinds.ts'
 
 export default fp(async function personalChannels (app) {
   const { hub } = app.fanout

@@ -1,5 +1,6 @@
-// The topic-handler registry and its consume pipeline. Handlers come from consumers/ (one file each)
-// and from plugins (`app.topicHandlers.add`). Per delivery mode this instance runs ONE consumer over
+// The topic-handler registry and its consume pipeline. Handlers come from consumers/ (one file each),
+// from plugins (`app.topicHandlers.add`) and from the catalogue: a topic that declares `fanout` gets
+// its relay to sockets without a file (plugins/topic-relay.ts). Per delivery mode this instance runs ONE consumer over
 // all the topics it handles: each record is fetched, parsed and validated once, then handed to every
 // handler of its topic and mode, a batch at a time (a partition's records in order). Retries and dead letters stay
 // per handler and per record; a batch is committed once every handler is done with all of it.
@@ -13,6 +14,7 @@ import type { Static, TSchema } from '@sinclair/typebox'
 import type { BatchControl, BusRecord, Consumer, DeliveryMode } from './bus/index.ts'
 import type { Position } from '../schemas/message.ts'
 import { topics as catalogue, type Topic } from '../schemas/topics.ts'
+import { relayOf } from './topic-relay.ts'
 import { schemaError, type DeclaredTopic } from './events.ts'
 import { isTransient } from './errors.ts'
 import { waitingFor } from './start-up.ts'
@@ -92,6 +94,11 @@ export interface TopicHandlers {
   list: TopicHandler[]
   /** Adds a handler before the app is ready (a plugin's own handlers); throws once consumers run. */
   add (handler: TopicHandler): void
+  /**
+   * Declares a plugin's topic before the app is ready: the producer validates its events and, when
+   * it declares `fanout`, its relay delivers them to sockets. Throws once consumers run.
+   */
+  addTopic (topic: Topic): void
   /** Topics (and their dead-letter topics) this instance's handlers read. */
   topics (): string[]
   /** 'handled' (HandledRecord) after each record and handler; 'dead' when the log gave up on a consumer for good. */
@@ -111,6 +118,8 @@ export interface TopicHandlersOptions {
   dir?: string
   /** Extra handlers, e.g. from tests or plugins. */
   handlers?: TopicHandler[]
+  /** Extra catalogue entries, e.g. from tests or plugins: declared, and relayed when they have `fanout`. */
+  topics?: Topic[]
 }
 
 export async function loadHandlers (dir: string): Promise<TopicHandler[]> {
@@ -166,7 +175,15 @@ export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts)
     names.add(h.name)
     if (handlerRoles(h).some((r) => roles.has(r))) list.push(h)
   }
-  for (const h of [...await loadHandlers(dir), ...(opts.handlers ?? [])]) add(h)
+  const addTopic = (topic: Topic) => {
+    if (started) throw new Error(`topic ${topic.name} added after the consumers started: add it before the app is ready`)
+    app.events.declare(topic)
+    const relay = relayOf(topic)
+    if (relay) add(relay)
+  }
+  for (const h of await loadHandlers(dir)) add(h)
+  for (const topic of [...Object.values(catalogue), ...opts.topics ?? []]) addTopic(topic)
+  for (const h of opts.handlers ?? []) add(h)
 
   const topics = () => [...new Set(list.flatMap((h) => [h.topic.name, `${h.topic.name}.dlq`]))]
   const events = new EventEmitter<HandlerEvents>()
@@ -183,7 +200,7 @@ export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts)
     else counts.deadLetter++
     if (events.listenerCount('handled') > 0) events.emit('handled', { handler: h.name, topic: record.topic, partition: record.partition, offset: record.offset, epoch: record.epoch, outcome })
   }
-  app.decorate('topicHandlers', { list, add, topics, events, stats })
+  app.decorate('topicHandlers', { list, add, addTopic, topics, events, stats })
 
   const consumers: Consumer[] = []
   let closing = false

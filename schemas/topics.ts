@@ -1,10 +1,22 @@
 // The topic catalogue: every topic of the log declared once. The producer's validation, the topic
-// handlers' event types and schemas, the OpenAPI/protocol description and the fanout's list of event
-// types all derive from these declarations. A plugin declares a topic of its own the same way
-// (`defineTopic`) and hands it to its handlers.
-import type { TSchema } from '@sinclair/typebox'
+// handlers' event types and schemas, the OpenAPI/protocol description, the fanout's list of event
+// types, the relays that deliver a topic's events to sockets (`fanout`, plugins/topic-relay.ts) and
+// the client's event union (client/src/types.ts) all derive from these declarations. A plugin
+// declares a topic of its own the same way (`defineTopic`) and hands it to its handlers, or to
+// `app.topicHandlers.addTopic` for its relay.
+import type { Static, TSchema } from '@sinclair/typebox'
 import { ChannelAccessChanged, MessageEvent, NotificationEvent, ReactionEvent, UserActivityEvent } from './events.ts'
 import { ConnectionEvent, UserControlEvent, UserStatusEvent } from './connections.ts'
+import { personalChannel, statusChannel } from './channel-kinds.ts'
+
+/** The channel an event is delivered on (a method type: a topic of one schema still fits `Topic<TSchema>`). */
+export type Route<Ev> = { route (event: Ev): string }['route']
+
+/**
+ * How a topic's client events reach sockets: one route for all of them, or one per event type (a
+ * topic may send some events to the user's own channel and others to the channel).
+ */
+export type TopicFanout<Ev, T extends string> = Route<Ev> | { [K in T]: Route<Extract<Ev, { type: K }>> }
 
 export interface Topic<S extends TSchema = TSchema, E extends readonly string[] = readonly string[]> {
   /** Logical name (the configured prefix is prepended on Kafka); `<name>.dlq` holds its dead letters. */
@@ -17,6 +29,12 @@ export interface Topic<S extends TSchema = TSchema, E extends readonly string[] 
   positioned: boolean
   /** Event types clients receive over WebSocket (`event` frames); empty for internal topics. */
   clientEvents: E
+  /**
+   * Where its client events are delivered: every fanout instance then relays them to its subscribers
+   * of that channel (a broadcast handler derived from this entry, plugins/topic-relay.ts). Absent
+   * when a handler of its own delivers them (messages) or clients never see them.
+   */
+  fanout?: TopicFanout<Static<S>, E[number]>
   description: string
 }
 
@@ -32,6 +50,7 @@ export const topics = {
     schema: MessageEvent,
     positioned: true,
     clientEvents: ['message.created', 'message.updated', 'message.deleted'],
+    // no `fanout`: consumers/messages-fanout.ts delivers them with their positions and revises the recovery buffer
     description: 'every message change of a channel; stored, cached, fanned out, replayed on reconnect'
   }),
   reactions: defineTopic({
@@ -40,6 +59,7 @@ export const topics = {
     schema: ReactionEvent,
     positioned: false,
     clientEvents: ['reaction.added', 'reaction.removed'],
+    fanout: (event) => event.channelId,
     description: 'reactions onto stored messages; stored on the message, fanned out'
   }),
   userActivity: defineTopic({
@@ -48,6 +68,7 @@ export const topics = {
     schema: UserActivityEvent,
     positioned: false,
     clientEvents: ['typing', 'presence.join', 'presence.leave'],
+    fanout: (event) => event.channelId,
     description: 'ephemeral channel activity: fanned out, never stored'
   }),
   notifications: defineTopic({
@@ -56,6 +77,7 @@ export const topics = {
     schema: NotificationEvent,
     positioned: false,
     clientEvents: ['notification'],
+    fanout: (event) => personalChannel(event.userId),
     description: 'per-user notifications (mentions), delivered on the personal channel user:<id>'
   }),
   channels: defineTopic({
@@ -88,6 +110,9 @@ export const topics = {
     schema: UserStatusEvent,
     positioned: false,
     clientEvents: ['user.status'],
+    // clients keep the highest `version` per user: changes made on two instances can arrive out of
+    // order, and the current status sent on subscribe can cross a change in flight
+    fanout: (event) => statusChannel(event.userId),
     description: 'a user went online or offline (cluster-wide); delivered on status:<userId>'
   }),
   userControl: defineTopic({

@@ -1,7 +1,7 @@
 // Builds the app for a test and closes it in teardown (the fastify/demo pattern).
 import { once } from 'node:events'
 import type { Test } from 'tap'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import WebSocket from 'ws'
 import App, { serverOptions, type AppOptions } from '../app.ts'
 import { loadConfig, type Config } from '../config.ts'
@@ -9,11 +9,13 @@ import type { HandledRecord } from '../plugins/topic-handlers.ts'
 import type { PresenceUpdate } from '../plugins/presence/index.ts'
 import type { Position } from '../schemas/message.ts'
 
-export async function build (t: Test, config: Partial<Config> = {}, opts: Partial<AppOptions> = {}): Promise<FastifyInstance> {
+/** The app, ready; `plugin` is registered after switchboard's, as an embedding server registers its own. */
+export async function build (t: Test, config: Partial<Config> = {}, opts: Partial<AppOptions> = {}, plugin?: FastifyPluginAsync): Promise<FastifyInstance> {
   // load shedding off unless a test turns it on: a busy test machine must not shed test requests
   const resolved = loadConfig({}, { PORT: 0, WS_PORT: 0, LOG_LEVEL: 'silent', SHED_EVENT_LOOP_DELAY_MS: 0, SHED_EVENT_LOOP_UTILIZATION: 0, ...config })
   const app = Fastify({ ...serverOptions(resolved), logger: false })
   await app.register(App, { config: resolved, ...opts })
+  if (plugin) await app.register(plugin)
   track(app)
   await app.ready()
   t.teardown(() => app.close())

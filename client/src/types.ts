@@ -2,8 +2,7 @@
 // the server reaches the bundle). A change to a schema on the server breaks this package's type-check.
 import type { Static } from '@sinclair/typebox'
 import type { CloseCodes, ClientFrame, ErrorCodes, ServerFrame } from '../../fanout/protocol.ts'
-import type { MessageEvent, NotificationEvent, ReactionEvent, UserActivityEvent } from '../../schemas/events.ts'
-import type { UserStatusEvent } from '../../schemas/connections.ts'
+import type { topics } from '../../schemas/topics.ts'
 import type { Message, Position } from '../../schemas/message.ts'
 import type { Channel as ChannelInfo, CreateChannelBody } from '../../schemas/channel.ts'
 import type { HistoryPage as HistoryPageSchema, PostMessageBody } from '../../schemas/http.ts'
@@ -13,9 +12,12 @@ export type { ClientFrame, ServerFrame, Message, Position, ChannelInfo, CreateCh
 export type HistoryPage = Static<typeof HistoryPageSchema>
 export type ErrorCode = keyof typeof ErrorCodes | (string & {})
 
-/** Every event a client receives in an `event` frame, as the server's envelopes define it
- *  (`user.status` on the `status:<userId>` channels of watched contacts). */
-export type ServerEvent = MessageEvent | ReactionEvent | UserActivityEvent | NotificationEvent | UserStatusEvent
+type Catalogue = typeof topics
+/** Every event a client receives in an `event` frame: of each topic of the server's catalogue, the
+ *  events of the types it declares client-visible (`clientEvents`), as its schema defines them. */
+export type ServerEvent = {
+  [K in keyof Catalogue]: Extract<Static<Catalogue[K]['schema']>, { type: Catalogue[K]['clientEvents'][number] }>
+}[keyof Catalogue]
 export type EventType = ServerEvent['type']
 /** The `data` of an event frame: a new message carries its position (messageEventData on the server). */
 export type EventData<T extends EventType> = T extends 'message.created'

@@ -4,12 +4,10 @@ import fp from 'fastify-plugin'
 import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import type { Access, Channel, ChannelStore } from './channels.ts'
 import { createEmbeddedChannelStore } from './embedded.ts'
+import { PERSONAL_PREFIX, STATUS_PREFIX } from '../../schemas/channel-kinds.ts'
 
 export type * from './channels.ts'
-
-export const PERSONAL_PREFIX = 'user:'
-/** A user's status channel `status:<id>` (online / offline changes, docs/connections.md): anyone may watch it, only the server publishes. */
-export const STATUS_PREFIX = 'status:'
+export { PERSONAL_PREFIX, STATUS_PREFIX }
 
 export interface Channels {
   readonly store: ChannelStore

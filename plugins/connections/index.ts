@@ -17,8 +17,6 @@ import { createRedisRegistry } from './redis.ts'
 
 export type * from './registry.ts'
 
-export { STATUS_PREFIX }
-
 export interface Connections {
   readonly registry: ConnectionRegistry
   /** 'produced' after each lifecycle or status event this instance wrote (tests, metrics). */

@@ -1,7 +1,7 @@
 // Presence: a user subscribed to a channel over a live connection is present in it. The fanout's
 // `onSubscribed`, `onUnsubscribed` and `onDisconnect` hooks keep the store in step; a join or a
 // leave (first connection in, last one out, across instances) goes to `user-activity` as
-// `presence.join` / `presence.leave`, delivered by consumers/user-activity-fanout.ts.
+// `presence.join` / `presence.leave`, delivered by the topic's relay (its catalogue `fanout`).
 import { EventEmitter } from 'node:events'
 import fp from 'fastify-plugin'
 import type { Connection } from '../../fanout/types.ts'

@@ -3,11 +3,9 @@
 import t from 'tap'
 import { fileURLToPath } from 'node:url'
 import { loadHandlers } from '../../plugins/topic-handlers.ts'
-import { build, handled, track } from '../helper.ts'
-import Fastify from 'fastify'
+import { build, handled } from '../helper.ts'
 import fp from 'fastify-plugin'
-import App from '../../app.ts'
-import { loadConfig } from '../../config.ts'
+import type { FastifyInstance } from 'fastify'
 import auditLog, { audited } from '../fixtures/consumers/audit-log.ts'
 
 const dir = fileURLToPath(new URL('../fixtures/consumers', import.meta.url))
@@ -42,14 +40,7 @@ t.test('one file is enough: topics created at boot, events validated, handled, d
 })
 
 t.test('a plugin adds the same handler through app.topicHandlers.add, with no file in consumers/', async (t) => {
-  const app = Fastify({ logger: false })
-  const config = loadConfig({}, { PORT: 0, WS_PORT: 0, LOG_LEVEL: 'silent' })
-  await app.register(App, { config })
-  await app.register(fp(async (app) => { app.topicHandlers.add(auditLog) }, { dependencies: ['topic-handlers'] }))
-  await app.after()
-  track(app)
-  await app.ready()
-  t.teardown(() => app.close())
+  const app = await build(t, {}, {}, fp(async (app: FastifyInstance) => { app.topicHandlers.add(auditLog) }, { dependencies: ['topic-handlers'] }))
   t.ok(app.topicHandlers.topics().includes('audit'), 'its topic is created')
   const position = await app.events.produce('audit', 'grace', { v: 1, actor: 'grace', action: 'plugged in' })
   t.equal((await handled(app, 'audit-log', position)).outcome, 'ok')

@@ -1,0 +1,11 @@
+// The channels the server names for a user, apart from the channels clients create: the personal
+// channel `user:<id>` (only that user reads it) and the status channel `status:<id>` (anyone may
+// watch, only the server publishes). Declared here so the topic catalogue can route events to them.
+
+/** A user's own channel `user:<id>`: every connection of the user is subscribed to it (notifications). */
+export const PERSONAL_PREFIX = 'user:'
+/** A user's status channel `status:<id>` (online / offline changes, docs/connections.md). */
+export const STATUS_PREFIX = 'status:'
+
+export const personalChannel = (userId: string) => `${PERSONAL_PREFIX}${userId}`
+export const statusChannel = (userId: string) => `${STATUS_PREFIX}${userId}`
