@@ -21,9 +21,30 @@
 // that brought records, for LINGER_MIN_BYTES or its linger, whichever comes first (Kafka's
 // fetch.min.bytes and fetch.max.wait.ms): the broker gathers a larger batch, and an idle
 // consumer's first record still comes at once. The consume-side twin of the producer's linger.
+//
+// The patches reach into private modules, so they hold for one release only: package.json pins it,
+// and loading this file with any other kafkajs throws (assertKafkajsVersion).
 import { createRequire } from 'node:module'
 
 const require = createRequire(import.meta.url)
+
+/** The kafkajs release these patches were written against (package.json pins it exactly). */
+export const KAFKAJS_VERSION = '2.2.4'
+
+/**
+ * Refuses a kafkajs other than the one patched: the patches replace methods of its private modules
+ * (`kafkajs/src/...`), which another release may have moved, renamed or changed silently.
+ */
+export function assertKafkajsVersion (found: string): void {
+  if (found !== KAFKAJS_VERSION) {
+    throw new Error(`kafkajs ${found} is installed, but switchboard requires kafkajs ${KAFKAJS_VERSION} exactly: ` +
+      'plugins/bus/kafkajs-patches.ts patches private modules of that release (kafkajs/src/...), which another version may have changed. ' +
+      `Install kafkajs@${KAFKAJS_VERSION}, or check the patches against ${found} and update the pin.`)
+  }
+}
+
+// before any patch is applied: a mismatch stops start-up here, with the reason
+assertKafkajsVersion((require('kafkajs/package.json') as { version: string }).version)
 
 interface RequestQueue {
   pending: unknown[]
