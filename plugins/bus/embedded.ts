@@ -1,10 +1,14 @@
 // In-process event log with the Kafka semantics the rest relies on: keyed partitions, per-partition
 // order, offsets as positions, consumer groups (`shared`) and per-instance readers (`broadcast`).
+// The broadcast lane as on Kafka: a broadcast reader that is idle on the partition dispatches a
+// produced record in the produce call itself, so the poster's own broadcast handlers have run by
+// the time its produce resolves.
 import { randomUUID } from 'node:crypto'
+import type { BroadcastTaken } from './broadcast-lane.ts'
 import { batchHandler, topicsOf, type BatchControl, type BusOptions, type BusRecord, type Consumer, type ConsumerLag, type ConsumerSpec, type EventBus, type ProduceResult } from './bus.ts'
 
-interface Partition { records: BusRecord[], base: number, waiters: Set<() => void> }
-interface Topic { epoch: string, partitions: Partition[] }
+interface Partition { records: BusRecord[], base: number }
+interface Topic { epoch: string, partitions: Partition[], readers: Set<{ appended (partition: number): void }> }
 
 /** Records kept per partition; older ones are dropped once every group has read them. */
 const RETENTION = 50_000
@@ -22,12 +26,13 @@ export function createEmbeddedBus (options: BusOptions): EventBus {
   const topics = new Map<string, Topic>()
   const committed = new Map<string, number[]>() // group → next offset per partition
   const running = new Set<Reader>()
+  const broadcastTaken: BroadcastTaken = { fetch: 0, producer: 0 }
   let closed = false
 
   function topic (name: string): Topic {
     let t = topics.get(name)
     if (!t) {
-      t = { epoch: randomUUID(), partitions: Array.from({ length: options.partitions }, () => ({ records: [], base: 0, waiters: new Set() })) }
+      t = { epoch: randomUUID(), partitions: Array.from({ length: options.partitions }, () => ({ records: [], base: 0 })), readers: new Set() }
       topics.set(name, t)
     }
     return t
@@ -45,7 +50,11 @@ export function createEmbeddedBus (options: BusOptions): EventBus {
 
   class Reader implements Consumer {
     private stopped = false
-    private readonly loops: Promise<void>[]
+    /** per partition: whether a run dispatches its records now (one at a time, in offset order) */
+    private readonly busy: boolean[]
+    /** per partition: a handler rejected (only while stopping): the partition reads no more */
+    private readonly halted: boolean[]
+    private readonly runs = new Set<Promise<void>>()
     private readonly handleBatch: ReturnType<typeof batchHandler>
     // One reader owns its partitions until it stops: no rebalances in process.
     private readonly control: BatchControl
@@ -53,31 +62,56 @@ export function createEmbeddedBus (options: BusOptions): EventBus {
       this.handleBatch = batchHandler(spec)
       const reader = this
       this.control = { get revoked () { return reader.stopped }, heartbeat: async () => {} }
-      this.loops = t.partitions.map((_p, i) => this.loop(i))
+      this.busy = t.partitions.map(() => false)
+      this.halted = t.partitions.map(() => false)
+      t.readers.add(this)
+      t.partitions.forEach((_p, i) => this.drain(i, 'fetch'))
     }
 
-    private async loop (p: number) {
+    /**
+     * A record was appended to partition `p`. A broadcast reader idle on it dispatches it now, in
+     * the produce call (the lane); a shared reader reads it on the next turn, with whatever else
+     * is appended meanwhile (a batch, as a Kafka fetch would return it).
+     */
+    appended (p: number) {
+      if (this.spec.mode === 'broadcast') this.drain(p, 'producer')
+      else queueMicrotask(() => this.drain(p, 'fetch'))
+    }
+
+    /** Starts dispatching what partition `p` holds past this reader's place, unless that runs already. */
+    private drain (p: number, via: keyof BroadcastTaken) {
       const part = this.t.partitions[p]
-      while (!this.stopped) {
-        const index = this.next[p] - part.base
-        if (index >= part.records.length) {
-          await new Promise<void>((resolve) => { part.waiters.add(resolve) })
-          continue
+      if (this.stopped || this.halted[p] || this.busy[p] || this.next[p] - part.base >= part.records.length) return
+      this.busy[p] = true
+      const run = this.run(p, via)
+      this.runs.add(run)
+      void run.then(() => this.runs.delete(run))
+    }
+
+    private async run (p: number, via: keyof BroadcastTaken) {
+      const part = this.t.partitions[p]
+      try {
+        // the first batch came as `via` says; what was appended while it ran is read after it
+        for (let from = via; !this.stopped; from = 'fetch') {
+          const index = this.next[p] - part.base
+          if (index >= part.records.length) return
+          // Everything that arrived since the last batch, as a Kafka fetch would return it.
+          const start = Math.max(index, 0)
+          const records = part.records.slice(start, start + MAX_BATCH)
+          if (this.spec.mode === 'broadcast') broadcastTaken[from] += records.length
+          try {
+            await this.handleBatch(records, this.control)
+          } catch {
+            this.halted[p] = true
+            return // only while stopping: the records stay unread, as uncommitted Kafka offsets would
+          }
+          this.next[p] = Number(records[records.length - 1].offset) + 1
+          trim(this.spec.topic, p, part)
         }
-        // Everything that arrived since the last batch, as a Kafka fetch would return it.
-        const start = Math.max(index, 0)
-        const records = part.records.slice(start, start + MAX_BATCH)
-        try {
-          await this.handleBatch(records, this.control)
-        } catch {
-          return // only while stopping: the records stay unread, as uncommitted Kafka offsets would
-        }
-        this.next[p] = Number(records[records.length - 1].offset) + 1
-        trim(this.spec.topic, p, part)
+      } finally {
+        this.busy[p] = false // at once when the run ends: a record appended after it starts a new one
       }
     }
-
-    wake () { for (const part of this.t.partitions) for (const w of part.waiters) w() }
 
     /** Same group names as the Kafka bus: shared → prefix + name, broadcast → … + instance id. */
     lag (): ConsumerLag[] {
@@ -88,13 +122,14 @@ export function createEmbeddedBus (options: BusOptions): EventBus {
     async stop () {
       this.stopped = true
       running.delete(this)
-      this.wake()
-      await Promise.all(this.loops)
+      this.t.readers.delete(this)
+      await Promise.all(this.runs)
     }
   }
 
   return {
     kind: 'embedded',
+    broadcastTaken,
     async ensureTopics (names) { for (const name of names) topic(name) },
     async produce (name, key, value): Promise<ProduceResult> {
       if (closed) throw new Error('event bus is closed')
@@ -103,9 +138,7 @@ export function createEmbeddedBus (options: BusOptions): EventBus {
       const part = t.partitions[p]
       const offset = String(part.base + part.records.length)
       part.records.push({ topic: name, partition: p, offset, epoch: `${t.epoch}:${p}`, key, value: Buffer.isBuffer(value) ? value : Buffer.from(value), timestamp: Date.now() })
-      const waiters = [...part.waiters]
-      part.waiters.clear()
-      for (const w of waiters) w()
+      for (const reader of t.readers) reader.appended(p)
       return { topic: name, partition: p, offset, epoch: `${t.epoch}:${p}` }
     },
     async consume (spec) {

@@ -18,7 +18,7 @@ export default fp<BusPluginOptions>(async function bus (app, opts) {
   if (opts.bus) {
     bus = opts.bus
   } else if (config.KAFKA_BROKERS) {
-    const { createKafkaBus } = await import('./kafka.js') // .js: tsc rewrites .ts in static imports only; tsx and tsc both resolve .js to the .ts source
+    const { createKafkaBus } = await import('./kafka/index.js') // .js: tsc rewrites .ts in static imports only; tsx and tsc both resolve .js to the .ts source
     bus = createKafkaBus({ ...options, brokers: config.KAFKA_BROKERS.split(',').map((b) => b.trim()).filter(Boolean), clientId: config.KAFKA_CLIENT_ID, lingerMs: config.KAFKA_LINGER_MS, consumeLingerMs: config.KAFKA_CONSUME_LINGER_MS, logger: app.log.child({ component: 'kafka' }) })
   } else {
     bus = createEmbeddedBus(options)

@@ -29,9 +29,30 @@
 // open. Here a restarted consumer rejoins as the member it was, and the rebalance completes at
 // once; a member id the coordinator no longer knows is answered UNKNOWN_MEMBER_ID, and kafkajs then
 // joins as a new member, as it would have.
+//
+// The patches reach into private modules, so they hold for one release only: package.json pins it,
+// and loading this file with any other kafkajs throws (assertKafkajsVersion).
 import { createRequire } from 'node:module'
 
 const require = createRequire(import.meta.url)
+
+/** The kafkajs release these patches were written against (package.json pins it exactly). */
+export const KAFKAJS_VERSION = '2.2.4'
+
+/**
+ * Refuses a kafkajs other than the one patched: the patches replace methods of its private modules
+ * (`kafkajs/src/...`), which another release may have moved, renamed or changed silently.
+ */
+export function assertKafkajsVersion (found: string): void {
+  if (found !== KAFKAJS_VERSION) {
+    throw new Error(`kafkajs ${found} is installed, but switchboard requires kafkajs ${KAFKAJS_VERSION} exactly: ` +
+      'plugins/bus/kafkajs-patches.ts patches private modules of that release (kafkajs/src/...), which another version may have changed. ' +
+      `Install kafkajs@${KAFKAJS_VERSION}, or check the patches against ${found} and update the pin.`)
+  }
+}
+
+// before any patch is applied: a mismatch stops start-up here, with the reason
+assertKafkajsVersion((require('kafkajs/package.json') as { version: string }).version)
 
 interface RequestQueue {
   pending: unknown[]

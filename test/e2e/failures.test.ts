@@ -3,7 +3,7 @@
 // files, and the app sees exactly what an outage looks like (connections reset, then refused).
 import t, { type Test } from 'tap'
 import type { Message } from '../../schemas/message.ts'
-import { createKafkaBus } from '../../plugins/bus/kafka.ts'
+import { createKafkaBus } from '../../plugins/bus/kafka/index.ts'
 import { Client } from '../helper.ts'
 import { KafkaProxy, TcpProxy } from '../proxy.ts'
 import { address, buildReal, cleanupReal, handledLog, realNames, requireServices, services, testLogger, unique } from '../services.ts'

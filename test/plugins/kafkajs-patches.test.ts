@@ -3,7 +3,24 @@
 // timed-out requests every tenth of the timeout instead of every 100 ms. A consumer group given a
 // consume linger asks the broker, after a fetch that brought records, to gather a larger batch.
 import t from 'tap'
-import { ConsumerGroup, LINGER_MIN_BYTES, RequestQueue, lingerConsumerGroup, lingeringFetch, requestTimeoutCheckInterval } from '../../plugins/bus/kafkajs-patches.ts'
+import { createRequire } from 'node:module'
+import { ConsumerGroup, KAFKAJS_VERSION, LINGER_MIN_BYTES, RequestQueue, assertKafkajsVersion, lingerConsumerGroup, lingeringFetch, requestTimeoutCheckInterval } from '../../plugins/bus/kafkajs-patches.ts'
+
+const require = createRequire(import.meta.url)
+
+t.test('the patches are for the kafkajs installed: 2.2.4, pinned exactly', async (t) => {
+  const installed = (require('kafkajs/package.json') as { version: string }).version
+  t.equal(KAFKAJS_VERSION, '2.2.4', 'the release the patches were written against')
+  t.equal(installed, KAFKAJS_VERSION, 'the installed kafkajs is that release')
+  const pinned = (require('../../package.json') as { dependencies: Record<string, string> }).dependencies.kafkajs
+  t.equal(pinned, KAFKAJS_VERSION, 'package.json pins it exactly (no range)')
+  t.doesNotThrow(() => assertKafkajsVersion(installed))
+})
+
+t.test('another kafkajs is refused, with the versions and the reason', async (t) => {
+  t.throws(() => assertKafkajsVersion('2.2.5'), /kafkajs 2\.2\.5 is installed, but switchboard requires kafkajs 2\.2\.4 exactly: .*private modules/)
+  t.throws(() => assertKafkajsVersion('3.0.0'), /kafkajs 3\.0\.0 is installed/)
+})
 
 /** A queue in the state kafkajs leaves it in, with setTimeout observed. */
 function queue (pending: unknown[], throttledUntil: number) {

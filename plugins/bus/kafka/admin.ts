@@ -1,0 +1,127 @@
+// What the bus asks the cluster as such, over one admin connection (reconnected after failures):
+// its identity (the epochs of partitions), its topics (created when missing) and where their
+// partitions are (for the producer to place records). Producer and consumers forget the identity
+// when they may face another cluster at the same address.
+import type { FastifyBaseLogger } from 'fastify'
+import type { Admin, Kafka, PartitionMetadata } from 'kafkajs'
+import type { TopicNames } from './client.ts'
+import { settled } from './deadlines.ts'
+
+export interface AdminOptions {
+  logger: FastifyBaseLogger
+  names: TopicNames
+  /** Partitions of a topic the bus creates. */
+  partitions: number
+  /** True once the bus closed: retries end. */
+  closed (): boolean
+}
+
+/** How long where partitions are is trusted before it is read again. */
+const META_MAX_AGE_MS = 60_000
+
+/**
+ * The epoch names a partition's history: the cluster's id (new when a cluster is re-created or
+ * wiped), the topic and the partition. kafkajs speaks no Metadata version that returns topic ids.
+ */
+export const epochOf = (cluster: string, topic: string, partition: number) => `${cluster}/${topic}/${partition}`
+
+export type ClusterAdmin = ReturnType<typeof createAdmin>
+
+export function createAdmin (kafka: Kafka, { logger, names, partitions, closed }: AdminOptions) {
+  // One admin client for metadata, topic creation, offsets and readiness; reconnected after failures.
+  let admin: Promise<Admin> | undefined
+  function get (): Promise<Admin> {
+    if (!admin) {
+      const a = kafka.admin({ retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 } })
+      admin = a.connect().then(() => a)
+      admin.catch(() => { admin = undefined; a.disconnect().catch(() => {}) })
+    }
+    return admin
+  }
+  function reset (which: Promise<Admin> | undefined) {
+    if (!which || admin !== which) return
+    admin = undefined
+    which.then((a) => a.disconnect()).catch(() => {})
+  }
+
+  let clusterId: Promise<string> | undefined
+  function getClusterId (): Promise<string> {
+    if (!clusterId) {
+      clusterId = get().then((a) => a.describeCluster()).then((c) => c.clusterId)
+      clusterId.catch(() => { clusterId = undefined })
+    }
+    return clusterId
+  }
+
+  async function createMissing (topics: string[]) {
+    const a = await get()
+    const existing = new Set(await a.listTopics())
+    const missing = [...new Set(topics.map(names.physical))].filter((t) => !existing.has(t))
+    if (missing.length === 0) return
+    // Three copies where the cluster has three brokers, fewer on a smaller (development) cluster.
+    const { brokers } = await a.describeCluster()
+    const replicationFactor = Math.min(3, brokers.length)
+    try {
+      await a.createTopics({ topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor, configEntries: topicConfig(replicationFactor) })), waitForLeaders: false, timeout: 10_000 })
+    } catch (err) {
+      // another instance created some of them at the same time
+      const errors = (err as { errors?: Array<{ type?: string }> }).errors
+      if (!errors?.every((e) => e.type === 'TOPIC_ALREADY_EXISTS')) throw err
+    }
+    // The broker answers before every broker's metadata knows the new topics (KRaft propagates it
+    // asynchronously; kafkajs's waitForLeaders gives up on UNKNOWN_TOPIC_OR_PARTITION): wait here
+    // until each partition has a leader, so the first produce or consume finds them.
+    await settled(async () => {
+      const { topics } = await a.fetchTopicMetadata({ topics: missing })
+      const leaderless = topics.filter((t) => t.partitions.length === 0 || t.partitions.some((p) => p.leader < 0))
+      if (leaderless.length) throw Object.assign(new Error(`no leader yet for ${leaderless.map((t) => t.name).join(', ')}`), { retriable: true })
+    }, closed)
+    logger.info({ topics: missing, partitions, replicationFactor }, 'created Kafka topics')
+  }
+
+  let metadata: { at: number, topics: Map<string, PartitionMetadata[]> } = { at: 0, topics: new Map() }
+  /** The partitions of these (physical) topics, each list by partition id. */
+  async function partitionsOf (topics: string[]): Promise<Map<string, PartitionMetadata[]>> {
+    if (Date.now() - metadata.at > META_MAX_AGE_MS) metadata = { at: Date.now(), topics: new Map() }
+    const missing = topics.filter((t) => !metadata.topics.has(t))
+    if (missing.length) {
+      const { topics: fetched } = await (await get()).fetchTopicMetadata({ topics: missing })
+      for (const { name, partitions } of fetched) {
+        if (partitions.length === 0) throw new Error(`no partitions known for ${name}`)
+        metadata.topics.set(name, [...partitions].sort((a, b) => a.partitionId - b.partitionId))
+      }
+    }
+    return metadata.topics
+  }
+
+  return {
+    /** The connected admin client (connecting it first when needed). */
+    get,
+    /** Drops `which` when it is still the current client: the next call connects a fresh one. */
+    reset,
+    /** The cluster's id, read once and kept until forgotten. */
+    clusterId: getClusterId,
+    /** The cluster at this address may be another one now (a reconnect, a consumer's join): read its id again. */
+    forgetCluster () { clusterId = undefined },
+    /** Creates the (logical) topics that do not exist yet, and waits until each partition has a leader. */
+    createMissing,
+    partitionsOf,
+    /** A send failed: where partitions are may have changed. */
+    forgetPartitions () { metadata = { at: 0, topics: new Map() } },
+    /** Disconnects (the bus is closing). */
+    close (): Promise<void> {
+      const a = admin
+      admin = undefined
+      return a?.then((x) => x.disconnect()).catch(() => {}) ?? Promise.resolve()
+    }
+  }
+}
+
+/**
+ * Topic settings by replication factor. acks=all means "every in-sync replica": with three copies,
+ * require two in sync, so an acknowledged record survives the loss of a broker
+ * (docs/real-services.md); a development cluster of one broker keeps the broker default.
+ */
+export function topicConfig (replicationFactor: number): Array<{ name: string, value: string }> {
+  return replicationFactor >= 3 ? [{ name: 'min.insync.replicas', value: '2' }] : []
+}

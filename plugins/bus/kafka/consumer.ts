@@ -1,0 +1,214 @@
+// One consumer of the bus: a kafkajs consumer in a cluster-wide group (`shared`) or in a group of
+// this instance alone (`broadcast`). Where its parts live, for the work that changes them:
+// - the group join (`onJoin`): where a broadcast consumer seeks, and where its lane starts;
+// - the epoch of what it reads (`cluster`, read again on every join; epochOf in admin.ts);
+// - the run loop (`eachBatch`): records to the handlers, offsets resolved once they are done;
+// - the broadcast lane: fetched records and those this instance's producer handed over
+//   (handoff.ts) share one dispatch per partition (../broadcast-lane.ts);
+// - a crash kafkajs gives up on (`CRASH`): the registry marks the group dead, readiness fails.
+import type { FastifyBaseLogger } from 'fastify'
+import type { Batch, Kafka } from 'kafkajs'
+import { lingerConsumerGroup } from '../kafkajs-patches.ts'
+import { BroadcastLane, type BroadcastTaken } from '../broadcast-lane.ts'
+import { batchHandler, topicsOf, type BatchControl, type BusRecord, type Consumer, type ConsumerSpec } from '../bus.ts'
+import { epochOf, type ClusterAdmin } from './admin.ts'
+import type { TopicNames, Unavailable } from './client.ts'
+import { settled, within } from './deadlines.ts'
+import type { Handoff } from './handoff.ts'
+import type { ConsumerRegistry } from './registry.ts'
+
+const SESSION_TIMEOUT_MS = 10_000
+const HEARTBEAT_INTERVAL_MS = 1000
+/** How long an empty fetch waits at the broker: well under the session timeout (heartbeats go between fetches). */
+const IDLE_FETCH_WAIT_MS = 3000
+const JOIN_TIMEOUT_MS = 60_000
+
+export interface ConsumerOptions {
+  logger: FastifyBaseLogger
+  admin: ClusterAdmin
+  handoff: Handoff
+  registry: ConsumerRegistry
+  names: TopicNames
+  unavailable: Unavailable
+  /** Counts what broadcast consumers took, by how it came (shared by all of the bus's lanes). */
+  taken: BroadcastTaken
+  prefix: string
+  instanceId: string
+  /** Partitions read at once: one per partition of a topic. */
+  partitions: number
+  /** A busy shared consumer's consume linger (kafkajs-patches.ts). */
+  consumeLingerMs: number
+  /** True once the bus closed: no consumer starts. */
+  closed (): boolean
+}
+
+/** Starts a consumer; resolves once it joined its group (a broadcast one reads from the log's end as it is now). */
+export async function startConsumer (kafka: Kafka, options: ConsumerOptions, spec: ConsumerSpec): Promise<Consumer> {
+  const { admin, handoff, registry, names, unavailable } = options
+  if (options.closed()) throw new Error('event bus is closed')
+  const topics = topicsOf(spec).map(names.physical)
+  const groupId = spec.mode === 'shared' ? `${options.prefix}${spec.name}` : `${options.prefix}${spec.name}.${options.instanceId}`
+  const log = options.logger.child({ group: groupId, topics: topicsOf(spec) })
+  let cluster = await admin.clusterId()
+  // A broadcast consumer starts at the end of the log as it is now, before `consume` resolves:
+  // the first assignment seeks there, so every record produced after `consume` is seen.
+  const ends = new Map<string, Array<{ partition: number, offset: string }>>()
+  if (spec.mode === 'broadcast') for (const topic of topics) ends.set(topic, await settled(async () => (await admin.get()).fetchTopicOffsets(topic), options.closed))
+
+  const handleBatch = batchHandler(spec)
+  const broadcast = spec.mode === 'broadcast'
+  let stopping = false
+  const consumer = kafka.consumer({
+    groupId,
+    sessionTimeout: SESSION_TIMEOUT_MS,
+    heartbeatInterval: HEARTBEAT_INTERVAL_MS,
+    rebalanceTimeout: 30_000,
+    // A fetch answers as soon as one record arrives (minBytes 1); the wait only bounds an empty
+    // fetch, so a long one costs no latency and keeps an idle instance idle. (A busy shared
+    // consumer lingers instead: `lingerConsumerGroup` below.)
+    maxWaitTimeInMs: IDLE_FETCH_WAIT_MS,
+    minBytes: 1,
+    allowAutoTopicCreation: false,
+    // Retriable failures (a broker restart, a lost coordinator) restart the consumer, forever.
+    retry: {
+      retries: 8,
+      initialRetryTime: 200,
+      maxRetryTime: 3000,
+      restartOnFailure: async (err) => {
+        if (stopping) return false
+        log.error({ err }, 'Kafka consumer crashed; restarting')
+        return true
+      }
+    }
+  })
+  // The delivery path (broadcast) fetches each record the moment it is there; the shared
+  // handlers (store, cache, recovery log, mentions) take a busy log in larger batches.
+  const unlinger = broadcast ? () => {} : lingerConsumerGroup(groupId, options.consumeLingerMs)
+  // topic/partition → next offset to read, once every handler is done (lag counts it before the commit lands)
+  const handled = new Map<string, string>()
+  // Broadcast: fetched records and those this instance appended share one dispatch per partition.
+  const lane = broadcast
+    ? new BroadcastLane({
+      dispatch: handleBatch,
+      producerControl: { get revoked () { return stopping }, heartbeat: async () => {} },
+      taken: options.taken,
+      done: (partitionKey, next) => { handled.set(partitionKey, next) },
+      failed: (err, records) => { if (!stopping) log.error({ err, topic: records[0].topic, partition: records[0].partition, offset: records[0].offset }, 'topic handler threw on records this instance produced') }
+    })
+    : undefined
+  let joined!: () => void
+  let failed!: (err: Error) => void
+  const ready = new Promise<void>((resolve, reject) => { joined = resolve; failed = reject })
+  let first = true
+
+  /** Called synchronously after each join (the first, a rebalance, a restart), before the first fetch. */
+  function onJoin () {
+    // kafkajs's stop() misses a restart that is joining at that moment: stop it once it has joined
+    if (stopping) { consumer.disconnect().catch(() => {}); return }
+    if (broadcast) {
+      // This instance's own group owns every partition: it resumes exactly after what it handled
+      // (or where it started), on the first join and after a restart alike. No offset is ever
+      // committed (no commit request per batch on the delivery path), and a restart can neither
+      // skip ahead to the latest offset (a gap) nor fall back (duplicates the hub would drop).
+      for (const [topic, offsets] of ends) {
+        for (const { partition, offset } of offsets) {
+          const from = handled.get(`${topic}/${partition}`) ?? offset
+          consumer.seek({ topic, partition, offset: from })
+          lane!.start(`${topic}/${partition}`, epochOf(cluster, topic, partition), from)
+        }
+      }
+    } else {
+      // Shared: rebalances and restarts resume from the committed offsets; what an earlier
+      // assignment handled says nothing about the partitions held now.
+      handled.clear()
+    }
+    first = false
+    joined()
+    // after a restart the cluster may be another one (re-created under the same address): read
+    // its identity again on every join rather than trusting the cached one
+    admin.forgetCluster()
+    admin.clusterId().then((id) => { cluster = id }, () => {})
+  }
+
+  /** A fetched batch as bus records, in the epoch of the cluster last joined. */
+  function toRecords ({ topic, partition, messages }: Batch): BusRecord[] {
+    const epoch = epochOf(cluster, topic, partition)
+    return messages.map((message) => ({
+      topic: names.logical(topic),
+      partition,
+      offset: message.offset,
+      epoch,
+      key: message.key?.toString('utf8') ?? '',
+      value: message.value ?? Buffer.alloc(0),
+      timestamp: Number(message.timestamp)
+    }))
+  }
+
+  consumer.on(consumer.events.GROUP_JOIN, onJoin)
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (payload.restart) return
+    // kafkajs gives up on errors it deems permanent: say so loudly and fail readiness, so the
+    // instance is restarted rather than left with a handler that silently stopped.
+    failed(payload.error)
+    if (!stopping && !first) {
+      registry.died(groupId)
+      log.fatal({ err: payload.error }, 'Kafka consumer stopped for good; this instance is no longer ready')
+      spec.onDead?.(payload.error)
+    }
+  })
+
+  const handle: Consumer = {
+    async stop () {
+      if (stopping) return
+      stopping = true
+      registry.remove(handle, groupId)
+      if (lane) handoff.leave(topics, lane)
+      unlinger()
+      await consumer.disconnect().catch((err) => log.warn({ err }, 'Kafka consumer did not disconnect cleanly'))
+      // A broadcast group belongs to this run of this instance: remove it (it is empty now).
+      if (spec.mode === 'broadcast') await admin.get().then((a) => a.deleteGroups([groupId])).catch(() => {})
+    }
+  }
+
+  try {
+    await consumer.connect()
+    await consumer.subscribe({ topics, fromBeginning: spec.mode === 'shared' })
+    await consumer.run({
+      partitionsConsumedConcurrently: options.partitions,
+      eachBatchAutoResolve: false,
+      autoCommit: !broadcast,
+      // The run loop: one partition's fetched records at a time.
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        if (batch.messages.length === 0 || isStale()) return
+        const { topic, partition } = batch
+        const records = toRecords(batch)
+        // The handler asks before each write whether it still owns the partition, and heartbeats
+        // while it waits (kafkajs rejects the heartbeat once a rebalance started: it stops there).
+        const control: BatchControl = { get revoked () { return stopping || !isRunning() || isStale() }, heartbeat }
+        try {
+          // a broadcast lane skips what the producer handed it already, and keeps `handled` itself
+          if (lane) await lane.fetched(`${topic}/${partition}`, records, control)
+          else await handleBatch(records, control)
+        } catch (err) {
+          // Unresolved, so not committed: delivered again to whoever owns the partition next.
+          if (!stopping && !control.revoked) log.error({ err, topic: records[0].topic, partition, offset: records[0].offset }, 'topic handler threw; the batch will be redelivered')
+          throw err
+        }
+        // Every handler is done with these: kafkajs commits them after the batch, also when
+        // stopping (shared groups; a commit from a member that lost the partition is refused by
+        // the broker). A broadcast consumer keeps its place in `handled` instead.
+        if (isStale()) return
+        const last = records[records.length - 1].offset
+        resolveOffset(last)
+        if (!lane) handled.set(`${topic}/${partition}`, (BigInt(last) + 1n).toString())
+      }
+    })
+    registry.add(handle, groupId, { topics, start: new Map([...ends].flatMap(([topic, offsets]) => offsets.map((e) => [`${topic}/${e.partition}`, e.offset]))), handled })
+    if (lane) handoff.join(topics, lane)
+    await within(JOIN_TIMEOUT_MS, 'joining the group', ready)
+  } catch (err) {
+    await handle.stop()
+    throw unavailable(`joining consumer group ${groupId}`, err)
+  }
+  return handle
+}

@@ -1,0 +1,86 @@
+// The event bus on Apache Kafka (kafkajs): an idempotent producer (acks = all) and consumers in a
+// cluster-wide group (`shared`) or a group of this instance alone (`broadcast`). This file only
+// assembles the rooms and holds what is the bus's own: whether it is closed.
+// - client.ts: the kafkajs client, topic names with the prefix, the "unavailable" error;
+// - admin.ts: the cluster's identity (epochs), topics and partitions, over one admin client;
+// - producer.ts: placing and sending records; handoff.ts: giving them to this instance's broadcast lanes;
+// - consumer.ts: one consumer (join and seeks, run loop); registry.ts: this instance's consumers, their lag.
+import type { EventBus } from '../bus.ts'
+import type { BroadcastTaken } from '../broadcast-lane.ts'
+import { createAdmin } from './admin.ts'
+import { createClient, topicNames, unavailableAt, type KafkaBusOptions } from './client.ts'
+import { startConsumer } from './consumer.ts'
+import { within } from './deadlines.ts'
+import { createHandoff } from './handoff.ts'
+import { createProducer } from './producer.ts'
+import { createRegistry } from './registry.ts'
+
+export type { KafkaBusOptions } from './client.ts'
+export { topicConfig } from './admin.ts'
+
+const PING_TIMEOUT_MS = 2000
+
+export function createKafkaBus (options: KafkaBusOptions): EventBus {
+  const { logger, topicPrefix: prefix } = options
+  const kafka = createClient(options)
+  const names = topicNames(prefix)
+  const unavailable = unavailableAt(options.brokers)
+  let closed = false
+  const isClosed = () => closed
+  const broadcastTaken: BroadcastTaken = { fetch: 0, producer: 0 }
+
+  const admin = createAdmin(kafka, { logger, names, partitions: options.partitions, closed: isClosed })
+  const handoff = createHandoff(logger, names)
+  const registry = createRegistry()
+  const producer = createProducer(kafka, { admin, handoff, names, unavailable, lingerMs: options.lingerMs ?? 0, closed: isClosed })
+  const consumerOptions = {
+    logger,
+    admin,
+    handoff,
+    registry,
+    names,
+    unavailable,
+    taken: broadcastTaken,
+    prefix,
+    instanceId: options.instanceId,
+    partitions: options.partitions,
+    consumeLingerMs: options.consumeLingerMs ?? 0,
+    closed: isClosed
+  }
+
+  return {
+    kind: 'kafka',
+    broadcastTaken,
+    async ensureTopics (topics) {
+      try {
+        await admin.createMissing(topics)
+      } catch (err) {
+        throw unavailable('creating topics', err)
+      }
+    },
+    produce: producer.produce,
+    consume: (spec) => startConsumer(kafka, consumerOptions, spec),
+    prepare: producer.prepare,
+    async ping () {
+      if (closed) throw new Error('event bus is closed')
+      registry.assertAlive()
+      const current = admin.get()
+      try {
+        await within(PING_TIMEOUT_MS, 'describeCluster', current.then((a) => a.describeCluster()))
+      } catch (err) {
+        admin.reset(current)
+        throw unavailable('ping', err)
+      }
+    },
+    async lag () {
+      if (closed) throw new Error('event bus is closed')
+      return registry.lag(admin, names, isClosed)
+    },
+    async close () {
+      if (closed) return
+      closed = true
+      await registry.stopAll()
+      await Promise.all([producer.close(), admin.close()])
+    }
+  }
+}
