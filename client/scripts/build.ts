@@ -1,4 +1,4 @@
-// npm run build (and prepare, so `npm pack` builds): @switchboard/client as its package ships it.
+// npm run build, and prepack (so `npm pack` and `npm publish` build): the files the package ships.
 // dist/index.js is one ES module for browsers and Node alike (Node callers pass `ws`): the bundle the
 // server's build also writes for the demo page, with these options (clientBundle). dist/index.d.ts
 // holds every type the package exports, the server's schemas and TypeBox's own types inlined, so it
@@ -25,10 +25,13 @@ export const clientBundle: BuildOptions = {
 export async function clientTypes (): Promise<string> {
   // imported here: it loads the TypeScript compiler, which the demo page's bundle does not need
   const { generateDtsBundle } = await import('dts-bundle-generator')
-  const [types] = generateDtsBundle(
-    [{ filePath: entry, libraries: { inlinedLibraries: ['@sinclair/typebox'] }, output: { noBanner: true } }],
-    { preferredConfigPath: join(client, '..', 'tsconfig.json') }
-  )
+  const [types] = generateDtsBundle([{
+    filePath: entry,
+    libraries: { inlinedLibraries: ['@sinclair/typebox'] },
+    // exported: what index.ts exports, not every type it refers to (the server's schema names
+    // would otherwise collide with the client's own Message, Channel, …)
+    output: { noBanner: true, exportReferencedTypes: false }
+  }], { preferredConfigPath: join(client, '..', 'tsconfig.json') })
   return types
 }
 
