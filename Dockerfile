@@ -1,7 +1,8 @@
 # switchboard: Node 20 on Debian bookworm (glibc 2.36, which the uWebSockets.js binaries need).
 # Build stage: every dependency, then `npm run build` (scripts/build.ts) writes dist/: the server
 # compiled by tsc, the demo page, and its client bundle (public/client.js).
-# --ignore-scripts: the client workspace's `prepare` would bundle client/src, not copied yet.
+# --ignore-scripts: no package script runs before the sources are copied (the client workspace
+# builds its package only when packed, by `prepack`).
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./

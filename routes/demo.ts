@@ -2,7 +2,7 @@
 // (scripts/build.ts) writes @switchboard/client bundled for the browser into dist/public/client.js,
 // so the built server serves the page's script as a plain file and runs no bundler. Run from the
 // TypeScript sources (tests, `npm run dev`), public/ has no client.js: the page's script is then
-// bundled from client/src on first request, with the build's options and esbuild, a dev dependency.
+// bundled from client/src on first request, with the client build's options and esbuild, a dev dependency.
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { BuildOptions } from 'esbuild'
@@ -18,8 +18,8 @@ let devBundle: Promise<string> | undefined
 /** client/src bundled in memory (~20 ms), once per process: only when serving from the sources. */
 function bundleFromSources (): Promise<string> {
   devBundle ??= (async () => {
-    // not a literal import: the build neither compiles nor ships scripts/
-    const { clientBundle } = await import(new URL('../scripts/build.ts', import.meta.url).href) as { clientBundle: BuildOptions }
+    // not a literal import: the build neither compiles nor ships the client's build script
+    const { clientBundle } = await import(new URL('../client/scripts/build.ts', import.meta.url).href) as { clientBundle: BuildOptions }
     const { build } = await import('esbuild')
     const result = await build({ ...clientBundle, write: false })
     return result.outputFiles[0].text

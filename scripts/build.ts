@@ -1,26 +1,18 @@
 // npm run build: everything `node dist/server.js` serves, written to dist/ (or the folder given as the
 // first argument): the server compiled by tsc, the demo page's static files, and @switchboard/client
-// bundled for the browser as public/client.js, the module the page imports. The production process
+// bundled for the browser as public/client.js, the module the page imports: the package's own
+// index.js, bundled with the package's options (client/scripts/build.ts). The production process
 // runs no bundler: the page's script is a file of the build like the rest (the Docker image copies
 // dist/ whole).
 import { spawnSync } from 'node:child_process'
 import { cpSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join, resolve } from 'node:path'
-import { build, type BuildOptions } from 'esbuild'
+import { build } from 'esbuild'
+import { clientBundle } from '../client/scripts/build.ts'
 
 const root = join(import.meta.dirname, '..')
 const out = resolve(process.argv[2] ?? join(root, 'dist'))
-
-/** The demo page's copy of @switchboard/client: one ESM file for the browser (the client's type-only imports of the server's schemas vanish). */
-export const clientBundle: BuildOptions = {
-  entryPoints: [join(root, 'client/src/index.ts')],
-  bundle: true,
-  format: 'esm',
-  target: 'es2022',
-  platform: 'browser',
-  legalComments: 'none'
-}
 
 if (import.meta.filename === resolve(process.argv[1] ?? '')) {
   rmSync(out, { recursive: true, force: true })

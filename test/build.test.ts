@@ -111,7 +111,7 @@ t.test('the Docker image serves the same page: its run stage holds the build, cl
   const stages = readFileSync(join(root, 'Dockerfile'), 'utf8').split(/^FROM /m).slice(1)
   t.equal(stages.length, 2, 'a build stage and a run stage')
   const [buildStage, runStage] = stages
-  t.match(buildStage, /^RUN npm ci --ignore-scripts$/m, "the install before the sources runs no workspace script (the client's prepare needs client/src)")
+  t.match(buildStage, /^RUN npm ci --ignore-scripts$/m, 'the install before the sources runs no package script (none has its sources yet)')
   t.match(buildStage, /^COPY \. \.$[\s\S]*^RUN npm run build$/m, 'the build stage runs npm run build over the whole source tree')
   t.match(runStage, /^COPY --from=build \/app\/dist \.\/dist$/m, 'the run stage copies dist/ whole')
   t.match(runStage, /^CMD \["node", "dist\/server\.js"\]$/m, 'and serves it with plain node')

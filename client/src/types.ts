@@ -1,14 +1,24 @@
 // Protocol and API types, all taken from the server's TypeBox schemas (type-only imports: nothing of
 // the server reaches the bundle). A change to a schema on the server breaks this package's type-check.
 import type { Static } from '@sinclair/typebox'
-import type { CloseCodes, ClientFrame, ErrorCodes, ServerFrame } from '../../fanout/protocol.ts'
+import type { CloseCodes, ClientFrame as ClientFrameOf, ErrorCodes, ServerFrame as ServerFrameOf } from '../../fanout/protocol.ts'
 import type { topics } from '../../schemas/topics.ts'
-import type { Message, Position } from '../../schemas/message.ts'
-import type { Channel as ChannelInfo, CreateChannelBody } from '../../schemas/channel.ts'
-import type { HistoryPage as HistoryPageSchema, PostMessageBody } from '../../schemas/http.ts'
-import type { PresenceResponse } from '../../schemas/user-activity.ts'
+import type { Message as MessageOf, Position as PositionOf } from '../../schemas/message.ts'
+import type { Channel as ChannelOf, CreateChannelBody as CreateChannelBodyOf } from '../../schemas/channel.ts'
+import type { HistoryPage as HistoryPageSchema, PostMessageBody as PostMessageBodyOf } from '../../schemas/http.ts'
+import type { PresenceResponse as PresenceResponseOf } from '../../schemas/user-activity.ts'
 
-export type { ClientFrame, ServerFrame, Message, Position, ChannelInfo, CreateChannelBody, PostMessageBody, PresenceResponse }
+// Aliases, not `export type { Message }`: a server name is both a TypeBox schema and its type, and
+// re-exported as is it would make the package's bundled index.d.ts declare the schema as a value
+// that index.js does not export (dts-bundle-generator issue 290).
+export type ClientFrame = ClientFrameOf
+export type ServerFrame = ServerFrameOf
+export type Message = MessageOf
+export type Position = PositionOf
+export type ChannelInfo = ChannelOf
+export type CreateChannelBody = CreateChannelBodyOf
+export type PostMessageBody = PostMessageBodyOf
+export type PresenceResponse = PresenceResponseOf
 export type HistoryPage = Static<typeof HistoryPageSchema>
 export type ErrorCode = keyof typeof ErrorCodes | (string & {})
 
