@@ -2,7 +2,8 @@ import t, { type Test } from 'tap'
 import { pino } from 'pino'
 import net from 'node:net'
 import { Kafka, logLevel, type ISocketFactory } from 'kafkajs'
-import { createKafkaBus, topicConfig } from '../../plugins/bus/kafka/index.ts'
+import { checkTopics } from '../../plugins/bus/kafka/topic-check.ts'
+import { TopicMismatchError, createKafkaBus, mismatches, topicConfig, topicTarget } from '../../plugins/bus/kafka/index.ts'
 import { busContract } from '../contracts/bus.ts'
 import { KafkaProxy } from '../proxy.ts'
 import { cleanupReal, requireService, services, testLogger, unique } from '../services.ts'
@@ -23,6 +24,26 @@ if (await requireService(t, 'kafka')) {
     logger: testLogger()
   })
   busContract(t, async ({ instanceId }) => make(instanceId), () => `t${++n}`)
+
+  t.test('an existing topic with another partition count stops start-up, unchanged; min.insync.replicas is raised, other overrides kept', async (t) => {
+    const admin = new Kafka({ clientId: 'switchboard-test', brokers: services.kafka.split(','), logLevel: logLevel.NOTHING }).admin()
+    await admin.connect()
+    t.teardown(() => admin.disconnect())
+    await admin.createTopics({ topics: [{ topic: `${prefix}narrow`, numPartitions: 2 }, { topic: `${prefix}weak`, numPartitions: 1, configEntries: [{ name: 'retention.ms', value: '12345678' }] }], waitForLeaders: true })
+    const bus = make(unique('check'))
+    t.teardown(() => bus.close())
+    await t.rejects(bus.ensureTopics(['narrow']), TopicMismatchError, 'refused, not a passing outage')
+    await t.rejects(bus.ensureTopics(['narrow']), { message: new RegExp(`topic ${prefix.replace('.', '\\.')}narrow has 2 partitions, KAFKA_PARTITIONS is 3`) })
+    const [narrow] = (await admin.fetchTopicMetadata({ topics: [`${prefix}narrow`] })).topics
+    t.equal(narrow.partitions.length, 2, 'the topic is left as it was')
+
+    const overrides = async () => Object.fromEntries((await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 2 /* TOPIC */, name: `${prefix}weak` }] }))
+      .resources[0].configEntries.filter((e) => ['min.insync.replicas', 'retention.ms'].includes(e.configName)).map((e) => [e.configName, e.configValue]))
+    t.same(await overrides(), { 'min.insync.replicas': '1', 'retention.ms': '12345678' })
+    // a target of two in sync, as on a three-broker cluster (this one has one broker)
+    await checkTopics(admin, [`${prefix}weak`], { partitions: 1, replicationFactor: 1, minInsyncReplicas: 2 }, testLogger())
+    t.same(await overrides(), { 'min.insync.replicas': '2', 'retention.ms': '12345678' }, 'brought to the target, the other override kept')
+  })
 
   t.test('a broadcast consumer restarted after a crash resumes where it was, also before it committed anything: no gap', async (t) => {
     const proxy = await KafkaProxy.start(services.kafka.split(','))
@@ -144,7 +165,7 @@ if (await requireService(t, 'kafka')) {
     await admin.connect()
     t.teardown(async () => { await bus.close(); await admin.disconnect() })
     // `strict` takes no record batch over 2 KB: a post to it fails at the broker, partition by partition
-    await admin.createTopics({ topics: [{ topic: `${prefix}strict`, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '2048' }] }], waitForLeaders: true })
+    await admin.createTopics({ topics: [{ topic: `${prefix}strict`, numPartitions: 3, configEntries: [{ name: 'max.message.bytes', value: '2048' }] }], waitForLeaders: true })
     await bus.ensureTopics(['strict', 'roomy'])
     // the same tick: one produce request carries all three
     const [a, big, b] = await Promise.allSettled([
@@ -222,7 +243,18 @@ if (await requireService(t, 'kafka')) {
 }
 
 t.test('durability: three replicas require two in sync for acks=all; a single-broker cluster keeps the default', async (t) => {
-  t.same(topicConfig(3), [{ name: 'min.insync.replicas', value: '2' }])
-  t.same(topicConfig(1), [])
-  t.same(topicConfig(2), [], 'two copies: requiring both would stop writes when one broker is down')
+  t.same(topicTarget(3, 5), { partitions: 3, replicationFactor: 3, minInsyncReplicas: 2 }, 'three copies at most')
+  t.same(topicConfig(topicTarget(3, 3)), [{ name: 'min.insync.replicas', value: '2' }])
+  t.same(topicConfig(topicTarget(3, 1)), [])
+  t.same(topicConfig(topicTarget(3, 2)), [], 'two copies: requiring both would stop writes when one broker is down')
+})
+
+t.test('an existing topic weaker than the target is named with what differs and how to fix it', async (t) => {
+  const partition = (partitionId: number, replicas: number[]) => ({ partitionErrorCode: 0, partitionId, leader: replicas[0], replicas, isr: replicas })
+  const target = topicTarget(3, 3)
+  t.same(mismatches({ name: 'sb.messages', partitions: [0, 1, 2].map((p) => partition(p, [1, 2, 3])) }, target), [], 'as created: nothing to say')
+  const [count] = mismatches({ name: 'sb.messages', partitions: [0, 1].map((p) => partition(p, [1, 2, 3])) }, target)
+  t.match(count, /topic sb\.messages has 2 partitions, KAFKA_PARTITIONS is 3: .*never changes.*set KAFKA_PARTITIONS=2/)
+  const [copies] = mismatches({ name: 'sb.messages', partitions: [0, 1, 2].map((p) => partition(p, p === 1 ? [1] : [1, 2, 3])) }, target)
+  t.match(copies, /topic sb\.messages has 1 replica\(s\) per partition, this cluster's target is 3: .*reassign/, 'the weakest partition counts')
 })

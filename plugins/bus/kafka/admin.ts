@@ -6,6 +6,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Admin, Kafka, PartitionMetadata } from 'kafkajs'
 import type { TopicNames } from './client.ts'
 import { settled } from './deadlines.ts'
+import { checkTopics, topicConfig, topicTarget } from './topic-check.ts'
 
 export interface AdminOptions {
   logger: FastifyBaseLogger
@@ -53,16 +54,18 @@ export function createAdmin (kafka: Kafka, { logger, names, partitions, closed }
     return clusterId
   }
 
-  async function createMissing (topics: string[]) {
+  /** Creates the topics that do not exist yet; holds the existing ones to the target (topic-check.ts). */
+  async function ensure (topics: string[]) {
     const a = await get()
+    const wanted = [...new Set(topics.map(names.physical))]
     const existing = new Set(await a.listTopics())
-    const missing = [...new Set(topics.map(names.physical))].filter((t) => !existing.has(t))
-    if (missing.length === 0) return
-    // Three copies where the cluster has three brokers, fewer on a smaller (development) cluster.
     const { brokers } = await a.describeCluster()
-    const replicationFactor = Math.min(3, brokers.length)
+    const target = topicTarget(partitions, brokers.length)
+    await checkTopics(a, wanted.filter((t) => existing.has(t)), target, logger)
+    const missing = wanted.filter((t) => !existing.has(t))
+    if (missing.length === 0) return
     try {
-      await a.createTopics({ topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor, configEntries: topicConfig(replicationFactor) })), waitForLeaders: false, timeout: 10_000 })
+      await a.createTopics({ topics: missing.map((topic) => ({ topic, numPartitions: target.partitions, replicationFactor: target.replicationFactor, configEntries: topicConfig(target) })), waitForLeaders: false, timeout: 10_000 })
     } catch (err) {
       // another instance created some of them at the same time
       const errors = (err as { errors?: Array<{ type?: string }> }).errors
@@ -76,7 +79,7 @@ export function createAdmin (kafka: Kafka, { logger, names, partitions, closed }
       const leaderless = topics.filter((t) => t.partitions.length === 0 || t.partitions.some((p) => p.leader < 0))
       if (leaderless.length) throw Object.assign(new Error(`no leader yet for ${leaderless.map((t) => t.name).join(', ')}`), { retriable: true })
     }, closed)
-    logger.info({ topics: missing, partitions, replicationFactor }, 'created Kafka topics')
+    logger.info({ topics: missing, ...target }, 'created Kafka topics')
   }
 
   let metadata: { at: number, topics: Map<string, PartitionMetadata[]> } = { at: 0, topics: new Map() }
@@ -103,8 +106,8 @@ export function createAdmin (kafka: Kafka, { logger, names, partitions, closed }
     clusterId: getClusterId,
     /** The cluster at this address may be another one now (a reconnect, a consumer's join): read its id again. */
     forgetCluster () { clusterId = undefined },
-    /** Creates the (logical) topics that do not exist yet, and waits until each partition has a leader. */
-    createMissing,
+    /** Creates the (logical) topics that do not exist yet and waits until each partition has a leader; refuses existing ones weaker than the target. */
+    ensure,
     partitionsOf,
     /** A send failed: where partitions are may have changed. */
     forgetPartitions () { metadata = { at: 0, topics: new Map() } },
@@ -115,13 +118,4 @@ export function createAdmin (kafka: Kafka, { logger, names, partitions, closed }
       return a?.then((x) => x.disconnect()).catch(() => {}) ?? Promise.resolve()
     }
   }
-}
-
-/**
- * Topic settings by replication factor. acks=all means "every in-sync replica": with three copies,
- * require two in sync, so an acknowledged record survives the loss of a broker
- * (docs/real-services.md); a development cluster of one broker keeps the broker default.
- */
-export function topicConfig (replicationFactor: number): Array<{ name: string, value: string }> {
-  return replicationFactor >= 3 ? [{ name: 'min.insync.replicas', value: '2' }] : []
 }

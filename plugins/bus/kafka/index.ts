@@ -14,9 +14,10 @@ import { within } from './deadlines.ts'
 import { createHandoff } from './handoff.ts'
 import { createProducer } from './producer.ts'
 import { createRegistry } from './registry.ts'
+import { TopicMismatchError } from './topic-check.ts'
 
 export type { KafkaBusOptions } from './client.ts'
-export { topicConfig } from './admin.ts'
+export { TopicMismatchError, mismatches, topicConfig, topicTarget } from './topic-check.ts'
 
 const PING_TIMEOUT_MS = 2000
 
@@ -53,8 +54,10 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
     broadcastTaken,
     async ensureTopics (topics) {
       try {
-        await admin.createMissing(topics)
+        await admin.ensure(topics)
       } catch (err) {
+        // a topic weaker than the target is the operator's to fix, not a passing outage
+        if (err instanceof TopicMismatchError) throw err
         throw unavailable('creating topics', err)
       }
     },
