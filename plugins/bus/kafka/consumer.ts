@@ -101,6 +101,13 @@ export async function startConsumer (kafka: Kafka, options: ConsumerOptions, spe
   const ready = new Promise<void>((resolve, reject) => { joined = resolve; failed = reject })
   let first = true
 
+  // The cluster at this address may be another one after a join (re-created or wiped at the same
+  // address): its identity is read again on every join, and no batch is handled before it is known,
+  // so no record is ever read in the wrong epoch.
+  let identity: Promise<void> = Promise.resolve()
+  // broadcast, after a join on another cluster: topic/partition → the offset its next batch must start at
+  const expected = new Map<string, string>()
+
   /** Called synchronously after each join (the first, a rebalance, a restart), before the first fetch. */
   function onJoin () {
     // kafkajs's stop() misses a restart that is joining at that moment: stop it once it has joined
@@ -110,24 +117,44 @@ export async function startConsumer (kafka: Kafka, options: ConsumerOptions, spe
       // (or where it started), on the first join and after a restart alike. No offset is ever
       // committed (no commit request per batch on the delivery path), and a restart can neither
       // skip ahead to the latest offset (a gap) nor fall back (duplicates the hub would drop).
-      for (const [topic, offsets] of ends) {
-        for (const { partition, offset } of offsets) {
-          const from = handled.get(`${topic}/${partition}`) ?? offset
-          consumer.seek({ topic, partition, offset: from })
-          lane!.start(`${topic}/${partition}`, epochOf(cluster, topic, partition), from)
-        }
-      }
+      for (const [topic, offsets] of ends) for (const { partition, offset } of offsets) seek(topic, partition, handled.get(`${topic}/${partition}`) ?? offset)
     } else {
-      // Shared: rebalances and restarts resume from the committed offsets; what an earlier
-      // assignment handled says nothing about the partitions held now.
+      // Shared: rebalances and restarts resume from the committed offsets (a new cluster has none:
+      // from the beginning); what an earlier assignment handled says nothing about the partitions held now.
       handled.clear()
     }
     first = false
     joined()
-    // after a restart the cluster may be another one (re-created under the same address): read
-    // its identity again on every join rather than trusting the cached one
     admin.forgetCluster()
-    admin.clusterId().then((id) => { cluster = id }, () => {})
+    identity = settled(() => admin.clusterId(), () => stopping || options.closed()).then(async (id) => {
+      if (id === cluster || stopping) return
+      cluster = id
+      if (broadcast) await readFromStart()
+    })
+  }
+
+  function seek (topic: string, partition: number, offset: string) {
+    consumer.seek({ topic, partition, offset })
+    lane!.start(`${topic}/${partition}`, epochOf(cluster, topic, partition), offset)
+  }
+
+  /**
+   * A broadcast consumer joined another cluster than the one it read: everything in that log is new
+   * to it, so it reads every partition from its start, in the new epoch (subscribers holding
+   * positions of the old one are answered `recovered: false`). Batches fetched before this seek
+   * (from where kafkajs put the out-of-range old offset) are skipped.
+   */
+  async function readFromStart () {
+    log.warn({ cluster }, 'Kafka is another cluster than before (re-created at the same address): reading every partition from its start, in a new epoch')
+    handled.clear()
+    for (const topic of ends.keys()) {
+      const offsets = await settled(async () => (await admin.get()).fetchTopicOffsets(topic), () => stopping || options.closed())
+      ends.set(topic, offsets.map(({ partition, low }) => ({ partition, offset: low })))
+      for (const { partition, low } of offsets) {
+        expected.set(`${topic}/${partition}`, low)
+        seek(topic, partition, low)
+      }
+    }
   }
 
   /** A fetched batch as bus records, in the epoch of the cluster last joined. */
@@ -181,6 +208,12 @@ export async function startConsumer (kafka: Kafka, options: ConsumerOptions, spe
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         if (batch.messages.length === 0 || isStale()) return
         const { topic, partition } = batch
+        await identity
+        const from = expected.get(`${topic}/${partition}`)
+        if (from !== undefined) {
+          if (batch.messages[0].offset !== from) return // fetched before the seek to the new log's start
+          expected.delete(`${topic}/${partition}`)
+        }
         const records = toRecords(batch)
         // The handler asks before each write whether it still owns the partition, and heartbeats
         // while it waits (kafkajs rejects the heartbeat once a rebalance started: it stops there).
