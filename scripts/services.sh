@@ -10,7 +10,12 @@
 #              sqlite         SQLite files, no other process; history reads scan the whole
 #                             collection (about 10x slower here, docs/real-services.md)
 #
-# Usage: scripts/services.sh <command> [service...]      service: redis | kafka | mongo
+# Usage: scripts/services.sh <command> [--cluster] [service...]
+#   service: redis | kafka | mongo, or a node of the clustered services: kafka-1..3 | redis-1..6
+#   --cluster (no service names): the clustered services instead of the single ones: Kafka with
+#           3 brokers (127.0.0.1:19092-19094) and a Redis Cluster of 3 primaries + 3 replicas
+#           (127.0.0.1:7001-7006), and the store (mongo) as today; they run beside the single
+#           ones (scripts/services/cluster.sh). `up --cluster` prints the environment for them.
 #   up     [svc...]         start (fetching/building on first use) and wait until each answers;
 #                           running ones are left alone
 #   down   [--wipe] [svc...] stop
@@ -20,7 +25,7 @@
 #   env                     print `export` lines for the app: eval "$(scripts/services.sh env)"
 #   kafka-class CLASS [ARG...]  run a Kafka tool class on the cached classpath, e.g.
 #                           kafka-class org.apache.kafka.tools.TopicCommand --bootstrap-server 127.0.0.1:9092 --list
-# No service names means all three.
+# No service names means all three (with --cluster: every cluster node and mongo).
 #
 # Data policy (so failure tests can stop and restart a single service):
 #   - `up` starts a service on FRESH, empty data,
@@ -97,7 +102,8 @@ pid_of() { # <svc> -> prints pid if that service's process is alive
   [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
   case "$svc" in
     redis) pattern='redis-server' ;;
-    kafka) pattern='kafka.Kafka' ;;
+    kafka | kafka-*) pattern='kafka.Kafka' ;;
+    redis-*) pattern='redis-server' ;;
     mongo) pattern='ferretdb' ;;
     postgres) pattern='/postgres -D' ;;
   esac
@@ -112,6 +118,7 @@ svc_port() {
     kafka) echo "$KAFKA_PORT" ;;
     mongo) echo "$MONGO_PORT" ;;
     postgres) echo "$POSTGRESQL_PORT" ;;
+    kafka-* | redis-*) cluster_port "$1" ;;
   esac
 }
 
@@ -579,11 +586,16 @@ start_mongo() {
 
 mongo_ready() { port_open "$MONGO_PORT"; }
 
+# --- clustered services (up --cluster) --------------------------------------------------
+
+# shellcheck source=services/cluster.sh
+source "$SUPPORT_DIR/cluster.sh"
+
 # --- commands ----------------------------------------------------------------------------
 
 stop_service() { # <svc>
   local svc="$1" pid timeout=15 deadline signal=TERM
-  [[ "$svc" == kafka ]] && timeout=40 # a controlled shutdown flushes and closes every log
+  [[ "$svc" == kafka* ]] && timeout=40 # a controlled shutdown flushes and closes every log
   [[ "$svc" == postgres ]] && signal=INT # "fast" shutdown: TERM would wait for clients to leave
   if ! pid="$(pid_of "$svc")"; then
     rm -f "$(svc_dir "$svc")/pid"
@@ -615,6 +627,30 @@ svc_running() { # <svc> -> prints the pid if it runs (for mongo: with its backen
 }
 
 cmd_up() {
+  local svc pid pending=() nodes=() kafka_nodes=0
+  # Clustered nodes (scripts/services/cluster.sh) start together, the others as before.
+  for svc in "$@"; do
+    if is_cluster_node "$svc"; then
+      nodes+=("$svc")
+      [[ "$svc" == kafka-* ]] && kafka_nodes=1
+    fi
+  done
+  if ((${#nodes[@]})); then
+    ((kafka_nodes)) && ensure_kafka
+    [[ " ${nodes[*]}" == *" redis-"* ]] && ensure_redis
+    cluster_up "${nodes[@]}"
+    if ((kafka_nodes)); then (KAFKA_PORT="$(cluster_port kafka-1)"; kafka_warm_up); fi
+    local rest=()
+    for svc in "$@"; do is_cluster_node "$svc" || rest+=("$svc"); done
+    if ((${#rest[@]})); then cmd_up_single "${rest[@]}"; fi
+    say "point the app at the cluster with:"
+    cluster_env
+    return
+  fi
+  cmd_up_single "$@"
+}
+
+cmd_up_single() {
   local svc pid pending=()
   # Fetch/build/install everything first, so a missing tool fails before anything starts.
   for svc in "$@"; do
@@ -672,7 +708,7 @@ cmd_up() {
     fi
     say "$what: up (pid $(pid_of "$svc")) on $HOST:$(svc_port "$svc")"
   done
-  print_env_hint
+  ((CLUSTER)) || print_env_hint
 }
 
 cmd_down() { # <explicit: 0|1> <wipe: 0|1> <svc...>
@@ -690,6 +726,10 @@ cmd_down() { # <explicit: 0|1> <wipe: 0|1> <svc...>
       touch "$dir/keep-data" # the next `up` of this service reuses its data
     fi
   done
+  # the Kafka cluster's id goes with the last of its nodes' data
+  local node
+  for node in "${CLUSTER_KAFKA[@]}"; do [[ -d "$(svc_dir "$node")/data" ]] && return 0; done
+  rm -f "$STATE_DIR/kafka-cluster.id"
 }
 
 cmd_kill() { # <svc...>: a crash, data kept
@@ -757,15 +797,19 @@ usage() {
 }
 
 SERVICES=()
+CLUSTER=0
 # Services named on the command line, normalised into SERVICES; none means all.
 parse_services() {
   local s
-  (($# == 0)) && set -- "${ALL_SERVICES[@]}"
+  if (($# == 0)); then
+    if ((CLUSTER)); then set -- "${CLUSTER_NODES[@]}" mongo; else set -- "${ALL_SERVICES[@]}"; fi
+  fi
   for s in "$@"; do
+    if is_cluster_node "$s"; then SERVICES+=("$s"); continue; fi
     case "$s" in
       redis | kafka) SERVICES+=("$s") ;;
       mongo | mongodb | ferretdb) SERVICES+=(mongo) ;;
-      *) die "unknown service '$s' (expected: redis, kafka, mongo)" ;;
+      *) die "unknown service '$s' (expected: redis, kafka, mongo, or a cluster node kafka-1..3, redis-1..6)" ;;
     esac
   done
 }
@@ -784,6 +828,7 @@ main() {
   for a in "$@"; do
     case "$a" in
       --wipe) wipe=1 ;;
+      --cluster) CLUSTER=1 ;;
       -*) die "unknown option '$a'" ;;
       *) args+=("$a") ;;
     esac
@@ -806,11 +851,17 @@ main() {
     kill) cmd_kill "${SERVICES[@]}" ;;
     status) cmd_status "${SERVICES[@]}" ;;
     reset)
-      cmd_down 0 1 "${ALL_SERVICES[@]}"
+      cmd_down 0 1 "${ALL_SERVICES[@]}" "${CLUSTER_NODES[@]}"
+      rm -f "$STATE_DIR/kafka-cluster.id"
+      for s in "${CLUSTER_NODES[@]}"; do rm -rf "${STATE_DIR:?}/$s"; done
       rm -rf "${STATE_DIR:?}"/redis "${STATE_DIR:?}"/kafka "${STATE_DIR:?}"/mongo "${STATE_DIR:?}"/postgres
       say "all state under $STATE_DIR deleted (cached downloads and builds kept)"
       ;;
     env)
+      if ((CLUSTER)); then
+        cluster_env | tr ' ' '\n' | sed 's/^/export /'
+        return
+      fi
       echo "export KAFKA_BROKERS=$HOST:$KAFKA_PORT"
       echo "export REDIS_URL=redis://$HOST:$REDIS_PORT"
       echo "export MONGO_URL=mongodb://$HOST:$MONGO_PORT"
