@@ -1,6 +1,7 @@
 // The one place that reads process.env: every setting, its type and default, checked at start.
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { readFileSync } from 'node:fs'
 import { parseBlocklist } from './schemas/blocklist.ts'
 import { publicKeyAlgorithms } from './schemas/public-key.ts'
 
@@ -23,6 +24,11 @@ const processSettings = {
 
 const kafkaSettings = {
   KAFKA_BROKERS: Type.String({ default: '', examples: ['127.0.0.1:9092'], description: 'comma-separated host:port list; empty = embedded event log' }),
+  KAFKA_SSL: Type.Boolean({ default: false, description: 'TLS to the brokers (managed clusters require it), verified against the system CAs, or KAFKA_SSL_CA_FILE' }),
+  KAFKA_SSL_CA_FILE: Type.String({ default: '', examples: ['/etc/ssl/kafka-ca.pem'], description: 'a PEM file of the CA certificates to verify the brokers with, instead of the system CAs (with KAFKA_SSL=true)' }),
+  KAFKA_SASL_MECHANISM: Type.Union([Type.Literal(''), Type.Literal('plain'), Type.Literal('scram-sha-256'), Type.Literal('scram-sha-512')], { default: '', description: 'SASL authentication with the brokers: plain, scram-sha-256 or scram-sha-512, with KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD; empty = none. PLAIN sends the password as it is: use it with KAFKA_SSL' }),
+  KAFKA_SASL_USERNAME: Type.String({ default: '', description: 'the SASL user (with KAFKA_SASL_MECHANISM)' }),
+  KAFKA_SASL_PASSWORD: Type.String({ default: '', description: 'the SASL password (with KAFKA_SASL_MECHANISM); never logged' }),
   KAFKA_CLIENT_ID: Type.String({ default: 'switchboard', description: 'the client id Kafka sees' }),
   KAFKA_TOPIC_PREFIX: Type.String({ default: '', description: 'prepended to every topic and consumer group name' }),
   KAFKA_PARTITIONS: Type.Integer({ minimum: 1, default: 3, description: 'partitions of the topics switchboard creates (they bound how many workers instances do useful work)' }),
@@ -153,6 +159,15 @@ export function mongoDatabase (url: string): string | undefined {
 
 /** Checks a schema cannot express: keys must parse, patterns must compile. A message, or undefined. */
 const semanticChecks: Record<string, (config: Config) => string | undefined> = {
+  KAFKA_SASL_MECHANISM: ({ KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD }) => {
+    if (KAFKA_SASL_MECHANISM && !(KAFKA_SASL_USERNAME && KAFKA_SASL_PASSWORD)) return `is ${KAFKA_SASL_MECHANISM}: set KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD too`
+    if (!KAFKA_SASL_MECHANISM && (KAFKA_SASL_USERNAME || KAFKA_SASL_PASSWORD)) return 'is not set, but KAFKA_SASL_USERNAME or KAFKA_SASL_PASSWORD is: set the mechanism (plain, scram-sha-256 or scram-sha-512)'
+  },
+  KAFKA_SSL_CA_FILE: ({ KAFKA_SSL, KAFKA_SSL_CA_FILE }) => {
+    if (!KAFKA_SSL_CA_FILE) return
+    if (!KAFKA_SSL) return 'is set, but KAFKA_SSL is not true'
+    try { readFileSync(KAFKA_SSL_CA_FILE) } catch (err) { return `cannot be read: ${(err as Error).message}` }
+  },
   JWT_SECRET: ({ JWT_SECRET, JWT_PUBLIC_KEY }) => {
     if (JWT_SECRET && JWT_PUBLIC_KEY) return 'and JWT_PUBLIC_KEY are both set: set only one'
     if (JWT_SECRET && JWT_SECRET.length < 32) return `must be at least 32 characters (got ${JWT_SECRET.length})`

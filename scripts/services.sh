@@ -2,6 +2,8 @@
 # Run switchboard's backing services on 127.0.0.1 without Docker:
 #   Redis    127.0.0.1:6379   Debian's redis-server (apt-get installs it if missing)
 #   Kafka    127.0.0.1:9092   Apache Kafka single-node KRaft, jars from Maven Central, on Java 17+
+#                             (and 127.0.0.1:9096: the same broker, SASL/PLAIN required, user
+#                             switchboard, password switchboard-secret)
 #   MongoDB  127.0.0.1:27017  FerretDB (MongoDB wire protocol), built with Go, on one of two backends
 #                             (FERRETDB_BACKEND):
 #              postgresql     (default) Debian's PostgreSQL (apt-get installs it if missing), a
@@ -78,6 +80,9 @@ HOST=127.0.0.1
 REDIS_PORT="${REDIS_PORT:-6379}"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+# A second listener that requires SASL/PLAIN (user switchboard, password switchboard-secret), for
+# the test of switchboard's KAFKA_SASL_* settings; the apps use the plain one.
+KAFKA_SASL_PORT="${KAFKA_SASL_PORT:-9096}"
 MONGO_PORT="${MONGO_PORT:-27017}"
 POSTGRESQL_PORT="${POSTGRESQL_PORT:-55432}"
 
@@ -188,7 +193,7 @@ prepare_data() { # <svc> <data-dir> -> returns 0 if data was kept
 check_port_free() { # <svc>
   local port ports
   ports="$(svc_port "$1")"
-  [[ "$1" == kafka ]] && ports+=" $KAFKA_CONTROLLER_PORT"
+  [[ "$1" == kafka ]] && ports+=" $KAFKA_CONTROLLER_PORT $KAFKA_SASL_PORT"
   for port in $ports; do
     if port_open "$port"; then
       die "$1: port $HOST:$port is already in use by a process this script did not start ($(port_owner "$port")); stop it first"
@@ -317,9 +322,11 @@ write_kafka_config() { # <file> <data-dir>
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$HOST:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=PLAINTEXT://$HOST:$KAFKA_PORT,SASL_PLAINTEXT://$HOST:$KAFKA_SASL_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT,SASL_PLAINTEXT://$HOST:$KAFKA_SASL_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
+sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_switchboard="switchboard-secret";
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$2

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import fp from 'fastify-plugin'
 import type { EventBus } from './bus.ts'
 import { createEmbeddedBus } from './embedded.ts'
@@ -19,7 +20,16 @@ export default fp<BusPluginOptions>(async function bus (app, opts) {
     bus = opts.bus
   } else if (config.KAFKA_BROKERS) {
     const { createKafkaBus } = await import('./kafka/index.js') // .js: tsc rewrites .ts in static imports only; tsx and tsc both resolve .js to the .ts source
-    bus = createKafkaBus({ ...options, brokers: config.KAFKA_BROKERS.split(',').map((b) => b.trim()).filter(Boolean), clientId: config.KAFKA_CLIENT_ID, lingerMs: config.KAFKA_LINGER_MS, consumeLingerMs: config.KAFKA_CONSUME_LINGER_MS, logger: app.log.child({ component: 'kafka' }) })
+    bus = createKafkaBus({
+      ...options,
+      brokers: config.KAFKA_BROKERS.split(',').map((b) => b.trim()).filter(Boolean),
+      clientId: config.KAFKA_CLIENT_ID,
+      ssl: config.KAFKA_SSL && (config.KAFKA_SSL_CA_FILE ? { ca: readFileSync(config.KAFKA_SSL_CA_FILE, 'utf8') } : true),
+      sasl: config.KAFKA_SASL_MECHANISM ? { mechanism: config.KAFKA_SASL_MECHANISM, username: config.KAFKA_SASL_USERNAME, password: config.KAFKA_SASL_PASSWORD } : undefined,
+      lingerMs: config.KAFKA_LINGER_MS,
+      consumeLingerMs: config.KAFKA_CONSUME_LINGER_MS,
+      logger: app.log.child({ component: 'kafka' })
+    })
   } else {
     bus = createEmbeddedBus(options)
   }

@@ -2,7 +2,7 @@
 // connection settings, where kafkajs's log lines go, topic names with this deployment's prefix,
 // and the error a request gets when Kafka cannot be reached.
 import type { FastifyBaseLogger } from 'fastify'
-import { Kafka, logLevel, type ISocketFactory, type LogEntry } from 'kafkajs'
+import { Kafka, logLevel, type ISocketFactory, type LogEntry, type SASLOptions } from 'kafkajs'
 import { TransientError } from '../../errors.ts'
 import type { BusOptions } from '../bus.ts'
 
@@ -19,6 +19,10 @@ export interface KafkaBusOptions extends BusOptions {
   consumeLingerMs?: number
   /** Replaces kafkajs's socket factory (tests route connections through a proxy they can cut). */
   socketFactory?: ISocketFactory
+  /** TLS to the brokers: true (system CAs) or the CA certificates to verify them with (KAFKA_SSL, KAFKA_SSL_CA_FILE). */
+  ssl?: boolean | { ca: string }
+  /** SASL authentication (KAFKA_SASL_*). */
+  sasl?: SASLOptions
 }
 
 const RETRIED = new Set(['Connection', 'BrokerPool'])
@@ -41,6 +45,8 @@ export function createClient (options: KafkaBusOptions): Kafka {
     requestTimeout: 5000,
     retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 5 },
     ...(options.socketFactory ? { socketFactory: options.socketFactory } : {}),
+    ...(options.ssl ? { ssl: options.ssl === true ? true : { ca: [options.ssl.ca] } } : {}),
+    ...(options.sasl ? { sasl: options.sasl } : {}),
     logLevel: logLevel.WARN,
     logCreator: () => (entry: LogEntry) => log(entry)
   })
