@@ -1,7 +1,7 @@
 // The plugin API: what a plugin of your own imports from switchboard, in one module (docs/extending.md).
 // Import from here, never from plugins/ or schemas/: their files may move, this module stays.
 // Importing it also brings the app's decorators into your types (app.topicHandlers, app.events,
-// app.channels, app.moderation, …).
+// app.channels, app.moderation, request.user, …).
 
 // Topic handlers: react to the events of a topic (app.topicHandlers.add) with retries and dead letters.
 export { defineTopicHandler } from './plugins/topic-handlers.ts'
@@ -23,6 +23,8 @@ export type { Position } from './schemas/message.ts'
 // (app.channels.assertAccess, app.channels.guard).
 export { personalChannel, statusChannel } from './schemas/channel-kinds.ts'
 export type { Access, Channels } from './plugins/channels/index.ts'
+/** Who sent the request (`request.user`, null when anonymous): what access checks take. */
+export type { User } from './plugins/auth.ts'
 
 // Moderation checks: app.moderation.register({ name, check }).
 export type { ModerationCheck, ModeratedMessage, ModerationVerdict } from './plugins/moderation/index.ts'

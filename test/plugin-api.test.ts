@@ -1,8 +1,10 @@
 // The plugin API's one entry (plugin-api.ts) exports everything docs/extending.md shows plugin authors
-// importing, and the plugin code kept in the repository (the docs' examples, the test fixture,
-// examples/) reaches switchboard through it alone.
-import t from 'tap'
+// importing, the docs' plugin examples type-check against it, and the plugin code kept in the
+// repository (the docs' examples, the test fixture, examples/) reaches switchboard through it alone.
+import t, { type Test } from 'tap'
 import { readFile, readdir } from 'node:fs/promises'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import ts from 'typescript'
 import * as api from '../plugin-api.ts'
@@ -29,22 +31,35 @@ function tsBlocks (markdown: string): string[] {
   return [...markdown.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1])
 }
 
-/** Everything plugin-api.ts exports, types included, as the compiler sees it. */
-function entryExports (): Set<string> {
-  const file = `${root}${ENTRY}`
-  const program = ts.createProgram([file], { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, allowImportingTsExtensions: true, noEmit: true, noResolve: false, types: [] })
+/**
+ * One compiler program (the project's tsconfig) over the entry and the docs' examples that import it,
+ * written one level below the root as the docs' '../plugin-api.ts' says.
+ */
+async function compile (t: Test) {
+  const doc = await readFile(`${root}docs/extending.md`, 'utf8')
+  const blocks = tsBlocks(doc).filter((code) => importsOf(code).some((i) => i.from === `../${ENTRY}`))
+  const dir = mkdtempSync(join(root, '.build-test-docs-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const examples = blocks.map((code, i) => {
+    const file = join(dir, `example-${i + 1}.ts`)
+    writeFileSync(file, code)
+    return { file, code }
+  })
+  const config = ts.parseJsonConfigFileContent(ts.readConfigFile(`${root}tsconfig.json`, ts.sys.readFile).config, ts.sys, root)
+  const program = ts.createProgram([`${root}${ENTRY}`, ...examples.map((e) => e.file)], config.options)
   const checker = program.getTypeChecker()
-  const symbol = checker.getSymbolAtLocation(program.getSourceFile(file)!)!
-  return new Set(checker.getExportsOfModule(symbol).map((s) => s.name))
+  /** Everything the entry exports, types included, as the compiler sees it. */
+  const exported = new Set(checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(`${root}${ENTRY}`)!)!).map((s) => s.name))
+  return { program, examples, exported }
 }
 
 const isRelative = (from: string) => from.startsWith('.')
 
-t.test('plugin-api.ts exports every name docs/extending.md imports from it', async (t) => {
+t.test('plugin-api.ts exports every name docs/extending.md imports from it, and the examples type-check', async (t) => {
   const doc = await readFile(`${root}docs/extending.md`, 'utf8')
   const fromEntry = tsBlocks(doc).flatMap(importsOf).filter((i) => i.from.endsWith(ENTRY)).flatMap((i) => i.names)
   t.ok(fromEntry.length >= 20, `the docs import the plugin API from ${ENTRY} (${fromEntry.length} names)`)
-  const exported = entryExports()
+  const { program, examples, exported } = await compile(t)
   for (const name of new Set(fromEntry)) t.ok(exported.has(name), `${ENTRY} exports ${name}`)
   // and the values among them exist at run time
   for (const name of ['defineTopicHandler', 'defineTopic', 'topics', 'Envelope', 'TransientError', 'personalChannel', 'statusChannel']) {
@@ -53,6 +68,14 @@ t.test('plugin-api.ts exports every name docs/extending.md imports from it', asy
   }
   t.equal(api.personalChannel('ada'), 'user:ada')
   t.equal(api.statusChannel('ada'), 'status:ada')
+
+  t.ok(examples.length >= 4, `${examples.length} examples import ../${ENTRY}`)
+  for (const { file, code } of examples) {
+    const source = program.getSourceFile(file)!
+    const errors = [...program.getSyntacticDiagnostics(source), ...program.getSemanticDiagnostics(source)]
+      .map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'))
+    t.same(errors, [], `the example that starts ${JSON.stringify(code.split('\n')[0])} type-checks`)
+  }
 })
 
 t.test('plugin code reaches switchboard through plugin-api.ts only', async (t) => {
