@@ -6,9 +6,10 @@ import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import type { Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
-import type { DeadLetter, Position } from '../../../plugin-api.ts'
+import type { Position } from '../../../plugin-api.ts'
 import type { WebhookRelayOptions } from '../index.ts'
 import { handledLog } from '../../../test/services.ts'
+import { readDeadLetters } from '../../../test/consumers/dead-letters-suite.ts'
 
 /** Builds the app with the relay registered after it, as a plugin with these options. */
 export type BuildWithRelay = (t: Test, relay: WebhookRelayOptions) => Promise<FastifyInstance>
@@ -43,23 +44,6 @@ async function webhook (t: Test, answer: (n: number) => number | 'hold') {
     /** The URL goes dead: open requests are cut and the port refuses connections. */
     stop
   }
-}
-
-/** Reads messages.dlq from its start; `until` resolves once `check` holds. */
-async function deadLetters (t: Test, app: FastifyInstance) {
-  const letters: DeadLetter[] = []
-  let waiter: { check: () => boolean, resolve: () => void } | undefined
-  const consumer = await app.bus.consume({
-    name: `test-webhook-dlq-${Date.now()}`,
-    topic: 'messages.dlq',
-    mode: 'shared',
-    handle: async (record) => {
-      letters.push(JSON.parse(record.value.toString()))
-      if (waiter?.check()) waiter.resolve()
-    }
-  })
-  t.teardown(() => consumer.stop())
-  return { letters, until: (check: () => boolean) => new Promise<void>((resolve) => { if (check()) resolve(); else waiter = { check, resolve } }) }
 }
 
 async function postAs (app: FastifyInstance, user: string, channelId: string, content: string): Promise<{ id: string, position: Position }> {
@@ -108,7 +92,7 @@ export function webhookRelaySuite (t: Test, build: BuildWithRelay) {
     const hook = await webhook(t, () => 'hold')
     const app = await build(t, { url: hook.url, channels: ['hooks'], ...quick, timeoutMs: 60_000 })
     const log = handledLog(app)
-    const dlq = await deadLetters(t, app)
+    const dlq = await readDeadLetters(t, app, 'messages')
     let relayed = 0
     app.topicHandlers.events.on('handled', (h) => { if (h.handler === 'webhook-relay') relayed++ })
 
