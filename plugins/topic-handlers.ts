@@ -58,6 +58,19 @@ export interface TopicHandler<S extends TSchema = TSchema> {
   handleBatch? (events: Array<TopicEvent<Static<S>>>, ctx: BatchContext): Promise<void>
   /** Attempts before the dead-letter queue (default 5); transient errors are retried without limit. */
   maxAttempts?: number
+  /**
+   * Waits before the retries, in ms: the first before the 2nd attempt, the last repeats (default 50,
+   * 200, 500, 1000, 2000, 5000). Keep each well under the Kafka session timeout (10 s): the consumer
+   * heartbeats between waits.
+   */
+  backoffMs?: readonly number[]
+  /**
+   * Runs in a consumer (and consumer group) of its own, under this name: a slow call or a long
+   * retry here never holds the batches of the other handlers of its topic (the store, the cache,
+   * the recovery log), nor theirs its own. Handlers naming the same group share one consumer.
+   * Without it, a handler shares its topic's pipeline: a batch is done once every handler is.
+   */
+  group?: string
 }
 
 /** Identity function that types `handle` / `handleBatch` from the topic's schema. */
@@ -110,8 +123,8 @@ declare module 'fastify' {
   interface FastifyInstance { topicHandlers: TopicHandlers }
 }
 
-const BACKOFF_MS = [50, 200, 500, 1000, 2000, 5000]
-const backoff = (attempt: number) => BACKOFF_MS[Math.min(attempt - 1, BACKOFF_MS.length - 1)]
+const BACKOFF_MS: readonly number[] = [50, 200, 500, 1000, 2000, 5000]
+const backoff = (attempt: number, delays = BACKOFF_MS) => delays[Math.min(attempt - 1, delays.length - 1)]
 
 export interface TopicHandlersOptions {
   /** Folder to load handlers from (default: consumers/). */
@@ -204,8 +217,10 @@ export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts)
 
   const consumers: Consumer[] = []
   let closing = false
+  // ends the waits between retries at once when the app closes (a long backoff must not hold close)
+  const closed = new AbortController()
 
-  async function deadLetter (handler: string, record: BusRecord, reason: string, log: FastifyBaseLogger, control: BatchControl) {
+  async function deadLetter (handler: string, record: BusRecord, reason: string, log: FastifyBaseLogger, control: BatchControl, delays?: readonly number[]) {
     const letter: DeadLetter = { reason, handler, topic: record.topic, partition: record.partition, offset: record.offset, failedAt: new Date().toISOString(), payload: record.value.toString('utf8') }
     log.warn({ reason }, 'event sent to the dead-letter queue')
     for (let attempt = 1; ; attempt++) {
@@ -215,14 +230,14 @@ export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts)
         return
       } catch (err) {
         log.error({ err }, 'could not write to the dead-letter queue; retrying')
-        await pause(attempt, control)
+        await pause(attempt, control, delays)
       }
     }
   }
 
   /** Waits before a retry, keeping the group membership; throws once the partition is gone. */
-  async function pause (attempt: number, control: BatchControl) {
-    await wait(backoff(attempt))
+  async function pause (attempt: number, control: BatchControl, delays?: readonly number[]) {
+    await wait(backoff(attempt, delays), undefined, { signal: closed.signal }).catch(() => {})
     if (closing || control.revoked) throw new Abandoned('stopped while retrying')
     await control.heartbeat()
   }
@@ -230,6 +245,7 @@ export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts)
   /** Runs one handler over a batch of valid events. Resolves when every event is handled or dead-lettered. */
   function runner (handler: TopicHandler, declared: DeclaredTopic) {
     const maxAttempts = handler.maxAttempts ?? 5
+    const delays = handler.backoffMs?.length ? handler.backoffMs : BACKOFF_MS
     const baseLog = app.log.child({ handler: handler.name, topic: declared.topic.name })
     const counts = countsOf(handler)
     const handled = (record: BusRecord, outcome: HandledRecord['outcome']) => finished(handler, counts, record, outcome)
@@ -248,12 +264,12 @@ export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts)
         } catch (err) {
           if (closing || control.revoked) throw new Abandoned('stopped')
           if (!isTransient(err) && attempt >= maxAttempts) {
-            await deadLetter(handler.name, item.record, `failed ${attempt} times: ${(err as Error).message}`, ctx.log, control)
+            await deadLetter(handler.name, item.record, `failed ${attempt} times: ${(err as Error).message}`, ctx.log, control, delays)
             handled(item.record, 'dead-letter')
             return
           }
           ctx.log[attempt === 1 ? 'warn' : 'error']({ err, attempt }, 'topic handler failed; retrying')
-          await pause(attempt, control)
+          await pause(attempt, control, delays)
         }
       }
     }
@@ -276,7 +292,7 @@ export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts)
               break
             }
             baseLog[attempt === 1 ? 'warn' : 'error']({ err, attempt }, 'topic handler failed on a batch; retrying')
-            await pause(attempt, control)
+            await pause(attempt, control, delays)
           }
         }
       }
@@ -331,10 +347,11 @@ export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts)
     // fetch loop, one group membership, one heartbeat each): records of a topic go to its pipeline.
     // A message stream (a positioned topic: `messages`) is hot: it gets a consumer of its own per
     // mode, so its fetches carry only its partitions. The other topics of a mode are quiet and
-    // share one consumer (one fetch loop and one heartbeat for all of them when idle).
+    // share one consumer (one fetch loop and one heartbeat for all of them when idle). A handler
+    // that names a `group` gets a consumer of its own: its retries hold no one else's batches.
     const lanes = new Map<string, { mode: DeliveryMode, byTopic: Map<string, TopicHandler[]> }>()
     for (const h of list) {
-      const lane = h.topic.positioned ? `${h.mode}.${h.topic.name}` : h.mode
+      const lane = h.group ? `${h.mode}.group.${h.group}` : h.topic.positioned ? `${h.mode}.${h.topic.name}` : h.mode
       const entry = lanes.get(lane) ?? { mode: h.mode, byTopic: new Map<string, TopicHandler[]>() }
       entry.byTopic.set(h.topic.name, [...entry.byTopic.get(h.topic.name) ?? [], h])
       lanes.set(lane, entry)
@@ -359,6 +376,7 @@ export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts)
 
   app.addHook('onClose', async () => {
     closing = true
+    closed.abort()
     await Promise.all(consumers.map((c) => c.stop()))
   })
 }, { name: 'topic-handlers', dependencies: ['bus', 'events'] })

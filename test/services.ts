@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto'
 import net from 'node:net'
 import type { Test } from 'tap'
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -105,14 +105,15 @@ export function realEnv (names: RealNames) {
 /**
  * Builds the app against Kafka, Redis and MongoDB. Apps given the same `names` share topics,
  * groups, cache and database, like instances of one deployment; each has its own INSTANCE_ID.
+ * `plugin` is registered after switchboard's, as in `build`.
  */
-export async function buildReal (t: Test, config: Partial<Config> & { names?: RealNames } = {}, opts: Partial<AppOptions> = {}): Promise<FastifyInstance> {
+export async function buildReal (t: Test, config: Partial<Config> & { names?: RealNames } = {}, opts: Partial<AppOptions> = {}, plugin?: FastifyPluginAsync): Promise<FastifyInstance> {
   const { names = realNames('app'), ...rest } = config
   return build(t, {
     ...realEnv(names),
     INSTANCE_ID: unique('i'),
     ...rest
-  }, opts)
+  }, opts, plugin)
 }
 
 /**

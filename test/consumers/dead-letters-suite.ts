@@ -8,7 +8,7 @@ import { handled } from '../helper.ts'
 import { post } from '../chat.ts'
 
 /** Reads `<topic>.dlq` from its start; `until` resolves once the letters satisfy the predicate. */
-async function readDeadLetters (t: Test, app: FastifyInstance, topic: string) {
+export async function readDeadLetters (t: Test, app: FastifyInstance, topic: string) {
   const letters: DeadLetter[] = []
   let waiter: { check: () => boolean, resolve: () => void } | undefined
   const consumer = await app.bus.consume({

@@ -1,6 +1,7 @@
 // The consume pipeline: one consumer per delivery mode, one parse and validation per record, batch
 // handlers, a poison record dead-lettered alone, offsets advanced only once every handler is done,
-// and a handler that stops retrying once its consumer no longer owns the records.
+// a handler that stops retrying once its consumer no longer owns the records, and a handler in a
+// consumer group of its own, with its own backoff.
 import t from 'tap'
 import { Type } from '@sinclair/typebox'
 import { build, handled } from '../helper.ts'
@@ -124,4 +125,46 @@ t.test('a handler retrying a failure stops once its consumer no longer owns the 
   const after = attempts
   t.ok(after >= 2 && after <= 3, `the retry in progress ended (${after} attempts)`)
   t.same(outcomes, [], 'neither handled nor dead-lettered: the record stays in the log for the next owner')
+})
+
+t.test('a handler in a group of its own holds only its own consumer: the other handlers of its topic go on', async (t) => {
+  const topic = itemsTopic('pipeline-group')
+  const stuck = gate()
+  let entered!: () => void
+  const inside = new Promise<void>((resolve) => { entered = resolve })
+  const alone = defineTopicHandler({ name: 'group-stuck', topic, mode: 'shared', group: 'group-stuck', async handle () { entered(); await stuck.promise } })
+  const beside = defineTopicHandler({ name: 'group-beside', topic, mode: 'shared', async handle () {} })
+  const app = await build(t, {}, { handlers: [alone, beside] })
+  let stuckDone = 0
+  app.topicHandlers.events.on('handled', (h) => { if (h.handler === 'group-stuck') stuckDone++ })
+  const first = await app.events.produce('pipeline-group', 'k', { n: 1 })
+  await inside
+  const second = await app.events.produce('pipeline-group', 'k', { n: 2 })
+  await handled(app, 'group-beside', second)
+  t.equal(stuckDone, 0, 'the grouped handler is still on the first record while the other is past the second')
+  stuck.open()
+  await handled(app, 'group-stuck', second)
+  t.equal((await handled(app, 'group-stuck', first)).outcome, 'ok', 'and then handles both, in order')
+})
+
+t.test('a handler waits its own backoff between attempts, and close does not wait it out', async (t) => {
+  const topic = itemsTopic('pipeline-backoff')
+  let attempts = 0
+  let failedTwice!: () => void
+  const twice = new Promise<void>((resolve) => { failedTwice = resolve })
+  const slowRetry = defineTopicHandler({
+    name: 'backoff-hour',
+    topic,
+    mode: 'shared',
+    backoffMs: [1, 3_600_000], // a quick second attempt, then an hour before the third
+    async handle () {
+      if (++attempts === 2) failedTwice()
+      throw new Error('refused')
+    }
+  })
+  const app = await build(t, {}, { handlers: [slowRetry] })
+  await app.events.produce('pipeline-backoff', 'k', { n: 1 })
+  await twice
+  await app.close() // an hour's wait would time the test out
+  t.equal(attempts, 2, 'no third attempt: close ended the wait')
 })
