@@ -16,6 +16,8 @@ export interface Channels {
   /** Creates, adds and removes store the change, then announce it on the `channels` topic (503 when the log is down). */
   create (channel: Channel): Promise<boolean>
   addMember (id: string, userId: string): Promise<boolean>
+  /** Announces the channel again (a retry of a change whose announcement failed); 503 when the log is down. */
+  announce (id: string): Promise<void>
   removeMember (id: string, userId: string): Promise<boolean>
   /** Drops this instance's copy of the channel (another instance changed it). */
   forget (id: string): void
@@ -120,6 +122,7 @@ export default fp<ChannelsPluginOptions>(async function channels (app, opts) {
     create: (channel) => change(channel.id, () => store.create(channel)),
     addMember: (id, userId) => change(id, () => store.addMember(id, userId)),
     removeMember: (id, userId) => change(id, () => store.removeMember(id, userId)),
+    announce: async (id) => { forget(id); await announce(id) },
     forget,
     refusal,
     assertAccess,
