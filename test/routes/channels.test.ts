@@ -90,14 +90,15 @@ t.test('a private creation whose announcement failed: the retry the 503 asks for
   const eve = await connectAs(app, t, 'eve')
   t.match(await eve.client.subscribe('plans'), { op: 'subscribed' }, 'eve subscribed while plans was public')
   const produce = app.bus.produce.bind(app.bus)
-  let refuse = true
+  let down = true // the log refuses the first creation's announcements
   app.bus.produce = async (topic, key, value) => {
-    if (topic === 'channels' && refuse) { refuse = false; throw new Error('request timed out') }
+    if (down && key === 'plans') throw new Error('request timed out')
     return produce(topic, key, value)
   }
   const create = (user = 'alice', extra = {}) => app.inject({ method: 'POST', url: '/api/channels', headers: { 'x-user-id': user }, payload: { id: 'plans', private: true, ...extra } })
   const first = await create()
   t.match(first.json(), { statusCode: 503, message: /stored, but the event log is unavailable/ })
+  down = false
   t.equal((await create('mallory')).statusCode, 409, 'another user\'s creation of the id is still a 409')
   t.equal((await create('alice', { members: ['eve'] })).statusCode, 409, 'so is another creation by the owner')
   const retry = await create()
