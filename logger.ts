@@ -4,12 +4,27 @@
 import type { FastifyLoggerOptions, FastifyRequest } from 'fastify'
 import type { Config } from './config.ts'
 
-// query parameters whose values are credentials
-const SECRET_PARAMS = /([?&](?:token|access_token)=)[^&#]*/gi
+// query parameters whose values are credentials, by the name the query parser reads
+const SECRET_PARAMS = new Set(['token', 'access_token'])
 
-/** The URL with credential query values replaced by `[redacted]`. */
+/** A parameter name as the query parser decodes it (`%74oken` is `token`, `+` a space). */
+function paramName (raw: string): string {
+  try { return decodeURIComponent(raw.replace(/\+/g, ' ')).toLowerCase() } catch { return raw.toLowerCase() }
+}
+
+/**
+ * The URL with credential query values replaced by `[redacted]`. Parameters are matched by their
+ * decoded name, as the router reads them: the query starts at the first `?`, `#` or `;` and every
+ * `&`-separated pair after it is one parameter.
+ */
 export function redactUrl (url: string): string {
-  return url.includes('?') ? url.replace(SECRET_PARAMS, '$1[redacted]') : url
+  const start = url.search(/[?#;]/)
+  if (start === -1) return url
+  const pairs = url.slice(start + 1).split('&').map((pair) => {
+    const name = pair.split('=', 1)[0]
+    return SECRET_PARAMS.has(paramName(name)) ? `${name}=[redacted]` : pair
+  })
+  return `${url.slice(0, start + 1)}${pairs.join('&')}`
 }
 
 /**

@@ -2,6 +2,7 @@
 // idempotently; edits patch the cached copy and deletions drop it with a tombstone, so history never
 // serves stale text.
 import { topics } from '../schemas/topics.ts'
+import { isMessageEvent } from '../schemas/events.ts'
 import { defineTopicHandler } from '../plugins/topic-handlers.ts'
 import { messageChange } from '../plugins/store/store.ts'
 
@@ -10,6 +11,7 @@ export default defineTopicHandler({
   topic: topics.messages,
   mode: 'shared',
   async handleBatch (events, { app }) {
-    await app.cache.apply(events.map(({ event, position }) => messageChange(event, position)))
+    const changes = events.flatMap(({ event, position }) => isMessageEvent(event) ? [messageChange(event, position)] : [])
+    if (changes.length > 0) await app.cache.apply(changes)
   }
 })

@@ -3,6 +3,7 @@
 // pipelined round trip per batch. Edits and deletions carry their revision: the log serves each
 // message's earlier frames as it stands now (a deleted message's text is never replayed).
 import { topics } from '../schemas/topics.ts'
+import { isMessageEvent } from '../schemas/events.ts'
 import { defineTopicHandler } from '../plugins/topic-handlers.ts'
 import { messageFrame } from '../fanout/protocol.ts'
 import { revisionOf } from '../plugins/recovery/plan.ts'
@@ -13,11 +14,9 @@ export default defineTopicHandler({
   mode: 'shared',
   async handleBatch (events, { app }) {
     // The very frame messages-fanout publishes, from the same builder (test/e2e/recovery.test.ts compares them byte for byte).
-    await app.recovery.log.appendBatch(events.map(({ event, position }) => ({
-      channel: event.channelId,
-      position,
-      frame: messageFrame(event, position),
-      revision: revisionOf(event)
-    })))
+    const entries = events.flatMap(({ event, position }) => isMessageEvent(event)
+      ? [{ channel: event.channelId, position, frame: messageFrame(event, position), revision: revisionOf(event) }]
+      : [])
+    if (entries.length > 0) await app.recovery.log.appendBatch(entries)
   }
 })

@@ -2,6 +2,7 @@
 // redelivered one finds its message or tombstone), edits and deletes applied only when newer than
 // the last event applied to the message (see the store contract).
 import { topics } from '../schemas/topics.ts'
+import { isMessageEvent } from '../schemas/events.ts'
 import { defineTopicHandler } from '../plugins/topic-handlers.ts'
 import { messageChange } from '../plugins/store/store.ts'
 
@@ -10,6 +11,7 @@ export default defineTopicHandler({
   topic: topics.messages,
   mode: 'shared',
   async handleBatch (events, { app }) {
-    await app.store.apply(events.map(({ event, position }) => messageChange(event, position)))
+    const changes = events.flatMap(({ event, position }) => isMessageEvent(event) ? [messageChange(event, position)] : [])
+    if (changes.length > 0) await app.store.apply(changes)
   }
 })

@@ -1,6 +1,6 @@
-// Reactions onto their message in the store (a set per emoji: redelivery changes nothing), then the
-// store's resulting reactions onto the cached copy. One handler, so the cache never runs ahead of
-// the store or needs its own merge logic.
+// Reactions onto their message in the store (a set per emoji, never behind the last position applied:
+// redelivery and a stale consumer's write change nothing), then the store's resulting reactions onto
+// the cached copy. One handler, so the cache never runs ahead of the store or needs its own merge logic.
 import { topics } from '../schemas/topics.ts'
 import { defineTopicHandler } from '../plugins/topic-handlers.ts'
 
@@ -15,9 +15,10 @@ export default defineTopicHandler({
   name: 'reactions-store',
   topic: topics.reactions,
   mode: 'shared',
-  async handle (event, { app }) {
+  async handle (event, { app, position }) {
     const { messageId, emoji, userId } = event.data
-    const reactions = await app.store.react(messageId, emoji, userId, event.type === 'reaction.added')
+    // with its position: a stale write after a rebalance cannot undo a later reaction
+    const reactions = await app.store.react(messageId, emoji, userId, event.type === 'reaction.added', position)
     // Topics are not ordered with each other: the message may still be on its way to the store.
     // Throwing lets the registry retry with backoff, then dead-letter it (never dropped silently).
     if (!reactions) throw new MessageNotFoundYet(messageId)

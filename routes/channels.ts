@@ -6,6 +6,11 @@ import { ErrorResponse } from '../schemas/http.ts'
 import { Channel, ChannelIdParams, CreateChannelBody, MemberParams } from '../schemas/channel.ts'
 import { PERSONAL_PREFIX, STATUS_PREFIX } from '../plugins/channels/index.ts'
 
+/** Whether a stored channel is what this creation asks for (then the request is a retry of it). */
+const sameCreation = (stored: Channel, asked: Channel) =>
+  stored.ownerId === asked.ownerId && stored.name === asked.name && stored.private === asked.private &&
+  stored.members.length === asked.members.length && asked.members.every((m) => stored.members.includes(m))
+
 const channels: FastifyPluginAsyncTypebox = async (app) => {
   // What the handlers answer; the framework's statuses (413, 415, 429 …) are added by plugins/docs.ts.
   const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 503: ErrorResponse }
@@ -48,9 +53,6 @@ const channels: FastifyPluginAsyncTypebox = async (app) => {
     const { id, name, members = [] } = request.body
     if (id.startsWith(PERSONAL_PREFIX)) throw app.httpErrors.forbidden(`channel ids starting with ${PERSONAL_PREFIX} are personal channels and cannot be created`)
     if (id.startsWith(STATUS_PREFIX)) throw app.httpErrors.forbidden(`channel ids starting with ${STATUS_PREFIX} are users' status channels and cannot be created`)
-    // A channel already in use (posted to before it was created, even if those messages are deleted
-    // or not stored yet) stays public: nobody may claim it and so cut off its subscribers.
-    if (await used(id)) throw app.httpErrors.conflict(`channel ${id} already exists (it has messages): an id that has carried messages cannot be claimed`)
     const channel: Channel = {
       id,
       name: name ?? id,
@@ -59,6 +61,17 @@ const channels: FastifyPluginAsyncTypebox = async (app) => {
       members: [...new Set([user.id, ...members])],
       createdAt: new Date().toISOString()
     }
+    // The retry a 503 asks for (stored, not announced): the same creation by its owner announces
+    // again and answers as the first would have, so subscribers from the public days are dropped.
+    const stored = await app.channels.store.get(id)
+    if (stored) {
+      if (!sameCreation(stored, channel)) throw app.httpErrors.conflict(`channel ${id} already exists`)
+      await app.channels.announce(id)
+      return reply.code(201).send(stored)
+    }
+    // A channel already in use (posted to before it was created, even if those messages are deleted
+    // or not stored yet) stays public: nobody may claim it and so cut off its subscribers.
+    if (await used(id)) throw app.httpErrors.conflict(`channel ${id} already exists (it has messages): an id that has carried messages cannot be claimed`)
     // Announced on the `channels` topic by app.channels: clients who subscribed to the id while it
     // was public are dropped on every instance (consumers/channels-access.ts).
     if (!await app.channels.create(channel)) throw app.httpErrors.conflict(`channel ${id} already exists`)

@@ -1,7 +1,9 @@
 // The server API: other services publish messages with an API key (SERVER_API_KEYS), through the
 // same path as users' posts (the `messages` log, then store, cache, fanout, recovery). Trusted:
 // no membership, moderation or user rate limit; the personal channel `user:<id>` is open to it.
-// An Idempotency-Key makes a retry return the first answer instead of publishing again.
+// An Idempotency-Key makes a retry return the first answer instead of publishing again; a broadcast
+// also remembers each channel it published under the key, so a retry after a partial failure
+// publishes only the rest.
 import { createHash } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type, type Static } from '@sinclair/typebox'
@@ -46,11 +48,14 @@ const server: FastifyPluginAsyncTypebox = async (app) => {
     return { ...message, position: await app.events.produce('messages', channelId, event) }
   }
 
+  type Keyed = { apiKey: { id: string } | null, headers: Static<typeof Headers>, url: string, body: unknown }
+  const fingerprintOf = (request: Keyed) => createHash('sha256').update(JSON.stringify([request.url, request.body])).digest('hex')
+
   /** Runs `work` once per API key and Idempotency-Key; a repeat gets the first answer (409 with another body). */
-  async function once<T> (request: { apiKey: { id: string } | null, headers: Static<typeof Headers>, url: string, body: unknown }, reply: { header (k: string, v: string): unknown }, work: () => Promise<T>): Promise<T> {
+  async function once<T> (request: Keyed, reply: { header (k: string, v: string): unknown }, work: () => Promise<T>): Promise<T> {
     const key = request.headers['idempotency-key']
     if (key === undefined) return work()
-    const fingerprint = createHash('sha256').update(JSON.stringify([request.url, request.body])).digest('hex')
+    const fingerprint = fingerprintOf(request)
     const { value, replayed } = await app.nonces.once(`api-key:${request.apiKey!.id}`, key, async () => JSON.stringify({ fingerprint, result: await work() }))
     const first = JSON.parse(value) as { fingerprint: string, result: T }
     if (replayed && first.fingerprint !== fingerprint) throw app.httpErrors.conflict(`Idempotency-Key ${JSON.stringify(key)} was already used for another request`)
@@ -75,7 +80,27 @@ const server: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const { channelIds, content: text, ...sender } = request.body
     channelIds.forEach(refuse)
-    const result = await once(request, reply, async () => ({ messages: await Promise.all(channelIds.map((channelId) => publish(channelId, text, sender))) }))
+    const key = request.headers['idempotency-key']
+    // Under a key, each channel's message is remembered on its own (the key, the body and the
+    // channel; `/` keeps the scope apart from user ids): a retry gets back the channels already
+    // published, with their ids and positions, and publishes only the others.
+    const scope = `broadcast/${request.apiKey!.id}`
+    const fingerprint = key === undefined ? '' : fingerprintOf(request)
+    const publishOnce = async (channelId: string) => {
+      if (key === undefined) return publish(channelId, text, sender)
+      const { value } = await app.nonces.once(scope, JSON.stringify([key, fingerprint, channelId]), async () => JSON.stringify(await publish(channelId, text, sender)))
+      return JSON.parse(value) as Message
+    }
+    const result = await once(request, reply, async () => {
+      const outcomes = await Promise.allSettled(channelIds.map(publishOnce))
+      const failed = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected').map((o) => o.reason as unknown)
+      if (failed.length === 0) return { messages: outcomes.map((o) => (o as PromiseFulfilledResult<Message>).value) }
+      // A refused partition is a 503 (the log is unavailable); anything else is answered as it is.
+      const other = failed.find((err) => (err as { statusCode?: number }).statusCode !== 503)
+      if (other) throw other
+      const retry = key === undefined ? 'a retry publishes every channel again (send an Idempotency-Key to publish only the rest)' : 'retry with the same Idempotency-Key to publish only the rest'
+      throw app.httpErrors.serviceUnavailable(`${channelIds.length - failed.length} of ${channelIds.length} channels published, ${failed.length} not (event log unavailable); ${retry}`)
+    })
     return reply.code(201).send(result)
   })
 }

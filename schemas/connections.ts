@@ -5,7 +5,7 @@ import { Type, type Static } from '@sinclair/typebox'
 
 const Base = {
   v: Type.Literal(1),
-  id: Type.String({ description: 'stable per fact: <connectionId>:<type>[:<channel>]; an event seen twice (a redelivery, or a disconnected re-emitted by a reaper that took over) carries the same id' }),
+  id: Type.String({ description: 'stable per fact: <connectionId>:<type>, or <connectionId>:<type>:<channel>:<n> for subscribed/unsubscribed (n counts those facts on the connection, so a resubscribe has a new id); an event seen twice (a redelivery, or a disconnected re-emitted by a reaper that took over) carries the same id' }),
   userId: Type.String({ minLength: 1 }),
   connectionId: Type.String({ minLength: 1 }),
   instanceId: Type.String({ minLength: 1, description: 'the instance that held the socket' }),

@@ -53,6 +53,25 @@ export const ChannelAccessChanged = Envelope('channel.access', Type.Object({}))
 export type ChannelAccessChanged = Static<typeof ChannelAccessChanged>
 
 /**
+ * The same change on `messages` (key channelId), in order with the channel's messages: who may read
+ * the channel from this point of its stream on. Every instance's fanout drops the subscribers it
+ * excludes before it delivers anything later in the partition, so no message accepted after the
+ * change's 204 reaches a removed member (docs/security.md). Never stored, cached or sent to clients.
+ */
+export const ChannelAccessMark = Envelope('channel.access', Type.Object({
+  private: Type.Boolean(),
+  members: Type.Array(Type.String(), { description: 'the members as stored right after the change' })
+}))
+export type ChannelAccessMark = Static<typeof ChannelAccessMark>
+
+/** What the `messages` topic carries: the channel's message events, and marks of its access changes. */
+export const MessageStreamEvent = Type.Union([MessageCreated, MessageUpdated, MessageDeleted, ChannelAccessMark])
+export type MessageStreamEvent = Static<typeof MessageStreamEvent>
+
+/** The message events of a `messages` batch (the stores, the cache and the recovery log skip access marks). */
+export const isMessageEvent = (event: MessageStreamEvent): event is MessageEvent => event.type !== 'channel.access'
+
+/**
  * What clients see of a message event (`data` of its `event` frame): a new message carries its
  * position, as history shows it; edits and deletions name their message, and only the frame carries
  * the event's own position. `messageFrame` (fanout/protocol.ts) builds the frame around it, live and for replay.

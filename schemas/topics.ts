@@ -5,7 +5,7 @@
 // declares a topic of its own the same way (`defineTopic`) and hands it to its handlers, or to
 // `app.topicHandlers.addTopic` for its relay.
 import type { Static, TSchema } from '@sinclair/typebox'
-import { ChannelAccessChanged, MessageEvent, NotificationEvent, ReactionEvent, UserActivityEvent } from './events.ts'
+import { ChannelAccessChanged, MessageStreamEvent, NotificationEvent, ReactionEvent, UserActivityEvent } from './events.ts'
 import { ConnectionEvent, UserControlEvent, UserStatusEvent } from './connections.ts'
 import { personalChannel, statusChannel } from './channel-kinds.ts'
 
@@ -47,11 +47,11 @@ export const topics = {
   messages: defineTopic({
     name: 'messages',
     key: 'channelId',
-    schema: MessageEvent,
+    schema: MessageStreamEvent,
     positioned: true,
     clientEvents: ['message.created', 'message.updated', 'message.deleted'],
     // no `fanout`: consumers/messages-fanout.ts delivers them with their positions and revises the recovery buffer
-    description: 'every message change of a channel; stored, cached, fanned out, replayed on reconnect'
+    description: 'every message change of a channel; stored, cached, fanned out, replayed on reconnect; and a mark of each access change of the channel, in order with its messages (never sent to clients)'
   }),
   reactions: defineTopic({
     name: 'reactions',

@@ -27,6 +27,13 @@ t.test('a WebSocket token in the API port\'s /ws URL never reaches the info-leve
   const closed = once(ws, 'close')
   ws.close()
   await closed
+  // the query parser decodes names: `%74oken` is `token`, and authenticates
+  const encoded = new WebSocket(`ws://127.0.0.1:${port}/ws?%74oken=${jwt}`)
+  const [encodedReady] = await once(encoded, 'message')
+  t.match(JSON.parse(encodedReady.toString()), { op: 'ready', user: 'alice' }, 'a percent-encoded name is the token too')
+  const encodedClosed = once(encoded, 'close')
+  encoded.close()
+  await encodedClosed
   // an HTTP request after it: its log line is written after the upgrade's
   t.equal((await app.inject({ url: '/health?access_token=abc.def' })).statusCode, 200)
 
@@ -34,6 +41,7 @@ t.test('a WebSocket token in the API port\'s /ws URL never reaches the info-leve
   const upgrade = requests.find((l) => l.req.url.startsWith('/ws'))
   t.ok(upgrade, 'the upgrade request is logged at info')
   t.equal(upgrade?.req.url, '/ws?token=[redacted]&user=x', 'with its token redacted and the rest kept')
+  t.ok(requests.some((l) => l.req.url === '/ws?%74oken=[redacted]'), 'redacted by the name the parser decodes')
   t.ok(requests.some((l) => l.req.url === '/health?access_token=[redacted]'), 'access_token too')
   t.notOk(lines.some((l) => l.includes(jwt) || l.includes(jwt.split('.')[2])), 'no line holds the token or its signature')
   t.notOk(lines.some((l) => l.includes('abc.def')), 'nor the other credential')
@@ -45,6 +53,13 @@ t.test('redactUrl replaces only credential values', async (t) => {
   t.equal(redactUrl('/ws?TOKEN=a.b.c'), '/ws?TOKEN=[redacted]')
   t.equal(redactUrl('/ws?user=bob&token=a.b.c&x=1&token=d'), '/ws?user=bob&token=[redacted]&x=1&token=[redacted]')
   t.equal(redactUrl('/ws?notatoken=keep'), '/ws?notatoken=keep')
+  // by the name the query parser decodes: these all authenticate as `token`
+  t.equal(redactUrl('/ws?%74oken=a.b.c'), '/ws?%74oken=[redacted]')
+  t.equal(redactUrl('/ws?user=bob&tok%65n=a.b.c'), '/ws?user=bob&tok%65n=[redacted]')
+  t.equal(redactUrl('/ws?access%5Ftoken=a.b.c'), '/ws?access%5Ftoken=[redacted]')
+  t.equal(redactUrl('/ws#token=a.b.c'), '/ws#token=[redacted]', 'the router also starts a query at #')
+  t.equal(redactUrl('/ws?token'), '/ws?token=[redacted]')
+  t.equal(redactUrl('/ws?%zz=keep&token=a'), '/ws?%zz=keep&token=[redacted]', 'a name that does not decode is kept')
 })
 
 t.test('log format: human-readable on a terminal in development, JSON lines otherwise', async (t) => {

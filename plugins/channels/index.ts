@@ -16,6 +16,8 @@ export interface Channels {
   /** Creates, adds and removes store the change, then announce it on the `channels` topic (503 when the log is down). */
   create (channel: Channel): Promise<boolean>
   addMember (id: string, userId: string): Promise<boolean>
+  /** Announces the channel again (a retry of a change whose announcement failed); 503 when the log is down. */
+  announce (id: string): Promise<void>
   removeMember (id: string, userId: string): Promise<boolean>
   /** Drops this instance's copy of the channel (another instance changed it). */
   forget (id: string): void
@@ -34,6 +36,13 @@ declare module 'fastify' {
 export interface ChannelsPluginOptions { store?: ChannelStore }
 
 const MAX_CACHED = 10_000
+
+/** Why `userId` may not use a created (or never created: null) channel; undefined when allowed. */
+export function memberRefusal (channel: Pick<Channel, 'private' | 'members'> | null, userId: string | undefined, channelId: string, access: Access): string | undefined {
+  if (!channel?.private) return undefined
+  if (userId !== undefined && channel.members.includes(userId)) return undefined
+  return `channel ${channelId} is private: only its members may ${access === 'read' ? 'read or subscribe to' : 'post to'} it`
+}
 
 export default fp<ChannelsPluginOptions>(async function channels (app, opts) {
   const { config } = app
@@ -87,10 +96,7 @@ export default fp<ChannelsPluginOptions>(async function channels (app, opts) {
     if (channelId.startsWith(STATUS_PREFIX)) {
       return access === 'write' ? `channel ${channelId} is a user's status: only the server publishes to it` : undefined
     }
-    const channel = await get(channelId)
-    if (!channel?.private) return undefined
-    if (user && channel.members.includes(user.id)) return undefined
-    return `channel ${channelId} is private: only its members may ${access === 'read' ? 'read or subscribe to' : 'post to'} it`
+    return memberRefusal(await get(channelId), user?.id, channelId, access)
   }
 
   const assertAccess: Channels['assertAccess'] = async (user, channelId, access) => {
@@ -98,28 +104,41 @@ export default fp<ChannelsPluginOptions>(async function channels (app, opts) {
     if (reason) throw app.httpErrors.forbidden(reason)
   }
 
-  /** Tells every instance (this one included) that the channel changed, once the change is stored. */
-  const announce = async (channelId: string) => {
+  /**
+   * Tells every instance (this one included) that the channel changed, once the change is stored: on
+   * `channels` (every instance drops its copy), and, when the change may exclude someone (a private
+   * channel created, a member removed), as an access mark on `messages` with the channel's members
+   * as stored now. The mark is in order with the channel's messages: any message accepted after
+   * this answers comes after it in the partition, and every fanout drops the excluded subscribers
+   * before delivering it (consumers/messages-fanout.ts).
+   */
+  const announce = async (channelId: string, excludes: boolean) => {
+    const channel = excludes ? await store.get(channelId) : null
+    const at = new Date().toISOString()
     try {
-      await app.events.produce('channels', channelId, { v: 1, type: 'channel.access', channelId, at: new Date().toISOString(), data: {} })
+      await Promise.all([
+        app.events.produce('channels', channelId, { v: 1, type: 'channel.access', channelId, at, data: {} }),
+        channel?.private ? app.events.produce('messages', channelId, { v: 1, type: 'channel.access', channelId, at, data: { private: true, members: channel.members } }) : undefined
+      ])
     } catch {
       throw app.httpErrors.serviceUnavailable(`the change to channel ${channelId} is stored, but the event log is unavailable, so other instances may not see it yet; retry later`)
     }
   }
   /** A store write, then (when it changed something) the announcement; this instance's copy is dropped either way. */
-  const change = async (id: string, write: () => Promise<boolean>) => {
+  const change = async (id: string, excludes: boolean, write: () => Promise<boolean>) => {
     forget(id)
     const changed = await write().finally(() => forget(id))
-    if (changed) await announce(id)
+    if (changed) await announce(id, excludes)
     return changed
   }
 
   app.decorate('channels', {
     store,
     get,
-    create: (channel) => change(channel.id, () => store.create(channel)),
-    addMember: (id, userId) => change(id, () => store.addMember(id, userId)),
-    removeMember: (id, userId) => change(id, () => store.removeMember(id, userId)),
+    create: (channel) => change(channel.id, channel.private, () => store.create(channel)),
+    addMember: (id, userId) => change(id, false, () => store.addMember(id, userId)),
+    removeMember: (id, userId) => change(id, true, () => store.removeMember(id, userId)),
+    announce: async (id) => { forget(id); await announce(id, true) },
     forget,
     refusal,
     assertAccess,

@@ -54,7 +54,10 @@ export function disconnectReason (ended: Connection['ended']): { reason: Disconn
 /** Channels whose subscriptions are not reported: the implied personal channel, status channels. */
 const internal = (channel: string) => channel.startsWith(PERSONAL_PREFIX) || channel.startsWith(STATUS_PREFIX)
 
-interface Tracked { user: string, connectedAt: string, transport: Connection['transport'], queue: Promise<void> }
+// `subscriptions` numbers the connection's subscribed/unsubscribed facts: a channel joined, left and
+// joined again is three facts, so their ids differ (the count is taken when the fact happens, so a
+// retried produce repeats the id).
+interface Tracked { user: string, connectedAt: string, transport: Connection['transport'], queue: Promise<void>, subscriptions: number }
 
 export default fp<{ registry?: ConnectionRegistry }>(async function connections (app, opts) {
   const registry = opts.registry ?? (app.redis ? createRedisRegistry(app.redis) : createEmbeddedRegistry())
@@ -112,10 +115,15 @@ export default fp<{ registry?: ConnectionRegistry }>(async function connections 
     await announce(change)
   }
 
+  const nextSubscriptionFact = (conn: Connection) => {
+    const entry = tracked.get(conn.id)
+    return entry ? ++entry.subscriptions : 0
+  }
+
   hub.addHooks({
     async onConnect (conn) {
       if (conn.user === undefined) return
-      tracked.set(conn.id, { user: conn.user, connectedAt: new Date().toISOString(), transport: conn.transport, queue: Promise.resolve() })
+      tracked.set(conn.id, { user: conn.user, connectedAt: new Date().toISOString(), transport: conn.transport, queue: Promise.resolve(), subscriptions: 0 })
       // Recorded before `connected` is produced: whatever happens next, a `disconnected` will follow.
       await enqueue(conn, 'connected', async (entry) => {
         const change = await registry.add({ connectionId: conn.id, userId: entry.user, instanceId, transport: entry.transport, connectedAt: entry.connectedAt })
@@ -130,11 +138,13 @@ export default fp<{ registry?: ConnectionRegistry }>(async function connections 
         if (hub.isSubscribed(conn, channel)) hub.send(conn, frames.event(channel, 'user.status', status))
       }
       if (internal(channel)) return
-      await enqueue(conn, 'subscribed', (entry) => emit({ ...base(conn, entry, 'subscribed', `:${channel}`), type: 'subscribed', data: { channel } }))
+      const fact = `:${channel}:${nextSubscriptionFact(conn)}`
+      await enqueue(conn, 'subscribed', (entry) => emit({ ...base(conn, entry, 'subscribed', fact), type: 'subscribed', data: { channel } }))
     },
     async onUnsubscribed (conn, channel) {
       if (internal(channel)) return
-      await enqueue(conn, 'unsubscribed', (entry) => emit({ ...base(conn, entry, 'unsubscribed', `:${channel}`), type: 'unsubscribed', data: { channel } }))
+      const fact = `:${channel}:${nextSubscriptionFact(conn)}`
+      await enqueue(conn, 'unsubscribed', (entry) => emit({ ...base(conn, entry, 'unsubscribed', fact), type: 'unsubscribed', data: { channel } }))
     },
     async onDisconnect (conn) {
       const { reason, code } = disconnectReason(conn.ended)

@@ -1,13 +1,15 @@
 // In-memory store with the Mongo store's semantics (insert once by id, tombstones, monotonic
 // changes, pages by id descending).
-import { compareOffsets, type Message, type Position } from '../../schemas/message.ts'
-import { reacted, type MessageStore } from './store.ts'
+import type { Message, Position } from '../../schemas/message.ts'
+import { reacted, replayed, type MessageStore } from './store.ts'
 
 export function createEmbeddedStore (): MessageStore {
   const messages = new Map<string, Message>()
   const byChannel = new Map<string, string[]>() // ascending ids
   // id → position of the last event applied; kept after a delete as the message's tombstone
   const applied = new Map<string, Position>()
+  // id → position of the last reaction applied to the message
+  const reactionsApplied = new Map<string, Position>()
 
   return {
     kind: 'embedded',
@@ -28,7 +30,7 @@ export function createEmbeddedStore (): MessageStore {
           continue
         }
         // an event at or below the last one applied to the message (a replay) changes nothing
-        if (last && last.epoch === change.position.epoch && compareOffsets(change.position.offset, last.offset) <= 0) continue
+        if (replayed(change.position, last)) continue
         const m = messages.get(id)
         if (change.type === 'update') {
           if (!m) continue // deleted (a tombstone) or never stored
@@ -41,12 +43,16 @@ export function createEmbeddedStore (): MessageStore {
         applied.set(id, change.position) // a delete's tombstone: the id stays known
       }
     },
-    async react (id, emoji, userId, on) {
+    async react (id, emoji, userId, on, position) {
       const m = messages.get(id)
       if (!m) return null
+      if (position && replayed(position, reactionsApplied.get(id))) return structuredClone(m.reactions ?? {})
       // the same rule as the Mongo store: any string is only a key (no `__proto__` or `toString` surprises)
       const next = reacted(m.reactions, emoji, userId, on)
-      if (next) m.reactions = next
+      if (next) {
+        m.reactions = next
+        if (position) reactionsApplied.set(id, position)
+      }
       return structuredClone(m.reactions ?? {})
     },
     async get (id) {

@@ -5,12 +5,15 @@ import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type 
 import type { Message } from '../../schemas/message.ts'
 import { TransientError } from '../errors.ts'
 import { mongoCall } from '../mongo.ts'
-import { reacted, type MessageStore } from './store.ts'
+import { reacted, replayed, type MessageStore } from './store.ts'
 
 export interface MongoStoreOptions { logger: FastifyBaseLogger }
 
-/** `applied`: the stream position of the last event applied (replays at or below it change nothing); `deleted`: a tombstone. */
-type MessageDoc = Omit<Message, 'id'> & { _id: string, applied?: { epoch: string, offset: number }, deleted?: boolean }
+/**
+ * `applied`: the stream position of the last event applied (replays at or below it change nothing);
+ * `reactionsApplied`: the same for the `reactions` stream; `deleted`: a tombstone.
+ */
+type MessageDoc = Omit<Message, 'id'> & { _id: string, applied?: { epoch: string, offset: number }, reactionsApplied?: { epoch: string, offset: number }, deleted?: boolean }
 
 const DUPLICATE_KEY = 11000
 const writeErrors = (err: MongoBulkWriteError) => Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors]
@@ -50,7 +53,7 @@ export function createMongoStore (db: Db, options: MongoStoreOptions): MessageSt
   }
 
   const toDoc = ({ id, ...rest }: Message): MessageDoc => ({ _id: id, ...rest })
-  const toMessage = ({ _id, applied: _a, deleted: _d, ...rest }: MessageDoc): Message => ({ id: _id, ...rest })
+  const toMessage = ({ _id, applied: _a, reactionsApplied: _r, deleted: _d, ...rest }: MessageDoc): Message => ({ id: _id, ...rest })
 
   async function insertOnce (docs: MessageDoc[]) {
     try {
@@ -84,7 +87,7 @@ export function createMongoStore (db: Db, options: MongoStoreOptions): MessageSt
         } else {
           // the tombstone is inserted when the message never reached the store, else the message becomes one
           tombstones.push({ _id: change.id, channelId: change.channelId, deleted: true, applied } as MessageDoc)
-          updates.push({ updateOne: { filter: { _id: change.id, ...newer }, update: { $set: { deleted: true, applied }, $unset: { content: '', editedAt: '', reactions: '', senderName: '' } } } })
+          updates.push({ updateOne: { filter: { _id: change.id, ...newer }, update: { $set: { deleted: true, applied }, $unset: { content: '', editedAt: '', reactions: '', reactionsApplied: '', senderName: '' } } } })
         }
       }
       // A duplicate id means "already stored" (a redelivered create, or a tombstone): not an error.
@@ -92,19 +95,28 @@ export function createMongoStore (db: Db, options: MongoStoreOptions): MessageSt
       if (tombstones.length) await run('delete', () => insertOnce(tombstones))
       if (updates.length) await run('update', () => messages.bulkWrite(updates, { ordered: true }))
     },
-    async react (id, emoji, userId, on) {
+    async react (id, emoji, userId, on, position) {
       // No user string becomes a field path (`reactions.<emoji>` would let `.` or `$` address
       // other fields): the reactions object is read, changed and written back whole, only if it is
       // still what was read (compare-and-set), so concurrent and redelivered reactions compose.
+      // With the event's position, the write also moves `reactionsApplied` forward, and a reaction
+      // at or below it (a replay, a stale consumer's write) changes nothing.
+      const applied = position && { epoch: position.epoch, offset: Number(position.offset) }
       for (let attempt = 0; attempt < REACT_ATTEMPTS; attempt++) {
         // a deleted message's tombstone (`deleted: true`) takes no reactions
-        const doc = await run('react', () => messages.findOne({ _id: id, deleted: { $ne: true } } as Filter<MessageDoc>, { projection: { reactions: 1 } }))
+        const doc = await run('react', () => messages.findOne({ _id: id, deleted: { $ne: true } } as Filter<MessageDoc>, { projection: { reactions: 1, reactionsApplied: 1 } }))
         if (!doc) return null
+        const last = doc.reactionsApplied && { epoch: doc.reactionsApplied.epoch, offset: String(doc.reactionsApplied.offset) }
+        if (position && replayed(position, last)) return doc.reactions ?? {}
         const next = reacted(doc.reactions, emoji, userId, on)
         if (!next) return doc.reactions ?? {} // a repeat: already so
         // $eq: what was read is compared as a value, never read as operators or paths
         const unchanged = doc.reactions === undefined ? { $exists: false } : { $eq: doc.reactions }
-        const written = await run('react', () => messages.updateOne({ _id: id, deleted: { $ne: true }, reactions: unchanged } as Filter<MessageDoc>, { $set: { reactions: next } }))
+        const unmoved = doc.reactionsApplied === undefined ? { $exists: false } : { $eq: doc.reactionsApplied }
+        const written = await run('react', () => messages.updateOne(
+          { _id: id, deleted: { $ne: true }, reactions: unchanged, reactionsApplied: unmoved } as Filter<MessageDoc>,
+          { $set: { reactions: next, ...(applied ? { reactionsApplied: applied } : {}) } }
+        ))
         if (written.matchedCount > 0) return next
       }
       throw new TransientError(`${where}: reactions of message ${id} kept changing under ${REACT_ATTEMPTS} attempts`)

@@ -1,5 +1,5 @@
 // The store contract: every message, durably; written only by topic handlers, idempotently.
-import type { Message, Position } from '../../schemas/message.ts'
+import { compareOffsets, type Message, type Position } from '../../schemas/message.ts'
 import type { MessageEvent } from '../../schemas/events.ts'
 
 /** emoji → ids of the users who reacted with it. */
@@ -29,15 +29,23 @@ export interface MessageStore {
   /**
    * Adds (`on`) or removes the user's reaction to a message, as a set: repeating it changes nothing.
    * An emoji nobody reacts with any more disappears. Resolves with the message's reactions after
-   * the change, or null when there is no such message.
+   * the change, or null when there is no such message. With the event's `position`, reactions
+   * never go backwards either: the message remembers the position of the last reaction applied to
+   * it, and one at or below it (a replay, or a write still in flight from a consumer that lost its
+   * partition in a rebalance) changes nothing.
    */
-  react (id: string, emoji: string, userId: string, on: boolean): Promise<Reactions | null>
+  react (id: string, emoji: string, userId: string, on: boolean, position?: Position): Promise<Reactions | null>
   /** The message; null when there is none or it was deleted. */
   get (id: string): Promise<Message | null>
   /** Newest first, ids below `before` when given; deleted messages are left out. */
   page (channelId: string, query: PageQuery): Promise<Message[]>
   ping (): Promise<void>
   close (): Promise<void>
+}
+
+/** Whether `position` is at or below `last` in the same stream (a replay: nothing to apply). */
+export function replayed (position: Position, last: Position | undefined): boolean {
+  return last !== undefined && last.epoch === position.epoch && compareOffsets(position.offset, last.offset) <= 0
 }
 
 /** The change a `messages` event makes to its message (the store and cache handlers share it). */

@@ -11,7 +11,9 @@ t.test('a reaction to a message not stored yet is retried until the message is t
   const late = message('general', 'arrives late')
   const react = app.store.react.bind(app.store)
   let attempts = 0
+  const positions: unknown[] = []
   app.store.react = async (...args) => {
+    positions.push(args[4])
     const result = await react(...args)
     // The first attempt finds nothing; the message lands before the retry (no waiting on time).
     if (++attempts === 1) await app.store.apply([{ type: 'create', message: late, position: { epoch: 'e', offset: '0' } }])
@@ -22,6 +24,7 @@ t.test('a reaction to a message not stored yet is retried until the message is t
   t.equal(outcome.outcome, 'ok')
   t.equal(attempts, 2, 'failed once, then succeeded')
   t.same((await app.store.get(late.id))?.reactions, { '👍': ['alice'] })
+  t.same(positions, [position, position], 'with the event\'s position, so a stale write cannot undo a later reaction')
 })
 
 t.test('a reaction whose message never comes goes to reactions.dlq with the reason, and the partition moves on', async (t) => {

@@ -91,6 +91,21 @@ export function storeContract (t: Test, makeStore: MakeStore, unique: () => stri
     t.equal(await store.get('ffffffffffffffffffffffff'), null, 'and nothing was created')
   })
 
+  t.test('reactions never go backwards: one at or below the last position applied changes nothing', async (t) => {
+    const store = await makeStore()
+    t.teardown(() => store.close())
+    const m = message(unique(), 'react to me')
+    await store.apply([create(m)])
+    const added = at()
+    t.same(await store.react(m.id, '👍', 'u1', true, added), { '👍': ['u1'] })
+    t.same(await store.react(m.id, '👍', 'u1', false, at()), {}, 'taken back by the next event')
+    // the add again, from a consumer that lost the partition in a rebalance while its write was in flight
+    t.same(await store.react(m.id, '👍', 'u1', true, added), {}, 'a stale write changes nothing')
+    t.same((await store.get(m.id))?.reactions, {}, 'the reaction stays taken back')
+    t.same(await store.react(m.id, '🎉', 'u2', true, at()), { '🎉': ['u2'] }, 'a later one applies')
+    t.same(await store.react(m.id, '👍', 'u3', true, { epoch: 'another stream', offset: '0' }), { '🎉': ['u2'], '👍': ['u3'] }, 'one of another epoch (no order with this one) applies')
+  })
+
   t.test('a redelivered create changes nothing: edits and reactions stay', async (t) => {
     const store = await makeStore()
     t.teardown(() => store.close())

@@ -3,6 +3,9 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { build, handled } from '../helper.ts'
+import { createEmbeddedBus } from '../../plugins/bus/embedded.ts'
+import { createEmbeddedStore } from '../../plugins/store/embedded.ts'
+import { createEmbeddedCache } from '../../plugins/cache/embedded.ts'
 import { TestClient, upgradeStatus } from './helpers.ts'
 import { keys, secret, token } from '../tokens.ts'
 import type { Config } from '../../config.ts'
@@ -86,6 +89,40 @@ t.test('removing a member ends their live subscription', async (t) => {
   await bob.barrier()
   t.same(bob.events('club').slice(seen), [], 'nothing after the removal')
   bob.close()
+})
+
+t.test('a member removed on one instance gets no message accepted after the 204 on another, however late that instance reads the change', async (t) => {
+  // Two instances on one log and one message store; B reads the channel store through a gate, held
+  // shut from the removal on, as a slow MongoDB read or a busy `channels` consumer would hold it.
+  const shared = { bus: createEmbeddedBus({ topicPrefix: '', partitions: 3, instanceId: 'x' }), store: createEmbeddedStore(), cache: createEmbeddedCache({ recent: 100, ttlSeconds: 3600 }) }
+  const a = await build(t, { JWT_SECRET: secret, INSTANCE_ID: 'a' }, shared)
+  const b = await build(t, { JWT_SECRET: secret, INSTANCE_ID: 'b' }, shared)
+  const channels = a.channels.store
+  let open = () => {}
+  let shut = false
+  const gate = new Promise<void>((resolve) => { open = resolve })
+  t.teardown(() => open())
+  Object.assign(b.channels.store, {
+    get: async (id: string) => { if (shut) await gate; return channels.get(id) },
+    create: channels.create,
+    addMember: channels.addMember,
+    removeMember: channels.removeMember
+  })
+  const auth = (sub: string) => ({ authorization: `Bearer ${token({ sub })}` })
+  t.equal((await a.inject({ method: 'POST', url: '/api/channels', headers: auth('alice'), payload: { id: 'room', private: true, members: ['eve'] } })).statusCode, 201)
+  const eve = await TestClient.open(`ws://127.0.0.1:${b.fanout.uwsPort}/ws`, `?token=${token({ sub: 'eve' })}`)
+  t.match(await eve.subscribe('room'), { op: 'subscribed' })
+
+  shut = true
+  t.equal((await a.inject({ method: 'DELETE', url: '/api/channels/room/members/eve', headers: auth('alice') })).statusCode, 204)
+  const after = await post(a, 'alice', 'room', 'eve is out, here is the plan')
+  t.equal(after.statusCode, 201)
+  await handled(b, 'messages-fanout', after.json().position) // published on B by now: anything sent to eve precedes the pong
+  await eve.barrier()
+  t.notOk(eve.events('room').some((f) => f.type === 'message.created'), 'eve got no message posted after her removal')
+  t.match(eve.frames.find((f) => f.op === 'error'), { code: 'forbidden', message: /channel room is private/ }, 'she was dropped first')
+  open()
+  eve.close()
 })
 
 t.test('subscribers from before a channel was created private are dropped', async (t) => {

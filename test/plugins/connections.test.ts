@@ -16,7 +16,7 @@ t.test('connected, subscribed, unsubscribed, disconnected and status for an iden
   t.same((await app.connections.statuses(['alice']))[0], { userId: 'alice', status: 'online', version: online.data.version })
 
   await client.subscribe('lobby')
-  t.match(await log.next(isConn(id, 'subscribed')), { id: `${id}:subscribed:lobby`, data: { channel: 'lobby' } })
+  t.match(await log.next(isConn(id, 'subscribed')), { id: `${id}:subscribed:lobby:1`, data: { channel: 'lobby' } })
   client.send({ op: 'unsubscribe', channel: 'lobby' })
   t.match(await log.next(isConn(id, 'unsubscribed')), { data: { channel: 'lobby' } })
 
@@ -26,7 +26,33 @@ t.test('connected, subscribed, unsubscribed, disconnected and status for an iden
   t.ok(offline.data.version > online.data.version, 'the status version grows')
   await app.connections.settled()
   t.same(log.of(id).map((e) => e.type), ['connected', 'subscribed', 'unsubscribed', 'disconnected'], 'each once, in order; the personal channel is not reported')
+  t.same(log.of(id).map((e) => e.id), [`${id}:connected`, `${id}:subscribed:lobby:1`, `${id}:unsubscribed:lobby:2`, `${id}:disconnected`])
   t.same((await app.connections.statuses(['alice']))[0].status, 'offline')
+})
+
+t.test('a resubscribe is a new fact with a new id: a consumer that keeps the first of each id sees the connection subscribed', async (t) => {
+  const log = topicLog()
+  const app = await build(t, {}, { handlers: log.handlers })
+  const { client, id } = await connectAs(app, t, 'alice')
+  await client.subscribe('general')
+  client.send({ op: 'unsubscribe', channel: 'general' })
+  await log.next(isConn(id, 'unsubscribed'))
+  await client.subscribe('general')
+  await log.next((e) => isConn(id, 'subscribed')(e) && log.of(id, 'subscribed').length === 2)
+  await app.connections.settled()
+  const ids = log.of(id).map((e) => e.id)
+  t.equal(new Set(ids).size, ids.length, `every fact has its own id: ${ids.join(', ')}`)
+  // The consumer of docs/connections.md: keep the first of each id.
+  const seen = new Set<string>()
+  const subscribed = new Set<string>()
+  for (const e of log.of(id)) {
+    if (seen.has(e.id)) continue
+    seen.add(e.id)
+    if (e.type === 'subscribed') subscribed.add(e.data.channel)
+    if (e.type === 'unsubscribed') subscribed.delete(e.data.channel)
+  }
+  t.ok(subscribed.has('general'), 'the consumer knows the connection is subscribed again')
+  t.ok([...app.fanout.hub.connections()].find((c) => c.id === id)?.channels.has('general'), 'as it is')
 })
 
 t.test('a user is online while any connection is open; anonymous connections are nobody', async (t) => {

@@ -1,6 +1,6 @@
 // Channels: creation, members, and private / personal channels closed to everyone else over HTTP.
 import t from 'tap'
-import { build, handled } from '../helper.ts'
+import { build, connectAs, handled } from '../helper.ts'
 import { bearer, secret, token } from '../tokens.ts'
 
 const as = (sub: string) => bearer(token({ sub }))
@@ -83,6 +83,33 @@ t.test('reactions and edits on a private channel: non-members 404, edits pass mo
   t.match((await app.inject({ method: 'PUT', url: `/api/messages/${id}/reactions/%F0%9F%91%8D`, headers: as('eve') })).json(), { statusCode: 404, message: /unknown or deleted/ }, 'a non-member is told nothing of the message')
   t.match((await app.inject({ method: 'PATCH', url: `/api/messages/${id}`, headers: as('alice'), payload: { content: 'now a forbidden-word' } })).json(), { statusCode: 422, message: /blocklist forbidden-word/ })
   t.equal((await app.store.get(id))?.content, 'hi', 'unchanged')
+})
+
+t.test('a private creation whose announcement failed: the retry the 503 asks for announces it, and a subscriber from the public days is dropped', async (t) => {
+  const app = await build(t)
+  const eve = await connectAs(app, t, 'eve')
+  t.match(await eve.client.subscribe('plans'), { op: 'subscribed' }, 'eve subscribed while plans was public')
+  const produce = app.bus.produce.bind(app.bus)
+  let down = true // the log refuses the first creation's announcements
+  app.bus.produce = async (topic, key, value) => {
+    if (down && key === 'plans') throw new Error('request timed out')
+    return produce(topic, key, value)
+  }
+  const create = (user = 'alice', extra = {}) => app.inject({ method: 'POST', url: '/api/channels', headers: { 'x-user-id': user }, payload: { id: 'plans', private: true, ...extra } })
+  const first = await create()
+  t.match(first.json(), { statusCode: 503, message: /stored, but the event log is unavailable/ })
+  down = false
+  t.equal((await create('mallory')).statusCode, 409, 'another user\'s creation of the id is still a 409')
+  t.equal((await create('alice', { members: ['eve'] })).statusCode, 409, 'so is another creation by the owner')
+  const retry = await create()
+  if (!t.equal(retry.statusCode, 201, 'the same creation by its owner completes')) return
+  t.match(retry.json(), { id: 'plans', private: true, ownerId: 'alice', members: ['alice'] })
+  t.match(await eve.client.next((f) => f.op === 'error'), { code: 'forbidden', message: /plans is private/ }, 'eve is dropped')
+
+  const posted = await app.inject({ method: 'POST', url: '/api/messages', headers: { 'x-user-id': 'alice' }, payload: { channelId: 'plans', content: 'the secret plan' } })
+  t.equal(posted.statusCode, 201)
+  await handled(app, 'messages-fanout', posted.json().position)
+  t.notOk(eve.client.frames.some((f) => f.type === 'message.created'), 'and receives none of its messages')
 })
 
 t.test('every channel change is announced once on the channels topic (other instances drop their copy)', async (t) => {

@@ -50,6 +50,33 @@ t.test('idempotency keys: a repeat gets the first answer, another body a 409; br
   t.equal(tooMany.statusCode, 400)
 })
 
+t.test('a broadcast that fails part-way: the retry under the same Idempotency-Key publishes only the channels that failed', async (t) => {
+  const app = await build(t, { SERVER_API_KEYS: SERVER_KEY })
+  const appended = new Map<string, number>()
+  const produce = app.bus.produce.bind(app.bus)
+  let refuse = true
+  // c3's partition refuses once (a leader change): the other channels are appended
+  app.bus.produce = async (topic, key, value) => {
+    if (topic === 'messages' && key === 'c3' && refuse) { refuse = false; throw new Error('NOT_LEADER_OR_FOLLOWER') }
+    const position = await produce(topic, key, value)
+    if (topic === 'messages') appended.set(key, (appended.get(key) ?? 0) + 1)
+    return position
+  }
+  const channelIds = ['c1', 'c2', 'c3', 'c4', 'c5']
+  const send = (content = 'v2.3 is out') => app.inject({ method: 'POST', url: '/api/server/broadcast', headers: { 'x-api-key': SERVER_KEY, 'idempotency-key': 'release-42' }, payload: { channelIds, content } })
+  const first = await send()
+  t.equal(first.statusCode, 503)
+  t.match(first.json().message, /4 of 5 channels published.*same Idempotency-Key/)
+  const retry = await send()
+  t.equal(retry.statusCode, 201)
+  t.same(Object.fromEntries(appended), { c1: 1, c2: 1, c3: 1, c4: 1, c5: 1 }, 'each channel got the message once')
+  t.same(retry.json().messages.map((m: any) => m.channelId), channelIds)
+  const again = await send()
+  t.equal(again.headers['idempotent-replayed'], 'true')
+  t.same(again.json(), retry.json(), 'then the whole answer is remembered')
+  t.equal((await send('v2.4 is out')).statusCode, 409, 'the key with another body is still a conflict')
+})
+
 t.test('admin: list a user\'s connections, disconnect them with 4403', async (t) => {
   const app = await build(t, { ADMIN_API_KEYS: ADMIN_KEY })
   const headers = { 'x-api-key': ADMIN_KEY }
