@@ -56,8 +56,9 @@ t.test('the connections of an instance whose lease lapsed are reported lost once
   const log = topicLog()
   const app = await build(t, { CONNECTION_LEASE_SECONDS: 30 }, { handlers: log.handlers, connections: registry })
   // A dead instance: it took a lease and recorded a connection, then stopped renewing.
-  await registry.renew('dead', 10_000, true)
-  await registry.add({ connectionId: 'c1', userId: 'carol', instanceId: 'dead', transport: 'uws', connectedAt: new Date(clock).toISOString() })
+  const lease = await registry.start('dead', 'run', 10_000)
+  if (!('gen' in lease)) throw new Error('no lease')
+  await registry.add({ connectionId: 'c1', userId: 'carol', instanceId: 'dead', transport: 'uws', connectedAt: new Date(clock).toISOString(), gen: lease.gen })
   t.same((await app.connections.statuses(['carol']))[0].status, 'online')
 
   await app.connections.tick()
@@ -71,7 +72,7 @@ t.test('the connections of an instance whose lease lapsed are reported lost once
   await app.connections.settled()
   t.equal(log.of('c1', 'disconnected').length, 1, 'reported once')
   t.same((await app.connections.statuses(['carol']))[0].status, 'offline')
-  t.same(await registry.claimLapsed(1000), null, 'nothing left to claim')
+  t.same(await registry.claim(1000), null, 'nothing left to claim')
 })
 
 t.test('an instance that finds its lease claimed closes its sockets with 1012 and reports nothing itself', async (t) => {
@@ -83,7 +84,7 @@ t.test('an instance that finds its lease claimed closes its sockets with 1012 an
   await log.next(isConn(id, 'connected'))
   // Frozen past its lease: another instance claims it (and will report its connections).
   clock += 30_001
-  const claimed = await registry.claimLapsed(30_000)
+  const claimed = await registry.claim(30_000)
   t.equal(claimed?.instanceId, app.instanceId)
   t.same(claimed?.connections.map((c) => c.connectionId), [id])
   const closed = once(client.ws, 'close')
@@ -91,7 +92,7 @@ t.test('an instance that finds its lease claimed closes its sockets with 1012 an
   t.equal((await closed)[0], 1012, 'closed with 1012 (lease lost)')
   await app.connections.settled()
   t.equal(log.of(id, 'disconnected').length, 0, 'the claimant reports it, not this instance')
-  t.ok(await registry.renew(app.instanceId, 1000), 'the instance holds a new lease')
+  t.same(await registry.claim(30_000), null, 'the instance\'s new generation is not claimable')
 })
 
 t.test('disconnect reasons follow the close code and who closed', async (t) => {
