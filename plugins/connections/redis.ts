@@ -147,11 +147,11 @@ const userKeys = (userId: string) => [`conn:user:{${userId}}`, `conn:user:{${use
 
 /** `redis` is the app's client (its keyPrefix applies); it is not closed here. */
 export function createRedisRegistry (redis: Redis, options: RegistryOptions = {}): ConnectionRegistry {
-  const scripts: Record<string, [number, string]> = {
-    connStart: [2, START], connRenew: [1, RENEW], connRelease: [1, RELEASE], connRecord: [2, RECORD], connOnline: [3, ONLINE], connOffline: [3, OFFLINE],
-    connClaim: [2, CLAIM], connExtend: [1, EXTEND], connFinish: [1, FINISH], connDue: [1, DUE], connForget: [1, FORGET]
-  }
-  for (const [name, [numberOfKeys, lua]] of Object.entries(scripts)) redis.defineCommand(name, { numberOfKeys, lua })
+  const scripts: Array<[string, number, string]> = [
+    ['connStart', 2, START], ['connRenew', 1, RENEW], ['connRelease', 1, RELEASE], ['connRecord', 2, RECORD], ['connOnline', 3, ONLINE],
+    ['connOffline', 3, OFFLINE], ['connClaim', 2, CLAIM], ['connExtend', 1, EXTEND], ['connFinish', 1, FINISH], ['connDue', 1, DUE], ['connForget', 1, FORGET]
+  ]
+  for (const [name, numberOfKeys, lua] of scripts) redis.defineCommand(name, { numberOfKeys, lua })
   const commands = redis as unknown as RegistryCommands
   const now = () => (options.now ? String(options.now()) : '')
   const run = async <T>(what: string, op: () => Promise<T>): Promise<T> => {
