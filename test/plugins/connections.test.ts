@@ -95,6 +95,35 @@ t.test('an instance that finds its lease claimed closes its sockets with 1012 an
   t.same(await registry.claim(30_000), null, 'the instance\'s new generation is not claimable')
 })
 
+t.test('an INSTANCE_ID that a live instance holds is refused at start, naming it', async (t) => {
+  const registry = createEmbeddedRegistry()
+  const config = { CONNECTION_LEASE_SECONDS: 1, INSTANCE_ID: 'twin' }
+  await build(t, config, { connections: registry })
+  // The first one renews its lease (every third of a second) while the second one waits to see.
+  await t.rejects(build(t, config, { connections: registry }), { message: /INSTANCE_ID "twin" is in use/ })
+})
+
+t.test('a restart of a crashed INSTANCE_ID starts, and reports what the crashed run left, once', async (t) => {
+  const registry = createEmbeddedRegistry()
+  const log = topicLog()
+  // The crashed run: its lease is unexpired, but nobody renews it any more.
+  const crashed = await registry.start('phoenix', 'crashed-run', 1000)
+  if (!('gen' in crashed)) throw new Error('no lease')
+  await registry.add({ connectionId: 'left', userId: 'fay', instanceId: 'phoenix', transport: 'uws', connectedAt: new Date().toISOString(), gen: crashed.gen })
+  const produced: Array<Record<string, any>> = []
+  const app = await build(t, { CONNECTION_LEASE_SECONDS: 1, INSTANCE_ID: 'phoenix' }, { handlers: log.handlers, connections: registry }, async (app) => {
+    app.connections.events.on('produced', (e) => produced.push(e))
+  })
+  // reported while it started (before its consumers joined: read from what it produced)
+  t.match(produced, [{ connectionId: 'left', type: 'disconnected', instanceId: 'phoenix', data: { reason: 'instance_lost' } }, { userId: 'fay', status: 'offline' }])
+  const { id } = await connectAs(app, t, 'fay')
+  await log.next(isConn(id, 'connected'))
+  await app.connections.tick()
+  await app.connections.settled()
+  t.equal(produced.filter((e) => e.connectionId === 'left').length, 1, 'reported once')
+  t.same((await app.connections.statuses(['fay']))[0].status, 'online', 'this run\'s own connection is not a leftover')
+})
+
 t.test('disconnect reasons follow the close code and who closed', async (t) => {
   t.same(disconnectReason({ code: 1001, by: 'server' }), { reason: 'server_shutdown', code: 1001 })
   t.same(disconnectReason({ code: 1001, by: 'client' }), { reason: 'client_closed', code: 1001 })
