@@ -44,7 +44,8 @@ if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
 
   t.test('an INSTANCE_ID another live process holds is refused at start, naming it; after a crash it starts again', async (t) => {
     const id = unique('twin')
-    const env = { INSTANCE_ID: id, CONNECTION_LEASE_SECONDS: String(LEASE) }
+    // a longer lease than above: the first process renews every 2 s, the second watches for 3 s
+    const env = { INSTANCE_ID: id, CONNECTION_LEASE_SECONDS: '6' }
     const first = await startInstanceProcess(t, names, env)
     await t.rejects(startInstanceProcess(t, names, env), { message: new RegExp(`INSTANCE_ID "${id}" is in use`) }, 'the second process with the same id exits, naming it')
     first.child.kill('SIGKILL')
