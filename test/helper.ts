@@ -17,8 +17,8 @@ export async function build (t: Test, config: Partial<Config> = {}, opts: Partia
   await app.register(App, { config: resolved, ...opts })
   if (plugin) await app.register(plugin)
   track(app)
-  await app.ready()
   t.teardown(() => app.close())
+  await app.ready()
   return app
 }
 

@@ -139,7 +139,8 @@ export async function startInstanceProcess (t: Test, names: RealNames, env: Reco
     stdio: ['ignore', 'pipe', 'inherit']
   })
   t.teardown(() => { child.kill('SIGKILL') })
-  const exited = new Promise<never>((_resolve, reject) => child.once('exit', (code) => reject(new Error(`instance process exited (${code}) before serving`))))
+  let failure = '' // the error it logged, if it could not start
+  const exited = new Promise<never>((_resolve, reject) => child.once('close', (code) => reject(new Error(`instance process exited (${code}) before serving${failure}`))))
   // The fanout's start-up line names its port; the process serves once it says it is ready, after
   // every consumer joined its group (a broadcast consumer starts at the end of the log: records
   // produced before it joined are not this instance's to deliver).
@@ -147,6 +148,7 @@ export async function startInstanceProcess (t: Test, names: RealNames, env: Reco
     let listening: number | undefined
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const entry = (() => { try { return JSON.parse(line) } catch { return {} } })()
+      if (entry.level >= 50 && typeof entry.err?.message === 'string') failure = `: ${entry.err.message}`
       if (entry.component === 'fanout' && typeof entry.port === 'number') listening = entry.port
       if (typeof entry.msg === 'string' && entry.msg.startsWith('switchboard ready') && listening !== undefined) resolve(listening)
     })

@@ -1,13 +1,16 @@
-// The connection registry in process: one instance (or apps in one test process sharing it).
+// The connection registry in process: one instance (or apps in one test process sharing it). The
+// same rules as the Redis scripts in redis.ts, each step synchronous (so atomic) in between awaits.
 import type { UserStatus } from '../../schemas/connections.ts'
-import type { ConnectionRegistry, LiveConnection, RegistryOptions, StatusChange } from './registry.ts'
+import { ENDED_TTL_MS, byConnectedAt, live, type ConnectionRegistry, type RecordedConnection, type RegistryOptions, type StatusChange } from './registry.ts'
+
+interface Lease { gen: number, until: number, run: string, renewed: number, claim?: string, claimUntil?: number }
 
 export function createEmbeddedRegistry (options: RegistryOptions = {}): ConnectionRegistry {
   const now = options.now ?? Date.now
-  const leases = new Map<string, number>()
-  const claims = new Map<string, number>()
-  const instances = new Map<string, Map<string, LiveConnection>>()
+  const leases = new Map<string, Lease>()
+  const instances = new Map<string, Map<string, RecordedConnection>>()
   const users = new Map<string, Map<string, string>>()
+  const ended = new Map<string, Map<string, number>>()
   const versions = new Map<string, number>()
   const bump = (userId: string, status: UserStatus['status']): StatusChange => {
     // as on Redis: above the last version and the clock, so it keeps growing across restarts
@@ -15,20 +18,32 @@ export function createEmbeddedRegistry (options: RegistryOptions = {}): Connecti
     versions.set(userId, version)
     return { userId, status, version }
   }
-  const lapsed = (from: Map<string, number>) => {
-    const at = now()
-    for (const [id, expiry] of from) if (expiry <= at) return id
-  }
+  const liveGen = (lease: Lease | undefined) => (lease && lease.until > now() ? lease.gen : undefined)
 
   return {
     kind: 'embedded',
-    async renew (instanceId, ttlMs, first = false) {
-      if (!first && !leases.has(instanceId)) return false
-      leases.set(instanceId, now() + ttlMs)
+    async start (instanceId, run, ttlMs, takeover) {
+      const lease = leases.get(instanceId)
+      if (lease && liveGen(lease) !== undefined && lease.run !== run && lease.renewed !== takeover) return { heldBy: lease.run, renewedAt: lease.renewed }
+      const at = now()
+      const gen = Math.max((lease?.gen ?? 0) + 1, at)
+      leases.set(instanceId, { ...lease, gen, until: at + ttlMs, run, renewed: at })
+      return { gen }
+    },
+    async renew (instanceId, gen, ttlMs) {
+      const lease = leases.get(instanceId)
+      if (!lease || liveGen(lease) !== gen) return false
+      lease.until = now() + ttlMs
+      lease.renewed = now()
       return true
     },
-    async release (instanceId) { leases.delete(instanceId) },
+    async release (instanceId, gen) {
+      const lease = leases.get(instanceId)
+      if (lease?.gen === gen) lease.until = 0
+    },
     async add (conn) {
+      if (liveGen(leases.get(conn.instanceId)) !== conn.gen) return { recorded: false, why: 'lease_lost' }
+      if (ended.get(conn.userId)?.has(conn.connectionId)) return { recorded: false, why: 'ended' }
       let held = instances.get(conn.instanceId)
       if (!held) instances.set(conn.instanceId, held = new Map())
       held.set(conn.connectionId, conn)
@@ -36,38 +51,63 @@ export function createEmbeddedRegistry (options: RegistryOptions = {}): Connecti
       if (!of) users.set(conn.userId, of = new Map())
       const first = of.size === 0
       of.set(conn.connectionId, conn.instanceId)
-      return first ? bump(conn.userId, 'online') : null
+      return { recorded: true, change: first ? bump(conn.userId, 'online') : null }
     },
     async has (instanceId, connectionId) { return instances.get(instanceId)?.has(connectionId) === true },
-    async remove (instanceId, connectionId, userId) {
-      const held = instances.get(instanceId)
-      if (!held?.delete(connectionId)) return { removed: false, change: null }
-      if (held.size === 0) instances.delete(instanceId)
+    async remove (instanceId, connectionId, userId, reaped = false) {
+      if (reaped) {
+        let gone = ended.get(userId)
+        if (!gone) ended.set(userId, gone = new Map())
+        for (const [id, at] of gone) if (at + ENDED_TTL_MS <= now()) gone.delete(id)
+        gone.set(connectionId, now())
+      }
       const of = users.get(userId)
-      of?.delete(connectionId)
-      if (of && of.size > 0) return { removed: true, change: null }
-      users.delete(userId)
-      return { removed: true, change: bump(userId, 'offline') }
+      const wasOnline = of?.delete(connectionId) === true
+      let change: StatusChange | null = null
+      if (wasOnline && of?.size === 0) { users.delete(userId); change = bump(userId, 'offline') }
+      const held = instances.get(instanceId)
+      const removed = held?.delete(connectionId) === true
+      if (held?.size === 0) instances.delete(instanceId)
+      return { removed, change }
     },
-    async claimLapsed (claimTtlMs) {
-      const instanceId = lapsed(leases) ?? lapsed(claims)
-      if (instanceId === undefined) return null
-      leases.delete(instanceId)
-      claims.set(instanceId, now() + claimTtlMs)
-      return { instanceId, connections: [...instances.get(instanceId)?.values() ?? []] }
+    async claim (claimTtlMs, only) {
+      for (const instanceId of only === undefined ? new Set([...leases.keys(), ...instances.keys()]) : [only]) {
+        const lease = leases.get(instanceId)
+        if (lease?.claimUntil !== undefined && lease.claimUntil > now()) continue
+        const current = liveGen(lease)
+        const connections = [...instances.get(instanceId)?.values() ?? []].filter((c) => c.gen !== current)
+        if (connections.length === 0) {
+          if (current === undefined && lease) leases.delete(instanceId) // nothing left of it
+          continue
+        }
+        const token = Math.random().toString(36).slice(2)
+        const claimed = lease ?? { gen: 0, until: 0, run: '', renewed: 0 }
+        leases.set(instanceId, { ...claimed, claim: token, claimUntil: now() + claimTtlMs })
+        return { instanceId, token, connections }
+      }
+      return null
     },
-    async finishClaim (instanceId) { if (!instances.get(instanceId)?.size) claims.delete(instanceId) },
+    async extendClaim (claim, claimTtlMs) {
+      const lease = leases.get(claim.instanceId)
+      if (lease?.claim !== claim.token) return false
+      lease.claimUntil = now() + claimTtlMs
+      return true
+    },
+    async finishClaim (claim) {
+      const lease = leases.get(claim.instanceId)
+      if (lease?.claim === claim.token) { delete lease.claim; delete lease.claimUntil }
+    },
     async connectionsOf (instanceId) { return [...instances.get(instanceId)?.values() ?? []] },
     async statuses (userIds) {
       return userIds.map((userId) => ({ userId, status: users.get(userId)?.size ? 'online' : 'offline', version: versions.get(userId) ?? 0 }))
     },
     async list (userId) {
-      const out: LiveConnection[] = []
+      const out = []
       for (const [connectionId, instanceId] of users.get(userId) ?? []) {
         const conn = instances.get(instanceId)?.get(connectionId)
-        if (conn) out.push(conn)
+        if (conn) out.push(live(conn))
       }
-      return out.sort((a, b) => (a.connectedAt < b.connectedAt ? -1 : a.connectedAt > b.connectedAt ? 1 : 0))
+      return out.sort(byConnectedAt)
     }
   }
 }

@@ -2,18 +2,20 @@
 // The instance that holds a socket records it in the registry (Redis, or in process) and produces
 // `connected`, `subscribed`, `unsubscribed` and `disconnected` to the `connections` topic (key userId);
 // a user's first connection anywhere and their last one out produce `user.status` on `user-status`.
-// Each instance renews a lease every third of CONNECTION_LEASE_SECONDS; every instance looks for
-// lapsed leases at the same pace and the one that claims a lapsed lease reports that instance's
-// connections `disconnected` (instance_lost) and their users offline. docs/connections.md.
+// Each instance records its connections under a generation of its lease, renewed every third of
+// CONNECTION_LEASE_SECONDS; every instance looks for lapsed generations at the same pace and the one
+// that claims them reports their connections `disconnected` (instance_lost) and their users offline.
+// Rules in registry.ts (the lease), lease.ts (this instance's side); docs/connections.md.
 import { EventEmitter } from 'node:events'
 import fp from 'fastify-plugin'
 import type { Connection } from '../../fanout/types.ts'
 import { CloseCodes, frames } from '../../fanout/protocol.ts'
 import { PERSONAL_PREFIX, STATUS_PREFIX } from '../channels/index.ts'
 import type { ConnectionEvent, DisconnectReason, UserStatus } from '../../schemas/connections.ts'
-import type { ConnectionRegistry, LiveConnection, StatusChange } from './registry.ts'
+import type { Claim, ConnectionRegistry, LiveConnection, StatusChange } from './registry.ts'
 import { createEmbeddedRegistry } from './embedded.ts'
 import { createRedisRegistry } from './redis.ts'
+import { createLease } from './lease.ts'
 
 export type * from './registry.ts'
 
@@ -23,7 +25,7 @@ export interface Connections {
   readonly events: EventEmitter<{ produced: [ConnectionEvent | StatusChange] }>
   statuses (userIds: string[]): Promise<UserStatus[]>
   list (userId: string): Promise<LiveConnection[]>
-  /** One pass of the lease work: renew this instance's lease, report one lapsed instance if any. */
+  /** One pass of the lease work: renew this instance's lease, report one lapsed instance's connections if any. */
   tick (): Promise<void>
   /** Resolves once the lifecycle events queued so far are written (tests, shutdown). */
   settled (): Promise<void>
@@ -57,7 +59,17 @@ const internal = (channel: string) => channel.startsWith(PERSONAL_PREFIX) || cha
 // `subscriptions` numbers the connection's subscribed/unsubscribed facts: a channel joined, left and
 // joined again is three facts, so their ids differ (the count is taken when the fact happens, so a
 // retried produce repeats the id).
-interface Tracked { user: string, connectedAt: string, transport: Connection['transport'], queue: Promise<void>, subscriptions: number }
+interface Tracked {
+  user: string
+  connectedAt: string
+  transport: Connection['transport']
+  queue: Promise<void>
+  /** The lease generation it is recorded under (set before the first attempt: one generation only). */
+  gen?: number
+  /** Its socket closed (if before its record was attempted: nothing to report). */
+  closed?: boolean
+  subscriptions: number
+}
 
 export default fp<{ registry?: ConnectionRegistry }>(async function connections (app, opts) {
   const registry = opts.registry ?? (app.redis ? createRedisRegistry(app.redis) : createEmbeddedRegistry())
@@ -69,6 +81,19 @@ export default fp<{ registry?: ConnectionRegistry }>(async function connections 
   const inFlight = new Set<Promise<void>>()
   const events = new EventEmitter<{ produced: [ConnectionEvent | StatusChange] }>()
   events.setMaxListeners(0)
+  const lease = createLease({
+    registry,
+    instanceId,
+    leaseMs,
+    log,
+    // The registry ended this generation: a reaper reports its connections, whose sockets close now
+    // (clients reconnect and are recorded under the next generation).
+    onLost (gen) {
+      for (const conn of [...hub.connections()]) {
+        if (tracked.get(conn.id)?.gen === gen) hub.close(conn, CloseCodes.LEASE_LOST, 'instance lost its lease')
+      }
+    }
+  })
 
   const track = (work: Promise<void>) => {
     inFlight.add(work)
@@ -111,7 +136,7 @@ export default fp<{ registry?: ConnectionRegistry }>(async function connections 
   /** Reports one connection gone: `disconnected` first, then the record, then the status (never lost, at worst repeated with the same id). */
   async function reportGone (conn: LiveConnection, reason: Exclude<DisconnectReason, 'lease_lost'>, code: number | null) {
     await emit({ ...base({ id: conn.connectionId }, { user: conn.userId }, 'disconnected'), instanceId: conn.instanceId, type: 'disconnected', data: { reason, code, connectedAt: conn.connectedAt } })
-    const { change } = await registry.remove(conn.instanceId, conn.connectionId, conn.userId)
+    const { change } = await registry.remove(conn.instanceId, conn.connectionId, conn.userId, reason === 'instance_lost')
     await announce(change)
   }
 
@@ -126,9 +151,17 @@ export default fp<{ registry?: ConnectionRegistry }>(async function connections 
       tracked.set(conn.id, { user: conn.user, connectedAt: new Date().toISOString(), transport: conn.transport, queue: Promise.resolve(), subscriptions: 0 })
       // Recorded before `connected` is produced: whatever happens next, a `disconnected` will follow.
       await enqueue(conn, 'connected', async (entry) => {
-        const change = await registry.add({ connectionId: conn.id, userId: entry.user, instanceId, transport: entry.transport, connectedAt: entry.connectedAt })
+        if (entry.closed && entry.gen === undefined) return
+        entry.gen ??= await lease.acquire()
+        const added = await registry.add({ connectionId: conn.id, userId: entry.user, instanceId, transport: entry.transport, connectedAt: entry.connectedAt, gen: entry.gen })
+        if (!added.recorded) {
+          // Its generation ended first (if it was recorded, the reaper reports it): close it, clients reconnect.
+          if (added.why === 'lease_lost') lease.lost(entry.gen)
+          hub.close(conn, CloseCodes.LEASE_LOST, 'instance lost its lease')
+          return
+        }
         await emit({ ...base(conn, entry, 'connected'), type: 'connected', data: { transport: entry.transport } })
-        await announce(change)
+        await announce(added.change)
       })
     },
     async onSubscribed (conn, channel) {
@@ -148,48 +181,57 @@ export default fp<{ registry?: ConnectionRegistry }>(async function connections 
     },
     async onDisconnect (conn) {
       const { reason, code } = disconnectReason(conn.ended)
+      const ended = tracked.get(conn.id)
+      if (ended) ended.closed = true
       await enqueue(conn, 'disconnected', async (entry) => {
         tracked.delete(conn.id)
-        // Closed because the lease was lost: the instance that claimed it reports this connection.
-        if (reason === 'lease_lost') return
-        // Claimed by a reaper (this instance lost its lease): it reported the connection already.
+        // Never recorded (closed before its turn), or recorded under a generation that is over: a
+        // reaper reports it (or did), with the frozen records of that generation.
+        if (entry.gen === undefined || reason === 'lease_lost' || lease.current() !== entry.gen) return
+        // Reported by a reaper already (the generation ended before this instance learnt it).
         if (!await registry.has(instanceId, conn.id)) return
         await reportGone({ connectionId: conn.id, userId: entry.user, instanceId, transport: entry.transport, connectedAt: entry.connectedAt }, reason, code)
       })
     }
   }, 'connections')
 
-  /** Reports the connections of one lapsed instance (another's, or this one's from an earlier run). */
-  async function reap (claimed: { instanceId: string, connections: LiveConnection[] }) {
-    log.warn({ lostInstance: claimed.instanceId, connections: claimed.connections.length }, 'an instance lost its lease: reporting its connections disconnected (instance_lost)')
-    for (const conn of claimed.connections) await reportGone(conn, 'instance_lost', null)
-    await registry.finishClaim(claimed.instanceId)
+  /** Reports the connections of an instance's lapsed generations (another's, or this one's earlier ones). */
+  async function reap (claim: Claim) {
+    log.warn({ lostInstance: claim.instanceId, connections: claim.connections.length }, 'an instance lost its lease: reporting its connections disconnected (instance_lost)')
+    for (const conn of claim.connections) {
+      // The claim is kept while reporting; if it lapsed anyway, the reaper that took it over goes on.
+      if (!await registry.extendClaim(claim, leaseMs)) return log.warn({ lostInstance: claim.instanceId }, 'another instance took over this reap')
+      if (await registry.has(conn.instanceId, conn.connectionId)) await reportGone(conn, 'instance_lost', null)
+    }
+    await registry.finishClaim(claim)
+  }
+  const reapOwn = async () => {
+    const own = await registry.claim(leaseMs, instanceId)
+    if (own) await reap(own)
   }
 
   let closing = false
   let ticking: Promise<void> | undefined
   async function tick () {
-    if (!await registry.renew(instanceId, leaseMs)) {
-      // Unreachable for longer than the lease: another instance reported these connections lost.
-      // Their sockets close (1012, clients reconnect) and the instance starts over with a new lease.
-      log.error('this instance lost its lease on its connections: closing them (1012)')
-      for (const conn of [...hub.connections()]) if (conn.user !== undefined) hub.close(conn, CloseCodes.LEASE_LOST, 'instance lost its lease')
-      await registry.renew(instanceId, leaseMs, true)
+    await lease.renew()
+    if (lease.current() === undefined) {
+      // A new generation for the connections to come; the sockets of the old one are closing.
+      await lease.acquire()
+      await reapOwn()
     }
-    const claimed = await registry.claimLapsed(leaseMs)
+    const claimed = await registry.claim(leaseMs)
     if (claimed) await reap(claimed)
   }
   const runTick = () => (ticking ??= tick().catch((err) => log.warn({ err }, 'lease renewal or reaping failed; retrying at the next tick')).finally(() => { ticking = undefined }))
 
   let timer: NodeJS.Timeout | undefined
   app.addHook('onReady', async () => {
-    await registry.renew(instanceId, leaseMs, true)
-    // Connections left by an earlier run with the same INSTANCE_ID are reported (the WebSocket port
-    // may already be open: this run's own connections are not leftovers).
-    const leftovers = (await registry.connectionsOf(instanceId)).filter((c) => !tracked.has(c.connectionId))
-    if (leftovers.length) await reap({ instanceId, connections: leftovers })
+    // Refused when another live process holds this INSTANCE_ID. Connections left by an earlier run
+    // of it (earlier generations) are reported now.
+    await lease.acquire()
+    await reapOwn()
     await app.bus.ensureTopics(['connections', 'user-status', 'notifications.offline'])
-    timer = setInterval(runTick, leaseMs / 3)
+    timer = setInterval(runTick, lease.renewEveryMs)
     timer.unref()
   })
 
@@ -209,10 +251,10 @@ export default fp<{ registry?: ConnectionRegistry }>(async function connections 
     clearInterval(timer)
     await ticking
     await settled()
-    // Connections whose `disconnected` could not be written stay recorded: the lease then lapses and
-    // another instance reports them. Otherwise the lease is given up at once.
+    // Connections whose `disconnected` could not be written stay recorded: another instance reports
+    // them once the lease is given up (at once), or once it lapses if even that fails.
     try {
-      if ((await registry.connectionsOf(instanceId)).length === 0) await registry.release(instanceId)
+      await lease.release()
     } catch (err) { log.warn({ err }, 'could not release the lease (it lapses by itself)') }
   })
 }, { name: 'connections', dependencies: ['fanout', 'events', 'redis', 'bus'] })

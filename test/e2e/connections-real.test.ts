@@ -1,5 +1,6 @@
 // Connection lifecycle and user status on the real services, with an instance killed by SIGKILL:
 // instance A runs as its own process (server.ts), instance B in this one watches the topics.
+import { once } from 'node:events'
 import t from 'tap'
 import { Client } from '../helper.ts'
 import { buildReal, cleanupReal, realNames, requireServices, startInstanceProcess, unique } from '../services.ts'
@@ -39,5 +40,17 @@ if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
     t.ok(offline.data.version > online.data.version, 'the watcher on B saw the user go offline after the crash')
     await b.connections.settled()
     t.same(log.of(connectionId).map((e) => e.type), ['connected', 'disconnected'], 'one disconnected for the one connected')
+  })
+
+  t.test('an INSTANCE_ID another live process holds is refused at start, naming it; after a crash it starts again', async (t) => {
+    const id = unique('twin')
+    // a longer lease than above: the first process renews every 2 s, the second watches for 3 s
+    const env = { INSTANCE_ID: id, CONNECTION_LEASE_SECONDS: '6' }
+    const first = await startInstanceProcess(t, names, env)
+    await t.rejects(startInstanceProcess(t, names, env), { message: new RegExp(`INSTANCE_ID "${id}" is in use`) }, 'the second process with the same id exits, naming it')
+    first.child.kill('SIGKILL')
+    await once(first.child, 'exit')
+    const again = await startInstanceProcess(t, names, env)
+    t.ok(again.port > 0, 'the same id starts after a crash: its lease is renewed no more')
   })
 }

@@ -82,8 +82,9 @@ t.test('the connections of an instance whose lease lapsed are reported lost once
   const log = topicLog()
   const app = await build(t, { CONNECTION_LEASE_SECONDS: 30 }, { handlers: log.handlers, connections: registry })
   // A dead instance: it took a lease and recorded a connection, then stopped renewing.
-  await registry.renew('dead', 10_000, true)
-  await registry.add({ connectionId: 'c1', userId: 'carol', instanceId: 'dead', transport: 'uws', connectedAt: new Date(clock).toISOString() })
+  const lease = await registry.start('dead', 'run', 10_000)
+  if (!('gen' in lease)) throw new Error('no lease')
+  await registry.add({ connectionId: 'c1', userId: 'carol', instanceId: 'dead', transport: 'uws', connectedAt: new Date(clock).toISOString(), gen: lease.gen })
   t.same((await app.connections.statuses(['carol']))[0].status, 'online')
 
   await app.connections.tick()
@@ -97,7 +98,7 @@ t.test('the connections of an instance whose lease lapsed are reported lost once
   await app.connections.settled()
   t.equal(log.of('c1', 'disconnected').length, 1, 'reported once')
   t.same((await app.connections.statuses(['carol']))[0].status, 'offline')
-  t.same(await registry.claimLapsed(1000), null, 'nothing left to claim')
+  t.same(await registry.claim(1000), null, 'nothing left to claim')
 })
 
 t.test('an instance that finds its lease claimed closes its sockets with 1012 and reports nothing itself', async (t) => {
@@ -109,7 +110,7 @@ t.test('an instance that finds its lease claimed closes its sockets with 1012 an
   await log.next(isConn(id, 'connected'))
   // Frozen past its lease: another instance claims it (and will report its connections).
   clock += 30_001
-  const claimed = await registry.claimLapsed(30_000)
+  const claimed = await registry.claim(30_000)
   t.equal(claimed?.instanceId, app.instanceId)
   t.same(claimed?.connections.map((c) => c.connectionId), [id])
   const closed = once(client.ws, 'close')
@@ -117,7 +118,36 @@ t.test('an instance that finds its lease claimed closes its sockets with 1012 an
   t.equal((await closed)[0], 1012, 'closed with 1012 (lease lost)')
   await app.connections.settled()
   t.equal(log.of(id, 'disconnected').length, 0, 'the claimant reports it, not this instance')
-  t.ok(await registry.renew(app.instanceId, 1000), 'the instance holds a new lease')
+  t.same(await registry.claim(30_000), null, 'the instance\'s new generation is not claimable')
+})
+
+t.test('an INSTANCE_ID that a live instance holds is refused at start, naming it', async (t) => {
+  const registry = createEmbeddedRegistry()
+  const config = { CONNECTION_LEASE_SECONDS: 1, INSTANCE_ID: 'twin' }
+  await build(t, config, { connections: registry })
+  // The first one renews its lease (every third of a second) while the second one waits to see.
+  await t.rejects(build(t, config, { connections: registry }), { message: /INSTANCE_ID "twin" is in use/ })
+})
+
+t.test('a restart of a crashed INSTANCE_ID starts, and reports what the crashed run left, once', async (t) => {
+  const registry = createEmbeddedRegistry()
+  const log = topicLog()
+  // The crashed run: its lease is unexpired, but nobody renews it any more.
+  const crashed = await registry.start('phoenix', 'crashed-run', 1000)
+  if (!('gen' in crashed)) throw new Error('no lease')
+  await registry.add({ connectionId: 'left', userId: 'fay', instanceId: 'phoenix', transport: 'uws', connectedAt: new Date().toISOString(), gen: crashed.gen })
+  const produced: Array<Record<string, any>> = []
+  const app = await build(t, { CONNECTION_LEASE_SECONDS: 1, INSTANCE_ID: 'phoenix' }, { handlers: log.handlers, connections: registry }, async (app) => {
+    app.connections.events.on('produced', (e) => produced.push(e))
+  })
+  // reported while it started (before its consumers joined: read from what it produced)
+  t.match(produced, [{ connectionId: 'left', type: 'disconnected', instanceId: 'phoenix', data: { reason: 'instance_lost' } }, { userId: 'fay', status: 'offline' }])
+  const { id } = await connectAs(app, t, 'fay')
+  await log.next(isConn(id, 'connected'))
+  await app.connections.tick()
+  await app.connections.settled()
+  t.equal(produced.filter((e) => e.connectionId === 'left').length, 1, 'reported once')
+  t.same((await app.connections.statuses(['fay']))[0].status, 'online', 'this run\'s own connection is not a leftover')
 })
 
 t.test('disconnect reasons follow the close code and who closed', async (t) => {
