@@ -158,6 +158,14 @@ class RecordContext implements HandlerContext {
 class Abandoned extends Error {}
 
 /** The roles a handler runs in. */
+/**
+ * The consumer (bus consumer name) that reads `topic` in `mode` on this instance: a message stream
+ * (a positioned topic) has one of its own per mode, the quiet topics of a mode share one.
+ */
+export function consumerName (topic: Pick<Topic, 'name' | 'positioned'>, mode: DeliveryMode): string {
+  return topic.positioned ? `${mode}.${topic.name}` : mode
+}
+
 export function handlerRoles (h: TopicHandler): readonly Role[] {
   return h.roles ?? (h.mode === 'shared' ? ['workers'] : ['fanout'])
 }
@@ -334,7 +342,7 @@ export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts)
     // share one consumer (one fetch loop and one heartbeat for all of them when idle).
     const lanes = new Map<string, { mode: DeliveryMode, byTopic: Map<string, TopicHandler[]> }>()
     for (const h of list) {
-      const lane = h.topic.positioned ? `${h.mode}.${h.topic.name}` : h.mode
+      const lane = consumerName(h.topic, h.mode)
       const entry = lanes.get(lane) ?? { mode: h.mode, byTopic: new Map<string, TopicHandler[]>() }
       entry.byTopic.set(h.topic.name, [...entry.byTopic.get(h.topic.name) ?? [], h])
       lanes.set(lane, entry)

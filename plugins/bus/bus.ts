@@ -79,6 +79,13 @@ export interface EventBus {
    * or handed over by this instance's producer when the log acknowledged them (optional).
    */
   readonly broadcastTaken?: { readonly fetch: number, readonly producer: number }
+  /**
+   * The offset from which this instance's broadcast consumer `name` hands every record of the
+   * partition `epoch` to its handlers (where it first read that partition), or undefined when it
+   * has not read it. Recovery on an instance that has delivered nothing yet stands there
+   * (plugins/recovery; optional).
+   */
+  broadcastFrom? (name: string, epoch: string): string | undefined
   /** Lag of this instance's consumer groups, per partition (read by /metrics; optional). */
   lag? (): Promise<ConsumerLag[]>
   close (): Promise<void>

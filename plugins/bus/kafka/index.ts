@@ -72,6 +72,7 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
         throw unavailable('ping', err)
       }
     },
+    broadcastFrom: (name, epoch) => registry.firstOffset(`${prefix}${name}.${options.instanceId}`, epoch),
     async lag () {
       if (closed) throw new Error('event bus is closed')
       return registry.lag(admin, names, isClosed)

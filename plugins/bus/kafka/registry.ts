@@ -2,6 +2,7 @@
 // each group reads and has handled (its lag, for /metrics) and which kafkajs gave up on (readiness).
 import type { Admin } from 'kafkajs'
 import type { Consumer, ConsumerLag } from '../bus.ts'
+import type { BroadcastLane } from '../broadcast-lane.ts'
 import type { ClusterAdmin } from './admin.ts'
 import type { TopicNames } from './client.ts'
 import { settled } from './deadlines.ts'
@@ -13,6 +14,8 @@ export interface GroupPlace {
   start: Map<string, string>
   /** The next offset to read, once every handler is done (counted before the commit lands). */
   handled: Map<string, string>
+  /** Broadcast: the lane that dispatches what the group reads. */
+  lane?: BroadcastLane
 }
 
 export type ConsumerRegistry = ReturnType<typeof createRegistry>
@@ -31,6 +34,10 @@ export function createRegistry () {
     remove (consumer: Consumer, groupId: string) {
       running.delete(consumer)
       groups.delete(groupId)
+    },
+    /** Where a broadcast group's lane first read the partition `epoch` (see BroadcastLane.firstOffset). */
+    firstOffset (groupId: string, epoch: string): string | undefined {
+      return groups.get(groupId)?.lane?.firstOffset(epoch)
     },
     /** kafkajs stopped this group's consumer for good. */
     died (groupId: string) { dead.add(groupId) },
