@@ -56,8 +56,11 @@ export function batchHandler (spec: ConsumerSpec): (records: BusRecord[], contro
 
 export interface Consumer { stop (): Promise<void> }
 
-/** How far a consumer group trails the end of one partition (records produced but not yet handled). */
-export interface ConsumerLag { group: string, topic: string, partition: number, lag: number }
+/**
+ * How far a consumer group trails the end of one partition (records produced but not yet handled);
+ * `consumer` and `mode` are its spec's name and delivery mode; `next` the next offset it handles.
+ */
+export interface ConsumerLag { group: string, consumer: string, mode: DeliveryMode, topic: string, partition: number, next: number, lag: number }
 
 export interface EventBus {
   readonly kind: 'embedded' | 'kafka'

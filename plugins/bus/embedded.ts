@@ -116,7 +116,7 @@ export function createEmbeddedBus (options: BusOptions): EventBus {
     /** Same group names as the Kafka bus: shared → prefix + name, broadcast → … + instance id. */
     lag (): ConsumerLag[] {
       const group = `${options.topicPrefix}${this.spec.name}${this.spec.mode === 'broadcast' ? `.${options.instanceId}` : ''}`
-      return this.t.partitions.map((part, partition) => ({ group, topic: this.spec.topic, partition, lag: Math.max(0, part.base + part.records.length - this.next[partition]) }))
+      return this.t.partitions.map((part, partition) => ({ group, consumer: this.spec.name, mode: this.spec.mode, topic: this.spec.topic, partition, next: this.next[partition], lag: Math.max(0, part.base + part.records.length - this.next[partition]) }))
     }
 
     async stop () {

@@ -1,7 +1,7 @@
 // This instance's consumers, as the bus answers for them: which run (to stop them on close), what
 // each group reads and has handled (its lag, for /metrics) and which kafkajs gave up on (readiness).
 import type { Admin } from 'kafkajs'
-import type { Consumer, ConsumerLag } from '../bus.ts'
+import type { Consumer, ConsumerLag, DeliveryMode } from '../bus.ts'
 import type { BroadcastLane } from '../broadcast-lane.ts'
 import type { ClusterAdmin } from './admin.ts'
 import type { TopicNames } from './client.ts'
@@ -9,6 +9,9 @@ import { settled } from './deadlines.ts'
 
 /** A consumer group of this instance: its (physical) topics and, per topic/partition, where it stands. */
 export interface GroupPlace {
+  /** the consumer's spec: its name and delivery mode */
+  name: string
+  mode: DeliveryMode
   topics: string[]
   /** Broadcast: where the group started (nothing is ever committed). */
   start: Map<string, string>
@@ -54,7 +57,7 @@ export function createRegistry () {
       const ends = new Map<string, Awaited<ReturnType<Admin['fetchTopicOffsets']>>>()
       for (const { topics } of groups.values()) for (const topic of topics) if (!ends.has(topic)) ends.set(topic, await settled(() => a.fetchTopicOffsets(topic), closed))
       const lags: ConsumerLag[] = []
-      for (const [group, { topics, start, handled }] of groups) {
+      for (const [group, { name, mode, topics, start, handled }] of groups) {
         const committedByTopic = await a.fetchOffsets({ groupId: group, topics })
         for (const topic of topics) {
           for (const end of ends.get(topic) ?? []) {
@@ -65,7 +68,7 @@ export function createRegistry () {
             const done = local !== undefined && Number(local) > Number(stored) ? local : stored
             // nothing committed yet: from where a broadcast group started, else the partition's start
             const from = done !== '-1' ? done : start.get(`${topic}/${end.partition}`) ?? end.low
-            lags.push({ group, topic: names.logical(topic), partition: end.partition, lag: Math.max(0, Number(end.high) - Number(from)) })
+            lags.push({ group, consumer: name, mode, topic: names.logical(topic), partition: end.partition, next: Number(from), lag: Math.max(0, Number(end.high) - Number(from)) })
           }
         }
       }
