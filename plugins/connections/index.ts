@@ -14,6 +14,7 @@ import type { ConnectionEvent, DisconnectReason, UserStatus } from '../../schema
 import type { ConnectionRegistry, LiveConnection, StatusChange } from './registry.ts'
 import { createEmbeddedRegistry } from './embedded.ts'
 import { createRedisRegistry } from './redis.ts'
+import { startUpSteps } from '../start-up.ts'
 
 export type * from './registry.ts'
 
@@ -172,13 +173,14 @@ export default fp<{ registry?: ConnectionRegistry }>(async function connections 
   const runTick = () => (ticking ??= tick().catch((err) => log.warn({ err }, 'lease renewal or reaping failed; retrying at the next tick')).finally(() => { ticking = undefined }))
 
   let timer: NodeJS.Timeout | undefined
-  app.addHook('onReady', async () => {
-    await registry.renew(instanceId, leaseMs, true)
+  app.addHook('onReady', async function startConnectionLeases () {
+    const step = startUpSteps(log, app.config.PLUGIN_TIMEOUT_MS)
+    await step('the connection registry: taking this instance\'s lease', registry.renew(instanceId, leaseMs, true))
     // Connections left by an earlier run with the same INSTANCE_ID are reported (the WebSocket port
     // may already be open: this run's own connections are not leftovers).
-    const leftovers = (await registry.connectionsOf(instanceId)).filter((c) => !tracked.has(c.connectionId))
-    if (leftovers.length) await reap({ instanceId, connections: leftovers })
-    await app.bus.ensureTopics(['connections', 'user-status', 'notifications.offline'])
+    const leftovers = (await step('the connection registry: reading connections left by an earlier run', registry.connectionsOf(instanceId))).filter((c) => !tracked.has(c.connectionId))
+    if (leftovers.length) await step('reporting connections left by an earlier run', reap({ instanceId, connections: leftovers }))
+    await step(`${app.bus.kind === 'kafka' ? `Kafka at ${app.config.KAFKA_BROKERS}` : 'the embedded log'}: creating the connection topics`, app.bus.ensureTopics(['connections', 'user-status', 'notifications.offline']))
     timer = setInterval(runTick, leaseMs / 3)
     timer.unref()
   })
