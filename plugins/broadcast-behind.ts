@@ -60,7 +60,7 @@ export default fp(async function broadcastBehind (app) {
   // broadcast consumers run with the fanout role (their handlers deliver to this instance's sockets)
   if (!lag || !app.roles.has('fanout') || (maxLag === 0 && maxAge === 0)) return
   app.readiness.add('broadcast', async () => {
-    const behind = assess(await lag()).filter((s) => s.behind)
+    const behind = assess(await lag('broadcast')).filter((s) => s.behind)
     if (behind.length === 0) return
     throw new Error(behind.map((s) => `broadcast consumer ${s.consumer} is behind the log: ${s.lag} records to handle, pending for ${s.pendingMs} ms or more (BROADCAST_MAX_LAG ${maxLag}, BROADCAST_MAX_AGE_MS ${maxAge})`).join('; '))
   })

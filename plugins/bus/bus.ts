@@ -89,8 +89,8 @@ export interface EventBus {
    * (plugins/recovery; optional).
    */
   broadcastFrom? (name: string, epoch: string): string | undefined
-  /** Lag of this instance's consumer groups, per partition (read by /metrics; optional). */
-  lag? (): Promise<ConsumerLag[]>
+  /** Lag of this instance's consumer groups (`only`: those of one delivery mode), per partition (read by /metrics and /ready; optional). */
+  lag? (only?: DeliveryMode): Promise<ConsumerLag[]>
   close (): Promise<void>
 }
 

@@ -73,9 +73,9 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
       }
     },
     broadcastFrom: (name, epoch) => registry.firstOffset(`${prefix}${name}.${options.instanceId}`, epoch),
-    async lag () {
+    async lag (only) {
       if (closed) throw new Error('event bus is closed')
-      return registry.lag(admin, names, isClosed)
+      return registry.lag(admin, names, isClosed, only)
     },
     async close () {
       if (closed) return

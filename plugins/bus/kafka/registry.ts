@@ -52,13 +52,16 @@ export function createRegistry () {
       return Promise.all([...running].map((c) => c.stop()))
     },
 
-    async lag (admin: ClusterAdmin, names: TopicNames, closed: () => boolean): Promise<ConsumerLag[]> {
+    /** `only`: the groups of one delivery mode (the readiness check reads the broadcast ones alone). */
+    async lag (admin: ClusterAdmin, names: TopicNames, closed: () => boolean, only?: DeliveryMode): Promise<ConsumerLag[]> {
       const a = await admin.get()
+      const read = [...groups].filter(([, place]) => !only || place.mode === only)
       const ends = new Map<string, Awaited<ReturnType<Admin['fetchTopicOffsets']>>>()
-      for (const { topics } of groups.values()) for (const topic of topics) if (!ends.has(topic)) ends.set(topic, await settled(() => a.fetchTopicOffsets(topic), closed))
+      for (const [, { topics }] of read) for (const topic of topics) if (!ends.has(topic)) ends.set(topic, await settled(() => a.fetchTopicOffsets(topic), closed))
       const lags: ConsumerLag[] = []
-      for (const [group, { name, mode, topics, start, handled }] of groups) {
-        const committedByTopic = await a.fetchOffsets({ groupId: group, topics })
+      for (const [group, { name, mode, topics, start, handled }] of read) {
+        // a broadcast group never commits: where it stands is what it handled
+        const committedByTopic = mode === 'broadcast' ? [] : await a.fetchOffsets({ groupId: group, topics })
         for (const topic of topics) {
           for (const end of ends.get(topic) ?? []) {
             const committed = committedByTopic.find((c) => c.topic === topic)
