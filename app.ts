@@ -13,6 +13,7 @@ import store, { type MessageStore } from './plugins/store/index.ts'
 import events from './plugins/events.ts'
 import fanout from './plugins/fanout.ts'
 import topicHandlers, { type TopicHandler } from './plugins/topic-handlers.ts'
+import broadcastBehind from './plugins/broadcast-behind.ts'
 import type { Topic } from './schemas/topics.ts'
 import redis from './plugins/redis.ts'
 import loadShedding from './plugins/load-shedding.ts'
@@ -128,6 +129,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(moderation)
   await fastify.register(nonces)
   await fastify.register(topicHandlers, { handlers: opts.handlers, topics: opts.topics })
+  await fastify.register(broadcastBehind)
   await fastify.register(metrics)
 
   // /health, /ready, /metrics and /docs in every role; the HTTP API where the `api` role runs.

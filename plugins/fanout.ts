@@ -70,7 +70,7 @@ export default fp<FanoutPluginOptions>(async function fanout (app, opts) {
   // one must be in place before the port accepts anyone, and a failed boot leaves no port open.
   const serve = opts.serve !== false
   if (serve && opts.uws !== false) {
-    app.addHook('onReady', async () => {
+    app.addHook('onReady', async function listenFanout () {
       uws = await createUwsServer({
         host: config.HOST,
         port: config.WS_PORT,

@@ -104,6 +104,28 @@ export default fp(async function metrics (app) {
       for (const l of await readLag() ?? []) this.set({ group: l.group, topic: l.topic, partition: String(l.partition) }, l.lag)
     }
   })
+  // A broadcast consumer behind the log (plugins/broadcast-behind.ts): its sockets get events late or not at all.
+  const standings = async () => app.broadcastBehind.assess(await readLag() ?? [])
+  new Gauge({
+    name: 'switchboard_broadcast_behind',
+    help: '1 while a broadcast consumer (delivery to this instance\'s sockets) is behind the log (BROADCAST_MAX_LAG, BROADCAST_MAX_AGE_MS): /ready fails meanwhile',
+    labelNames: ['consumer'] as const,
+    registers,
+    async collect () {
+      this.reset()
+      for (const s of await standings()) this.set({ consumer: s.consumer }, s.behind ? 1 : 0)
+    }
+  })
+  new Gauge({
+    name: 'switchboard_broadcast_pending_seconds',
+    help: 'How long records a broadcast consumer has yet to handle have waited at least (0 when it is caught up)',
+    labelNames: ['consumer'] as const,
+    registers,
+    async collect () {
+      this.reset()
+      for (const s of await standings()) this.set({ consumer: s.consumer }, s.pendingMs / 1000)
+    }
+  })
 
   new Counter({
     name: 'switchboard_broadcast_records_total',
@@ -202,4 +224,4 @@ export default fp(async function metrics (app) {
     const body = await registry.metrics()
     return reply.type(registry.contentType).send(body)
   })
-}, { name: 'metrics', dependencies: ['bus', 'events', 'fanout', 'topic-handlers', 'recovery', 'cache'] })
+}, { name: 'metrics', dependencies: ['bus', 'events', 'fanout', 'topic-handlers', 'recovery', 'cache', 'broadcast-behind'] })

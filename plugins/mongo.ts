@@ -5,7 +5,7 @@
 import fp from 'fastify-plugin'
 import { MongoBulkWriteError, MongoClient, MongoNetworkError, MongoNotConnectedError, MongoServerError, MongoServerSelectionError, MongoTopologyClosedError, type Db } from 'mongodb'
 import { TransientError } from './errors.ts'
-import { waitingFor } from './start-up.ts'
+import { startUpSteps } from './start-up.ts'
 
 export interface Mongo { client: MongoClient, db: Db }
 
@@ -123,7 +123,7 @@ export default fp<MongoPluginOptions>(async function mongo (app, opts) {
   // (and /ready fails); operations fail with 503 until it is back.
   app.addHook('onReady', async function connectMongo () {
     const log = app.log.child({ component: 'mongo' })
-    await waitingFor(log, `MongoDB (database ${config.MONGO_DB}) to answer a ping`, mongoCall(db, 'ping', () => db.command({ ping: 1 })))
+    await startUpSteps(log, config.PLUGIN_TIMEOUT_MS)(`MongoDB (database ${config.MONGO_DB}) to answer a ping`, mongoCall(db, 'ping', () => db.command({ ping: 1 })))
       .catch((err) => log.error({ err }, `MongoDB (database ${config.MONGO_DB}) not reachable at start; /ready fails until it is`))
   })
   if (!opts.client) app.addHook('onClose', async () => { await closeMongoClient(client) })

@@ -6,7 +6,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import fp from 'fastify-plugin'
 import { Redis } from 'ioredis'
 import { TransientError } from './errors.ts'
-import { waitingFor } from './start-up.ts'
+import { startUpSteps } from './start-up.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -130,7 +130,7 @@ export default fp<RedisPluginOptions>(async function redis (app, opts) {
   app.addHook('onReady', async function connectRedis () {
     if (client.status !== 'wait') return
     const log = app.log.child({ component: 'redis' })
-    await waitingFor(log, `${where(client)} to connect`, client.connect())
+    await startUpSteps(log, config.PLUGIN_TIMEOUT_MS)(`${where(client)} to connect`, client.connect())
       .catch((err) => log.error({ err }, `${where(client)} not reachable at start; /ready fails until it is`))
   })
   if (!opts.redis) {

@@ -17,7 +17,7 @@ import { topics as catalogue, type Topic } from '../schemas/topics.ts'
 import { relayOf } from './topic-relay.ts'
 import { schemaError, type DeclaredTopic } from './events.ts'
 import { isTransient } from './errors.ts'
-import { waitingFor } from './start-up.ts'
+import { startUpSteps } from './start-up.ts'
 import type { Role } from '../config.ts'
 
 /** One valid event of a batch, with the record it came from and its place in its stream. */
@@ -171,6 +171,14 @@ class RecordContext implements HandlerContext {
 class Abandoned extends Error {}
 
 /** The roles a handler runs in. */
+/**
+ * The consumer (bus consumer name) that reads `topic` in `mode` on this instance: a message stream
+ * (a positioned topic) has one of its own per mode, the quiet topics of a mode share one.
+ */
+export function consumerName (topic: Pick<Topic, 'name' | 'positioned'>, mode: DeliveryMode): string {
+  return topic.positioned ? `${mode}.${topic.name}` : mode
+}
+
 export function handlerRoles (h: TopicHandler): readonly Role[] {
   return h.roles ?? (h.mode === 'shared' ? ['workers'] : ['fanout'])
 }
@@ -340,9 +348,10 @@ export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts)
     const where = app.bus.kind === 'kafka' ? `Kafka at ${app.config.KAFKA_BROKERS}` : 'the embedded log'
     // the topics this instance reads, and those an API instance produces to
     const used = [...new Set([...topics(), ...roles.has('api') ? Object.values(catalogue).map((t) => t.name) : []])]
-    await waitingFor(app.log, `${where}: creating topics`, app.bus.ensureTopics(used))
+    const step = startUpSteps(app.log, app.config.PLUGIN_TIMEOUT_MS)
+    await step(`${where}: creating topics`, app.bus.ensureTopics(used))
     // best effort: a producer that could not get ready now connects on the first post instead
-    await app.bus.prepare?.(used).catch((err: Error) => app.log.warn({ err }, 'the producer is not ready yet; the first post will connect it'))
+    if (app.bus.prepare) await step(`${where}: connecting the producer`, app.bus.prepare(used)).catch((err: Error) => app.log.warn({ err }, 'the producer is not ready yet; the first post will connect it'))
     // One consumer per delivery mode, reading every topic that has handlers in that mode (one
     // fetch loop, one group membership, one heartbeat each): records of a topic go to its pipeline.
     // A message stream (a positioned topic: `messages`) is hot: it gets a consumer of its own per
@@ -351,14 +360,16 @@ export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts)
     // that names a `group` gets a consumer of its own: its retries hold no one else's batches.
     const lanes = new Map<string, { mode: DeliveryMode, byTopic: Map<string, TopicHandler[]> }>()
     for (const h of list) {
-      const lane = h.group ? `${h.mode}.group.${h.group}` : h.topic.positioned ? `${h.mode}.${h.topic.name}` : h.mode
+      const lane = h.group ? `${h.mode}.group.${h.group}` : consumerName(h.topic, h.mode)
       const entry = lanes.get(lane) ?? { mode: h.mode, byTopic: new Map<string, TopicHandler[]>() }
       entry.byTopic.set(h.topic.name, [...entry.byTopic.get(h.topic.name) ?? [], h])
       lanes.set(lane, entry)
     }
-    for (const [lane, { mode, byTopic }] of lanes) {
+    // The consumers join their groups side by side: a join can wait for a rebalance (a broker back
+    // from a restart holds one for the members it remembers), and one after another such waits add up.
+    await Promise.all([...lanes].map(async ([lane, { mode, byTopic }]) => {
       const pipelines = new Map([...byTopic].map(([topic, handlers]) => [topic, pipeline(app.events.topic(topic)!, handlers)]))
-      consumers.push(await waitingFor(app.log, `${where}: ${lane} consumer joining its group for ${[...byTopic.keys()].join(', ')}`, app.bus.consume({
+      consumers.push(await step(`${where}: ${lane} consumer joining its group for ${[...byTopic.keys()].join(', ')}`, app.bus.consume({
         name: lane,
         topic: [...byTopic.keys()],
         mode,
@@ -370,7 +381,7 @@ export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts)
           if (mode === 'broadcast' && roles.has('fanout')) app.fanout.hub.stopDelivering(`this instance stopped receiving events (${err.message})`)
         }
       })))
-    }
+    }))
     app.log.info({ roles: [...roles], consumers: [...lanes].map(([lane, { byTopic }]) => `${lane}: ${[...byTopic].map(([t, hs]) => `${t} → ${hs.map((h) => h.name).join(', ')}`).join('; ')}`) }, 'topic handlers subscribed')
   })
 

@@ -243,6 +243,9 @@ start_redis() {
   : >"$dir/redis.log"
   redis-server --port "$REDIS_PORT" --bind "$HOST" --save "" --appendonly yes --appendfsync always \
     --daemonize yes --pidfile "$dir/pid" --logfile "$dir/redis.log" --dir "$dir/data" >/dev/null 9>&-
+  # the daemon writes its pid file a moment after redis-server returns: until then it is not "exited"
+  local tries=0
+  until [[ -s "$dir/pid" ]] || ((tries >= 50)); do sleep 0.1; tries=$((tries + 1)); done
   wait_ready redis 20 redis_ping
 }
 

@@ -20,8 +20,18 @@ export class TcpProxy {
 
   get up (): boolean { return this.server !== undefined }
 
+  /** While stalled, new connections are accepted and then left unanswered. */
+  private stalled = false
+  private readonly held = new Set<net.Socket>()
+
   private async listen () {
     const server = net.createServer((client) => {
+      if (this.stalled) {
+        this.held.add(client)
+        client.on('close', () => this.held.delete(client))
+        client.on('error', () => client.destroy())
+        return
+      }
       const upstream = net.connect(this.target)
       for (const s of [client, upstream]) {
         this.sockets.add(s)
@@ -48,8 +58,22 @@ export class TcpProxy {
     await closed
   }
 
-  /** The service "comes back" on the same address. */
-  async restore () { if (!this.server) await this.listen() }
+  /**
+   * The service "hangs" (a broker still starting, a half-open network): open connections are
+   * reset, new ones are accepted and never answered.
+   */
+  async stall () {
+    this.stalled = true
+    for (const s of this.sockets) s.resetAndDestroy()
+    if (!this.server) await this.listen()
+  }
+
+  /** The service "comes back" on the same address (connections held while stalled are reset). */
+  async restore () {
+    this.stalled = false
+    for (const s of this.held) s.resetAndDestroy()
+    if (!this.server) await this.listen()
+  }
 
   async close () { await this.cut() }
 }
@@ -82,6 +106,7 @@ export class KafkaProxy {
   }
 
   async cut () { await Promise.all([...this.proxies.values()].map((p) => p.cut())) }
+  async stall () { await Promise.all([...this.proxies.values()].map((p) => p.stall())) }
   async restore () { await Promise.all([...this.proxies.values()].map((p) => p.restore())) }
   async close () { await this.cut() }
 }

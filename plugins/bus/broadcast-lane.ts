@@ -24,6 +24,8 @@ export interface BroadcastTaken { fetch: number, producer: number }
 export class BroadcastLane {
   /** per topic/partition: its epoch and the offset after the last record taken for dispatch */
   readonly #next = new Map<string, { epoch: string, next: bigint }>()
+  /** per epoch: the offset the consumer first read it from (every record from there on is dispatched) */
+  readonly #first = new Map<string, string>()
   /** per topic/partition: the dispatch in progress, which the next one waits for */
   readonly #tail = new Map<string, Promise<void>>()
   readonly #options: LaneOptions
@@ -38,9 +40,16 @@ export class BroadcastLane {
    */
   start (partitionKey: string, epoch: string, offset: string) {
     const from = BigInt(offset)
+    if (!this.#first.has(epoch)) this.#first.set(epoch, offset)
     const place = this.#next.get(partitionKey)
     if (!place || place.epoch !== epoch || from > place.next) this.#next.set(partitionKey, { epoch, next: from })
   }
+
+  /**
+   * The offset from which this lane dispatches every record of the partition `epoch` (where it
+   * first read it), or undefined when it never read that partition.
+   */
+  firstOffset (epoch: string): string | undefined { return this.#first.get(epoch) }
 
   /**
    * Records the consumer fetched: dispatches those not taken yet, after what is in progress.

@@ -56,8 +56,11 @@ export function batchHandler (spec: ConsumerSpec): (records: BusRecord[], contro
 
 export interface Consumer { stop (): Promise<void> }
 
-/** How far a consumer group trails the end of one partition (records produced but not yet handled). */
-export interface ConsumerLag { group: string, topic: string, partition: number, lag: number }
+/**
+ * How far a consumer group trails the end of one partition (records produced but not yet handled);
+ * `consumer` and `mode` are its spec's name and delivery mode; `next` the next offset it handles.
+ */
+export interface ConsumerLag { group: string, consumer: string, mode: DeliveryMode, topic: string, partition: number, next: number, lag: number }
 
 export interface EventBus {
   readonly kind: 'embedded' | 'kafka'
@@ -79,8 +82,15 @@ export interface EventBus {
    * or handed over by this instance's producer when the log acknowledged them (optional).
    */
   readonly broadcastTaken?: { readonly fetch: number, readonly producer: number }
-  /** Lag of this instance's consumer groups, per partition (read by /metrics; optional). */
-  lag? (): Promise<ConsumerLag[]>
+  /**
+   * The offset from which this instance's broadcast consumer `name` hands every record of the
+   * partition `epoch` to its handlers (where it first read that partition), or undefined when it
+   * has not read it. Recovery on an instance that has delivered nothing yet stands there
+   * (plugins/recovery; optional).
+   */
+  broadcastFrom? (name: string, epoch: string): string | undefined
+  /** Lag of this instance's consumer groups (`only`: those of one delivery mode), per partition (read by /metrics and /ready; optional). */
+  lag? (only?: DeliveryMode): Promise<ConsumerLag[]>
   close (): Promise<void>
 }
 

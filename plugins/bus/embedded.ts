@@ -58,7 +58,7 @@ export function createEmbeddedBus (options: BusOptions): EventBus {
     private readonly handleBatch: ReturnType<typeof batchHandler>
     // One reader owns its partitions until it stops: no rebalances in process.
     private readonly control: BatchControl
-    constructor (private readonly spec: ConsumerSpec & { topic: string }, private readonly t: Topic, private readonly next: number[]) {
+    constructor (readonly spec: ConsumerSpec & { topic: string }, private readonly t: Topic, private readonly next: number[]) {
       this.handleBatch = batchHandler(spec)
       const reader = this
       this.control = { get revoked () { return reader.stopped }, heartbeat: async () => {} }
@@ -116,7 +116,7 @@ export function createEmbeddedBus (options: BusOptions): EventBus {
     /** Same group names as the Kafka bus: shared → prefix + name, broadcast → … + instance id. */
     lag (): ConsumerLag[] {
       const group = `${options.topicPrefix}${this.spec.name}${this.spec.mode === 'broadcast' ? `.${options.instanceId}` : ''}`
-      return this.t.partitions.map((part, partition) => ({ group, topic: this.spec.topic, partition, lag: Math.max(0, part.base + part.records.length - this.next[partition]) }))
+      return this.t.partitions.map((part, partition) => ({ group, consumer: this.spec.name, mode: this.spec.mode, topic: this.spec.topic, partition, next: this.next[partition], lag: Math.max(0, part.base + part.records.length - this.next[partition]) }))
     }
 
     async stop () {
@@ -161,7 +161,7 @@ export function createEmbeddedBus (options: BusOptions): EventBus {
       return { async stop () { await Promise.all(readers.map((r) => r.stop())) } }
     },
     async ping () { if (closed) throw new Error('event bus is closed') },
-    async lag () { return [...running].flatMap((r) => r.lag()) },
+    async lag (only) { return [...running].filter((r) => !only || r.spec.mode === only).flatMap((r) => r.lag()) },
     async close () {
       closed = true
       await Promise.all([...running].map((r) => r.stop()))

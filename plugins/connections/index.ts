@@ -16,6 +16,7 @@ import type { Claim, ConnectionRegistry, LiveConnection, StatusChange } from './
 import { createEmbeddedRegistry } from './embedded.ts'
 import { createRedisRegistry } from './redis.ts'
 import { createLease } from './lease.ts'
+import { startUpSteps } from '../start-up.ts'
 
 export type * from './registry.ts'
 
@@ -225,12 +226,13 @@ export default fp<{ registry?: ConnectionRegistry }>(async function connections 
   const runTick = () => (ticking ??= tick().catch((err) => log.warn({ err }, 'lease renewal or reaping failed; retrying at the next tick')).finally(() => { ticking = undefined }))
 
   let timer: NodeJS.Timeout | undefined
-  app.addHook('onReady', async () => {
+  app.addHook('onReady', async function startConnectionLeases () {
+    const step = startUpSteps(log, app.config.PLUGIN_TIMEOUT_MS)
     // Refused when another live process holds this INSTANCE_ID. Connections left by an earlier run
     // of it (earlier generations) are reported now.
-    await lease.acquire()
-    await reapOwn()
-    await app.bus.ensureTopics(['connections', 'user-status', 'notifications.offline'])
+    await step('the connection registry: taking this instance\'s lease', lease.acquire())
+    await step('reporting connections left by an earlier run', reapOwn())
+    await step(`${app.bus.kind === 'kafka' ? `Kafka at ${app.config.KAFKA_BROKERS}` : 'the embedded log'}: creating the connection topics`, app.bus.ensureTopics(['connections', 'user-status', 'notifications.offline']))
     timer = setInterval(runTick, lease.renewEveryMs)
     timer.unref()
   })

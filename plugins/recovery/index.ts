@@ -7,7 +7,9 @@
 // `onSubscribe` decision and feeds the buffer through its `onPublished` tap.
 import fp from 'fastify-plugin'
 import type { FanoutHub } from '../../fanout/hub.ts'
-import { planRecovery } from './plan.ts'
+import { before, planRecovery, type ChannelWindow } from './plan.ts'
+import { topics } from '../../schemas/topics.ts'
+import { consumerName } from '../topic-handlers.ts'
 import { RecoveryBuffer } from './buffer.ts'
 import type { Position } from '../../schemas/message.ts'
 import type { SubscribeResult } from '../../fanout/types.ts'
@@ -71,9 +73,24 @@ export default fp<RecoveryPluginOptions>(async function recovery (app, opts) {
     get sharedLogEvents () { return answered.sharedLogEvents }
   }
 
+  const fanoutConsumer = consumerName(topics.messages, 'broadcast')
+  /**
+   * What this instance can prove of the channel in `epoch`: its buffer's window or, before it has
+   * published anything of that partition (a restarted instance), where its fanout consumer began
+   * reading it. Every record from there on goes through the hub, none before it did: the client
+   * stands just before it, with nothing proven locally, and the shared log must cover the rest.
+   */
+  function localWindow (channel: string, epoch: string): ChannelWindow | null {
+    const window = buffer.window(channel, epoch)
+    if (window) return window
+    const from = app.bus.broadcastFrom?.(fanoutConsumer, epoch)
+    if (from === undefined) return null
+    return { epoch, floor: before(from), high: before(from), events: [] }
+  }
+
   async function recover (channel: string, since: Position): Promise<SubscribeResult | null> {
-    const local = buffer.window(channel, since.epoch)
-    // This instance never published in that epoch: it cannot say where the client would stand.
+    const local = localWindow(channel, since.epoch)
+    // This instance does not read that epoch: it cannot say where the client would stand.
     if (!local) return null
     const fromBuffer = planRecovery(since, local)
     if (fromBuffer || BigInt(since.offset) > BigInt(local.high)) return fromBuffer
@@ -89,7 +106,7 @@ export default fp<RecoveryPluginOptions>(async function recovery (app, opts) {
     }
     answered.sharedLogEvents += shared?.events.length ?? 0
     // Re-read the buffer: live events published while we waited are part of the replay now.
-    return planRecovery(since, buffer.window(channel, since.epoch), shared)
+    return planRecovery(since, localWindow(channel, since.epoch), shared)
   }
 
   /** UTF-8 bytes of a replay, as the hub counts them against its budget. */
@@ -111,4 +128,4 @@ export default fp<RecoveryPluginOptions>(async function recovery (app, opts) {
   }, 'recovery')
   app.decorate('recovery', { buffer, log, stats, recover } satisfies Recovery)
   app.log.info({ recoveryLog: log.kind }, `recovery: per-instance buffer of ${config.RECOVERY_BUFFER} events per channel, shared log ${log.kind === 'redis' ? 'in Redis' : 'in process (set REDIS_URL to share it)'}`)
-}, { name: 'recovery', dependencies: ['fanout', 'redis'] })
+}, { name: 'recovery', dependencies: ['fanout', 'redis', 'bus'] })

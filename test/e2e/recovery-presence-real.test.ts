@@ -54,6 +54,30 @@ if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
     t.equal(b.recovery.stats.sharedLogReads, 1, 'the shared log was needed')
   })
 
+  t.test('an instance that has delivered nothing yet recovers a resubscribe from the shared log (issue 24, item 3)', async (t) => {
+    const channel = unique('fresh')
+    const isEvent = (f: Record<string, any>) => f.op === 'event' && f.channel === channel && f.position !== undefined
+    const post = async (content: string): Promise<{ position: Position }> => {
+      const res = await a.inject({ method: 'POST', url: '/api/messages', payload: { channelId: channel, content, senderId: 'alice' } })
+      t.equal(res.statusCode, 201, `posted ${content}`)
+      return res.json()
+    }
+    const { client: first } = await connect(a, t)
+    await first.subscribe(channel)
+    await post('m1')
+    const since = (await first.next(isEvent)).position as Position
+    const missed = [await post('m2'), await post('m3')]
+    await logA.handled('messages-recovery', missed[1].position)
+
+    // A new instance, no post after it: it knows the partition only by where its consumer began.
+    const fresh = await buildReal(t, { names })
+    t.equal(fresh.recovery.buffer.window(channel, since.epoch), null, 'its buffer knows nothing of the partition')
+    const { client: back } = await connect(fresh, t)
+    t.same(await back.subscribe(channel, since), { op: 'subscribed', channel, position: missed[1].position, recovered: true })
+    await back.next((f) => isEvent(f) && f.data.content === 'm3')
+    t.same(back.frames.filter(isEvent).map((f) => f.data.content), ['m2', 'm3'], 'exactly the missed events, from the log')
+  })
+
   t.test('presence across instances: a user leaves when its last connection, on either instance, is gone', async (t) => {
     const b = await buildB()
     const lobby = unique('lobby')

@@ -57,6 +57,8 @@ t.test('a restart at an earlier offset takes nothing twice; records of a new epo
   it.start(KEY, 'c1/messages/0', '11') // kafkajs restarted the consumer at what it had handled before
   await it.fetched(KEY, records(11, 13), control)
   t.same(dispatched, ['10', '11', '12', '13'], 'no duplicate after the restart')
+  t.equal(it.firstOffset('c1/messages/0'), '10', 'the partition is dispatched from where the lane first read it, restarts or not')
+  t.equal(it.firstOffset('c2/messages/0'), undefined, 'an epoch it never started on')
   // the cluster was re-created: its offsets start again at 0, and mean nothing of the old ones
   t.notOk(it.offer(KEY, records(0, 0, 'c2/messages/0')), 'another epoch\'s record is left to the fetch')
   await it.fetched(KEY, records(0, 1, 'c2/messages/0'), control)

@@ -49,8 +49,8 @@ if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
     t.equal(clients.length, 1, 'one Redis connection named for this instance')
   })
 
-  t.test('one readiness check per service', async (t) => {
+  t.test('one readiness check per service, and one for the delivery path (broadcast consumers behind the log)', async (t) => {
     const ready = (await app.inject('/ready')).json()
-    t.same(Object.keys(ready.checks).sort(), ['kafka', 'mongo', 'redis'])
+    t.same(Object.keys(ready.checks).sort(), ['broadcast', 'kafka', 'mongo', 'redis'])
   })
 }

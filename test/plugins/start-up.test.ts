@@ -62,3 +62,14 @@ t.test('an app whose log is slow to create topics names it in the log, then star
   t.ok(lines.some((l) => l.waitingFor === 'the embedded log: creating topics'), 'the slow step was named while the app waited')
   t.equal((await app.inject('/health')).statusCode, 200, 'and the app started')
 })
+
+t.test('a step that outlives PLUGIN_TIMEOUT_MS fails start-up naming the step (not Fastify\'s unnamed plugin)', async (t) => {
+  const bus = createEmbeddedBus({ topicPrefix: '', partitions: 1, instanceId: 'stuck' })
+  // the connection topics never get created: the step of the connections plugin's onReady hook
+  bus.ensureTopics = (names) => names.includes('connections') ? new Promise(() => {}) : Promise.resolve()
+  const config = loadConfig({}, { PORT: 0, WS_PORT: 0, LOG_LEVEL: 'silent', PLUGIN_TIMEOUT_MS: 300, SHED_EVENT_LOOP_DELAY_MS: 0, SHED_EVENT_LOOP_UTILIZATION: 0 })
+  const app = Fastify({ ...serverOptions(config), logger: false })
+  t.teardown(() => app.close().catch(() => {}))
+  await app.register(App, { config, bus })
+  await t.rejects(async () => { await app.ready() }, { code: 'SB_START_UP_TIMEOUT', step: 'the embedded log: creating the connection topics', message: /^start-up gave up waiting for the embedded log: creating the connection topics after [\d.]+ s \(PLUGIN_TIMEOUT_MS\)$/ })
+})

@@ -236,7 +236,7 @@ export async function startConsumer (kafka: Kafka, options: ConsumerOptions, spe
         if (!lane) handled.set(`${topic}/${partition}`, (BigInt(last) + 1n).toString())
       }
     })
-    registry.add(handle, groupId, { topics, start: new Map([...ends].flatMap(([topic, offsets]) => offsets.map((e) => [`${topic}/${e.partition}`, e.offset]))), handled })
+    registry.add(handle, groupId, { name: spec.name, mode: spec.mode, topics, start: new Map([...ends].flatMap(([topic, offsets]) => offsets.map((e) => [`${topic}/${e.partition}`, e.offset]))), handled, lane })
     if (lane) handoff.join(topics, lane)
     await within(JOIN_TIMEOUT_MS, 'joining the group', ready)
   } catch (err) {

@@ -75,9 +75,10 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
         throw unavailable('ping', err)
       }
     },
-    async lag () {
+    broadcastFrom: (name, epoch) => registry.firstOffset(`${prefix}${name}.${options.instanceId}`, epoch),
+    async lag (only) {
       if (closed) throw new Error('event bus is closed')
-      return registry.lag(admin, names, isClosed)
+      return registry.lag(admin, names, isClosed, only)
     },
     async close () {
       if (closed) return
