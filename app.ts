@@ -1,6 +1,7 @@
 // The application as one Fastify plugin: concerns first (each a plugin), then topic handlers, then routes.
 import { randomUUID } from 'node:crypto'
-import type { FastifyInstance, FastifyServerOptions } from 'fastify'
+import type { Server } from 'node:http'
+import type { FastifyHttpOptions, FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
 import { parseRoles, type Config, type Role } from './config.ts'
@@ -42,6 +43,7 @@ import serverApi from './routes/server.ts'
 import adminApi from './routes/admin.ts'
 import adminStats from './routes/admin-stats.ts'
 import apiKeys from './plugins/api-keys.ts'
+import httpConnections from './plugins/http-connections.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -71,7 +73,7 @@ export interface AppOptions {
 }
 
 /** Options for the Fastify instance that hosts the app (server.ts and tests share them). */
-export function serverOptions (config: Config): FastifyServerOptions {
+export function serverOptions (config: Config): FastifyHttpOptions<Server> {
   return {
     bodyLimit: config.BODY_LIMIT,
     // start-up steps may wait on Kafka, Redis and MongoDB; what they wait for is logged (plugins/start-up.ts)
@@ -84,6 +86,13 @@ export function serverOptions (config: Config): FastifyServerOptions {
     onConstructorPoisoning: 'error',
     // on close: idle keep-alive connections end at once, requests in flight are answered first
     forceCloseConnections: 'idle',
+    // Idle sockets are open files (plugins/http-connections.ts caps them): a request must arrive
+    // whole within 30 s, its headers within 10 s of the connection (or of the previous response),
+    // and a socket silent for 2 minutes is closed (longer than the 72 s keep-alive, which a load
+    // balancer's pool relies on). Upgraded WebSockets are out of these: ws clears their timeouts.
+    requestTimeout: 30_000,
+    connectionTimeout: 120_000,
+    http: { headersTimeout: 10_000, connectionsCheckingInterval: 5_000 },
     // path parameters well past the longest id the schemas allow (channel ids: 128), so an id over
     // the schema's limit gets its 400; only a parameter over 1,024 characters is a 414
     routerOptions: { maxParamLength: 1024 }
@@ -119,6 +128,8 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
 
   // The fanout and what plugs into its hooks (WebSocket servers only where the `fanout` role runs).
   await fastify.register(fanout, { serve: fastify.roles.has('fanout') })
+  // idle HTTP sockets capped within the open-file reserve the WebSocket cap leaves
+  await fastify.register(httpConnections)
   await fastify.register(channels)
   await fastify.register(fanoutAccess)
   await fastify.register(recovery, { recoveryLog: opts.recoveryLog })

@@ -1,7 +1,8 @@
 // How many WebSocket connections one instance may hold by default: every socket is an open file,
 // and a process at its open-file limit fails accept() in a loop (100 % CPU, /health unanswered).
 // The default stays below the soft limit read at start, leaving a reserve for Kafka, Redis,
-// MongoDB, HTTP clients, log files and refused upgrades.
+// MongoDB, log files and refused upgrades, and for the HTTP port's connections, capped at half of it
+// (plugins/http-connections.ts): idle sockets there use the same descriptors.
 import { readFileSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 
@@ -32,5 +33,15 @@ export function openFileLimit (): number | undefined {
 export function defaultMaxConnections (softLimit: number | undefined): number {
   if (softLimit === undefined) return defaultMaxConnections(1024)
   if (softLimit === Infinity) return 1_000_000
-  return Math.max(1, softLimit - Math.max(256, Math.ceil(softLimit / 10)))
+  return Math.max(1, softLimit - reserveOf(softLimit))
+}
+
+/** The reserve below the soft limit that WebSockets leave: a tenth, at least 256 files. */
+function reserveOf (softLimit: number): number { return Math.max(256, Math.ceil(softLimit / 10)) }
+
+/** HTTP connections (upgraded WebSockets aside) within the reserve: half of it; 128 when the limit is unknown (as for 1024). */
+export function defaultHttpConnections (softLimit: number | undefined): number {
+  if (softLimit === undefined) return defaultHttpConnections(1024)
+  if (softLimit === Infinity) return 100_000
+  return Math.floor(reserveOf(softLimit) / 2)
 }

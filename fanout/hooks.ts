@@ -13,7 +13,7 @@ export type DecisionHooks = Pick<FanoutHooks, DecisionName>
 export const notificationNames: readonly NotificationName[] = ['onConnect', 'onDisconnect', 'onSubscribed', 'onUnsubscribed', 'onReplayRefused']
 export const decisionNames: readonly DecisionName[] = ['authenticate', 'authorizeSubscribe', 'onSubscribe']
 
-type Notify = (conn: Connection, channel: string) => Promise<void>
+type Notify = (conn: Connection, channel: string, count: number) => Promise<void>
 
 export class HubHooks {
   readonly #notifications: Record<NotificationName, Array<{ fn: Notify, owner: string }>> = { onConnect: [], onDisconnect: [], onSubscribed: [], onUnsubscribed: [], onReplayRefused: [] }
@@ -47,10 +47,10 @@ export class HubHooks {
   decision<K extends DecisionName> (name: K): DecisionHooks[K] | undefined { return this.#decisions[name]?.fn }
 
   /** Starts every `name` hook in the order they were added; one that fails is logged and hides nothing from the others. */
-  notify (name: NotificationName, conn: Connection, channel?: string): void {
+  notify (name: NotificationName, conn: Connection, channel?: string, count?: number): void {
     for (const { fn, owner } of this.#notifications[name]) {
       void (async () => {
-        try { await fn(conn, channel as string) } catch (err) {
+        try { await fn(conn, channel as string, count as number) } catch (err) {
           this.#log.error({ err, connectionId: conn.id, channel, owner }, `${name} hook of ${owner} failed`)
         }
       })()

@@ -59,7 +59,7 @@ export class FanoutHub {
   /** open connections on this instance (both transports); transports refuse upgrades beyond with 503 */
   readonly maxConnections: number
   #unavailable: string | undefined
-  /** bytes a subscribe may send at once (replay + live frames buffered meanwhile); a larger replay answers recovered: false */
+  /** bytes a socket may hold queued once a replay is sent (what it had buffered + the replay + live frames buffered meanwhile); a replay that does not fit answers recovered: false */
   readonly maxReplayBytes: number
   readonly frameBudget: FrameBudgetOptions
   readonly log: FanoutLogger
@@ -331,14 +331,6 @@ export class FanoutHub {
       if (pending.settled) return false
       let result = onSubscribe ? await onSubscribe(conn, channel, since, start) : { position: start, recovered: false }
       if (pending.settled) return false
-      if (result.replay?.length && this.#flushBytes(result.replay, pending) > this.maxReplayBytes) {
-        // Sent in one synchronous burst, it would overflow the send buffer and end in a 4008 close
-        // after `recovered: true`, on every retry. Recover nothing instead: the client reloads over HTTP.
-        this.stats.replaysOverBudget++
-        this.log.debug({ connectionId: conn.id, channel, frames: result.replay.length }, 'replay over the send budget; answering recovered: false')
-        result = { position: start, recovered: false }
-        this.#hooks.notify('onReplayRefused', conn, channel)
-      }
       // Access may have changed while the recovery lookup ran (channel made private, member
       // removed): the access re-check of live subscribers cannot see this one yet, so check again,
       // and once more for every change `refreshAccess` reports during a check. Nothing can change
@@ -350,6 +342,16 @@ export class FanoutHub {
           await authorize(conn, channel)
           if (pending.settled) return false
         }
+      }
+      // Checked here, in the same synchronous step as the flush: a reconnect resubscribes many
+      // channels at once, and the replays sent before this one are still queued on the socket.
+      if (result.replay?.length && this.#flushBytes(result.replay, pending) > this.replayRoom(conn)) {
+        // Sent in one synchronous burst, it would overflow the send buffer and end in a 4008 close
+        // after `recovered: true`, on every retry. Recover nothing instead: the client reloads over HTTP.
+        this.stats.replaysOverBudget++
+        this.log.debug({ connectionId: conn.id, channel, frames: result.replay.length }, 'replay over the send budget; answering recovered: false')
+        this.#hooks.notify('onReplayRefused', conn, channel, result.replay.length)
+        result = { position: start, recovered: false }
       }
       this.#pending.flush(pending, conn.handle, result)
       if (conn.closed) return false // a send above may have dropped a slow client
@@ -393,6 +395,16 @@ export class FanoutHub {
     conn.handle.unsubscribe(channel)
     this.#hooks.notify('onUnsubscribed', conn, channel)
     return true
+  }
+
+  /**
+   * Bytes a replay may still add to this connection's socket: `maxReplayBytes` less what the socket
+   * has queued and not yet written out (earlier replays of the same reconnect, live frames).
+   */
+  replayRoom (connection: Connection): number {
+    const conn = this.#conns.get(connection.id)
+    if (!conn) return 0
+    return Math.max(0, this.maxReplayBytes - (conn.handle.buffered?.() ?? 0))
   }
 
   /** Bytes `flush` would send for a replay: the replay and the live frames buffered meanwhile. */

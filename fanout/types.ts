@@ -43,8 +43,8 @@ export interface FanoutHooks {
   onSubscribe (conn: Connection, channel: string, since: Position | undefined, start: Position | null): Promise<SubscribeResult>
   /** After a subscription went live (presence). */
   onSubscribed (conn: Connection, channel: string): Promise<void>
-  /** The hub refused the replay `onSubscribe` answered as over `maxReplayBytes`: the client got `recovered: false` (its owner counts it). */
-  onReplayRefused (conn: Connection, channel: string): Promise<void>
+  /** The hub refused the replay `onSubscribe` answered (`frames` of them), as it did not fit in `maxReplayBytes` beside what the socket had queued: the client got `recovered: false` (its owner counts it). */
+  onReplayRefused (conn: Connection, channel: string, frames: number): Promise<void>
   /** After a live subscription ended by an unsubscribe (a disconnect calls `onDisconnect` instead). */
   onUnsubscribed (conn: Connection, channel: string): Promise<void>
   onConnect (conn: Connection): Promise<void>
@@ -55,6 +55,9 @@ export interface FanoutHooks {
 /** A socket as the transport exposes it to the hub. Calls after close must be harmless no-ops. */
 export interface SocketHandle {
   send (frame: string): void
+  /** Bytes sent to this socket and not yet written out (what the client has still to read); the
+   *  hub budgets each replay against it. A transport that cannot tell leaves it out (counted as 0). */
+  buffered? (): number
   subscribe (channel: string): void
   unsubscribe (channel: string): void
   close (code: number, reason: string): void
@@ -104,7 +107,7 @@ export interface FanoutHubOptions {
   maxPayload?: number
   /** open connections on this instance, both transports; upgrades beyond get HTTP 503; default unlimited */
   maxConnections?: number
-  /** bytes one subscribe may send at once (replay + buffered live frames); a larger replay answers `recovered: false`; default unlimited (the plugin: half of WS_MAX_BACKPRESSURE) */
+  /** bytes a socket may hold queued once a replay is sent (what it already has buffered + the replay + live frames buffered meanwhile); a replay that does not fit answers `recovered: false`; default unlimited (the plugin: half of WS_MAX_BACKPRESSURE) */
   maxReplayBytes?: number
   /** live frames buffered for one subscribe in flight before it fails with `busy`; default 1000 */
   maxPendingFrames?: number
@@ -128,7 +131,7 @@ export interface FanoutStats {
   framesRateLimited: number
   /** Connections closed with 4029 for sending on past the frame budget. */
   rateLimitedClosed: number
-  /** Recoveries answered `recovered: false` because the replay would not fit in the send buffer. */
+  /** Recoveries answered `recovered: false` because the replay would not fit in the socket's send budget (with what it already had queued). */
   replaysOverBudget: number
   /** Connections closed with 4401 when their token expired. */
   tokensExpired: number

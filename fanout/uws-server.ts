@@ -85,6 +85,7 @@ export async function createUwsServer (opts: UwsServerOptions): Promise<UwsServe
       ws.cork(() => ws.send(frame, false))
       checkBackpressure(ws)
     },
+    buffered () { return ud.closed ? 0 : ws.getBufferedAmount() },
     subscribe (channel) {
       if (ud.closed) return
       ws.subscribe(channel)

@@ -78,6 +78,7 @@ export function createWsTransport ({ hub, maxBackpressure, idleTimeout }: WsTran
       const handle: WsHandle = {
         entry,
         send: (frame) => send(entry, frame),
+        buffered: () => entry.closed ? 0 : socket.bufferedAmount,
         subscribe () {}, // the hub's record is the only one: publish reads it
         unsubscribe () {},
         close (code, reason) {

@@ -155,6 +155,14 @@ export default fp(async function metrics (app) {
     collect () { this.set(stats().subscriptions) }
   })
   const mirror = (name: string, help: string, read: () => number) => new Counter({ name, help, registers, collect () { this.reset(); this.inc(read()) } })
+  new Gauge({
+    name: 'switchboard_http_connections',
+    help: 'Open HTTP connections on the API port, upgraded WebSockets aside (capped at HTTP_MAX_CONNECTIONS)',
+    registers,
+    collect () { this.set(app.httpConnections.stats.open) }
+  })
+  mirror('switchboard_http_connections_evicted_total', 'idle HTTP connections closed to make room past HTTP_MAX_CONNECTIONS', () => app.httpConnections.stats.evicted)
+  mirror('switchboard_http_connections_refused_total', 'new HTTP connections closed past HTTP_MAX_CONNECTIONS while every open one was busy', () => app.httpConnections.stats.refused)
   mirror('switchboard_http_shed_total', 'HTTP requests refused with 503 while the event loop was saturated (load shedding)', () => app.loadShedding.stats.shed)
   mirror('switchboard_fanout_published_total', 'Events published to the fanout hub', () => stats().published)
   mirror('switchboard_fanout_deliveries_total', 'Event frames handed to subscribed sockets', () => stats().deliveries)
@@ -224,4 +232,4 @@ export default fp(async function metrics (app) {
     const body = await registry.metrics()
     return reply.type(registry.contentType).send(body)
   })
-}, { name: 'metrics', dependencies: ['bus', 'events', 'fanout', 'topic-handlers', 'recovery', 'cache', 'broadcast-behind'] })
+}, { name: 'metrics', dependencies: ['bus', 'events', 'fanout', 'http-connections', 'topic-handlers', 'recovery', 'cache', 'broadcast-behind'] })

@@ -17,6 +17,8 @@ import { createEmbeddedRegistry } from './embedded.ts'
 import { createRedisRegistry } from './redis.ts'
 import { createLease } from './lease.ts'
 import { startUpSteps } from '../start-up.ts'
+import { ChurnWindow } from '../../fanout/churn-window.ts'
+import { CoalescingQueue } from '../../fanout/coalescing-queue.ts'
 
 export type * from './registry.ts'
 
@@ -64,7 +66,7 @@ interface Tracked {
   user: string
   connectedAt: string
   transport: Connection['transport']
-  queue: Promise<void>
+  queue: CoalescingQueue
   /** The lease generation it is recorded under (set before the first attempt: one generation only). */
   gen?: number
   /** Its socket closed (if before its record was attempted: nothing to report). */
@@ -126,13 +128,23 @@ export default fp<{ registry?: ConnectionRegistry }>(async function connections 
     }
   }
 
-  /** One queue per connection: its events are written in the order they happened. */
-  function enqueue (conn: Connection, what: string, work: (entry: Tracked) => Promise<void>) {
+  /**
+   * One queue per connection: its events are written in the order they happened. Bounded: past
+   * twice the subscriptions a connection may hold (what its net changes can take), subscription
+   * changes (`channel` set) are coalesced, then dropped; `connected` and `disconnected` never are.
+   */
+  const queueLimit = 2 * app.config.WS_MAX_SUBSCRIPTIONS + 4
+  const newQueue = (connectionId: string) => new CoalescingQueue({
+    limit: queueLimit,
+    onShed: (shed) => log.warn({ connectionId, ...shed }, 'lifecycle queue full while the log is down: subscription changes coalesced or dropped')
+  })
+  function enqueue (conn: Connection, what: string, work: (entry: Tracked) => Promise<void>, channel?: string) {
     const entry = tracked.get(conn.id)
     if (!entry) return
-    entry.queue = track(entry.queue.then(() => persist(what, conn.id, () => work(entry))))
-    return entry.queue
+    return track(entry.queue.push({ channel, run: () => persist(what, conn.id, () => work(entry)) }))
   }
+  // A subscription undone within the window is reported neither begun nor ended.
+  const churn = new ChurnWindow(app.config.WS_CHURN_WINDOW_MS)
 
   /** Reports one connection gone: `disconnected` first, then the record, then the status (never lost, at worst repeated with the same id). */
   async function reportGone (conn: LiveConnection, reason: Exclude<DisconnectReason, 'lease_lost'>, code: number | null) {
@@ -149,7 +161,7 @@ export default fp<{ registry?: ConnectionRegistry }>(async function connections 
   hub.addHooks({
     async onConnect (conn) {
       if (conn.user === undefined) return
-      tracked.set(conn.id, { user: conn.user, connectedAt: new Date().toISOString(), transport: conn.transport, queue: Promise.resolve(), subscriptions: 0 })
+      tracked.set(conn.id, { user: conn.user, connectedAt: new Date().toISOString(), transport: conn.transport, queue: newQueue(conn.id), subscriptions: 0 })
       // Recorded before `connected` is produced: whatever happens next, a `disconnected` will follow.
       await enqueue(conn, 'connected', async (entry) => {
         if (entry.closed && entry.gen === undefined) return
@@ -171,16 +183,19 @@ export default fp<{ registry?: ConnectionRegistry }>(async function connections 
         const [status] = await registry.statuses([channel.slice(STATUS_PREFIX.length)])
         if (hub.isSubscribed(conn, channel)) hub.send(conn, frames.event(channel, 'user.status', status))
       }
-      if (internal(channel)) return
-      const fact = `:${channel}:${nextSubscriptionFact(conn)}`
-      await enqueue(conn, 'subscribed', (entry) => emit({ ...base(conn, entry, 'subscribed', fact), type: 'subscribed', data: { channel } }))
+      if (internal(channel) || !tracked.has(conn.id)) return
+      await track(churn.hold(conn.id, channel, async () => {
+        const fact = `:${channel}:${nextSubscriptionFact(conn)}`
+        await enqueue(conn, 'subscribed', (entry) => emit({ ...base(conn, entry, 'subscribed', fact), type: 'subscribed', data: { channel } }), channel)
+      }))
     },
     async onUnsubscribed (conn, channel) {
-      if (internal(channel)) return
+      if (internal(channel) || churn.release(conn.id, channel)) return
       const fact = `:${channel}:${nextSubscriptionFact(conn)}`
-      await enqueue(conn, 'unsubscribed', (entry) => emit({ ...base(conn, entry, 'unsubscribed', fact), type: 'unsubscribed', data: { channel } }))
+      await enqueue(conn, 'unsubscribed', (entry) => emit({ ...base(conn, entry, 'unsubscribed', fact), type: 'unsubscribed', data: { channel } }), channel)
     },
     async onDisconnect (conn) {
+      churn.releaseAll(conn.id)
       const { reason, code } = disconnectReason(conn.ended)
       const ended = tracked.get(conn.id)
       if (ended) ended.closed = true

@@ -10,6 +10,8 @@ import type { UserActivityEvent } from '../../schemas/events.ts'
 import type { PresenceStore } from './presence.ts'
 import { createEmbeddedPresence } from './embedded.ts'
 import { createRedisPresence } from './redis.ts'
+import { ChurnWindow } from '../../fanout/churn-window.ts'
+import { CoalescingQueue } from '../../fanout/coalescing-queue.ts'
 
 export type * from './presence.ts'
 
@@ -29,7 +31,7 @@ declare module 'fastify' {
 }
 
 /** This instance's present connections: where each is present, and its queue of presence changes. */
-interface Tracked { user: string, name?: string, channels: Set<string>, queue: Promise<void> }
+interface Tracked { user: string, name?: string, channels: Set<string>, queue: CoalescingQueue }
 
 export default fp<{ presence?: PresenceStore }>(async function presence (app, opts) {
   const ttlSeconds = app.config.PRESENCE_TTL_SECONDS
@@ -46,17 +48,29 @@ export default fp<{ presence?: PresenceStore }>(async function presence (app, op
   // user's status is no presence: neither counts.
   const counts = (conn: Connection, channel: string) => conn.user !== undefined && !channel.startsWith(PERSONAL_PREFIX) && !channel.startsWith(STATUS_PREFIX)
 
-  // One queue per connection: a quick subscribe-unsubscribe must leave in that order, never join last.
-  function enqueue (conn: Connection, work: (entry: Tracked) => Promise<void>): Promise<void> {
-    let entry = tracked.get(conn.id)
-    if (!entry) tracked.set(conn.id, entry = { user: conn.user!, name: conn.name?.slice(0, 64), channels: new Set(), queue: Promise.resolve() })
-    const target = entry
-    const next = target.queue.then(() => work(target)).catch((err) => log.warn({ err, connectionId: conn.id }, 'presence update failed'))
-    target.queue = next
-    inFlight.add(next)
-    void next.finally(() => inFlight.delete(next))
-    return next
+  const track = (work: Promise<void>): Promise<void> => {
+    inFlight.add(work)
+    void work.finally(() => inFlight.delete(work))
+    return work
   }
+
+  // One queue per connection: a quick subscribe-unsubscribe must leave in that order, never join
+  // last. Bounded as the connections plugin's: past it, a join and its leave both queued cancel out.
+  const queueLimit = 2 * app.config.WS_MAX_SUBSCRIPTIONS + 4
+  function enqueue (conn: Connection, work: (entry: Tracked) => Promise<void>, channel?: string): Promise<void> {
+    let entry = tracked.get(conn.id)
+    if (!entry) {
+      const queue = new CoalescingQueue({
+        limit: queueLimit,
+        onShed: (shed) => log.warn({ connectionId: conn.id, ...shed }, 'presence queue full: joins and leaves coalesced or dropped')
+      })
+      tracked.set(conn.id, entry = { user: conn.user!, name: conn.name?.slice(0, 64), channels: new Set(), queue })
+    }
+    const target = entry
+    return track(target.queue.push({ channel, run: () => work(target).catch((err) => log.warn({ err, connectionId: conn.id }, 'presence update failed')) }))
+  }
+  // A subscription undone within the window joins nor leaves: churn makes no presence events.
+  const churn = new ChurnWindow(app.config.WS_CHURN_WINDOW_MS)
 
   async function announce (type: 'presence.join' | 'presence.leave', channel: string, entry: Tracked) {
     const data = entry.name === undefined ? { userId: entry.user } : { userId: entry.user, name: entry.name }
@@ -77,7 +91,7 @@ export default fp<{ presence?: PresenceStore }>(async function presence (app, op
     // undone by an unsubscribe (or a disconnect) before then announces nothing, neither join nor leave.
     async onSubscribed (conn, channel) {
       if (!counts(conn, channel)) return
-      await enqueue(conn, async (entry) => {
+      await track(churn.hold(conn.id, channel, () => enqueue(conn, async (entry) => {
         if (!hub.isSubscribed(conn, channel)) return // already undone: nothing to write
         const member = { channel, userId: entry.user, connectionId: conn.id }
         entry.channels.add(channel)
@@ -92,13 +106,14 @@ export default fp<{ presence?: PresenceStore }>(async function presence (app, op
         }
         if (first) await announce('presence.join', channel, entry)
         updated('join', channel, entry, conn.id, first)
-      })
+      }, channel)))
     },
     async onUnsubscribed (conn, channel) {
-      if (!counts(conn, channel)) return
-      await enqueue(conn, (entry) => leave(conn.id, channel, entry))
+      if (!counts(conn, channel) || churn.release(conn.id, channel)) return
+      await enqueue(conn, (entry) => leave(conn.id, channel, entry), channel)
     },
     async onDisconnect (conn) {
+      churn.releaseAll(conn.id)
       if (!tracked.has(conn.id)) return
       await enqueue(conn, async (entry) => {
         tracked.delete(conn.id)

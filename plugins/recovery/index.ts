@@ -12,7 +12,7 @@ import { topics } from '../../schemas/topics.ts'
 import { consumerName } from '../topic-handlers.ts'
 import { RecoveryBuffer } from './buffer.ts'
 import type { Position } from '../../schemas/message.ts'
-import type { SubscribeResult } from '../../fanout/types.ts'
+import type { Connection, SubscribeResult } from '../../fanout/types.ts'
 import type { RecoveryLog } from './recovery-log.ts'
 import { createEmbeddedRecoveryLog } from './embedded.ts'
 import { createRedisRecoveryLog } from './redis.ts'
@@ -41,8 +41,9 @@ export interface Recovery {
   /** The shared log (Redis or in process), written by consumers/messages-recovery.ts. */
   readonly log: RecoveryLog
   readonly stats: RecoveryStats
-  /** What a resubscribe with `since` gets; null when it cannot be proven complete. */
-  recover (channel: string, since: Position): Promise<SubscribeResult | null>
+  /** What a resubscribe with `since` gets; null when it cannot be proven complete. With `conn`,
+   *  the shared log reads no more than fits beside what that socket has queued. */
+  recover (channel: string, since: Position, conn?: Connection): Promise<SubscribeResult | null>
 }
 
 declare module 'fastify' {
@@ -64,7 +65,10 @@ export default fp<RecoveryPluginOptions>(async function recovery (app, opts) {
   // recovered: false and says so in onReplayRefused); this plugin owns the onSubscribe decision (a
   // second owner is an error at boot), so every such refusal is one of the recoveries counted here.
   const answered = { recovered: 0, notRecovered: 0, replayedEvents: 0, sharedLogReads: 0, sharedLogEvents: 0, refusedByHub: 0 }
-  hub.addHook('onReplayRefused', async () => { answered.refusedByHub++ }, 'recovery')
+  hub.addHook('onReplayRefused', async (_conn, _channel, frames) => {
+    answered.refusedByHub++
+    answered.replayedEvents -= frames
+  }, 'recovery')
   const stats: RecoveryStats = {
     get recovered () { return answered.recovered - answered.refusedByHub },
     get notRecovered () { return answered.notRecovered + answered.refusedByHub },
@@ -88,7 +92,7 @@ export default fp<RecoveryPluginOptions>(async function recovery (app, opts) {
     return { epoch, floor: before(from), high: before(from), events: [] }
   }
 
-  async function recover (channel: string, since: Position): Promise<SubscribeResult | null> {
+  async function recover (channel: string, since: Position, conn?: Connection): Promise<SubscribeResult | null> {
     const local = localWindow(channel, since.epoch)
     // This instance does not read that epoch: it cannot say where the client would stand.
     if (!local) return null
@@ -98,8 +102,8 @@ export default fp<RecoveryPluginOptions>(async function recovery (app, opts) {
     let shared
     try {
       // Only what the replay needs, and only when the log can prove it: a `since` older than the
-      // log's window, or a replay over the send budget, reads no events (issue 10, item 7).
-      shared = await log.read(channel, { since, upTo: local.high, maxBytes: hub.maxReplayBytes })
+      // log's window, or a replay over what the socket still has room for, reads no events (issue 10, item 7).
+      shared = await log.read(channel, { since, upTo: local.high, maxBytes: conn ? hub.replayRoom(conn) : hub.maxReplayBytes })
     } catch (err) {
       logger.warn({ err, channel }, 'shared recovery log unavailable; answering recovered: false')
       return null
@@ -109,18 +113,15 @@ export default fp<RecoveryPluginOptions>(async function recovery (app, opts) {
     return planRecovery(since, localWindow(channel, since.epoch), shared)
   }
 
-  /** UTF-8 bytes of a replay, as the hub counts them against its budget. */
-  const bytesOf = (replay: string[]) => replay.reduce((sum, frame) => sum + Buffer.byteLength(frame), 0)
-
-  hub.setDecision('onSubscribe', async (_conn, channel, since, start) => {
-    const result = since ? await recover(channel, since) : null
+  hub.setDecision('onSubscribe', async (conn, channel, since, start) => {
+    const result = since ? await recover(channel, since, conn) : null
     if (since) {
       if (!result) answered.notRecovered++
       else {
+        // A replay that does not fit beside what the socket has queued is refused by the hub,
+        // which reports it to onReplayRefused above (that takes it back out of these counts).
         answered.recovered++
-        // A replay over the budget on its own is refused by the hub (and counted there); live
-        // frames buffered during the lookup can still tip a smaller one over (also counted there).
-        if (bytesOf(result.replay ?? []) <= hub.maxReplayBytes) answered.replayedEvents += result.replay?.length ?? 0
+        answered.replayedEvents += result.replay?.length ?? 0
       }
     }
     // Not recovered: the client stands where the subscribe started; every later event comes live.

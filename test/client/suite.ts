@@ -192,6 +192,8 @@ export function clientSuite (t: Test, build: Make) {
     const seen: string[] = []
     room.on('event', (e) => seen.push(e.type))
     await room.next('subscribed')
+    // ada joins once her subscription has lasted WS_CHURN_WINDOW_MS
+    const joined = room.next('presence.join')
     const message = await c.api.post({ channelId: CHANNEL, content: 'hi' })
     await handled(app, 'messages-store', message.position!)
     const edited = room.next('message.updated')
@@ -203,6 +205,7 @@ export function clientSuite (t: Test, build: Make) {
     const typing = room.next('typing')
     await c.api.typing(CHANNEL)
     t.equal((await typing).data.userId, 'ada')
+    await joined
     t.same((await c.api.presence(CHANNEL)).users.map((u) => u.userId), ['ada'])
     const created = await c.api.createChannel({ id: 'team', private: true, members: ['grace'] })
     t.same(created.members, ['ada', 'grace'])
