@@ -32,7 +32,8 @@ t.test('connected, subscribed, unsubscribed, disconnected and status for an iden
 
 t.test('a resubscribe is a new fact with a new id: a consumer that keeps the first of each id sees the connection subscribed', async (t) => {
   const log = topicLog()
-  const app = await build(t, {}, { handlers: log.handlers })
+  // every change reported at once (no churn window): the facts are what this test counts
+  const app = await build(t, { WS_CHURN_WINDOW_MS: 0 }, { handlers: log.handlers })
   const { client, id } = await connectAs(app, t, 'alice')
   await client.subscribe('general')
   client.send({ op: 'unsubscribe', channel: 'general' })
