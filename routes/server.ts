@@ -5,10 +5,8 @@
 import { createHash } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type, type Static } from '@sinclair/typebox'
-import { ObjectId } from 'mongodb'
 import { ErrorResponse } from '../schemas/http.ts'
 import { ChannelId, Message, MessageContent, UserId } from '../schemas/message.ts'
-import type { MessageEvent } from '../schemas/events.ts'
 import { STATUS_PREFIX } from '../plugins/channels/index.ts'
 
 /** Channels one broadcast may name. */
@@ -39,23 +37,19 @@ const server: FastifyPluginAsyncTypebox = async (app) => {
     if (channelId.startsWith(STATUS_PREFIX)) throw app.httpErrors.forbidden(`channel ${channelId} is a user's status: only the server's status events go there`)
   }
 
-  async function publish (channelId: string, text: string, sender: { senderId?: string, senderName?: string }): Promise<Message> {
+  function publish (channelId: string, content: string, sender: { senderId?: string, senderName?: string }): Promise<Message> {
     const senderId = sender.senderId ?? 'system'
-    const message: Message = { id: new ObjectId().toHexString(), channelId, senderId, senderName: sender.senderName ?? senderId, content: text, createdAt: new Date().toISOString() }
-    const event: MessageEvent = { v: 1, type: 'message.created', channelId, at: message.createdAt, data: message }
-    return { ...message, position: await app.events.produce('messages', channelId, event) }
+    return app.posting.post({ channelId, senderId, senderName: sender.senderName ?? senderId, content })
   }
 
   /** Runs `work` once per API key and Idempotency-Key; a repeat gets the first answer (409 with another body). */
-  async function once<T> (request: { apiKey: { id: string } | null, headers: Static<typeof Headers>, url: string, body: unknown }, reply: { header (k: string, v: string): unknown }, work: () => Promise<T>): Promise<T> {
+  async function once<T> (request: { apiKey: { id: string } | null, headers: Static<typeof Headers>, url: string, body: unknown }, reply: { header (k: string, v: string): unknown }, work: () => Promise<T>, created: (result: T) => Message[]): Promise<T> {
     const key = request.headers['idempotency-key']
     if (key === undefined) return work()
     const fingerprint = createHash('sha256').update(JSON.stringify([request.url, request.body])).digest('hex')
-    const { value, replayed } = await app.nonces.once(`api-key:${request.apiKey!.id}`, key, async () => JSON.stringify({ fingerprint, result: await work() }))
-    const first = JSON.parse(value) as { fingerprint: string, result: T }
-    if (replayed && first.fingerprint !== fingerprint) throw app.httpErrors.conflict(`Idempotency-Key ${JSON.stringify(key)} was already used for another request`)
+    const { result, replayed } = await app.posting.once({ scope: `api-key:${request.apiKey!.id}`, key, name: 'Idempotency-Key', fingerprint, reused: 'was already used for another request' }, work, created)
     if (replayed) reply.header('idempotent-replayed', 'true')
-    return first.result
+    return result
   }
 
   app.post('/api/server/publish', {
@@ -65,7 +59,7 @@ const server: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const { channelId, content: text, ...sender } = request.body
     refuse(channelId)
-    return reply.code(201).send(await once(request, reply, () => publish(channelId, text, sender)))
+    return reply.code(201).send(await once(request, reply, () => publish(channelId, text, sender), (message) => [message]))
   })
 
   app.post('/api/server/broadcast', {
@@ -75,7 +69,7 @@ const server: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const { channelIds, content: text, ...sender } = request.body
     channelIds.forEach(refuse)
-    const result = await once(request, reply, async () => ({ messages: await Promise.all(channelIds.map((channelId) => publish(channelId, text, sender))) }))
+    const result = await once(request, reply, async () => ({ messages: await Promise.all(channelIds.map((channelId) => publish(channelId, text, sender))) }), (result) => result.messages)
     return reply.code(201).send(result)
   })
 }
