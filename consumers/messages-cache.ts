@@ -9,6 +9,8 @@ export default defineTopicHandler({
   name: 'messages-cache',
   topic: topics.messages,
   mode: 'shared',
+  // Redis only: goes on while the store waits out a MongoDB outage (docs/operations.md)
+  group: 'cache',
   async handleBatch (events, { app }) {
     await app.cache.apply(events.map(({ event, position }) => messageChange(event, position)))
   }

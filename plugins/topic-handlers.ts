@@ -3,7 +3,8 @@
 // its relay to sockets without a file (plugins/topic-relay.ts). Per delivery mode this instance runs ONE consumer over
 // all the topics it handles: each record is fetched, parsed and validated once, then handed to every
 // handler of its topic and mode, a batch at a time (a partition's records in order). Retries and dead letters stay
-// per handler and per record; a batch is committed once every handler is done with all of it.
+// per handler and per record; a batch is committed once every handler of its consumer is done with all
+// of it. A handler may name a `group` of its own, so that an outage of what it needs holds back no other.
 import { EventEmitter } from 'node:events'
 import { readdir } from 'node:fs/promises'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -58,6 +59,13 @@ export interface TopicHandler<S extends TSchema = TSchema> {
   handleBatch? (events: Array<TopicEvent<Static<S>>>, ctx: BatchContext): Promise<void>
   /** Attempts before the dead-letter queue (default 5); transient errors are retried without limit. */
   maxAttempts?: number
+  /**
+   * A consumer group of its own, shared with the handlers of its topic and mode that name the same
+   * (default: the topic's usual one). A batch is committed once every handler of its consumer is done
+   * with it, so handlers that need different services belong in different groups: a handler that
+   * waits out its service's outage then holds back only its own group.
+   */
+  group?: string
 }
 
 /** Identity function that types `handle` / `handleBatch` from the topic's schema. */
@@ -331,10 +339,11 @@ export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts)
     // fetch loop, one group membership, one heartbeat each): records of a topic go to its pipeline.
     // A message stream (a positioned topic: `messages`) is hot: it gets a consumer of its own per
     // mode, so its fetches carry only its partitions. The other topics of a mode are quiet and
-    // share one consumer (one fetch loop and one heartbeat for all of them when idle).
+    // share one consumer (one fetch loop and one heartbeat for all of them when idle). Handlers that
+    // name a `group` get a consumer of their own per group, beside those.
     const lanes = new Map<string, { mode: DeliveryMode, byTopic: Map<string, TopicHandler[]> }>()
     for (const h of list) {
-      const lane = h.topic.positioned ? `${h.mode}.${h.topic.name}` : h.mode
+      const lane = [h.mode, h.topic.positioned ? h.topic.name : null, h.group].filter((part) => part).join('.')
       const entry = lanes.get(lane) ?? { mode: h.mode, byTopic: new Map<string, TopicHandler[]>() }
       entry.byTopic.set(h.topic.name, [...entry.byTopic.get(h.topic.name) ?? [], h])
       lanes.set(lane, entry)

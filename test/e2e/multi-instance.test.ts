@@ -80,8 +80,9 @@ if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
     const topic = `${names.topicPrefix}messages`
     const ends = await admin.fetchTopicOffsets(topic)
     t.ok(ends.some((p) => p.high !== '0'), 'the topic holds the messages')
-    // the messages topic has a consumer (group) of its own per mode: `shared.messages` holds the store, cache, recovery and mention handlers
-    for (const group of ['shared.messages']) {
+    // the messages topic has consumers (groups) of its own: `shared.messages` holds the store and mention
+    // handlers, `shared.messages.cache` the cache and recovery handlers (on Redis: they go on while MongoDB is down)
+    for (const group of ['shared.messages', 'shared.messages.cache']) {
       const [committed] = await admin.fetchOffsets({ groupId: `${names.topicPrefix}${group}`, topics: [topic] })
       const lag = ends.map((end) => {
         const done = committed.partitions.find((p) => p.partition === end.partition)?.offset ?? '-1'
