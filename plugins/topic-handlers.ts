@@ -60,8 +60,8 @@ export interface TopicHandler<S extends TSchema = TSchema> {
   /** Attempts before the dead-letter queue (default 5); transient errors are retried without limit. */
   maxAttempts?: number
   /**
-   * A consumer group of its own, shared with the handlers of its topic and mode that name the same
-   * (default: the topic's usual one). A batch is committed once every handler of its consumer is done
+   * A consumer group of its own, `<mode>[.<topic> when positioned].<group>`, shared with the handlers
+   * of its mode that name the same (default: the usual one). A batch is committed once every handler of its consumer is done
    * with it, so handlers that need different services belong in different groups: a handler that
    * waits out its service's outage then holds back only its own group.
    */
