@@ -5,6 +5,7 @@ import { Kafka, logLevel } from 'kafkajs'
 import { Redis } from 'ioredis'
 import { MongoClient } from 'mongodb'
 import { Client } from '../helper.ts'
+import { as, lastOn, recordProduced } from '../chat.ts'
 import { buildReal, cleanupReal, handledLog, realNames, requireServices, services, unique } from '../services.ts'
 
 if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
@@ -84,7 +85,6 @@ if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
       app.store.apply = async (changes) => { await held; return apply(changes) }
       t.teardown(() => { app.store.apply = apply })
     }
-    const as = (user: string) => ({ 'x-user-id': user })
     const posted = async (content: string) => {
       const res = await a.inject({ method: 'POST', url: '/api/messages', headers: as('alice'), payload: { channelId: channel, content } })
       t.equal(res.statusCode, 201)
@@ -93,6 +93,7 @@ if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
     const kept = await posted('helo')
     const gone = await posted('oops')
     t.equal(await b.store.get(kept.id), null, 'not in MongoDB yet')
+    const produced = recordProduced(b)
     t.equal((await b.inject({ method: 'PATCH', url: `/api/messages/${kept.id}`, headers: as('bob'), payload: { content: 'x' } })).statusCode, 403, 'someone else: 403')
     const edited = await b.inject({ method: 'PATCH', url: `/api/messages/${kept.id}`, headers: as('alice'), payload: { content: 'hello' } })
     t.equal(edited.statusCode, 200, 'the author edits it on the other instance')
@@ -104,7 +105,10 @@ if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
     const ttl = await redis.ttl(`${names.keyPrefix}recent-message:${kept.id}`)
     t.ok(ttl > 0 && ttl <= 600, `for 10 minutes (${ttl} s)`)
     release()
-    await log.handled('messages-store', kept.position)
+    // everything handled, as the graceful stop below expects
+    const deletion = lastOn(produced, 'messages')
+    await Promise.all([log.handled('messages-store', deletion), log.handled('messages-cache', deletion)])
+    t.same(await a.store.get(kept.id), edited.json(), 'once stored, the message is what the edit answered')
   })
 
   t.test('after a graceful stop every shared consumer group has handled everything (lag 0)', async (t) => {
