@@ -23,6 +23,8 @@ import rateLimit from './plugins/rate-limit.ts'
 import channels from './plugins/channels/index.ts'
 import moderation from './plugins/moderation/index.ts'
 import nonces from './plugins/nonces/index.ts'
+import recentMessages, { type RecentMessageStore } from './plugins/recent-messages/index.ts'
+import posting from './plugins/posting.ts'
 import fanoutAccess from './plugins/fanout-access.ts'
 import docs from './plugins/docs.ts'
 import metrics from './plugins/metrics.ts'
@@ -66,6 +68,8 @@ export interface AppOptions {
   presence?: PresenceStore
   /** Connection registry (leases, user status); tests share one between apps to model instances. */
   connections?: ConnectionRegistry
+  /** Recently posted and deleted messages; tests share one between apps to model instances. */
+  recentMessages?: RecentMessageStore
   /** Extra topic handlers besides consumers/. */
   handlers?: TopicHandler[]
   /** Extra catalogue entries besides schemas/topics.ts (declared; relayed to sockets when they have `fanout`). */
@@ -139,6 +143,8 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
 
   await fastify.register(moderation)
   await fastify.register(nonces)
+  await fastify.register(recentMessages, { store: opts.recentMessages })
+  await fastify.register(posting)
   await fastify.register(topicHandlers, { handlers: opts.handlers, topics: opts.topics })
   await fastify.register(broadcastBehind)
   await fastify.register(metrics)

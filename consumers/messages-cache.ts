@@ -10,6 +10,8 @@ export default defineTopicHandler({
   name: 'messages-cache',
   topic: topics.messages,
   mode: 'shared',
+  // Redis only: goes on while the store waits out a MongoDB outage (docs/operations.md)
+  group: 'cache',
   async handleBatch (events, { app }) {
     const changes = events.flatMap(({ event, position }) => isMessageEvent(event) ? [messageChange(event, position)] : [])
     if (changes.length > 0) await app.cache.apply(changes)

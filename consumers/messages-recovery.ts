@@ -12,6 +12,8 @@ export default defineTopicHandler({
   name: 'messages-recovery',
   topic: topics.messages,
   mode: 'shared',
+  // Redis only: goes on while the store waits out a MongoDB outage (docs/operations.md)
+  group: 'cache',
   async handleBatch (events, { app }) {
     // The very frame messages-fanout publishes, from the same builder (test/e2e/recovery.test.ts compares them byte for byte).
     const entries = events.flatMap(({ event, position }) => isMessageEvent(event)

@@ -3,6 +3,7 @@
 // the cached copy. One handler, so the cache never runs ahead of the store or needs its own merge logic.
 import { topics } from '../schemas/topics.ts'
 import { defineTopicHandler } from '../plugins/topic-handlers.ts'
+import { TransientError } from '../plugins/errors.ts'
 
 export class MessageNotFoundYet extends Error {
   constructor (messageId: string) {
@@ -20,8 +21,12 @@ export default defineTopicHandler({
     // with its position: a stale write after a rebalance cannot undo a later reaction
     const reactions = await app.store.react(messageId, emoji, userId, event.type === 'reaction.added', position)
     // Topics are not ordered with each other: the message may still be on its way to the store.
-    // Throwing lets the registry retry with backoff, then dead-letter it (never dropped silently).
-    if (!reactions) throw new MessageNotFoundYet(messageId)
+    // One its post recorded lately (and not deleted) will be there: wait for it however long the
+    // store takes (an outage); otherwise retry with backoff, then dead-letter (never dropped silently).
+    if (!reactions) {
+      if ((await app.recentMessages.get(messageId))?.state === 'posted') throw new TransientError(`message ${messageId} is posted but not stored yet`)
+      throw new MessageNotFoundYet(messageId)
+    }
     await app.cache.patch(event.channelId, messageId, { reactions })
   }
 })

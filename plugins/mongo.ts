@@ -75,10 +75,15 @@ export function isTransientMongoError (err: unknown): boolean {
   if (err instanceof MongoNetworkError || err instanceof MongoServerSelectionError) return true
   const labelled = err as { hasErrorLabel?: (label: string) => boolean }
   if (typeof labelled?.hasErrorLabel === 'function' && TRANSIENT_LABELS.some((l) => labelled.hasErrorLabel!(l))) return true
-  // A batch write (insertMany, bulkWrite) that failed as a whole on its connection: the driver
-  // copies the socket error into a MongoBulkWriteError (code ECONNRESET, errno, syscall) with no
-  // error of its own per document. Per-document errors (a duplicate key) are the data's, not an outage.
-  if (err instanceof MongoBulkWriteError && [err.writeErrors].flat().length === 0 && typeof (err as { syscall?: unknown }).syscall === 'string') return true
+  // A batch write (insertMany, bulkWrite) that failed as a whole: the driver wraps its own error (a
+  // socket's, or a server selection that timed out once the outage lasts) in a MongoBulkWriteError
+  // with no error of its own per document, keeping it as `errorResponse` and copying its fields
+  // (code ECONNRESET, errno, syscall). Per-document errors (a duplicate key) are the data's, not an outage.
+  if (err instanceof MongoBulkWriteError && [err.writeErrors].flat().length === 0) {
+    const wrapped: unknown = err.errorResponse
+    if (typeof (err as { syscall?: unknown }).syscall === 'string') return true
+    if (wrapped instanceof Error && wrapped !== err) return isTransientMongoError(wrapped)
+  }
   if (err instanceof MongoServerError) return TRANSIENT_CODES.has(Number(err.code))
   return false
 }

@@ -3,7 +3,8 @@
 // its relay to sockets without a file (plugins/topic-relay.ts). Per delivery mode this instance runs ONE consumer over
 // all the topics it handles: each record is fetched, parsed and validated once, then handed to every
 // handler of its topic and mode, a batch at a time (a partition's records in order). Retries and dead letters stay
-// per handler and per record; a batch is committed once every handler is done with all of it.
+// per handler and per record; a batch is committed once every handler of its consumer is done with all
+// of it. A handler may name a `group` of its own, so that an outage of what it needs holds back no other.
 import { EventEmitter } from 'node:events'
 import { readdir } from 'node:fs/promises'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -65,10 +66,12 @@ export interface TopicHandler<S extends TSchema = TSchema> {
    */
   backoffMs?: readonly number[]
   /**
-   * Runs in a consumer (and consumer group) of its own, under this name: a slow call or a long
-   * retry here never holds the batches of the other handlers of its topic (the store, the cache,
-   * the recovery log), nor theirs its own. Handlers naming the same group share one consumer.
-   * Without it, a handler shares its topic's pipeline: a batch is done once every handler is.
+   * Runs in a consumer (and consumer group) of its own, `<mode>[.<topic> when positioned].<group>`:
+   * a slow call or a long retry here never holds the batches of the other handlers of its topic
+   * (the store, the cache, the recovery log), nor theirs its own. Handlers of a mode naming the
+   * same group share one consumer. A batch is committed once every handler of its consumer is done
+   * with it, so handlers that need different services belong in different groups: a handler that
+   * waits out its service's outage then holds back only its own group.
    */
   group?: string
 }
@@ -360,7 +363,7 @@ export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts)
     // that names a `group` gets a consumer of its own: its retries hold no one else's batches.
     const lanes = new Map<string, { mode: DeliveryMode, byTopic: Map<string, TopicHandler[]> }>()
     for (const h of list) {
-      const lane = h.group ? `${h.mode}.group.${h.group}` : consumerName(h.topic, h.mode)
+      const lane = h.group ? `${consumerName(h.topic, h.mode)}.${h.group}` : consumerName(h.topic, h.mode)
       const entry = lanes.get(lane) ?? { mode: h.mode, byTopic: new Map<string, TopicHandler[]>() }
       entry.byTopic.set(h.topic.name, [...entry.byTopic.get(h.topic.name) ?? [], h])
       lanes.set(lane, entry)

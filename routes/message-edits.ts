@@ -13,14 +13,19 @@ export function requireUser (app: FastifyInstance, request: FastifyRequest, acti
   throw app.httpErrors.unauthorized(`${action} needs a user: ${app.auth.enabled ? 'send Authorization: Bearer <token>' : 'send the x-user-id header'}`)
 }
 
+/** A message as the routes that act on it need it: its text is the store's, or the request's. */
+export type MessageHead = Omit<Message, 'content'> & { content?: string }
+
 /**
- * The stored message, or a 404. A message in a channel `user` may not read is answered exactly like
- * an unknown id: a caller learns neither that the id exists nor which private channel holds it.
- * A message just posted is found once its store handler ran (milliseconds; under load up to
- * KAFKA_CONSUME_LINGER_MS later).
+ * The message as its author last left it, or a 404. A message in a channel `user` may not read is
+ * answered exactly like an unknown id: a caller learns neither that the id exists nor which private
+ * channel holds it. Read-your-writes: a message posted or deleted moments ago, on any instance, is
+ * known from plugins/recent-messages before the store has caught up (the store's copy, with its
+ * reactions and edits, wins once it has one; a recorded deletion wins over both).
  */
-export async function findMessage (app: FastifyInstance, user: User, id: string): Promise<Message> {
-  const message = await app.store.get(id)
+export async function findMessage (app: FastifyInstance, user: User, id: string): Promise<MessageHead> {
+  const [recent, stored] = await Promise.all([app.recentMessages.get(id), app.store.get(id)])
+  const message = recent?.state === 'deleted' ? null : stored ?? (recent?.state === 'posted' ? recent.message : null)
   if (!message || await app.channels.refusal(user, message.channelId, 'read')) throw app.httpErrors.notFound(`no message ${id} (unknown or deleted)`)
   return message
 }
@@ -29,7 +34,7 @@ const messageEdits: FastifyPluginAsyncTypebox = async (app) => {
   const { config } = app
   const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 503: ErrorResponse }
 
-  async function ownMessage (request: FastifyRequest, id: string, action: string): Promise<Message> {
+  async function ownMessage (request: FastifyRequest, id: string, action: string): Promise<MessageHead> {
     const user = requireUser(app, request, action)
     const message = await findMessage(app, user, id)
     if (message.senderId !== user.id) throw app.httpErrors.forbidden(`only the author of message ${id} may ${action.split(' ')[0]} it`)
@@ -66,6 +71,8 @@ const messageEdits: FastifyPluginAsyncTypebox = async (app) => {
     const message = await ownMessage(request, request.params.id, 'delete a message')
     const event: MessageEvent = { v: 1, type: 'message.deleted', channelId: message.channelId, at: new Date().toISOString(), data: { id: message.id, channelId: message.channelId } }
     await app.events.produce('messages', message.channelId, event)
+    // before the 204: the author's next request, on any instance, finds it gone
+    await app.recentMessages.deleted(message.id)
     return reply.code(204).send()
   })
 }

@@ -1,8 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { ObjectId } from 'mongodb'
 import { ErrorResponse, PostMessageBody } from '../schemas/http.ts'
 import { Message } from '../schemas/message.ts'
-import type { MessageEvent } from '../schemas/events.ts'
 
 const messages: FastifyPluginAsyncTypebox = async (app) => {
   const { config } = app
@@ -20,26 +18,16 @@ const messages: FastifyPluginAsyncTypebox = async (app) => {
     const senderId = request.user?.id ?? request.body.senderId ?? 'anonymous'
     await app.channels.assertAccess({ id: senderId }, channelId, 'write')
     await app.moderation.check({ channelId, senderId, content })
-    const message: Message = {
-      id: new ObjectId().toHexString(),
-      channelId,
-      senderId,
-      senderName: request.user?.name ?? request.body.senderName ?? senderId,
-      content,
-      createdAt: new Date().toISOString()
-    }
-    const event: MessageEvent = { v: 1, type: 'message.created', channelId, at: message.createdAt, data: message }
-    const accept = async (): Promise<Message> => ({ ...message, position: await app.events.produce('messages', channelId, event) })
+    const draft = { channelId, senderId, senderName: request.user?.name ?? request.body.senderName ?? senderId, content }
     const { nonce } = request.body
-    if (nonce === undefined) return reply.code(201).send(await accept())
+    if (nonce === undefined) return reply.code(201).send(await app.posting.post(draft))
     // A retry with the same nonce gets the first message (same status and body), never a second one.
-    const { value, replayed } = await app.nonces.once(senderId, nonce, async () => JSON.stringify(await accept()))
-    const first = JSON.parse(value) as Message
-    if (replayed && (first.channelId !== channelId || first.content !== content)) {
-      throw app.httpErrors.conflict(`nonce ${JSON.stringify(nonce)} was already used for a different message`)
-    }
+    const { result, replayed } = await app.posting.once(
+      { scope: `user:${senderId}`, key: nonce, name: 'nonce', fingerprint: JSON.stringify([channelId, content]), reused: 'was already used for a different message' },
+      () => app.posting.post(draft),
+      (message) => [message])
     if (replayed) reply.header('idempotent-replayed', 'true')
-    return reply.code(201).send(first)
+    return reply.code(201).send(result)
   })
 }
 

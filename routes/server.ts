@@ -7,10 +7,8 @@
 import { createHash } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type, type Static } from '@sinclair/typebox'
-import { ObjectId } from 'mongodb'
 import { ErrorResponse } from '../schemas/http.ts'
 import { ChannelId, Message, MessageContent, UserId } from '../schemas/message.ts'
-import type { MessageEvent } from '../schemas/events.ts'
 import { STATUS_PREFIX } from '../plugins/channels/index.ts'
 
 /** Channels one broadcast may name. */
@@ -41,26 +39,21 @@ const server: FastifyPluginAsyncTypebox = async (app) => {
     if (channelId.startsWith(STATUS_PREFIX)) throw app.httpErrors.forbidden(`channel ${channelId} is a user's status: only the server's status events go there`)
   }
 
-  async function publish (channelId: string, text: string, sender: { senderId?: string, senderName?: string }): Promise<Message> {
+  function publish (channelId: string, content: string, sender: { senderId?: string, senderName?: string }): Promise<Message> {
     const senderId = sender.senderId ?? 'system'
-    const message: Message = { id: new ObjectId().toHexString(), channelId, senderId, senderName: sender.senderName ?? senderId, content: text, createdAt: new Date().toISOString() }
-    const event: MessageEvent = { v: 1, type: 'message.created', channelId, at: message.createdAt, data: message }
-    return { ...message, position: await app.events.produce('messages', channelId, event) }
+    return app.posting.post({ channelId, senderId, senderName: sender.senderName ?? senderId, content })
   }
 
   type Keyed = { apiKey: { id: string } | null, headers: Static<typeof Headers>, url: string, body: unknown }
   const fingerprintOf = (request: Keyed) => createHash('sha256').update(JSON.stringify([request.url, request.body])).digest('hex')
 
   /** Runs `work` once per API key and Idempotency-Key; a repeat gets the first answer (409 with another body). */
-  async function once<T> (request: Keyed, reply: { header (k: string, v: string): unknown }, work: () => Promise<T>): Promise<T> {
+  async function once<T> (request: Keyed, reply: { header (k: string, v: string): unknown }, work: () => Promise<T>, created: (result: T) => Message[]): Promise<T> {
     const key = request.headers['idempotency-key']
     if (key === undefined) return work()
-    const fingerprint = fingerprintOf(request)
-    const { value, replayed } = await app.nonces.once(`api-key:${request.apiKey!.id}`, key, async () => JSON.stringify({ fingerprint, result: await work() }))
-    const first = JSON.parse(value) as { fingerprint: string, result: T }
-    if (replayed && first.fingerprint !== fingerprint) throw app.httpErrors.conflict(`Idempotency-Key ${JSON.stringify(key)} was already used for another request`)
+    const { result, replayed } = await app.posting.once({ scope: `api-key:${request.apiKey!.id}`, key, name: 'Idempotency-Key', fingerprint: fingerprintOf(request), reused: 'was already used for another request' }, work, created)
     if (replayed) reply.header('idempotent-replayed', 'true')
-    return first.result
+    return result
   }
 
   app.post('/api/server/publish', {
@@ -70,7 +63,7 @@ const server: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const { channelId, content: text, ...sender } = request.body
     refuse(channelId)
-    return reply.code(201).send(await once(request, reply, () => publish(channelId, text, sender)))
+    return reply.code(201).send(await once(request, reply, () => publish(channelId, text, sender), (message) => [message]))
   })
 
   app.post('/api/server/broadcast', {
@@ -100,7 +93,7 @@ const server: FastifyPluginAsyncTypebox = async (app) => {
       if (other) throw other
       const retry = key === undefined ? 'a retry publishes every channel again (send an Idempotency-Key to publish only the rest)' : 'retry with the same Idempotency-Key to publish only the rest'
       throw app.httpErrors.serviceUnavailable(`${channelIds.length - failed.length} of ${channelIds.length} channels published, ${failed.length} not (event log unavailable); ${retry}`)
-    })
+    }, (result) => result.messages)
     return reply.code(201).send(result)
   })
 }

@@ -58,8 +58,8 @@ export function deadLetterSuite (t: Test, makeApp: (t: Test) => Promise<FastifyI
       const app = await makeApp(t)
       const mine = app.topicHandlers.list.filter((h) => h.topic.name === topic)
       const handlers = mine.map((h) => h.name)
-      // parsed and validated once per consumer (topic and delivery mode): one letter each, naming its handlers
-      const consumers = new Set(mine.map((h) => h.mode)).size
+      // parsed and validated once per consumer (topic, delivery mode and group): one letter each, naming its handlers
+      const consumers = new Set(mine.map((h) => `${h.mode}.${h.group ?? ''}`)).size
       t.ok(handlers.length > 0, `${topic} has handlers: ${handlers.join(', ')}`)
       const dlq = await readDeadLetters(t, app, topic)
       const notJson = '{"v":1,"type":'

@@ -43,3 +43,21 @@ t.test('a reaction whose message never comes goes to reactions.dlq with the reas
   t.match(letters[0], { handler: 'reactions-store', topic: 'reactions', offset: position.offset, reason: /failed 5 times: message f{24} is not in the store/ })
   t.same(JSON.parse(letters[0].payload), orphan, 'with the original event')
 })
+
+t.test('a reaction to a message its post recorded lately waits for the store however long it takes, never dead-lettered', async (t) => {
+  const app = await build(t)
+  const late = message('general', 'posted, stored late')
+  await app.recentMessages.posted(late)
+  const react = app.store.react.bind(app.store)
+  let attempts = 0
+  app.store.react = async (...args) => {
+    const result = await react(...args)
+    // more misses than the 5 attempts an unknown message gets; the message lands before the next try
+    if (++attempts === 5) await app.store.apply([{ type: 'create', message: late, position: { epoch: 'e', offset: '0' } }])
+    return result
+  }
+  const position = await app.events.produce('reactions', 'general', reaction(late.id))
+  t.equal((await handled(app, 'reactions-store', position)).outcome, 'ok')
+  t.equal(attempts, 6, 'missed five times (an unknown message is dead-lettered at that point), then stored')
+  t.same((await app.store.get(late.id))?.reactions, { '👍': ['alice'] })
+})

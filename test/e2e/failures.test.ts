@@ -2,7 +2,9 @@
 // proxy this file cuts and restores (test/proxy.ts): the services keep running for the other test
 // files, and the app sees exactly what an outage looks like (connections reset, then refused).
 import t, { type Test } from 'tap'
+import { MongoServerSelectionError } from 'mongodb'
 import type { Message } from '../../schemas/message.ts'
+import type { HandledRecord } from '../../plugins/topic-handlers.ts'
 import { createKafkaBus } from '../../plugins/bus/kafka/index.ts'
 import { Client } from '../helper.ts'
 import { KafkaProxy, TcpProxy } from '../proxy.ts'
@@ -90,10 +92,29 @@ if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
     t.same(page?.map((m) => m.content), ['second', 'first'], 'the cache handler retried until Redis was back')
   })
 
-  t.test('MongoDB down: events wait in Kafka and are stored once it is back, none lost', async (t) => {
+  t.test('MongoDB down: events wait in Kafka and are stored once it is back, none lost; the cache and the recovery log keep up meanwhile', async (t) => {
     const channel = unique('m')
+    const client = await Client.connect(`ws://127.0.0.1:${app.fanout.uwsPort}/ws`)
+    t.teardown(() => client.close())
+    await client.subscribe(channel)
     const before = await postOk(t, channel, 'before')
-    await log.handled('messages-store', before.position)
+    await Promise.all([log.handled('messages-store', before.position), log.handled('messages-cache', before.position)])
+    t.equal((await app.inject({ url: `/api/channels/${channel}/messages` })).statusCode, 200, 'history read while MongoDB is up (the cache has the channel)')
+
+    // The store handler's failures, and whether the driver got to give up selecting a server
+    // (serverSelectionTimeoutMS, after the first socket errors): its errors then change shape.
+    const apply = app.store.apply.bind(app.store)
+    t.teardown(() => { app.store.apply = apply })
+    let selectionGaveUp!: () => void
+    const longOutage = new Promise<void>((resolve) => { selectionGaveUp = resolve })
+    app.store.apply = async (changes) => apply(changes).catch((err) => {
+      if ((err?.cause?.errorResponse ?? err?.errorResponse) instanceof MongoServerSelectionError) selectionGaveUp()
+      throw err
+    })
+    const outcomes = new Map<string, string>()
+    const onHandled = (h: HandledRecord) => { if (h.handler === 'messages-store') outcomes.set(h.offset, h.outcome) }
+    app.topicHandlers.events.on('handled', onHandled)
+    t.teardown(() => app.topicHandlers.events.off('handled', onHandled))
 
     await mongoProxy.cut()
     // Posting still works: the log takes the events, and the channel's last known state (read by the
@@ -104,8 +125,20 @@ if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
     await t.rejects(app.store.get(sent[0].id), { name: 'TransientError', message: /MongoDB/ }, 'the store names MongoDB')
     t.match(await ready(), { status: 'unavailable', checks: { mongo: { ok: false }, kafka: { ok: true }, redis: { ok: true } } }, '/ready names MongoDB')
 
+    // The store's handler waits for MongoDB; the cache's and the recovery log's (Redis) do not wait for it.
+    for (const m of sent) await Promise.all([log.handled('messages-cache', m.position!), log.handled('messages-recovery', m.position!)])
+    for (const m of sent) t.equal((await client.next((f) => f.op === 'event' && f.data?.id === m.id)).data.content, m.content, `${m.content} delivered live`)
+    const history = await app.inject({ url: `/api/channels/${channel}/messages` })
+    t.equal(history.headers['x-cache'], 'hit')
+    t.same(history.json().messages.map((m: Message) => m.content), ['three', 'two', 'one', 'before'], 'history from the cache has what was delivered live')
+    const window = await app.recovery.log.read(channel)
+    t.same(window?.events.slice(-3).map((e) => e.offset), sent.map((m) => m.position!.offset), 'the shared recovery log has it too')
+    await t.rejects(app.store.get(sent[0].id), { name: 'TransientError' }, 'MongoDB was down all along')
+
+    await longOutage // the store handler still waiting, not dead-lettering, once the driver gave up on the server
     await mongoProxy.restore()
     await stored
+    t.same(sent.map((m) => outcomes.get(m.position!.offset)), ['ok', 'ok', 'ok'], 'each stored, none dead-lettered')
     t.same((await app.store.page(channel, { limit: 10 })).map((m) => m.content), ['three', 'two', 'one', 'before'], 'every event stored, in order')
     t.same(await app.store.get(sent[2].id), sent[2], 'as produced, with its position')
   })

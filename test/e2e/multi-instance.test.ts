@@ -5,6 +5,7 @@ import { Kafka, logLevel } from 'kafkajs'
 import { Redis } from 'ioredis'
 import { MongoClient } from 'mongodb'
 import { Client } from '../helper.ts'
+import { as, lastOn, recordProduced } from '../chat.ts'
 import { buildReal, cleanupReal, handledLog, realNames, requireServices, services, unique } from '../services.ts'
 
 if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
@@ -74,14 +75,51 @@ if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
     t.same(applied, { epoch: message.position.epoch, offset: Number(message.position.offset) }, 'with the position of the last event applied to it')
   })
 
+  t.test('read-your-writes across instances (Redis): right after the 201 on one, the author edits and deletes on the other before MongoDB has the message', async (t) => {
+    const channel = unique('ryw')
+    // the store's writes held on both instances (either may own the partition) until the end
+    let release!: () => void
+    const held = new Promise<void>((resolve) => { release = resolve })
+    for (const app of apps) {
+      const apply = app.store.apply.bind(app.store)
+      app.store.apply = async (changes) => { await held; return apply(changes) }
+      t.teardown(() => { app.store.apply = apply })
+    }
+    const posted = async (content: string) => {
+      const res = await a.inject({ method: 'POST', url: '/api/messages', headers: as('alice'), payload: { channelId: channel, content } })
+      t.equal(res.statusCode, 201)
+      return res.json()
+    }
+    const kept = await posted('helo')
+    const gone = await posted('oops')
+    t.equal(await b.store.get(kept.id), null, 'not in MongoDB yet')
+    const produced = recordProduced(b)
+    t.equal((await b.inject({ method: 'PATCH', url: `/api/messages/${kept.id}`, headers: as('bob'), payload: { content: 'x' } })).statusCode, 403, 'someone else: 403')
+    const edited = await b.inject({ method: 'PATCH', url: `/api/messages/${kept.id}`, headers: as('alice'), payload: { content: 'hello' } })
+    t.equal(edited.statusCode, 200, 'the author edits it on the other instance')
+    t.same(edited.json(), { ...kept, content: 'hello', editedAt: edited.json().editedAt })
+    t.equal((await b.inject({ method: 'DELETE', url: `/api/messages/${gone.id}`, headers: as('alice') })).statusCode, 204, 'and deletes the other one there')
+    t.equal((await a.inject({ method: 'PATCH', url: `/api/messages/${gone.id}`, headers: as('alice'), payload: { content: 'back' } })).statusCode, 404, 'which is gone on the first instance too')
+    const recorded = await redis.get(`${names.keyPrefix}recent-message:${kept.id}`)
+    t.same(JSON.parse(recorded ?? 'null'), { id: kept.id, channelId: channel, senderId: 'alice', senderName: 'alice', createdAt: kept.createdAt, position: kept.position }, 'recorded in Redis without its text')
+    const ttl = await redis.ttl(`${names.keyPrefix}recent-message:${kept.id}`)
+    t.ok(ttl > 0 && ttl <= 600, `for 10 minutes (${ttl} s)`)
+    release()
+    // everything handled, as the graceful stop below expects
+    const deletion = lastOn(produced, 'messages')
+    await Promise.all([log.handled('messages-store', deletion), log.handled('messages-cache', deletion)])
+    t.same(await a.store.get(kept.id), edited.json(), 'once stored, the message is what the edit answered')
+  })
+
   t.test('after a graceful stop every shared consumer group has handled everything (lag 0)', async (t) => {
     // Stopping commits what was handled; the broadcast groups belong to one run and are removed.
     await Promise.all(apps.map((app) => app.close()))
     const topic = `${names.topicPrefix}messages`
     const ends = await admin.fetchTopicOffsets(topic)
     t.ok(ends.some((p) => p.high !== '0'), 'the topic holds the messages')
-    // the messages topic has a consumer (group) of its own per mode: `shared.messages` holds the store, cache, recovery and mention handlers
-    for (const group of ['shared.messages']) {
+    // the messages topic has consumers (groups) of its own: `shared.messages` holds the store and mention
+    // handlers, `shared.messages.cache` the cache and recovery handlers (on Redis: they go on while MongoDB is down)
+    for (const group of ['shared.messages', 'shared.messages.cache']) {
       const [committed] = await admin.fetchOffsets({ groupId: `${names.topicPrefix}${group}`, topics: [topic] })
       const lag = ends.map((end) => {
         const done = committed.partitions.find((p) => p.partition === end.partition)?.offset ?? '-1'

@@ -32,11 +32,13 @@ if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
     t.same(await history(), ['last', 'kept v2'], 'before the replay')
     await first.close()
 
-    // Every committed offset of the shared group back to the start, as after lost commits.
+    // Every committed offset of the shared groups back to the start, as after lost commits.
     const admin = new Kafka({ clientId: 'switchboard-test', brokers: services.kafka.split(','), logLevel: logLevel.NOTHING }).admin()
     await admin.connect()
     t.teardown(() => admin.disconnect())
-    await admin.resetOffsets({ groupId: `${names.topicPrefix}shared.messages`, topic: `${names.topicPrefix}messages`, earliest: true })
+    for (const group of ['shared.messages', 'shared.messages.cache']) {
+      await admin.resetOffsets({ groupId: `${names.topicPrefix}${group}`, topic: `${names.topicPrefix}messages`, earliest: true })
+    }
 
     const second = await buildReal(t, { names })
     // (helper.ts `handled` also finds records handled before it was called: build() tracks from the start)

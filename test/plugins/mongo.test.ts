@@ -1,10 +1,21 @@
 // The shared MongoDB client: one error mapping, and a MongoDB that is down at start is used once it is back.
 import t from 'tap'
+import { MongoBulkWriteError, MongoInvalidArgumentError, MongoNetworkError, MongoServerSelectionError, type BulkWriteResult, type TopologyDescription } from 'mongodb'
 import { createMongoChannelStore } from '../../plugins/channels/mongo.ts'
-import { closeMongoClient, createMongoClient, reconnecting } from '../../plugins/mongo.ts'
+import { closeMongoClient, createMongoClient, isTransientMongoError, reconnecting } from '../../plugins/mongo.ts'
 import { createMongoStore } from '../../plugins/store/mongo.ts'
 import { TcpProxy } from '../proxy.ts'
 import { address, cleanupReal, realNames, requireService, testLogger } from '../services.ts'
+
+t.test('a batch write that failed as a whole is transient when what the driver wrapped is: an outage is waited out, a bad request is not', async (t) => {
+  // the driver's own wrapping (bulk/common.js: `new MongoBulkWriteError(thrownError, result)`)
+  const wrapped = (err: Error | object) => new MongoBulkWriteError(err as never, {} as BulkWriteResult)
+  const selection = new MongoServerSelectionError('Server selection timed out after 2500 ms', { type: 'Unknown', servers: new Map() } as unknown as TopologyDescription)
+  t.ok(isTransientMongoError(wrapped(selection)), 'a server selection that timed out (an outage that lasts)')
+  t.ok(isTransientMongoError(wrapped(new MongoNetworkError('connection reset'))), 'a network error')
+  t.notOk(isTransientMongoError(wrapped(new MongoInvalidArgumentError('bad option'))), 'a bad request')
+  t.notOk(isTransientMongoError(wrapped({ message: 'E11000 duplicate key', code: 11000, writeErrors: [{ code: 11000 }] })), 'a duplicate key (the data\'s)')
+})
 
 if (await requireService(t, 'mongo')) {
   const { database } = realNames('mongo-client')

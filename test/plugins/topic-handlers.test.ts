@@ -168,3 +168,21 @@ t.test('a handler waits its own backoff between attempts, and close does not wai
   await app.close() // an hour's wait would time the test out
   t.equal(attempts, 2, 'no third attempt: close ended the wait')
 })
+
+t.test('a handler in a group of its own goes on while another handler of its topic waits (one service down holds back no other)', async (t) => {
+  const topic = itemsTopic('pipeline-groups')
+  const down = gate()
+  const waiting = defineTopicHandler({ name: 'groups-store', topic, mode: 'shared', async handle () { await down.promise } })
+  const going = defineTopicHandler({ name: 'groups-cache', topic, mode: 'shared', group: 'cache', async handle () {} })
+  const app = await build(t, {}, { handlers: [waiting, going] })
+  const positions: Position[] = []
+  for (let n = 1; n <= 3; n++) positions.push(await app.events.produce('pipeline-groups', 'k', { n }))
+  for (const p of positions) t.equal((await handled(app, 'groups-cache', p)).outcome, 'ok', `record ${p.offset} handled by the cache's group`)
+  const lagOf = async (group: string) => (await app.bus.lag!()).filter((l) => l.topic === 'pipeline-groups' && l.group === group).reduce((sum, l) => sum + l.lag, 0)
+  t.equal(await lagOf('shared'), 3, 'the waiting handler\'s group has handled none')
+  down.open()
+  for (const p of positions) await handled(app, 'groups-store', p)
+  await new Promise<void>((resolve) => setImmediate(resolve))
+  t.equal(await lagOf('shared'), 0, 'and catches up once its service is back')
+  t.equal(await lagOf('shared.cache'), 0)
+})

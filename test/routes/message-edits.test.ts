@@ -1,6 +1,11 @@
 import t from 'tap'
-import { build } from '../helper.ts'
+import type { FastifyInstance } from 'fastify'
+import { build, handled } from '../helper.ts'
 import { as, lastRecord, handledBy, lastOn, MESSAGE_HANDLERS, post, recordProduced } from '../chat.ts'
+import { createEmbeddedBus } from '../../plugins/bus/embedded.ts'
+import { createEmbeddedStore } from '../../plugins/store/embedded.ts'
+import type { MessageStore } from '../../plugins/store/store.ts'
+import { createEmbeddedRecentMessages } from '../../plugins/recent-messages/embedded.ts'
 
 t.test('the author edits a message: 200 with the new text and editedAt, stored and cached', async (t) => {
   const app = await build(t)
@@ -125,4 +130,63 @@ t.test('probing: a non-member learns nothing of a private channel\'s messages (4
   for (const [method, url] of probes) {
     t.equal((await ask(method, url(secret.id), 'alice')).statusCode, method === 'PATCH' ? 200 : 204, `${method} ${url(':id')}: a member still may`)
   }
+})
+
+t.test('read-your-writes: right after the 201, before the store has the message, on either instance: the author edits and deletes, anyone reacts, with the usual 403 and 404', async (t) => {
+  // Two instances on one log, one store whose writes are held until the end, and the recent
+  // messages they share (Redis in production).
+  let release!: () => void
+  const held = new Promise<void>((resolve) => { release = resolve })
+  const inner = createEmbeddedStore()
+  const store: MessageStore = { ...inner, async apply (changes) { await held; return inner.apply(changes) } }
+  const bus = createEmbeddedBus({ topicPrefix: '', partitions: 1, instanceId: 'ryw' })
+  const shared = { store, bus, recentMessages: createEmbeddedRecentMessages() }
+  const [a, b] = [await build(t, {}, shared), await build(t, {}, shared)]
+  t.teardown(() => bus.close())
+  const posted = async (app: FastifyInstance, channelId: string, content: string) => {
+    const res = await app.inject({ method: 'POST', url: '/api/messages', headers: as('alice'), payload: { channelId, content } })
+    t.equal(res.statusCode, 201, `posted ${content}`)
+    return res.json()
+  }
+  const patch = (app: FastifyInstance, id: string, user: string, content: string) =>
+    app.inject({ method: 'PATCH', url: `/api/messages/${id}`, headers: as(user), payload: { content } })
+  const react = (app: FastifyInstance, id: string, user: string) =>
+    app.inject({ method: 'PUT', url: `/api/messages/${id}/reactions/%F0%9F%91%8D`, headers: as(user) })
+  const remove = (app: FastifyInstance, id: string, user: string) =>
+    app.inject({ method: 'DELETE', url: `/api/messages/${id}`, headers: as(user) })
+
+  const kept = await posted(a, 'general', 'helo')
+  t.equal(await store.get(kept.id), null, 'not stored yet')
+  t.equal((await patch(b, kept.id, 'bob', 'mine now')).statusCode, 403, 'someone else may not edit it: 403')
+  t.equal((await remove(b, kept.id, 'bob')).statusCode, 403, 'nor delete it')
+  const edited = await patch(b, kept.id, 'alice', 'hello')
+  t.equal(edited.statusCode, 200, 'the author edits it on the other instance')
+  t.same(edited.json(), { ...kept, content: 'hello', editedAt: edited.json().editedAt }, 'the message as posted, with the new text and editedAt')
+  t.equal((await react(b, kept.id, 'bob')).statusCode, 204, 'anyone reacts to it')
+
+  const gone = await posted(a, 'general', 'oops')
+  const produced = recordProduced(b)
+  t.equal((await remove(b, gone.id, 'alice')).statusCode, 204, 'the author deletes it on the other instance')
+  const deletion = lastOn(produced, 'messages')
+  for (const [name, app] of [['a', a], ['b', b]] as const) {
+    t.equal((await patch(app, gone.id, 'alice', 'back')).statusCode, 404, `${name}: an edit after the delete is a 404`)
+    t.equal((await remove(app, gone.id, 'alice')).statusCode, 404, `${name}: so is a second delete`)
+    t.equal((await react(app, gone.id, 'bob')).statusCode, 404, `${name}: and a reaction`)
+  }
+
+  // a private channel's message, not stored yet: a non-member's probe is the 404 of an unknown id
+  t.equal((await a.inject({ method: 'POST', url: '/api/channels', headers: as('alice'), payload: { id: 'den', private: true } })).statusCode, 201)
+  const secret = await posted(a, 'den', 'hidden')
+  const unknown = 'ffffffffffffffffffffffff'
+  const probe = await patch(a, secret.id, 'eve', 'edited')
+  t.equal(probe.statusCode, 404)
+  t.same(probe.json().message, `no message ${secret.id} (unknown or deleted)`, 'as for an unknown id')
+  t.equal((await patch(a, unknown, 'eve', 'edited')).json().message, `no message ${unknown} (unknown or deleted)`)
+  t.equal(await store.get(kept.id), null, 'all of that before the store had any of the messages')
+
+  release()
+  await Promise.race([a, b].map((app) => handled(app, 'messages-store', deletion)))
+  const { reactions: _, ...stored } = (await store.get(kept.id))!
+  t.same(stored, edited.json(), 'once stored, the message is what the edit answered')
+  t.equal(await store.get(gone.id), null, 'the deleted one never shows')
 })

@@ -33,6 +33,19 @@ t.test('sequential retries return the first message (201, same body, idempotent-
   t.match((await send(app, { nonce: 'n-1', content: 'something else' })).json(), { statusCode: 409, message: /already used for a different message/ })
 })
 
+t.test('a nonce whose message was deleted since: 409 naming it, and nothing posted', async (t) => {
+  const app = await build(t)
+  const first = (await send(app, { nonce: 'n-gone' })).json()
+  const deleted = await app.inject({ method: 'DELETE', url: `/api/messages/${first.id}`, headers: { 'x-user-id': 'ada' } })
+  t.equal(deleted.statusCode, 204, 'deleted right after its 201')
+  const produced = countProduced(app)
+  const again = await send(app, { nonce: 'n-gone' })
+  t.equal(again.statusCode, 409)
+  t.match(again.json(), { statusCode: 409, error: 'Conflict', message: new RegExp(`nonce "n-gone" was answered with message ${first.id}, deleted since; use a new nonce`) })
+  t.equal(produced.n, 0, 'nothing produced: the first post was done, and a repeat never posts again')
+  t.equal((await send(app, { nonce: 'n-new' })).statusCode, 201, 'a new nonce posts')
+})
+
 t.test('concurrent requests with one nonce make one message', async (t) => {
   const app = await build(t)
   const produced = countProduced(app)

@@ -40,6 +40,11 @@ t.test('idempotency keys: a repeat gets the first answer, another body a 409; br
   t.equal(again.headers['idempotent-replayed'], 'true')
   const other = await app.inject({ method: 'POST', url: '/api/server/publish', headers, payload: { channelId: 'news', content: 'different' } })
   t.equal(other.statusCode, 409)
+  // The service's message, deleted by its sender (auth off: x-user-id names it): a repeat is a 409, not the first answer.
+  t.equal((await app.inject({ method: 'DELETE', url: `/api/messages/${first.json().id}`, headers: { 'x-user-id': 'billing' } })).statusCode, 204)
+  const gone = await app.inject({ method: 'POST', url: '/api/server/publish', headers, payload: { channelId: 'news', content: 'once', senderId: 'billing', senderName: 'Billing' } })
+  t.equal(gone.statusCode, 409)
+  t.match(gone.json(), { error: 'Conflict', message: new RegExp(`Idempotency-Key "job-1" was answered with message ${first.json().id}, deleted since`) })
 
   const broadcast = await app.inject({ method: 'POST', url: '/api/server/broadcast', headers: { 'x-api-key': SERVER_KEY }, payload: { channelIds: ['a', 'b', 'user:carol'], content: 'maintenance at 5' } })
   t.equal(broadcast.statusCode, 201)
