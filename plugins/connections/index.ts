@@ -7,6 +7,7 @@
 // connections `disconnected` (instance_lost) and their users offline. docs/connections.md.
 import { EventEmitter } from 'node:events'
 import fp from 'fastify-plugin'
+import type { Redis } from 'ioredis'
 import type { Connection } from '../../fanout/types.ts'
 import { CloseCodes, frames } from '../../fanout/protocol.ts'
 import { PERSONAL_PREFIX, STATUS_PREFIX } from '../channels/index.ts'
@@ -57,7 +58,9 @@ const internal = (channel: string) => channel.startsWith(PERSONAL_PREFIX) || cha
 interface Tracked { user: string, connectedAt: string, transport: Connection['transport'], queue: Promise<void> }
 
 export default fp<{ registry?: ConnectionRegistry }>(async function connections (app, opts) {
-  const registry = opts.registry ?? (app.redis ? createRedisRegistry(app.redis) : createEmbeddedRegistry())
+  // The Redis registry's scripts still span hash slots: on a Redis Cluster they fail (CROSSSLOT)
+  // until its key layout puts each script's keys in one slot (docs/redis-keys.md).
+  const registry = opts.registry ?? (app.redis ? createRedisRegistry(app.redis as Redis) : createEmbeddedRegistry())
   const { instanceId } = app
   const leaseMs = app.config.CONNECTION_LEASE_SECONDS * 1000
   const log = app.log.child({ component: 'connections' })

@@ -4,8 +4,7 @@
 // state). Per partition (epoch): a hash {from, high}, the offsets the writer saw with no hole. Each
 // write is one Lua script, so the window, the list and the revisions never disagree. Keys expire
 // after `ttlSeconds` without writes; an expired channel is unknown (no proof).
-import type { Redis } from 'ioredis'
-import { redisCall, redisPipeline } from '../redis.ts'
+import { redisCall, redisPipeline, type RedisClient } from '../redis.ts'
 import { before, revise, type Revision } from './plan.ts'
 import type { ChannelWindow, RecoveredEvent, RecoveryLog, RecoveryLogOptions } from './recovery-log.ts'
 
@@ -94,7 +93,7 @@ const keys = (channel: string) => ({ meta: `recovery:{${channel}}`, events: `rec
 const PARTITION = 'recovery:partition:'
 
 /** `redis` is the app's client (its keyPrefix applies); it is not closed here. */
-export function createRedisRecoveryLog (redis: Redis, options: RecoveryLogOptions): RecoveryLog {
+export function createRedisRecoveryLog (redis: RedisClient, options: RecoveryLogOptions): RecoveryLog {
   redis.defineCommand('recoveryAppend', { numberOfKeys: 4, lua: APPEND })
   redis.defineCommand('recoveryRead', { numberOfKeys: 3, lua: READ })
   const commands = redis as unknown as RecoveryCommands
