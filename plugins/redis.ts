@@ -8,6 +8,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import fp from 'fastify-plugin'
 import { Cluster, Redis } from 'ioredis'
+import calculateSlot from 'cluster-key-slot'
 import { parseClusterNodes } from '../config.ts'
 import { TransientError } from './errors.ts'
 import { waitingFor } from './start-up.ts'
@@ -120,16 +121,60 @@ export async function redisCall<T> (client: RedisClient, what: string, command: 
   }
 }
 
-/** Pipelined commands: every reply, or a TransientError naming Redis and the first failure. */
+/**
+ * Pipelined commands: every reply, in order, or a TransientError naming Redis and the first failure.
+ * On one Redis, one round trip. On a cluster, where ioredis sends a pipeline to one node only, the
+ * commands are grouped by the node that owns their slot and each group is one pipeline, all sent at
+ * once: one round trip per node involved. Each command's first argument is a key of the slot it
+ * touches (true of every command and script switchboard pipelines). A node that fails fails the
+ * call while other nodes may have applied their part: every pipelined write is idempotent, and
+ * the caller retries the whole.
+ */
 export async function redisPipeline (client: RedisClient, what: string, build: (pipeline: ReturnType<Redis['pipeline']>) => void): Promise<unknown[]> {
   const results = await redisCall(client, what, async () => {
-    const pipeline = client.pipeline()
-    build(pipeline)
-    return await pipeline.exec()
+    if (!(client instanceof Cluster)) {
+      const pipeline = client.pipeline()
+      build(pipeline)
+      return await pipeline.exec()
+    }
+    return await perNode(client, build)
   })
   const failed = results?.find(([err]) => err)?.[0]
   if (!results || failed) throw new TransientError(`${where(client)} unavailable: ${what} failed (${failed?.message ?? 'no reply'})`, { cause: failed })
   return results.map(([, reply]) => reply)
+}
+
+type Replies = Array<[Error | null, unknown]> | null
+interface Call { name: string, args: unknown[] }
+
+/** The pipeline's commands, one pipeline per node that owns their slots, in parallel; replies in the order built. */
+async function perNode (cluster: Cluster, build: (pipeline: ReturnType<Redis['pipeline']>) => void): Promise<Replies> {
+  const calls: Call[] = []
+  const recorder: unknown = new Proxy({}, { get: (_, name) => (...args: unknown[]) => { calls.push({ name: String(name), args }); return recorder } })
+  build(recorder as ReturnType<Redis['pipeline']>)
+  const groups = byNode(cluster, calls)
+  const replies: NonNullable<Replies> = new Array(calls.length)
+  await Promise.all([...groups.values()].map(async (indexes) => {
+    const pipeline = cluster.pipeline() as unknown as Record<string, (...args: unknown[]) => unknown> & { exec (): Promise<Replies> }
+    for (const i of indexes) pipeline[calls[i].name](...calls[i].args)
+    const answers = await pipeline.exec()
+    indexes.forEach((i, j) => { replies[i] = answers?.[j] ?? [new Error('no reply'), null] })
+  }))
+  return replies
+}
+
+/** The indexes of `calls` by the node that owns the slot of each one's first key (by slot while the map is unknown). */
+export function byNode (cluster: Cluster, calls: Call[]): Map<string, number[]> {
+  const prefix = keyPrefixOf(cluster)
+  const groups = new Map<string, number[]>()
+  calls.forEach(({ args }, i) => {
+    const slot = calculateSlot(`${prefix}${String(args[0])}`)
+    const owner = cluster.slots[slot]?.[0] ?? `slot ${slot}`
+    const group = groups.get(owner)
+    if (group) group.push(i)
+    else groups.set(owner, [i])
+  })
+  return groups
 }
 
 function connected (client: RedisClient): Promise<void> {
