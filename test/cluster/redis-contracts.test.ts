@@ -1,6 +1,7 @@
 // The Redis contract suites on a Redis Cluster (REDIS_CLUSTER_NODES): the cache, the recovery log,
 // presence, nonces and rate limits behave as on one Redis, with batches that span channels (hence
-// slots and nodes) split into one pipeline per node.
+// slots and nodes) split into one pipeline per node. User status (the connection registry) is a
+// todo until the registry's scripts keep to one slot (docs/redis-keys.md).
 import t from 'tap'
 import { createRedisCluster } from '../../plugins/redis.ts'
 import { createRedisCache } from '../../plugins/cache/redis.ts'
@@ -12,6 +13,8 @@ import { recoveryLogContract } from '../contracts/recovery-log.ts'
 import { presenceContract } from '../contracts/presence.ts'
 import { nonceStoreContract } from '../contracts/nonces.ts'
 import { rateLimitContract } from '../contracts/rate-limit.ts'
+import { userStatusContract } from '../contracts/user-status.ts'
+import { createRedisRegistry } from '../../plugins/connections/redis.ts'
 import { unique } from '../services.ts'
 import { cleanupCluster, clusterNodes, requireRedisCluster } from './cluster.ts'
 
@@ -28,4 +31,16 @@ if (await requireRedisCluster(t)) {
   t.test('presence', async (t) => presenceContract(t, async (opts) => createRedisPresence(redis, opts), next))
   t.test('nonces', async (t) => nonceStoreContract(t, async () => createRedisNonceStore(redis), next))
   t.test('rate limits', async (t) => rateLimitContract(t, { REDIS_CLUSTER_NODES: clusterNodes, REDIS_KEY_PREFIX: keyPrefix }))
+  // Until then its contract cannot run here: each call is tried, and a failure is a todo naming why.
+  // (Once the registry is cluster-safe: userStatusContract(t, async () => createRedisRegistry(redis), next).)
+  t.test('user status (the connection registry)', async (t) => {
+    const todo = 'the connection registry\'s scripts and status transaction span hash slots (CROSSSLOT): docs/redis-keys.md'
+    void userStatusContract
+    await redis.connect().catch(() => {}) // the registry sends its commands without waiting for a connection
+    const registry = createRedisRegistry(redis as never)
+    const tried = async (op: () => Promise<unknown>) => { try { await op(); return 'ok' } catch (err) { return (err as Error).message } }
+    const [user, instance] = [next(), next()]
+    t.equal(await tried(() => registry.add({ connectionId: next(), userId: user, instanceId: instance, transport: 'uws', connectedAt: new Date().toISOString() })), 'ok', 'a connection is recorded', { todo })
+    t.equal(await tried(() => registry.statuses([user, next()])), 'ok', 'statuses are read', { todo })
+  })
 }

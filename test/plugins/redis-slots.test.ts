@@ -51,15 +51,18 @@ if (await requireService(t, 'redis')) {
     })
   }
 
-  t.test('connection registry: every script and transaction stays in one slot', { todo: 'its scripts join leases and claims, an instance and a user, and statuses is a MULTI over users: a layout for it is in docs/redis-keys.md' }, async (t) => {
+  t.test('connection registry: every script and transaction stays in one slot', async (t) => {
+    const todo = 'its scripts join leases and claims, an instance and a user, and statuses is a MULTI over users: a layout for it is in docs/redis-keys.md'
     const redis = redisClient(t, keyPrefix)
     const recorder = recordSlots(redis)
     const registry = createRedisRegistry(redis)
     const [instance, user] = [next(), next()]
+    await redis.connect()
     await registry.renew(instance, 10_000, true)
     await registry.add({ connectionId: next(), instanceId: instance, userId: user, connectedAt: new Date().toISOString(), transport: 'uws' } as Parameters<typeof registry.add>[0])
     await registry.statuses([user, next()])
     await registry.claimLapsed(1000)
-    t.same(recorder.violations, [], 'no script or transaction over two slots')
+    for (const { what, keys } of recorder.violations) t.comment(`over two slots: ${what} ${keys.join(' ')}`)
+    t.same(recorder.violations, [], 'no script or transaction over two slots', { todo })
   })
 }
