@@ -150,7 +150,8 @@ interface Call { name: string, args: unknown[] }
 /** The pipeline's commands, one pipeline per node that owns their slots, in parallel; replies in the order built. */
 async function perNode (cluster: Cluster, build: (pipeline: ReturnType<Redis['pipeline']>) => void): Promise<Replies> {
   const calls: Call[] = []
-  const recorder: unknown = new Proxy({}, { get: (_, name) => (...args: unknown[]) => { calls.push({ name: String(name), args }); return recorder } })
+  // records each command called on it (never a thenable: nothing awaits a pipeline being built)
+  const recorder: unknown = new Proxy({}, { get: (_, name) => name === 'then' ? undefined : (...args: unknown[]) => { calls.push({ name: String(name), args }); return recorder } })
   build(recorder as ReturnType<Redis['pipeline']>)
   const groups = byNode(cluster, calls)
   const replies: NonNullable<Replies> = new Array(calls.length)
@@ -164,7 +165,7 @@ async function perNode (cluster: Cluster, build: (pipeline: ReturnType<Redis['pi
 }
 
 /** The indexes of `calls` by the node that owns the slot of each one's first key (by slot while the map is unknown). */
-export function byNode (cluster: Cluster, calls: Call[]): Map<string, number[]> {
+function byNode (cluster: Cluster, calls: Call[]): Map<string, number[]> {
   const prefix = keyPrefixOf(cluster)
   const groups = new Map<string, number[]>()
   calls.forEach(({ args }, i) => {
