@@ -39,7 +39,8 @@ const kafkaSettings = {
 }
 
 const storageSettings = {
-  REDIS_URL: Type.String({ default: '', examples: ['redis://127.0.0.1:6379'], description: 'redis:// URL; empty = embedded cache' }),
+  REDIS_URL: Type.String({ default: '', examples: ['redis://127.0.0.1:6379'], description: 'redis:// URL of one Redis (or a primary with replicas); empty = embedded cache. Set this or REDIS_CLUSTER_NODES, not both' }),
+  REDIS_CLUSTER_NODES: Type.String({ default: '', pattern: '^( *[^ ,:]+:[0-9]+ *(, *[^ ,:]+:[0-9]+ *)*)?$', examples: ['10.0.0.1:7001,10.0.0.2:7002,10.0.0.3:7003'], description: 'a Redis Cluster instead of REDIS_URL: comma-separated host:port of some of its nodes (any of them; the rest is discovered). Every key a script or transaction touches shares one hash slot (docs/redis-keys.md)' }),
   REDIS_KEY_PREFIX: Type.String({ default: 'sb:', description: 'prepended to every Redis key' }),
   MONGO_URL: Type.String({ default: '', examples: ['mongodb://127.0.0.1:27017', 'mongodb://127.0.0.1:27017/chat'], description: 'mongodb:// or mongodb+srv:// URL; a database in its path (mongodb://host/chat, as Atlas URIs are written) is the one used; empty = embedded store' }),
   MONGO_DB: Type.String({ default: '', description: 'database name when MONGO_URL names none (default switchboard); naming another one than MONGO_URL is an error naming both' }),
@@ -180,6 +181,9 @@ const semanticChecks: Record<string, (config: Config) => string | undefined> = {
     if (!JWT_PUBLIC_KEY) return
     try { publicKeyAlgorithms(JWT_PUBLIC_KEY) } catch (err) { return `is not a usable PEM public key: ${(err as Error).message}` }
   },
+  REDIS_CLUSTER_NODES: ({ REDIS_URL, REDIS_CLUSTER_NODES }) => {
+    if (REDIS_URL && REDIS_CLUSTER_NODES) return 'and REDIS_URL are both set: set REDIS_URL for one Redis or REDIS_CLUSTER_NODES for a Redis Cluster, not both'
+  },
   MONGO_URL: ({ MONGO_URL }) => {
     if (MONGO_URL && mongoDatabase(MONGO_URL) === undefined) return 'must start with mongodb:// or mongodb+srv:// and name a host'
   },
@@ -193,6 +197,14 @@ const semanticChecks: Record<string, (config: Config) => string | undefined> = {
   MODERATION_BLOCKLIST: ({ MODERATION_BLOCKLIST }) => {
     try { parseBlocklist(MODERATION_BLOCKLIST) } catch (err) { return (err as Error).message }
   }
+}
+
+/** The host:port nodes of REDIS_CLUSTER_NODES ([] when unset). */
+export function parseClusterNodes (list: string): Array<{ host: string, port: number }> {
+  return list.split(',').map((n) => n.trim()).filter((n) => n !== '').map((n) => {
+    const colon = n.lastIndexOf(':')
+    return { host: n.slice(0, colon), port: Number(n.slice(colon + 1)) }
+  })
 }
 
 /** The API keys of a comma-separated list (blank entries dropped). */

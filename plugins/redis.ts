@@ -1,56 +1,98 @@
 // The process's one Redis connection (the @fastify/redis shape): the cache, the recovery log,
 // presence, nonces and rate-limit counters all share `app.redis`, with one readiness check and one
-// mapping of its failures (`redisCall`). `app.redis` is null without REDIS_URL (each concern then
-// keeps its state in process). Keys are prefixed by the client (REDIS_KEY_PREFIX), never by hand.
+// mapping of its failures (`redisCall`). `app.redis` is one Redis (REDIS_URL) or a Redis Cluster
+// (REDIS_CLUSTER_NODES), with the same options and failure mapping; null without either (each
+// concern then keeps its state in process). Keys are prefixed by the client (REDIS_KEY_PREFIX),
+// never by hand; on a cluster the keys a script or transaction touches share one hash slot
+// (docs/redis-keys.md), and a pipeline is split per node (`redisPipeline`).
 import type { FastifyBaseLogger } from 'fastify'
 import fp from 'fastify-plugin'
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
+import calculateSlot from 'cluster-key-slot'
+import { parseClusterNodes } from '../config.ts'
 import { TransientError } from './errors.ts'
 import { startUpSteps } from './start-up.ts'
 
+/** One Redis or a Redis Cluster: every concern takes either. */
+export type RedisClient = Redis | Cluster
+
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Keys are prefixed with REDIS_KEY_PREFIX; null when REDIS_URL is not set. */
-    redis: Redis | null
+    /** Keys are prefixed with REDIS_KEY_PREFIX; null when neither REDIS_URL nor REDIS_CLUSTER_NODES is set. */
+    redis: RedisClient | null
   }
 }
 
 /** How long a command waits for a connection (or an answer) before it fails with a 503-style error. */
 export const REDIS_TIMEOUT_MS = 2000
 
+interface ClientOptions { keyPrefix?: string, connectionName?: string, logger?: FastifyBaseLogger }
+
+// a command while disconnected fails at once (the caller answers 503 or retries), never queues
+const FAIL_FAST = { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: REDIS_TIMEOUT_MS, commandTimeout: REDIS_TIMEOUT_MS } as const
+// reconnect by itself, forever, at most a second apart
+const reconnect = (times: number) => Math.min(times * 100, 1000)
+
 /** A client with switchboard's options: fail fast while disconnected, reconnect in the background. */
-export function createRedisClient (url: string, options: { keyPrefix?: string, connectionName?: string, logger?: FastifyBaseLogger } = {}): Redis {
-  const client = new Redis(url, {
+export function createRedisClient (url: string, options: ClientOptions = {}): Redis {
+  const client = new Redis(url, { ...FAIL_FAST, keyPrefix: options.keyPrefix, connectionName: options.connectionName, lazyConnect: true, retryStrategy: reconnect })
+  return logged(client, options.logger)
+}
+
+/**
+ * A Redis Cluster client with the same options, from some of its nodes ("host:port,…"; the rest is
+ * discovered). A primary that fails over is followed by the cluster's MOVED answers and a refresh
+ * of the slot map; until its replica is promoted, commands for its slots fail (503, a retry).
+ */
+export function createRedisCluster (nodes: string, options: ClientOptions = {}): Cluster {
+  const { enableOfflineQueue, ...perNode } = FAIL_FAST
+  const client = new Cluster(parseClusterNodes(nodes), {
     keyPrefix: options.keyPrefix,
-    connectionName: options.connectionName,
     lazyConnect: true,
-    // a command while disconnected fails at once (the caller answers 503 or retries), never queues
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    connectTimeout: REDIS_TIMEOUT_MS,
-    commandTimeout: REDIS_TIMEOUT_MS,
-    // reconnect by itself, forever, at most a second apart
-    retryStrategy: (times) => Math.min(times * 100, 1000)
+    enableOfflineQueue,
+    clusterRetryStrategy: reconnect,
+    // a failover takes the cluster a few seconds (node timeout + election): follow it within the command's time
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 200,
+    slotsRefreshTimeout: REDIS_TIMEOUT_MS,
+    redisOptions: { ...perNode, connectionName: options.connectionName }
   })
+  startupNodes.set(client, nodes)
+  return logged(client, options.logger)
+}
+
+/** The nodes a cluster client was given, for messages before it knows its topology. */
+const startupNodes = new WeakMap<Cluster, string>()
+
+function logged<C extends RedisClient> (client: C, logger?: FastifyBaseLogger): C {
   const state = track(client)
-  const { logger } = options
   // Logged once per outage, not once per reconnection attempt.
-  client.on('error', (err) => { if (!state.down) logger?.error({ err }, `${where(client)} unavailable; reconnecting`) })
+  client.on('error', (err: Error) => { if (!state.down) logger?.error({ err }, `${where(client)} unavailable; reconnecting`) })
   client.on('ready', () => { if (state.down) logger?.info(`${where(client)} is back`) })
   return client
 }
 
-/** Redis at host:port (never the URL: it may carry a password). */
-export function where (client: Redis): string {
+/** Redis at host:port (never the URL: it may carry a password); a cluster by its nodes. */
+export function where (client: RedisClient): string {
+  if (client instanceof Cluster) {
+    const primaries = client.nodes('master').map((node) => `${node.options.host}:${node.options.port}`).sort()
+    const nodes = primaries.length ? primaries.join(',') : startupNodes.get(client)?.replace(/ /g, '')
+    return `Redis Cluster${nodes ? ` at ${nodes}` : ''}`
+  }
   const { host, port, path } = client.options
   return `Redis at ${path ?? `${host}:${port}`}`
 }
 
+/** The prefix the client puts before every key ('' when none). */
+export function keyPrefixOf (client: RedisClient): string {
+  return client.options.keyPrefix ?? ''
+}
+
 interface State { down: boolean }
-const states = new WeakMap<Redis, State>()
+const states = new WeakMap<RedisClient, State>()
 
 /** Whether the client is in an outage (an error since it was last ready). */
-function track (client: Redis): State {
+function track (client: RedisClient): State {
   let state = states.get(client)
   if (!state) {
     const s: State = state = { down: false }
@@ -66,7 +108,7 @@ function track (client: Redis): State {
  * it waits (at most REDIS_TIMEOUT_MS); during an outage it fails at once; a failure is a
  * TransientError naming Redis and what failed (HTTP 503, a retry by a topic handler).
  */
-export async function redisCall<T> (client: Redis, what: string, command: () => Promise<T>): Promise<T> {
+export async function redisCall<T> (client: RedisClient, what: string, command: () => Promise<T>): Promise<T> {
   const state = track(client)
   try {
     if (client.status !== 'ready') {
@@ -79,19 +121,64 @@ export async function redisCall<T> (client: Redis, what: string, command: () => 
   }
 }
 
-/** Pipelined commands: every reply, or a TransientError naming Redis and the first failure. */
-export async function redisPipeline (client: Redis, what: string, build: (pipeline: ReturnType<Redis['pipeline']>) => void): Promise<unknown[]> {
+/**
+ * Pipelined commands: every reply, in order, or a TransientError naming Redis and the first failure.
+ * On one Redis, one round trip. On a cluster, where ioredis sends a pipeline to one node only, the
+ * commands are grouped by the node that owns their slot and each group is one pipeline, all sent at
+ * once: one round trip per node involved. Each command's first argument is a key of the slot it
+ * touches (true of every command and script switchboard pipelines). A node that fails fails the
+ * call while other nodes may have applied their part: every pipelined write is idempotent, and
+ * the caller retries the whole.
+ */
+export async function redisPipeline (client: RedisClient, what: string, build: (pipeline: ReturnType<Redis['pipeline']>) => void): Promise<unknown[]> {
   const results = await redisCall(client, what, async () => {
-    const pipeline = client.pipeline()
-    build(pipeline)
-    return await pipeline.exec()
+    if (!(client instanceof Cluster)) {
+      const pipeline = client.pipeline()
+      build(pipeline)
+      return await pipeline.exec()
+    }
+    return await perNode(client, build)
   })
   const failed = results?.find(([err]) => err)?.[0]
   if (!results || failed) throw new TransientError(`${where(client)} unavailable: ${what} failed (${failed?.message ?? 'no reply'})`, { cause: failed })
   return results.map(([, reply]) => reply)
 }
 
-function connected (client: Redis): Promise<void> {
+type Replies = Array<[Error | null, unknown]> | null
+interface Call { name: string, args: unknown[] }
+
+/** The pipeline's commands, one pipeline per node that owns their slots, in parallel; replies in the order built. */
+async function perNode (cluster: Cluster, build: (pipeline: ReturnType<Redis['pipeline']>) => void): Promise<Replies> {
+  const calls: Call[] = []
+  // records each command called on it (never a thenable: nothing awaits a pipeline being built)
+  const recorder: unknown = new Proxy({}, { get: (_, name) => name === 'then' ? undefined : (...args: unknown[]) => { calls.push({ name: String(name), args }); return recorder } })
+  build(recorder as ReturnType<Redis['pipeline']>)
+  const groups = byNode(cluster, calls)
+  const replies: NonNullable<Replies> = new Array(calls.length)
+  await Promise.all([...groups.values()].map(async (indexes) => {
+    const pipeline = cluster.pipeline() as unknown as Record<string, (...args: unknown[]) => unknown> & { exec (): Promise<Replies> }
+    for (const i of indexes) pipeline[calls[i].name](...calls[i].args)
+    const answers = await pipeline.exec()
+    indexes.forEach((i, j) => { replies[i] = answers?.[j] ?? [new Error('no reply'), null] })
+  }))
+  return replies
+}
+
+/** The indexes of `calls` by the node that owns the slot of each one's first key (by slot while the map is unknown). */
+function byNode (cluster: Cluster, calls: Call[]): Map<string, number[]> {
+  const prefix = keyPrefixOf(cluster)
+  const groups = new Map<string, number[]>()
+  calls.forEach(({ args }, i) => {
+    const slot = calculateSlot(`${prefix}${String(args[0])}`)
+    const owner = cluster.slots[slot]?.[0] ?? `slot ${slot}`
+    const group = groups.get(owner)
+    if (group) group.push(i)
+    else groups.set(owner, [i])
+  })
+  return groups
+}
+
+function connected (client: RedisClient): Promise<void> {
   if (client.status === 'wait') client.connect().catch(() => {}) // a lazy client: its first use connects it
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => { cleanup(); reject(new Error(`not connected within ${REDIS_TIMEOUT_MS} ms`)) }, REDIS_TIMEOUT_MS)
@@ -107,23 +194,24 @@ function connected (client: Redis): Promise<void> {
 
 export interface RedisPluginOptions {
   /** An injected client is used as is and left open on close. */
-  redis?: Redis
+  redis?: RedisClient
 }
 
 export default fp<RedisPluginOptions>(async function redis (app, opts) {
   const { config } = app
   if (app.hasDecorator('redis')) throw new Error('the redis plugin is registered twice')
-  if (!opts.redis && !config.REDIS_URL) {
+  if (!opts.redis && !config.REDIS_URL && !config.REDIS_CLUSTER_NODES) {
     app.decorate('redis', null)
     return
   }
-  const client = opts.redis ?? createRedisClient(config.REDIS_URL, {
+  const options: ClientOptions = {
     keyPrefix: config.REDIS_KEY_PREFIX,
     // CLIENT LIST shows which instance a connection belongs to
     connectionName: `switchboard-${app.instanceId}`,
     logger: app.log.child({ component: 'redis' })
-  })
-  app.decorate('redis', client)
+  }
+  const client = opts.redis ?? (config.REDIS_CLUSTER_NODES ? createRedisCluster(config.REDIS_CLUSTER_NODES, options) : createRedisClient(config.REDIS_URL, options))
+  app.decorate<RedisClient | null>('redis', client)
   app.readiness.add('redis', async () => { await redisCall(client, 'ping', () => client.ping()) })
   // Connected before the app answers, so the first request does not meet a cold client. A Redis that
   // is down at start is logged and /ready fails; commands fail with 503 until it is back.

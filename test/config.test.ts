@@ -1,6 +1,6 @@
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
-import { ConfigError, loadConfig } from '../config.ts'
+import { ConfigError, loadConfig, parseClusterNodes } from '../config.ts'
 
 t.test('defaults: embedded mode on 5001 / 5002', async (t) => {
   const config = loadConfig({})
@@ -60,4 +60,16 @@ t.test('MONGO_URL must be a MongoDB connection string', async (t) => {
     t.equal(err.variable, 'MONGO_URL')
   }
   t.throws(() => loadConfig({ MONGO_DB: 'a.b' }), /MONGO_DB "a.b" is not a MongoDB database name/)
+})
+
+t.test('a Redis Cluster is named by REDIS_CLUSTER_NODES, never beside REDIS_URL', async (t) => {
+  const nodes = '127.0.0.1:7001, 127.0.0.1:7002,redis-3.internal:7003'
+  t.equal(loadConfig({ REDIS_CLUSTER_NODES: nodes }).REDIS_CLUSTER_NODES, nodes)
+  t.same(parseClusterNodes(nodes), [{ host: '127.0.0.1', port: 7001 }, { host: '127.0.0.1', port: 7002 }, { host: 'redis-3.internal', port: 7003 }])
+  t.throws(() => loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379', REDIS_CLUSTER_NODES: nodes }), { name: 'ConfigError', message: /REDIS_CLUSTER_NODES and REDIS_URL are both set: set REDIS_URL for one Redis or REDIS_CLUSTER_NODES for a Redis Cluster, not both/ })
+  for (const bad of ['127.0.0.1', 'redis://127.0.0.1:7001', '127.0.0.1:7001;127.0.0.1:7002']) {
+    let error: unknown
+    try { loadConfig({ REDIS_CLUSTER_NODES: bad }) } catch (err) { error = err }
+    t.equal((error as ConfigError).variable, 'REDIS_CLUSTER_NODES', `${bad} is refused`)
+  }
 })

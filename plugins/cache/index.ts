@@ -10,7 +10,7 @@ declare module 'fastify' {
 
 export interface CachePluginOptions { cache?: MessageCache }
 
-/** The hot cache: Redis when REDIS_URL is set, in-memory otherwise. Never a silent fallback. */
+/** The hot cache: Redis when REDIS_URL or REDIS_CLUSTER_NODES is set, in-memory otherwise. Never a silent fallback. */
 export default fp<CachePluginOptions>(async function cache (app, opts) {
   const { config } = app
   const options = { recent: config.CACHE_RECENT, ttlSeconds: config.CACHE_TTL_SECONDS, tombstones: config.CACHE_TOMBSTONES, parked: config.CACHE_PARKED }
@@ -23,7 +23,7 @@ export default fp<CachePluginOptions>(async function cache (app, opts) {
   } else {
     cache = createEmbeddedCache(options)
   }
-  app.log.info({ cache: cache.kind }, `cache: ${cache.kind === 'redis' ? 'Redis' : 'embedded in-memory (set REDIS_URL for Redis)'}`)
+  app.log.info({ cache: cache.kind }, `cache: ${cache.kind === 'redis' ? 'Redis' : 'embedded in-memory (set REDIS_URL or REDIS_CLUSTER_NODES for Redis)'}`)
   app.decorate('cache', cache)
   // the shared Redis client has its own check (plugins/redis.ts)
   if (cache.kind !== 'redis' || opts.cache) app.readiness.add('cache', () => cache.ping())

@@ -6,10 +6,9 @@
 // position of the last edit applied to a message (cached or parked), so a redelivered older edit
 // changes nothing.
 // Every write is one Lua script, so concurrent handlers and fills never interleave.
-import type { Redis } from 'ioredis'
 import type { Message } from '../../schemas/message.ts'
 import type { MessageChange } from '../store/store.ts'
-import { redisCall, redisPipeline } from '../redis.ts'
+import { redisCall, redisPipeline, type RedisClient } from '../redis.ts'
 import { CACHE_DEFAULTS, type CacheOptions, type CacheStats, type MessageCache } from './cache.ts'
 
 // KEYS of every write: ids, msgs, removed, meta, patched, versions. The range an entry covers (meta):
@@ -177,11 +176,11 @@ interface Read { cached: string | null, pending: string | null }
  * `redis` is the app's shared client (its keyPrefix applies to every key, scripts included); it is
  * not closed here.
  */
-export function createRedisCache (redis: Redis, options: CacheOptions): MessageCache {
+export function createRedisCache (redis: RedisClient, options: CacheOptions): MessageCache {
   for (const [name, lua] of Object.entries(scripts)) {
     redis.defineCommand(name, { lua, numberOfKeys: name === 'cachePage' ? 3 : 6 })
   }
-  const commands = redis as Redis & CacheCommands
+  const commands = redis as RedisClient & CacheCommands
 
   let closed = false
   /** Runs a command once connected; failures name Redis (plugins/redis.ts). */

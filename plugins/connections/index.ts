@@ -75,6 +75,8 @@ interface Tracked {
 }
 
 export default fp<{ registry?: ConnectionRegistry }>(async function connections (app, opts) {
+  // The Redis registry's scripts still span hash slots: on a Redis Cluster they fail (CROSSSLOT)
+  // until its key layout puts each script's keys in one slot (docs/redis-keys.md).
   const registry = opts.registry ?? (app.redis ? createRedisRegistry(app.redis) : createEmbeddedRegistry())
   const { instanceId } = app
   const leaseMs = app.config.CONNECTION_LEASE_SECONDS * 1000

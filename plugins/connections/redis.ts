@@ -8,7 +8,7 @@
 // sorted set instance → when to look at it next tells reapers where to look; it is only a hint, the
 // lease hash decides. Rules: registry.ts; docs/connections.md, "The lease".
 import { randomUUID } from 'node:crypto'
-import type { Redis } from 'ioredis'
+import type { RedisClient } from '../redis.ts'
 import { TransientError } from '../errors.ts'
 import type { UserStatus } from '../../schemas/connections.ts'
 import { ENDED_TTL_MS, byConnectedAt, live, type ConnectionRegistry, type LiveConnection, type RecordedConnection, type RegistryOptions, type StatusChange } from './registry.ts'
@@ -146,7 +146,7 @@ const instanceKeys = (id: string) => [`conn:instance:{${id}}:lease`, `conn:insta
 const userKeys = (userId: string) => [`conn:user:{${userId}}`, `conn:user:{${userId}}:version`, `conn:user:{${userId}}:ended`] as const
 
 /** `redis` is the app's client (its keyPrefix applies); it is not closed here. */
-export function createRedisRegistry (redis: Redis, options: RegistryOptions = {}): ConnectionRegistry {
+export function createRedisRegistry (redis: RedisClient, options: RegistryOptions = {}): ConnectionRegistry {
   const scripts: Array<[string, number, string]> = [
     ['connStart', 2, START], ['connRenew', 1, RENEW], ['connRelease', 1, RELEASE], ['connRecord', 2, RECORD], ['connOnline', 3, ONLINE],
     ['connOffline', 3, OFFLINE], ['connClaim', 2, CLAIM], ['connExtend', 1, EXTEND], ['connFinish', 1, FINISH], ['connDue', 1, DUE], ['connForget', 1, FORGET]

@@ -1,13 +1,12 @@
 // Nonces in Redis, so a retry that lands on another instance still finds the first request:
 // SET NX EX claims a key atomically; the value is a pending marker, then the result.
-import type { Redis } from 'ioredis'
-import { redisCall } from '../redis.ts'
+import { redisCall, type RedisClient } from '../redis.ts'
 import type { NonceState, NonceStore } from './nonces.ts'
 
 const PENDING = '\u0000pending'
 
 /** `redis` is the app's client (its keyPrefix applies); it is not closed here. */
-export function createRedisNonceStore (redis: Redis): NonceStore {
+export function createRedisNonceStore (redis: RedisClient): NonceStore {
   const run = <T>(what: string, op: () => Promise<T>): Promise<T> => redisCall(redis, `nonce ${what}`, op)
   const state = (value: string | null): NonceState =>
     value === null ? { state: 'free' } : value === PENDING ? { state: 'pending' } : { state: 'done', value }

@@ -2,8 +2,7 @@
 // user → latest expiry, one sorted set per user of connection → expiry, and a hash user → name.
 // Each change is one Lua script, so "was this the user's last connection?" is answered atomically
 // even when two instances drop the same user's last two connections at once.
-import type { Redis } from 'ioredis'
-import { redisCall, redisPipeline } from '../redis.ts'
+import { redisCall, redisPipeline, type RedisClient } from '../redis.ts'
 import type { ActivityUser } from '../../schemas/user-activity.ts'
 import type { PresenceOptions, PresenceStore } from './presence.ts'
 
@@ -61,7 +60,7 @@ const keys = (channel: string, userId: string) => {
 }
 
 /** `redis` is the app's client (its keyPrefix applies); it is not closed here. */
-export function createRedisPresence (redis: Redis, options: PresenceOptions): PresenceStore {
+export function createRedisPresence (redis: RedisClient, options: PresenceOptions): PresenceStore {
   for (const [name, lua] of [['presenceJoin', JOIN], ['presenceLeave', LEAVE], ['presenceRefresh', REFRESH]]) redis.defineCommand(name, { numberOfKeys: 3, lua })
   redis.defineCommand('presenceList', { numberOfKeys: 2, lua: LIST })
   const commands = redis as unknown as PresenceCommands

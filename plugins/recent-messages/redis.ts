@@ -1,14 +1,13 @@
 // Recent messages in Redis, so an edit that lands on another instance than the post finds it: one
 // key per message (one hash slot), SET NX for a post so that a deletion recorded first stays.
-import type { Redis } from 'ioredis'
-import { redisCall } from '../redis.ts'
+import { redisCall, type RedisClient } from '../redis.ts'
 import type { RecentMessage, RecentMessageStore } from './recent-messages.ts'
 
 const DELETED = '\u0000deleted'
 const keyOf = (id: string) => `recent-message:${id}`
 
 /** `redis` is the app's client (its keyPrefix applies); it is not closed here. */
-export function createRedisRecentMessages (redis: Redis): RecentMessageStore {
+export function createRedisRecentMessages (redis: RedisClient): RecentMessageStore {
   return {
     kind: 'redis',
     async posted (message, ttlSeconds) {

@@ -128,5 +128,5 @@ export default fp<RecoveryPluginOptions>(async function recovery (app, opts) {
     return result ?? { position: start, recovered: false }
   }, 'recovery')
   app.decorate('recovery', { buffer, log, stats, recover } satisfies Recovery)
-  app.log.info({ recoveryLog: log.kind }, `recovery: per-instance buffer of ${config.RECOVERY_BUFFER} events per channel, shared log ${log.kind === 'redis' ? 'in Redis' : 'in process (set REDIS_URL to share it)'}`)
+  app.log.info({ recoveryLog: log.kind }, `recovery: per-instance buffer of ${config.RECOVERY_BUFFER} events per channel, shared log ${log.kind === 'redis' ? 'in Redis' : 'in process (set REDIS_URL or REDIS_CLUSTER_NODES to share it)'}`)
 }, { name: 'recovery', dependencies: ['fanout', 'redis', 'bus'] })

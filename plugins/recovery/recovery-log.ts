@@ -23,8 +23,9 @@ export interface RecoveryLog {
    *
    * With a `range`, only what a replay after `range.since` needs is read, and only when the log can
    * prove it: a window whose floor is `since` and whose events are those after it (up to `upTo`).
-   * A log that cannot prove that range (another epoch, trimmed or expired past `since`) answers its
-   * own floor and no events, without reading them; events over `maxBytes` are not read either
+   * A log that cannot prove that range (trimmed or expired past `since`) answers its own floor and
+   * no events, without reading them; for another epoch it may also answer null (it keeps each
+   * epoch apart); events over `maxBytes` are not read either
    * (`overBudget`, and a window that proves nothing).
    */
   read (channel: string, range?: ReadRange): Promise<ChannelWindow | null>

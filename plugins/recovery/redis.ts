@@ -1,30 +1,32 @@
-// The shared recovery log on Redis. Per channel: a hash {epoch, floor}, a list of "offset frame"
-// entries (newest last, trimmed to `size`) and a hash offset → revision of the channel's edits and
-// deletions (applied to the earlier frames of their message when read, so a replay serves current
-// state). Per partition (epoch): a hash {from, high}, the offsets the writer saw with no hole. Each
-// write is one Lua script, so the window, the list and the revisions never disagree. Keys expire
-// after `ttlSeconds` without writes; an expired channel is unknown (no proof).
-import type { Redis } from 'ioredis'
-import { redisCall, redisPipeline } from '../redis.ts'
+// The shared recovery log on Redis. Per partition epoch (a Kafka partition in one cluster's life),
+// in one hash slot (`{epoch}`): a hash {from, high}, the offsets the writer saw with no hole, and per
+// channel of that partition a hash {floor}, a list of "offset frame" entries (newest last, trimmed
+// to `size`) and a hash offset → revision of the channel's edits and deletions (applied to the
+// earlier frames of their message when read, so a replay serves current state). Each write is one
+// Lua script over keys of that one slot, so the window, the list and the revisions never disagree,
+// on one Redis and on a Redis Cluster alike (docs/redis-keys.md). Beside them, per channel, the
+// epoch of its latest write (for a read without a range). Keys expire after `ttlSeconds` without
+// writes; an expired channel is unknown (no proof).
+import { redisCall, redisPipeline, type RedisClient } from '../redis.ts'
 import { before, revise, type Revision } from './plan.ts'
 import type { ChannelWindow, RecoveredEvent, RecoveryLog, RecoveryLogOptions } from './recovery-log.ts'
 
-// KEYS: channel meta, channel events, partition, channel revisions. ARGV: epoch, offset, offset - 1,
-// frame, size, ttl, revision JSON ('' for a new message).
+// KEYS: channel meta, channel events, partition, channel revisions. ARGV: offset, offset - 1, frame,
+// size, ttl, revision JSON ('' for a new message).
 const APPEND = `
-local o = tonumber(ARGV[2])
+local o = tonumber(ARGV[1])
 local h = redis.call('HGET', KEYS[3], 'high')
 if h and o <= tonumber(h) then return 0 end
-if not h or o ~= tonumber(h) + 1 then redis.call('HSET', KEYS[3], 'from', ARGV[2]) end
-redis.call('HSET', KEYS[3], 'high', ARGV[2])
-if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then
-  -- new channel, expired, or a new epoch: nothing before this event is known
+if not h or o ~= tonumber(h) + 1 then redis.call('HSET', KEYS[3], 'from', ARGV[1]) end
+redis.call('HSET', KEYS[3], 'high', ARGV[1])
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  -- new channel in this epoch, or expired: nothing before this event is known
   redis.call('DEL', KEYS[2], KEYS[4])
-  redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'floor', ARGV[3])
+  redis.call('HSET', KEYS[1], 'floor', ARGV[2])
 end
-redis.call('RPUSH', KEYS[2], ARGV[2] .. ' ' .. ARGV[4])
-if ARGV[7] ~= '' then redis.call('HSET', KEYS[4], ARGV[2], ARGV[7]) end
-local extra = redis.call('LLEN', KEYS[2]) - tonumber(ARGV[5])
+redis.call('RPUSH', KEYS[2], ARGV[1] .. ' ' .. ARGV[3])
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[4], ARGV[1], ARGV[6]) end
+local extra = redis.call('LLEN', KEYS[2]) - tonumber(ARGV[4])
 if extra > 0 then
   -- a revision lives as long as its own event: it only ever changes earlier frames
   local offset
@@ -35,28 +37,27 @@ if extra > 0 then
   redis.call('HSET', KEYS[1], 'floor', offset)
   redis.call('LTRIM', KEYS[2], extra, -1)
 end
-for i = 1, 4 do redis.call('EXPIRE', KEYS[i], ARGV[6]) end
+for i = 1, 4 do redis.call('EXPIRE', KEYS[i], ARGV[5]) end
 return 1`
 
-// KEYS: channel meta, channel events, channel revisions. ARGV: the partition key without the epoch
-// (prefix included), then the range: since epoch ('' = read everything), since offset, upTo ('' =
-// the high), maxBytes ('' = no limit). Answers {epoch, floor, from, high, entries, revisions
-// (offset, json, ...), verdict}: verdict 'unproven' (the log cannot prove the range: nothing read)
-// or 'over' (the range's frames exceed maxBytes: nothing returned), else ''.
+// KEYS: channel meta, channel events, channel revisions, partition. ARGV: the range: since offset
+// ('' = read everything), upTo ('' = the high), maxBytes ('' = no limit). Answers {floor, from,
+// high, entries, revisions (offset, json, ...), verdict}: verdict 'unproven' (the log cannot prove
+// the range: nothing read) or 'over' (the range's frames exceed maxBytes: nothing returned), else ''.
 const READ = `
-local meta = redis.call('HMGET', KEYS[1], 'epoch', 'floor')
-if not meta[1] then return false end
-local p = redis.call('HMGET', ARGV[1] .. meta[1], 'from', 'high')
+local floor = redis.call('HGET', KEYS[1], 'floor')
+if not floor then return false end
+local p = redis.call('HMGET', KEYS[4], 'from', 'high')
 if not p[2] then return false end
-if ARGV[2] == '' then
-  return {meta[1], meta[2], p[1], p[2], redis.call('LRANGE', KEYS[2], 0, -1), redis.call('HGETALL', KEYS[3]), ''}
+if ARGV[1] == '' then
+  return {floor, p[1], p[2], redis.call('LRANGE', KEYS[2], 0, -1), redis.call('HGETALL', KEYS[3]), ''}
 end
-local since = tonumber(ARGV[3])
-if meta[1] ~= ARGV[2] or since < math.max(tonumber(meta[2]), tonumber(p[1]) - 1) then
-  return {meta[1], meta[2], p[1], p[2], {}, {}, 'unproven'}
+local since = tonumber(ARGV[1])
+if since < math.max(tonumber(floor), tonumber(p[1]) - 1) then
+  return {floor, p[1], p[2], {}, {}, 'unproven'}
 end
 local top = tonumber(p[2])
-if ARGV[4] ~= '' and tonumber(ARGV[4]) < top then top = tonumber(ARGV[4]) end
+if ARGV[2] ~= '' and tonumber(ARGV[2]) < top then top = tonumber(ARGV[2]) end
 local function offset_of (entry) return tonumber(string.sub(entry, 1, string.find(entry, ' ', 1, true) - 1)) end
 -- entries are in offset order: find the first one after since
 local lo, hi = 0, redis.call('LLEN', KEYS[2])
@@ -64,13 +65,13 @@ while lo < hi do
   local mid = math.floor((lo + hi) / 2)
   if offset_of(redis.call('LINDEX', KEYS[2], mid)) > since then hi = mid else lo = mid + 1 end
 end
-local budget = tonumber(ARGV[5])
+local budget = tonumber(ARGV[3])
 local entries, bytes = {}, 0
 for _, entry in ipairs(redis.call('LRANGE', KEYS[2], lo, -1)) do
   local space = string.find(entry, ' ', 1, true)
   if tonumber(string.sub(entry, 1, space - 1)) > top then break end
   bytes = bytes + #entry - space
-  if budget and bytes > budget then return {meta[1], meta[2], p[1], p[2], {}, {}, 'over'} end
+  if budget and bytes > budget then return {floor, p[1], p[2], {}, {}, 'over'} end
   entries[#entries + 1] = entry
 end
 local revisions = {}
@@ -81,46 +82,60 @@ for i = 1, #all, 2 do
     revisions[#revisions + 1] = all[i + 1]
   end
 end
-return {meta[1], meta[2], p[1], p[2], entries, revisions, ''}`
+return {floor, p[1], p[2], entries, revisions, ''}`
 
-type ReadReply = [epoch: string, floor: string, from: string, high: string, entries: string[], revisions: string[], verdict: '' | 'unproven' | 'over']
+type ReadReply = [floor: string, from: string, high: string, entries: string[], revisions: string[], verdict: '' | 'unproven' | 'over']
 
 interface RecoveryCommands {
-  recoveryAppend (meta: string, events: string, partition: string, revisions: string, epoch: string, offset: string, floor: string, frame: string, size: number, ttl: number, revision: string): Promise<number>
-  recoveryRead (meta: string, events: string, revisions: string, partitionPrefix: string, sinceEpoch: string, sinceOffset: string, upTo: string, maxBytes: string): Promise<ReadReply | null>
+  recoveryAppend (meta: string, events: string, partition: string, revisions: string, offset: string, floor: string, frame: string, size: number, ttl: number, revision: string): Promise<number>
+  recoveryRead (meta: string, events: string, revisions: string, partition: string, sinceOffset: string, upTo: string, maxBytes: string): Promise<ReadReply | null>
 }
 
-const keys = (channel: string) => ({ meta: `recovery:{${channel}}`, events: `recovery:{${channel}}:events`, revisions: `recovery:{${channel}}:revisions` })
-const PARTITION = 'recovery:partition:'
+/** The keys of a channel in an epoch: all in the epoch's hash slot, beside its partition window. */
+export const recoveryKeys = (epoch: string, channel: string) => {
+  const base = `recovery:{${epoch}}`
+  const ch = `${base}:channel:{${channel}}`
+  return { partition: `${base}:partition`, meta: ch, events: `${ch}:events`, revisions: `${ch}:revisions` }
+}
+/** The epoch of the channel's latest write (in the channel's own slot). */
+export const latestEpochKey = (channel: string) => `recovery:latest:{${channel}}`
 
 /** `redis` is the app's client (its keyPrefix applies); it is not closed here. */
-export function createRedisRecoveryLog (redis: Redis, options: RecoveryLogOptions): RecoveryLog {
+export function createRedisRecoveryLog (redis: RedisClient, options: RecoveryLogOptions): RecoveryLog {
   redis.defineCommand('recoveryAppend', { numberOfKeys: 4, lua: APPEND })
-  redis.defineCommand('recoveryRead', { numberOfKeys: 3, lua: READ })
+  redis.defineCommand('recoveryRead', { numberOfKeys: 4, lua: READ })
   const commands = redis as unknown as RecoveryCommands
-  const prefix = redis.options.keyPrefix ?? ''
   const appendArgs = (channel: string, position: { epoch: string, offset: string }, frame: string, revision?: Revision | null) => {
-    const k = keys(channel)
-    return [k.meta, k.events, `${PARTITION}${position.epoch}`, k.revisions, position.epoch, position.offset, before(position.offset), frame, options.size, options.ttlSeconds, revision ? JSON.stringify(revision) : ''] as const
+    const k = recoveryKeys(position.epoch, channel)
+    return [k.meta, k.events, k.partition, k.revisions, position.offset, before(position.offset), frame, options.size, options.ttlSeconds, revision ? JSON.stringify(revision) : ''] as const
   }
+  type Pipeline = { recoveryAppend: (...args: Parameters<RecoveryCommands['recoveryAppend']>) => Pipeline, set: (key: string, value: string, ex: 'EX', seconds: number) => Pipeline }
 
-  return {
+  const log: RecoveryLog = {
     kind: 'redis',
     async append (channel, position, frame, revision) {
-      await redisCall(redis, 'recovery log append', () => commands.recoveryAppend(...appendArgs(channel, position, frame, revision)))
+      await log.appendBatch([{ channel, position, frame, revision }])
     },
     async appendBatch (entries) {
       if (entries.length === 0) return
-      await redisPipeline(redis, 'recovery log append', (pipeline) => {
-        for (const { channel, position, frame, revision } of entries) (pipeline as unknown as RecoveryCommands).recoveryAppend(...appendArgs(channel, position, frame, revision))
+      // the latest epoch of each channel: one write per channel per batch, not per event
+      const latest = new Map<string, string>()
+      for (const { channel, position } of entries) latest.set(channel, position.epoch)
+      await redisPipeline(redis, 'recovery log append', (p) => {
+        const pipeline = p as unknown as Pipeline
+        for (const { channel, position, frame, revision } of entries) pipeline.recoveryAppend(...appendArgs(channel, position, frame, revision))
+        for (const [channel, epoch] of latest) pipeline.set(latestEpochKey(channel), epoch, 'EX', options.ttlSeconds)
       })
     },
     async read (channel, range): Promise<ChannelWindow | null> {
-      const { meta, events, revisions } = keys(channel)
+      // without a range, the epoch of the channel's latest write (one more round trip; replays always have one)
+      const epoch = range?.since.epoch ?? await redisCall(redis, 'recovery log read', () => redis.get(latestEpochKey(channel)))
+      if (epoch === null) return null
+      const { meta, events, revisions, partition } = recoveryKeys(epoch, channel)
       const maxBytes = range?.maxBytes !== undefined && Number.isFinite(range.maxBytes) ? String(range.maxBytes) : ''
-      const reply = await redisCall(redis, 'recovery log read', () => commands.recoveryRead(meta, events, revisions, `${prefix}${PARTITION}`, range?.since.epoch ?? '', range?.since.offset ?? '', range?.upTo ?? '', maxBytes))
+      const reply = await redisCall(redis, 'recovery log read', () => commands.recoveryRead(meta, events, revisions, partition, range?.since.offset ?? '', range?.upTo ?? '', maxBytes))
       if (!reply) return null
-      const [epoch, channelFloor, from, high, entries, revised, verdict] = reply
+      const [channelFloor, from, high, entries, revised, verdict] = reply
       const partitionFloor = BigInt(from) - 1n
       // a hole in the partition (or an expired partition window) limits every channel's proof
       const floor = (BigInt(channelFloor) > partitionFloor ? BigInt(channelFloor) : partitionFloor).toString()
@@ -135,6 +150,7 @@ export function createRedisRecoveryLog (redis: Redis, options: RecoveryLogOption
       return { epoch, floor: BigInt(range.since.offset) < BigInt(top) ? range.since.offset : top, high: top, events: list }
     }
   }
+  return log
 }
 
 /**

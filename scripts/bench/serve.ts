@@ -57,7 +57,7 @@ async function startSwitchboard (): Promise<{ app: FastifyInstance, listening: L
   await app.register(App, { config })
   await app.listen({ host: config.HOST, port: 0 })
   const { port } = app.server.address() as { port: number }
-  const mode = [config.KAFKA_BROKERS ? 'kafka' : 'embedded log', config.REDIS_URL ? 'redis' : 'embedded cache', config.MONGO_URL ? 'mongodb' : 'embedded store'].join(', ')
+  const mode = [config.KAFKA_BROKERS ? 'kafka' : 'embedded log', config.REDIS_CLUSTER_NODES ? 'redis cluster' : config.REDIS_URL ? 'redis' : 'embedded cache', config.MONGO_URL ? 'mongodb' : 'embedded store'].join(', ')
   return { app, listening: { type: 'listening', apiUrl: `http://127.0.0.1:${port}`, uwsUrl: `ws://127.0.0.1:${app.fanout.uwsPort}/ws`, fastifyWsUrl: `ws://127.0.0.1:${port}/ws`, mode } }
 }
 

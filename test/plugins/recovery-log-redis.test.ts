@@ -18,11 +18,14 @@ if (await requireService(t, 'redis')) {
   t.test('the channel\'s log and its partition window expire together', async (t) => {
     const log = createRedisRecoveryLog(redis, { size: 5, ttlSeconds: 90 })
     await log.append('ttl', { epoch: 'e-ttl', offset: '0' }, 'frame')
-    const keys = await redis.keys(`${keyPrefix}recovery:*`)
-    t.ok(keys.some((k) => k.endsWith('recovery:partition:e-ttl')), 'a partition window')
-    for (const key of keys.filter((k) => k.includes('{ttl}') || k.endsWith('e-ttl'))) {
-      const ttl = await redis.ttl(key.slice(keyPrefix.length))
-      t.ok(ttl > 0 && ttl <= 90, `${key.slice(keyPrefix.length)} expires (${ttl} s)`)
+    const keys = (await redis.keys(`${keyPrefix}recovery:*`)).map((k) => k.slice(keyPrefix.length))
+    t.ok(keys.includes('recovery:{e-ttl}:partition'), 'a partition window')
+    t.ok(keys.includes('recovery:latest:{ttl}'), 'the channel\'s latest epoch')
+    const written = keys.filter((k) => k.includes('{ttl}') || k.includes('{e-ttl}'))
+    t.equal(written.length, 4, 'window, channel meta, events and latest epoch (no revision yet)')
+    for (const key of written) {
+      const ttl = await redis.ttl(key)
+      t.ok(ttl > 0 && ttl <= 90, `${key} expires (${ttl} s)`)
     }
   })
 
