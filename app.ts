@@ -25,6 +25,7 @@ import moderation from './plugins/moderation/index.ts'
 import nonces from './plugins/nonces/index.ts'
 import recentMessages, { type RecentMessageStore } from './plugins/recent-messages/index.ts'
 import posting from './plugins/posting.ts'
+import messageLookup from './plugins/message-lookup.ts'
 import fanoutAccess from './plugins/fanout-access.ts'
 import docs from './plugins/docs.ts'
 import metrics from './plugins/metrics.ts'
@@ -145,6 +146,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(nonces)
   await fastify.register(recentMessages, { store: opts.recentMessages })
   await fastify.register(posting)
+  await fastify.register(messageLookup)
   await fastify.register(topicHandlers, { handlers: opts.handlers, topics: opts.topics })
   await fastify.register(broadcastBehind)
   await fastify.register(metrics)

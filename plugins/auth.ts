@@ -13,6 +13,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The caller, or null when anonymous. */
     user: User | null
+    /** The caller, or a 401 saying how to identify oneself for `action` ("editing a message"). */
+    requireUser (action: string): User
   }
   interface FastifyInstance {
     auth: {
@@ -36,6 +38,11 @@ export default fp(async function auth (app) {
   const verify: TokenVerifier = verifier ?? (() => { throw new TokenRejected('auth is off: tokens are not accepted') })
   app.decorate('auth', { enabled: verifier !== null, verify })
   app.decorateRequest('user', null)
+  const identify = verifier ? 'send Authorization: Bearer <token>' : 'send the x-user-id header'
+  app.decorateRequest('requireUser', function (this: { user: User | null }, action: string): User {
+    if (this.user) return this.user
+    throw app.httpErrors.unauthorized(`${action} needs a user: ${identify}`)
+  })
 
   if (verifier) {
     app.log.info({ algorithm: app.config.JWT_SECRET ? 'HS256' : 'public key' }, 'auth is ON: every /api request needs Authorization: Bearer <JWT>')

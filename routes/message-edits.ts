@@ -1,42 +1,19 @@
 // Editing and deleting a message: by its author only, through the log like every write.
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ErrorResponse } from '../schemas/http.ts'
 import { Message } from '../schemas/message.ts'
 import { EditMessageBody, MessageParams } from '../schemas/message-change.ts'
 import type { MessageEvent } from '../schemas/events.ts'
-import type { User } from '../plugins/auth.ts'
-
-/** The caller, or a 401 saying how to identify oneself. */
-export function requireUser (app: FastifyInstance, request: FastifyRequest, action: string): User {
-  if (request.user) return request.user
-  throw app.httpErrors.unauthorized(`${action} needs a user: ${app.auth.enabled ? 'send Authorization: Bearer <token>' : 'send the x-user-id header'}`)
-}
-
-/** A message as the routes that act on it need it: its text is the store's, or the request's. */
-export type MessageHead = Omit<Message, 'content'> & { content?: string }
-
-/**
- * The message as its author last left it, or a 404. A message in a channel `user` may not read is
- * answered exactly like an unknown id: a caller learns neither that the id exists nor which private
- * channel holds it. Read-your-writes: a message posted or deleted moments ago, on any instance, is
- * known from plugins/recent-messages before the store has caught up (the store's copy, with its
- * reactions and edits, wins once it has one; a recorded deletion wins over both).
- */
-export async function findMessage (app: FastifyInstance, user: User, id: string): Promise<MessageHead> {
-  const [recent, stored] = await Promise.all([app.recentMessages.get(id), app.store.get(id)])
-  const message = recent?.state === 'deleted' ? null : stored ?? (recent?.state === 'posted' ? recent.message : null)
-  if (!message || await app.channels.refusal(user, message.channelId, 'read')) throw app.httpErrors.notFound(`no message ${id} (unknown or deleted)`)
-  return message
-}
+import type { MessageHead } from '../plugins/message-lookup.ts'
 
 const messageEdits: FastifyPluginAsyncTypebox = async (app) => {
   const { config } = app
   const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 503: ErrorResponse }
 
   async function ownMessage (request: FastifyRequest, id: string, action: string): Promise<MessageHead> {
-    const user = requireUser(app, request, action)
-    const message = await findMessage(app, user, id)
+    const user = request.requireUser(action)
+    const message = await app.findMessage(user, id)
     if (message.senderId !== user.id) throw app.httpErrors.forbidden(`only the author of message ${id} may ${action.split(' ')[0]} it`)
     return message
   }

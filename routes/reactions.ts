@@ -3,7 +3,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ErrorResponse } from '../schemas/http.ts'
 import { ReactionParams } from '../schemas/reaction.ts'
 import type { ReactionEvent } from '../schemas/events.ts'
-import { findMessage, requireUser } from './message-edits.ts'
 
 const reactions: FastifyPluginAsyncTypebox = async (app) => {
   const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 503: ErrorResponse }
@@ -19,9 +18,9 @@ const reactions: FastifyPluginAsyncTypebox = async (app) => {
         response: { 204: { type: 'null', description: 'accepted by the log' }, ...errors }
       },
       async handler (request, reply) {
-        const user = requireUser(app, request, method === 'PUT' ? 'reacting' : 'removing a reaction')
+        const user = request.requireUser(method === 'PUT' ? 'reacting' : 'removing a reaction')
         const { id, emoji } = request.params
-        const message = await findMessage(app, user, id)
+        const message = await app.findMessage(user, id)
         // readable but not writable (a personal channel): a 403 reveals nothing the caller cannot read
         await app.channels.assertAccess(user, message.channelId, 'write')
         // Always produced, even when it changes nothing: the store applies it as a set operation,

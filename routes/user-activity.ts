@@ -4,7 +4,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ChannelParams, ErrorResponse } from '../schemas/http.ts'
 import { PresenceResponse } from '../schemas/user-activity.ts'
 import type { UserActivityEvent } from '../schemas/events.ts'
-import { requireUser } from './message-edits.ts'
 
 const userActivity: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/api/channels/:channelId/presence', {
@@ -28,7 +27,7 @@ const userActivity: FastifyPluginAsyncTypebox = async (app) => {
     },
     preHandler: app.channels.guard('write')
   }, async (request, reply) => {
-    const user = requireUser(app, request, 'typing')
+    const user = request.requireUser('typing')
     const { channelId } = request.params
     const event: UserActivityEvent = { v: 1, type: 'typing', channelId, at: new Date().toISOString(), data: { userId: user.id, name: user.name.slice(0, 64) } }
     await app.events.produce('user-activity', channelId, event)
