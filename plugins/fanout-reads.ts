@@ -58,6 +58,7 @@ export default fp(async function fanoutReads (app) {
     // status channels get no message events (the server API refuses them): they hold nothing
     if (!selective || !consumer?.read || channel.startsWith(STATUS_PREFIX)) return undefined
     const partition = await app.bus.partitionOf!(topic, channel)
+    if (conn.ended) return undefined // gone meanwhile: its onDisconnect ran already, nothing to hold
     const held = byConn.get(conn.id) ?? new Map<string, number>()
     byConn.set(conn.id, held)
     held.set(channel, partition)
@@ -93,5 +94,6 @@ export default fp(async function fanoutReads (app) {
       get paused () { return counts.paused }
     }
   } satisfies FanoutReads)
+  if (app.config.FANOUT_SELECTIVE && app.bus.selective !== true) app.log.warn(`FANOUT_SELECTIVE is set but the ${app.bus.kind} bus reads every partition: ignored`)
   if (selective) app.log.info('selective fanout: this instance reads only the partitions of messages its sockets subscribe to')
 }, { name: 'fanout-reads', dependencies: ['fanout', 'bus'] })

@@ -87,7 +87,9 @@ export default fp<RecoveryPluginOptions>(async function recovery (app, opts) {
     const window = buffer.window(channel, epoch)
     if (!app.bus.broadcastFrom) return window // the embedded bus reads every partition from its start here
     const from = app.bus.broadcastFrom(fanoutConsumer, epoch)
-    if (from === undefined) return null // not read here (now): nothing to stand on
+    // not read here: nothing to stand on (a selective fanout's buffer may hold a window of the
+    // partition from before it paused it: stale)
+    if (from === undefined) return app.fanoutReads.selective ? null : window
     const floor = before(from)
     if (!window || BigInt(window.high) < BigInt(floor)) return { epoch, floor, high: floor, events: [] }
     if (BigInt(window.floor) >= BigInt(floor)) return window
