@@ -23,6 +23,12 @@ const SESSION_TIMEOUT_MS = 10_000
 const HEARTBEAT_INTERVAL_MS = 1000
 /** How long an empty fetch waits at the broker: well under the session timeout (heartbeats go between fetches). */
 const IDLE_FETCH_WAIT_MS = 3000
+/**
+ * A selective consumer's: a fetch waiting at the broker does not carry a partition resumed
+ * meanwhile, so this bounds how late the first records of a just-resumed partition can come when
+ * the partitions read with it are idle (two idle fetches a second per broker instead of one in 3 s).
+ */
+const SELECTIVE_IDLE_FETCH_WAIT_MS = 500
 const JOIN_TIMEOUT_MS = 60_000
 /** A selective consumer's `read` that cannot learn the log's end by then fails (the subscribe is retried). */
 const READ_TIMEOUT_MS = 5000
@@ -74,7 +80,7 @@ export async function startConsumer (kafka: Kafka, options: ConsumerOptions, spe
     // A fetch answers as soon as one record arrives (minBytes 1); the wait only bounds an empty
     // fetch, so a long one costs no latency and keeps an idle instance idle. (A busy shared
     // consumer lingers instead: `lingerConsumerGroup` below.)
-    maxWaitTimeInMs: IDLE_FETCH_WAIT_MS,
+    maxWaitTimeInMs: selective ? SELECTIVE_IDLE_FETCH_WAIT_MS : IDLE_FETCH_WAIT_MS,
     minBytes: 1,
     allowAutoTopicCreation: false,
     // Retriable failures (a broker restart, a lost coordinator) restart the consumer, forever.
