@@ -30,6 +30,7 @@ import fanoutAccess from './plugins/fanout-access.ts'
 import docs from './plugins/docs.ts'
 import metrics from './plugins/metrics.ts'
 import recovery, { type RecoveryLog } from './plugins/recovery/index.ts'
+import fanoutReads from './plugins/fanout-reads.ts'
 import presence, { type PresenceStore } from './plugins/presence/index.ts'
 import personalChannel from './plugins/personal-channel.ts'
 import connections, { type ConnectionRegistry } from './plugins/connections/index.ts'
@@ -137,6 +138,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(httpConnections)
   await fastify.register(channels)
   await fastify.register(fanoutAccess)
+  await fastify.register(fanoutReads)
   await fastify.register(recovery, { recoveryLog: opts.recoveryLog })
   await fastify.register(presence, { presence: opts.presence })
   await fastify.register(personalChannel)

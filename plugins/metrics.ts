@@ -154,6 +154,12 @@ export default fp(async function metrics (app) {
     registers,
     collect () { this.set(stats().subscriptions) }
   })
+  new Gauge({
+    name: 'switchboard_fanout_partitions_read',
+    help: 'Partitions of messages a selective fanout (FANOUT_SELECTIVE) reads now: those its sockets subscribe to a channel in',
+    registers,
+    collect () { this.set(app.hasDecorator('fanoutReads') ? app.fanoutReads.stats.reading : 0) }
+  })
   const mirror = (name: string, help: string, read: () => number) => new Counter({ name, help, registers, collect () { this.reset(); this.inc(read()) } })
   new Gauge({
     name: 'switchboard_http_connections',

@@ -370,9 +370,12 @@ export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts)
     }
     // The consumers join their groups side by side: a join can wait for a rebalance (a broker back
     // from a restart holds one for the members it remembers), and one after another such waits add up.
+    // The fanout's consumer of `messages` may read only the partitions its sockets need (fanout-reads.ts).
+    const reads = app.hasDecorator('fanoutReads') && app.fanoutReads.selective ? app.fanoutReads : undefined
     await Promise.all([...lanes].map(async ([lane, { mode, byTopic }]) => {
       const pipelines = new Map([...byTopic].map(([topic, handlers]) => [topic, pipeline(app.events.topic(topic)!, handlers)]))
-      consumers.push(await step(`${where}: ${lane} consumer joining its group for ${[...byTopic.keys()].join(', ')}`, app.bus.consume({
+      const selective = reads !== undefined && lane === consumerName(catalogue.messages, 'broadcast')
+      const consumer = await step(`${where}: ${lane} consumer joining its group for ${[...byTopic.keys()].join(', ')}`, app.bus.consume({
         name: lane,
         topic: [...byTopic.keys()],
         mode,
@@ -382,8 +385,11 @@ export default fp<TopicHandlersOptions>(async function topicHandlers (app, opts)
         onDead: (err) => {
           events.emit('dead', { mode, err })
           if (mode === 'broadcast' && roles.has('fanout')) app.fanout.hub.stopDelivering(`this instance stopped receiving events (${err.message})`)
-        }
-      })))
+        },
+        selective
+      }))
+      consumers.push(consumer)
+      if (selective) reads.attach(consumer)
     }))
     app.log.info({ roles: [...roles], consumers: [...lanes].map(([lane, { byTopic }]) => `${lane}: ${[...byTopic].map(([t, hs]) => `${t} → ${hs.map((h) => h.name).join(', ')}`).join('; ')}`) }, 'topic handlers subscribed')
   })

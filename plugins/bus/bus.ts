@@ -29,6 +29,11 @@ interface ConsumerSpecBase {
   mode: DeliveryMode
   /** Called when the log gives up on this consumer for good (it will not restart by itself). */
   onDead? (err: Error): void
+  /**
+   * Broadcast only: reads no partition until `read` asks for it, and stops at `skip` (a fanout
+   * that reads what its sockets need, docs/scaling.md). Honoured by buses with `selective`.
+   */
+  selective?: boolean
 }
 
 /** The topics a spec reads. */
@@ -54,7 +59,20 @@ export function batchHandler (spec: ConsumerSpec): (records: BusRecord[], contro
   return async (records) => { for (const record of records) await handle(record) }
 }
 
-export interface Consumer { stop (): Promise<void> }
+/** Where a selective consumer reads a partition from: every record from `offset` on is dispatched. */
+export interface ReadFrom { epoch: string, offset: string }
+
+export interface Consumer {
+  stop (): Promise<void>
+  /**
+   * A selective consumer starts reading the partition of `topic` (logical) from the log's end as
+   * it is now; resolves once every record from the returned offset on will be dispatched. Already
+   * read: where it reads from since it last started.
+   */
+  read? (topic: string, partition: number): Promise<ReadFrom>
+  /** A selective consumer stops reading the partition: records appended meanwhile are never dispatched. */
+  skip? (topic: string, partition: number): void
+}
 
 /**
  * How far a consumer group trails the end of one partition (records produced but not yet handled);
@@ -84,11 +102,15 @@ export interface EventBus {
   readonly broadcastTaken?: { readonly fetch: number, readonly producer: number }
   /**
    * The offset from which this instance's broadcast consumer `name` hands every record of the
-   * partition `epoch` to its handlers (where it first read that partition), or undefined when it
-   * has not read it. Recovery on an instance that has delivered nothing yet stands there
+   * partition `epoch` to its handlers without a break (where it first read that partition, or a
+   * selective consumer resumed it last), or undefined when it does not read it. Recovery on an instance that has delivered nothing yet stands there
    * (plugins/recovery; optional).
    */
   broadcastFrom? (name: string, epoch: string): string | undefined
+  /** Whether its broadcast consumers honour `selective` (optional; the embedded bus reads every partition). */
+  readonly selective?: boolean
+  /** The partition a record with this key goes to, as the producer places it (optional). */
+  partitionOf? (topic: string, key: string): Promise<number>
   /** Lag of this instance's consumer groups (`only`: those of one delivery mode), per partition (read by /metrics and /ready; optional). */
   lag? (only?: DeliveryMode): Promise<ConsumerLag[]>
   close (): Promise<void>

@@ -30,6 +30,12 @@
 // once; a member id the coordinator no longer knows is answered UNKNOWN_MEMBER_ID, and kafkajs then
 // joins as a new member, as it would have.
 //
+// ConsumerGroup.fetch: when every partition the consumer holds on a broker is paused, kafkajs
+// sleeps its whole maxWaitTime (3 s here) before it looks again, and a resume in the meantime waits
+// for the end of the sleep: a selective fanout (docs/scaling.md) that resumes a partition for a
+// first subscriber would deliver its first events up to 3 s late. Here that sleep ends at once when
+// the consumer resumes a partition; the checks the fetch makes first are kept.
+//
 // The patches reach into private modules, so they hold for one release only: package.json pins it,
 // and loading this file with any other kafkajs throws (assertKafkajsVersion).
 import { createRequire } from 'node:module'
@@ -129,16 +135,23 @@ RequestQueue.prototype.destroy = function destroy (this: RequestQueue) {
 /** What a lingering fetch waits for at most: past this a batch gains nothing from waiting. */
 export const LINGER_MIN_BYTES = 1024 * 1024
 
+interface TopicPartitions { topic: string, partitions: number[] }
+
 interface ConsumerGroup {
   groupId: string
   minBytes: number
   maxWaitTime: number
   /** the consumer's cluster: one object for the life of a kafkajs consumer, across its restarts */
-  cluster: object
   memberId: string | null
   fetch (nodeId: number): Promise<Array<{ isEmpty (): boolean }>>
   joinAndSync (): Promise<void>
   leave (): Promise<void>
+  cluster: object & { refreshMetadataIfNecessary (): Promise<void> }
+  subscriptionState: { assigned (): TopicPartitions[], active (): TopicPartitions[] }
+  filterPartitionsByNode (nodeId: number, topicPartitions: TopicPartitions[]): TopicPartitions[]
+  checkForStaleAssignment (): void
+  recoverFromFetch (err: unknown): Promise<void>
+  resume (topicPartitions: Array<{ topic: string, partitions?: number[] }>): void
 }
 
 const lingers = new Map<string, { ms: number, members: number }>()
@@ -183,7 +196,50 @@ export function lingeringFetch (fetch: ConsumerGroup['fetch']): ConsumerGroup['f
   }
 }
 
-ConsumerGroup.prototype.fetch = lingeringFetch(ConsumerGroup.prototype.fetch)
+/** The fetches sleeping because every partition of their broker is paused: a resume wakes them. */
+const sleepers = new WeakMap<ConsumerGroup, Set<() => void>>()
+
+/** True when the group holds partitions on `nodeId` and every one of them is paused: kafkajs would fetch nothing and sleep. */
+function pausedOn (group: ConsumerGroup, nodeId: number): boolean {
+  try {
+    const held = group.filterPartitionsByNode(nodeId, group.subscriptionState.assigned()).filter((t) => t.partitions.length > 0)
+    if (held.length === 0) return false
+    const active = new Set(group.subscriptionState.active().flatMap(({ topic, partitions }) => partitions.map((p) => `${topic}/${p}`)))
+    return held.every(({ topic, partitions }) => partitions.every((p) => !active.has(`${topic}/${p}`)))
+  } catch {
+    return false // metadata not known yet: kafkajs's own fetch deals with it
+  }
+}
+
+/** The fetch with a wakeable sleep when every partition of the broker is paused (the checks before it as kafkajs makes them). */
+export function wakingFetch (fetch: ConsumerGroup['fetch']): ConsumerGroup['fetch'] {
+  return async function (this: ConsumerGroup, nodeId: number) {
+    if (!pausedOn(this, nodeId)) return fetch.call(this, nodeId)
+    try {
+      await this.cluster.refreshMetadataIfNecessary()
+      this.checkForStaleAssignment()
+    } catch (err) {
+      await this.recoverFromFetch(err)
+      return []
+    }
+    const waiting = sleepers.get(this) ?? new Set()
+    sleepers.set(this, waiting)
+    await new Promise<void>((resolve) => {
+      const wake = () => { clearTimeout(timer); waiting.delete(wake); resolve() }
+      const timer = setTimeout(wake, this.maxWaitTime)
+      waiting.add(wake)
+    })
+    return []
+  }
+}
+
+const resume = ConsumerGroup.prototype.resume
+ConsumerGroup.prototype.resume = function (this: ConsumerGroup, topicPartitions) {
+  resume.call(this, topicPartitions)
+  for (const wake of [...sleepers.get(this) ?? []]) wake()
+}
+
+ConsumerGroup.prototype.fetch = lingeringFetch(wakingFetch(ConsumerGroup.prototype.fetch))
 
 /** The member id each consumer (by its cluster object) last joined as; gone when it left its group. */
 const lastMember = new WeakMap<object, string>()

@@ -79,17 +79,25 @@ export default fp<RecoveryPluginOptions>(async function recovery (app, opts) {
 
   const fanoutConsumer = consumerName(topics.messages, 'broadcast')
   /**
-   * What this instance can prove of the channel in `epoch`: its buffer's window or, before it has
-   * published anything of that partition (a restarted instance), where its fanout consumer began
-   * reading it. Every record from there on goes through the hub, none before it did: the client
-   * stands just before it, with nothing proven locally, and the shared log must cover the rest.
+   * What this instance can prove of the channel in `epoch`: its buffer's window, from where its
+   * fanout consumer reads the partition without a break (`broadcastFrom`: where it began, or where a
+   * selective fanout resumed it). Every record from there on goes through the hub, none before it
+   * did: before it has published anything since (a restarted instance, a partition just resumed)
+   * the client stands just before it, with nothing proven locally, and the shared log must cover
+   * the rest. Events the buffer kept from an earlier read of the partition are older than that
+   * point, and may miss a revision made since: they are left to the shared log.
    */
   function localWindow (channel: string, epoch: string): ChannelWindow | null {
     const window = buffer.window(channel, epoch)
-    if (window) return window
-    const from = app.bus.broadcastFrom?.(fanoutConsumer, epoch)
-    if (from === undefined) return null
-    return { epoch, floor: before(from), high: before(from), events: [] }
+    if (!app.bus.broadcastFrom) return window // the embedded bus reads every partition from its start here
+    const from = app.bus.broadcastFrom(fanoutConsumer, epoch)
+    // not read here: nothing to stand on (a selective fanout's buffer may hold a window of the
+    // partition from before it paused it: stale)
+    if (from === undefined) return app.fanoutReads.selective ? null : window
+    const floor = before(from)
+    if (!window || BigInt(window.high) < BigInt(floor)) return { epoch, floor, high: floor, events: [] }
+    if (BigInt(window.floor) >= BigInt(floor)) return window
+    return { ...window, floor, events: window.events.filter((e) => BigInt(e.offset) > BigInt(floor)) }
   }
 
   async function recover (channel: string, since: Position, conn?: Connection): Promise<SubscribeResult | null> {
@@ -114,6 +122,9 @@ export default fp<RecoveryPluginOptions>(async function recovery (app, opts) {
   }
 
   hub.setDecision('onSubscribe', async (conn, channel, since, start) => {
+    // A selective fanout reads the channel's partition from now on (from the log's end when no
+    // socket here needed it): before the window is looked for, so that it stands on that point.
+    const reading = await app.fanoutReads.want(conn, channel)
     const result = since ? await recover(channel, since, conn) : null
     if (since) {
       if (!result) answered.notRecovered++
@@ -125,8 +136,13 @@ export default fp<RecoveryPluginOptions>(async function recovery (app, opts) {
       }
     }
     // Not recovered: the client stands where the subscribe started; every later event comes live.
+    // A partition just resumed: the channel's last position here is from before the pause, and
+    // its events up to the resume never come live: the client stands just before the resume.
+    if (!result && reading && (!start || (start.epoch === reading.epoch && BigInt(start.offset) < BigInt(before(reading.offset))))) {
+      return { position: { epoch: reading.epoch, offset: before(reading.offset) }, recovered: false }
+    }
     return result ?? { position: start, recovered: false }
   }, 'recovery')
   app.decorate('recovery', { buffer, log, stats, recover } satisfies Recovery)
   app.log.info({ recoveryLog: log.kind }, `recovery: per-instance buffer of ${config.RECOVERY_BUFFER} events per channel, shared log ${log.kind === 'redis' ? 'in Redis' : 'in process (set REDIS_URL or REDIS_CLUSTER_NODES to share it)'}`)
-}, { name: 'recovery', dependencies: ['fanout', 'redis', 'bus'] })
+}, { name: 'recovery', dependencies: ['fanout', 'fanout-reads', 'redis', 'bus'] })

@@ -77,3 +77,36 @@ t.test('a dispatch that fails lets the fetch take its records again; a producer\
   await it.fetched(KEY, records(0, 1), control)
   t.same(dispatched, ['0', '1'])
 })
+
+t.test('a paused partition takes nothing, proves nothing; resumed, it takes from where it resumed, once', async (t) => {
+  let reached!: () => void
+  const last = new Promise<void>((resolve) => { reached = resolve })
+  const handed: string[] = [] // what reached the handlers, as they got it
+  const { it, dispatched, taken } = lane(async (rs) => { handed.push(...rs.map((r) => r.offset)); if (rs.some((r) => r.offset === '14')) reached() })
+  it.start(KEY, 'c1/messages/0', '5')
+  t.equal(it.firstOffset('c1/messages/0'), '5', 'read from 5')
+  await it.fetched(KEY, records(5, 6), control)
+  it.pause(KEY, 'c1/messages/0')
+  t.notOk(it.reads(KEY))
+  t.equal(it.firstOffset('c1/messages/0'), undefined, 'paused: no offset from which everything is dispatched')
+  t.notOk(it.offer(KEY, records(7, 7)), 'the producer\'s next record is refused while paused')
+  await it.fetched(KEY, records(7, 8), control)
+  t.same(dispatched, ['5', '6'], 'a fetch in flight when it paused is dropped')
+  t.same(taken, { fetch: 2, producer: 0, paused: 2 }, 'and counted as such')
+  it.resume(KEY, 'c1/messages/0', '12')
+  t.ok(it.reads(KEY))
+  t.equal(it.firstOffset('c1/messages/0'), '12', 'everything from the resume on is dispatched')
+  await it.fetched(KEY, records(9, 13), control)
+  t.same(dispatched, ['5', '6', '12', '13'], 'nothing before the resume')
+  t.ok(it.offer(KEY, records(14, 14)), 'the producer\'s record next after it is taken')
+  await last
+  t.same(handed, ['5', '6', '12', '13', '14'])
+})
+
+t.test('a partition paused before its first read proves nothing until resumed', async (t) => {
+  const { it } = lane()
+  it.pause(KEY, undefined)
+  it.start(KEY, 'c1/messages/0', '5') // a join seeks every partition, the paused ones too
+  t.equal(it.firstOffset('c1/messages/0'), undefined, 'never read: nothing to stand on')
+  t.notOk(it.offer(KEY, records(5, 5)))
+})

@@ -1,7 +1,8 @@
 // kafkajs 2.2.4's request queue re-arms a 1 ms timer forever on an idle connection (kafkajs#1556):
 // the patch schedules a check only when a request waits or a throttle is to end. It also looks for
 // timed-out requests every tenth of the timeout instead of every 100 ms. A consumer group given a
-// consume linger asks the broker, after a fetch that brought records, to gather a larger batch.
+// consume linger asks the broker, after a fetch that brought records, to gather a larger batch. A
+// fetch that sleeps because every partition of its broker is paused wakes when one resumes.
 import t from 'tap'
 import { createRequire } from 'node:module'
 import { ConsumerGroup, KAFKAJS_VERSION, LINGER_MIN_BYTES, RequestQueue, assertKafkajsVersion, lingerConsumerGroup, lingeringFetch, requestTimeoutCheckInterval } from '../../plugins/bus/kafkajs-patches.ts'
@@ -175,4 +176,29 @@ t.test('the linger lasts while any consumer of the group in this process runs', 
   second()
   await g.fetch(0)
   t.same(asked.at(-1), { minBytes: 1, maxWaitTime: 3000 }, 'the last one gone: none')
+})
+
+t.test('a fetch asleep because every partition of its broker is paused wakes when one resumes', async (t) => {
+  const SubscriptionState = require('kafkajs/src/consumer/subscriptionState.js') as new () => object
+  const subscriptionState = new SubscriptionState() as { assign (tp: unknown[]): void, pause (tp: unknown[]): void }
+  subscriptionState.assign([{ topic: 'messages', partitions: [0, 1] }])
+  subscriptionState.pause([{ topic: 'messages', partitions: [0, 1] }])
+  const checked: string[] = []
+  const g = Object.assign(Object.create(ConsumerGroup.prototype), {
+    groupId: 'asleep',
+    minBytes: 1,
+    maxWaitTime: 3_600_000, // kafkajs would sleep an hour: only the wake ends this fetch in the test's time
+    subscriptionState,
+    cluster: { async refreshMetadataIfNecessary () { checked.push('metadata') } },
+    filterPartitionsByNode: (_node: number, tp: unknown[]) => tp, // one broker holds both
+    checkForStaleAssignment () { checked.push('assignment') },
+    logger: { info () {}, debug () {}, warn () {}, error () {} }
+  })
+  let done = false
+  const fetching = (g.fetch(0) as Promise<unknown[]>).then((batches) => { done = true; return batches })
+  await new Promise((resolve) => setImmediate(resolve))
+  t.equal(done, false, 'asleep while every partition is paused')
+  t.same(checked, ['metadata', 'assignment'], 'after the checks kafkajs makes before it sleeps')
+  g.resume([{ topic: 'messages', partitions: [1] }])
+  t.same(await fetching, [], 'woken by the resume, with nothing fetched: the next fetch asks for the resumed partition')
 })

@@ -5,6 +5,7 @@
 // - admin.ts: the cluster's identity (epochs), topics and partitions, over one admin client;
 // - producer.ts: placing and sending records; handoff.ts: giving them to this instance's broadcast lanes;
 // - consumer.ts: one consumer (join and seeks, run loop); registry.ts: this instance's consumers, their lag.
+import { Partitioners } from 'kafkajs'
 import type { EventBus } from '../bus.ts'
 import type { BroadcastTaken } from '../broadcast-lane.ts'
 import { createAdmin } from './admin.ts'
@@ -49,9 +50,18 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
     closed: isClosed
   }
 
+  // the producer's partitioner (murmur2 of the key over the topic's partitions): where a channel's records are
+  const partitioner = Partitioners.DefaultPartitioner()
+
   return {
     kind: 'kafka',
     broadcastTaken,
+    selective: true,
+    async partitionOf (topic, key) {
+      const physical = names.physical(topic)
+      const partitionMetadata = (await admin.partitionsOf([physical])).get(physical)!
+      return partitioner({ topic: physical, partitionMetadata, message: { key, value: null } })
+    },
     async ensureTopics (topics) {
       try {
         await admin.ensure(topics)

@@ -59,11 +59,13 @@ export function createRegistry () {
       const ends = new Map<string, Awaited<ReturnType<Admin['fetchTopicOffsets']>>>()
       for (const [, { topics }] of read) for (const topic of topics) if (!ends.has(topic)) ends.set(topic, await settled(() => a.fetchTopicOffsets(topic), closed))
       const lags: ConsumerLag[] = []
-      for (const [group, { name, mode, topics, start, handled }] of read) {
+      for (const [group, { name, mode, topics, start, handled, lane }] of read) {
         // a broadcast group never commits: where it stands is what it handled
         const committedByTopic = mode === 'broadcast' ? [] : await a.fetchOffsets({ groupId: group, topics })
         for (const topic of topics) {
           for (const end of ends.get(topic) ?? []) {
+            // a partition a selective consumer does not read has nothing to catch up with
+            if (lane && !lane.reads(`${topic}/${end.partition}`)) continue
             const committed = committedByTopic.find((c) => c.topic === topic)
             // what this instance handled counts at once, also before the commit lands
             const stored = committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? '-1'
