@@ -151,6 +151,7 @@ interface ConsumerGroup {
   filterPartitionsByNode (nodeId: number, topicPartitions: TopicPartitions[]): TopicPartitions[]
   checkForStaleAssignment (): void
   recoverFromFetch (err: unknown): Promise<void>
+  seekOffsets (topicPartitions: Array<{ topic: string, partitions: number[] }>): Promise<void>
   resume (topicPartitions: Array<{ topic: string, partitions?: number[] }>): void
 }
 
@@ -218,6 +219,9 @@ export function wakingFetch (fetch: ConsumerGroup['fetch']): ConsumerGroup['fetc
     try {
       await this.cluster.refreshMetadataIfNecessary()
       this.checkForStaleAssignment()
+      // as kafkajs's fetch does before it looks for active partitions: seeks made while paused are
+      // committed here (admin.setOffsets / resetOffsets pause every partition and rely on it)
+      await this.seekOffsets(this.filterPartitionsByNode(nodeId, this.subscriptionState.assigned()))
     } catch (err) {
       await this.recoverFromFetch(err)
       return []

@@ -192,13 +192,15 @@ t.test('a fetch asleep because every partition of its broker is paused wakes whe
     cluster: { async refreshMetadataIfNecessary () { checked.push('metadata') } },
     filterPartitionsByNode: (_node: number, tp: unknown[]) => tp, // one broker holds both
     checkForStaleAssignment () { checked.push('assignment') },
+    // kafkajs commits the seeks made while paused here (admin.resetOffsets pauses everything and seeks)
+    async seekOffsets (tp: Array<{ topic: string, partitions: number[] }>) { checked.push(`seeks ${tp.map((t) => `${t.topic}/${t.partitions.join(',')}`).join(' ')}`) },
     logger: { info () {}, debug () {}, warn () {}, error () {} }
   })
   let done = false
   const fetching = (g.fetch(0) as Promise<unknown[]>).then((batches) => { done = true; return batches })
   await new Promise((resolve) => setImmediate(resolve))
   t.equal(done, false, 'asleep while every partition is paused')
-  t.same(checked, ['metadata', 'assignment'], 'after the checks kafkajs makes before it sleeps')
+  t.same(checked, ['metadata', 'assignment', 'seeks messages/0,1'], 'after the checks and the seeks kafkajs makes before it sleeps')
   g.resume([{ topic: 'messages', partitions: [1] }])
   t.same(await fetching, [], 'woken by the resume, with nothing fetched: the next fetch asks for the resumed partition')
 })
