@@ -154,6 +154,10 @@ export async function startConsumer (kafka: Kafka, options: ConsumerOptions, spe
       if (id === cluster || stopping) return
       cluster = id
       if (broadcast) await readFromStart()
+    }).catch((err) => {
+      // the cluster could not be asked (it went away again, or the consumer is stopping): the next
+      // join asks again; meanwhile records keep the identity last read
+      if (!stopping && !options.closed()) log.warn({ err }, 'could not read the Kafka cluster\'s identity after a join; keeping the last one')
     })
   }
 
