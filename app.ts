@@ -5,8 +5,8 @@ import type { FastifyHttpOptions, FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
 import { parseRoles, type Config, type Role } from './config.ts'
-import errors from './plugins/errors.ts'
-import readiness from './plugins/readiness.ts'
+import errors from './plugins/external/errors.ts'
+import readiness from './plugins/external/readiness.ts'
 import auth from './plugins/auth.ts'
 import bus, { type EventBus } from './plugins/bus/index.ts'
 import cache, { type MessageCache } from './plugins/cache/index.ts'
@@ -16,10 +16,10 @@ import fanout from './plugins/fanout.ts'
 import topicHandlers, { type TopicHandler } from './plugins/topic-handlers.ts'
 import broadcastBehind from './plugins/broadcast-behind.ts'
 import type { Topic } from './schemas/topics.ts'
-import redis from './plugins/redis.ts'
-import loadShedding from './plugins/load-shedding.ts'
-import mongo from './plugins/mongo.ts'
-import rateLimit from './plugins/rate-limit.ts'
+import redis from './plugins/external/redis.ts'
+import loadShedding from './plugins/external/load-shedding.ts'
+import mongo from './plugins/external/mongo.ts'
+import rateLimit from './plugins/external/rate-limit.ts'
 import channels from './plugins/channels/index.ts'
 import moderation from './plugins/moderation/index.ts'
 import nonces from './plugins/nonces/index.ts'
@@ -27,8 +27,8 @@ import recentMessages, { type RecentMessageStore } from './plugins/recent-messag
 import posting from './plugins/posting.ts'
 import messageLookup from './plugins/message-lookup.ts'
 import fanoutAccess from './plugins/fanout-access.ts'
-import docs from './plugins/docs.ts'
-import metrics from './plugins/metrics.ts'
+import docs from './plugins/external/docs.ts'
+import metrics from './plugins/external/metrics.ts'
 import recovery, { type RecoveryLog } from './plugins/recovery/index.ts'
 import fanoutReads from './plugins/fanout-reads.ts'
 import presence, { type PresenceStore } from './plugins/presence/index.ts'
@@ -82,7 +82,7 @@ export interface AppOptions {
 export function serverOptions (config: Config): FastifyHttpOptions<Server> {
   return {
     bodyLimit: config.BODY_LIMIT,
-    // start-up steps may wait on Kafka, Redis and MongoDB; what they wait for is logged (plugins/start-up.ts)
+    // start-up steps may wait on Kafka, Redis and MongoDB; what they wait for is logged (plugins/external/start-up.ts)
     pluginTimeout: config.PLUGIN_TIMEOUT_MS,
     // requests carry a correlation id; honour a caller's x-request-id
     requestIdHeader: 'x-request-id',

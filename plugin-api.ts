@@ -7,7 +7,7 @@
 export { defineTopicHandler } from './plugins/topic-handlers.ts'
 export type { TopicHandler, TopicEvent, HandlerContext, BatchContext, DeadLetter, HandledRecord, TopicHandlers } from './plugins/topic-handlers.ts'
 /** Throw it (or an error it wraps) for a failure worth retrying without limit, such as a service outage. */
-export { TransientError } from './plugins/errors.ts'
+export { TransientError } from './plugins/external/errors.ts'
 export type { BusRecord, DeliveryMode } from './plugins/bus/index.ts'
 export type { Role } from './config.ts'
 

@@ -4,7 +4,7 @@
 import { type NotificationEvent } from '../schemas/events.ts'
 import { topics } from '../schemas/topics.ts'
 import { defineTopicHandler } from '../plugins/topic-handlers.ts'
-import { TransientError } from '../plugins/errors.ts'
+import { TransientError } from '../plugins/external/errors.ts'
 import { PERSONAL_PREFIX } from '../plugins/channels/index.ts'
 
 /** At most this many users are notified per message (a message is not a mailing list). */

@@ -4,7 +4,7 @@
 // to deduplicate. Online users get none: their connections receive it on `user:<id>`.
 import { topics } from '../schemas/topics.ts'
 import { defineTopicHandler } from '../plugins/topic-handlers.ts'
-import { TransientError } from '../plugins/errors.ts'
+import { TransientError } from '../plugins/external/errors.ts'
 
 export default defineTopicHandler({
   name: 'notifications-offline',

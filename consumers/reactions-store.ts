@@ -3,7 +3,7 @@
 // the cached copy. One handler, so the cache never runs ahead of the store or needs its own merge logic.
 import { topics } from '../schemas/topics.ts'
 import { defineTopicHandler } from '../plugins/topic-handlers.ts'
-import { TransientError } from '../plugins/errors.ts'
+import { TransientError } from '../plugins/external/errors.ts'
 
 export class MessageNotFoundYet extends Error {
   constructor (messageId: string) {

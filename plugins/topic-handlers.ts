@@ -17,8 +17,8 @@ import type { Position } from '../schemas/message.ts'
 import { topics as catalogue, type Topic } from '../schemas/topics.ts'
 import { relayOf } from './topic-relay.ts'
 import { schemaError, type DeclaredTopic } from './events.ts'
-import { isTransient } from './errors.ts'
-import { startUpSteps } from './start-up.ts'
+import { isTransient } from './external/errors.ts'
+import { startUpSteps } from './external/start-up.ts'
 import type { Role } from '../config.ts'
 
 /** One valid event of a batch, with the record it came from and its place in its stream. */

@@ -5,7 +5,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type, type Static } from '@sinclair/typebox'
 import type { Registry } from 'prom-client'
 import { ErrorResponse } from '../schemas/http.ts'
-import { DELIVERY_LATENCY } from '../plugins/metrics.ts'
+import { DELIVERY_LATENCY } from '../plugins/external/metrics.ts'
 
 const Headers = Type.Object({ 'x-api-key': Type.Optional(Type.String({ description: 'one of ADMIN_API_KEYS (required; 401 without)' })) })
 const Count = Type.Number({ minimum: 0 })

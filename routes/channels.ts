@@ -12,7 +12,7 @@ const sameCreation = (stored: Channel, asked: Channel) =>
   stored.members.length === asked.members.length && asked.members.every((m) => stored.members.includes(m))
 
 const channels: FastifyPluginAsyncTypebox = async (app) => {
-  // What the handlers answer; the framework's statuses (413, 415, 429 …) are added by plugins/docs.ts.
+  // What the handlers answer; the framework's statuses (413, 415, 429 …) are added by plugins/external/docs.ts.
   const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 503: ErrorResponse }
 
   /** Channel writes need someone to own them: a token, or x-user-id with auth off. */

@@ -11,8 +11,8 @@ import { pino } from 'pino'
 import { Kafka, logLevel } from 'kafkajs'
 import { Redis } from 'ioredis'
 import { MongoClient, type Db } from 'mongodb'
-import { createRedisClient } from '../plugins/redis.ts'
-import { closeMongoClient, createMongoClient } from '../plugins/mongo.ts'
+import { createRedisClient } from '../plugins/external/redis.ts'
+import { closeMongoClient, createMongoClient } from '../plugins/external/mongo.ts'
 import type { Config } from '../config.ts'
 import type { AppOptions } from '../app.ts'
 import { build } from './helper.ts'
@@ -156,14 +156,14 @@ export async function startInstanceProcess (t: Test, names: RealNames, env: Reco
   return { child, port: await Promise.race([port, exited]) }
 }
 
-/** A client with the app's Redis options (plugins/redis.ts) and this key prefix, closed in teardown. */
+/** A client with the app's Redis options (plugins/external/redis.ts) and this key prefix, closed in teardown. */
 export function redisClient (t: Test, keyPrefix: string, url = services.redis): Redis {
   const client = createRedisClient(url, { keyPrefix })
   t.teardown(() => { client.disconnect() })
   return client
 }
 
-/** A MongoDB database with the app's client options (plugins/mongo.ts), its client closed in teardown. */
+/** A MongoDB database with the app's client options (plugins/external/mongo.ts), its client closed in teardown. */
 export function mongoDatabase (t: Test, database: string, url = services.mongo): Db {
   const client = createMongoClient(url)
   t.teardown(() => closeMongoClient(client))

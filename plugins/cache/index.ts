@@ -25,7 +25,7 @@ export default fp<CachePluginOptions>(async function cache (app, opts) {
   }
   app.log.info({ cache: cache.kind }, `cache: ${cache.kind === 'redis' ? 'Redis' : 'embedded in-memory (set REDIS_URL or REDIS_CLUSTER_NODES for Redis)'}`)
   app.decorate('cache', cache)
-  // the shared Redis client has its own check (plugins/redis.ts)
+  // the shared Redis client has its own check (plugins/external/redis.ts)
   if (cache.kind !== 'redis' || opts.cache) app.readiness.add('cache', () => cache.ping())
   if (!opts.cache) app.addHook('onClose', async () => { await cache.close() })
 }, { name: 'cache', dependencies: ['readiness', 'redis'] })

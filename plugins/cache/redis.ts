@@ -8,7 +8,7 @@
 // Every write is one Lua script, so concurrent handlers and fills never interleave.
 import type { Message } from '../../schemas/message.ts'
 import type { MessageChange } from '../store/store.ts'
-import { redisCall, redisPipeline, type RedisClient } from '../redis.ts'
+import { redisCall, redisPipeline, type RedisClient } from '../external/redis.ts'
 import { CACHE_DEFAULTS, type CacheOptions, type CacheStats, type MessageCache } from './cache.ts'
 
 // KEYS of every write: ids, msgs, removed, meta, patched, versions. The range an entry covers (meta):
@@ -183,7 +183,7 @@ export function createRedisCache (redis: RedisClient, options: CacheOptions): Me
   const commands = redis as RedisClient & CacheCommands
 
   let closed = false
-  /** Runs a command once connected; failures name Redis (plugins/redis.ts). */
+  /** Runs a command once connected; failures name Redis (plugins/external/redis.ts). */
   async function run<T> (what: string, command: () => Promise<T>): Promise<T> {
     if (closed) throw new Error('cache is closed')
     try {

@@ -2,7 +2,7 @@
 // changed with $addToSet / $pull, so concurrent membership changes never overwrite each other.
 import type { FastifyBaseLogger } from 'fastify'
 import type { Collection, Db } from 'mongodb'
-import { mongoCall } from '../mongo.ts'
+import { mongoCall } from '../external/mongo.ts'
 import type { Channel, ChannelStore } from './channels.ts'
 
 export interface MongoChannelStoreOptions { logger: FastifyBaseLogger }
@@ -11,7 +11,7 @@ type ChannelDoc = Omit<Channel, 'id'> & { _id: string }
 
 const DUPLICATE_KEY = 11000
 
-/** `db` belongs to the app's shared client (plugins/mongo.ts); it is not closed here. */
+/** `db` belongs to the app's shared client (plugins/external/mongo.ts); it is not closed here. */
 export function createMongoChannelStore (db: Db, options: MongoChannelStoreOptions): ChannelStore {
   const channels: Collection<ChannelDoc> = db.collection<ChannelDoc>('channels')
 

@@ -16,7 +16,7 @@ import type { Claim, ConnectionRegistry, LiveConnection, StatusChange } from './
 import { createEmbeddedRegistry } from './embedded.ts'
 import { createRedisRegistry } from './redis.ts'
 import { createLease } from './lease.ts'
-import { startUpSteps } from '../start-up.ts'
+import { startUpSteps } from '../external/start-up.ts'
 import { ChurnWindow } from '../../fanout/churn-window.ts'
 import { CoalescingQueue } from '../../fanout/coalescing-queue.ts'
 

@@ -8,8 +8,8 @@
 // sorted set instance → when to look at it next tells reapers where to look; it is only a hint, the
 // lease hash decides. Rules: registry.ts; docs/connections.md, "The lease".
 import { randomUUID } from 'node:crypto'
-import type { RedisClient } from '../redis.ts'
-import { TransientError } from '../errors.ts'
+import type { RedisClient } from '../external/redis.ts'
+import { TransientError } from '../external/errors.ts'
 import type { UserStatus } from '../../schemas/connections.ts'
 import { ENDED_TTL_MS, byConnectedAt, live, type ConnectionRegistry, type LiveConnection, type RecordedConnection, type RegistryOptions, type StatusChange } from './registry.ts'
 

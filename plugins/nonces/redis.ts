@@ -1,6 +1,6 @@
 // Nonces in Redis, so a retry that lands on another instance still finds the first request:
 // SET NX EX claims a key atomically; the value is a pending marker, then the result.
-import { redisCall, type RedisClient } from '../redis.ts'
+import { redisCall, type RedisClient } from '../external/redis.ts'
 import type { NonceState, NonceStore } from './nonces.ts'
 
 const PENDING = '\u0000pending'

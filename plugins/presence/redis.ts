@@ -2,7 +2,7 @@
 // user → latest expiry, one sorted set per user of connection → expiry, and a hash user → name.
 // Each change is one Lua script, so "was this the user's last connection?" is answered atomically
 // even when two instances drop the same user's last two connections at once.
-import { redisCall, redisPipeline, type RedisClient } from '../redis.ts'
+import { redisCall, redisPipeline, type RedisClient } from '../external/redis.ts'
 import type { ActivityUser } from '../../schemas/user-activity.ts'
 import type { PresenceOptions, PresenceStore } from './presence.ts'
 

@@ -1,6 +1,6 @@
 // Recent messages in Redis, so an edit that lands on another instance than the post finds it: one
 // key per message (one hash slot), SET NX for a post so that a deletion recorded first stays.
-import { redisCall, type RedisClient } from '../redis.ts'
+import { redisCall, type RedisClient } from '../external/redis.ts'
 import type { RecentMessage, RecentMessageStore } from './recent-messages.ts'
 
 const DELETED = '\u0000deleted'

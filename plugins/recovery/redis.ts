@@ -7,7 +7,7 @@
 // on one Redis and on a Redis Cluster alike (docs/redis-keys.md). Beside them, per channel, the
 // epoch of its latest write (for a read without a range). Keys expire after `ttlSeconds` without
 // writes; an expired channel is unknown (no proof).
-import { redisCall, redisPipeline, type RedisClient } from '../redis.ts'
+import { redisCall, redisPipeline, type RedisClient } from '../external/redis.ts'
 import { before, revise, type Revision } from './plan.ts'
 import type { ChannelWindow, RecoveredEvent, RecoveryLog, RecoveryLogOptions } from './recovery-log.ts'
 

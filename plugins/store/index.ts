@@ -24,7 +24,7 @@ export default fp<StorePluginOptions>(async function store (app, opts) {
   }
   app.log.info({ store: store.kind }, `store: ${store.kind === 'mongo' ? `MongoDB database ${config.MONGO_DB}` : 'embedded in-memory (set MONGO_URL for MongoDB)'}`)
   app.decorate('store', store)
-  // the shared MongoDB client has its own check (plugins/mongo.ts)
+  // the shared MongoDB client has its own check (plugins/external/mongo.ts)
   if (store.kind !== 'mongo' || opts.store) app.readiness.add('store', () => store.ping())
   if (!opts.store) app.addHook('onClose', async () => { await store.close() })
 }, { name: 'store', dependencies: ['readiness', 'mongo'] })

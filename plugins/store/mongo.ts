@@ -3,8 +3,8 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type Db, type Filter } from 'mongodb'
 import type { Message } from '../../schemas/message.ts'
-import { TransientError } from '../errors.ts'
-import { mongoCall } from '../mongo.ts'
+import { TransientError } from '../external/errors.ts'
+import { mongoCall } from '../external/mongo.ts'
 import { reacted, replayed, type MessageStore } from './store.ts'
 
 export interface MongoStoreOptions { logger: FastifyBaseLogger }
@@ -19,7 +19,7 @@ const DUPLICATE_KEY = 11000
 const writeErrors = (err: MongoBulkWriteError) => Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors]
 
 /**
- * `db` belongs to the app's shared client (plugins/mongo.ts, created with `ignoreUndefined`); it is
+ * `db` belongs to the app's shared client (plugins/external/mongo.ts, created with `ignoreUndefined`); it is
  * not closed here.
  */
 export function createMongoStore (db: Db, options: MongoStoreOptions): MessageStore {

@@ -1,13 +1,13 @@
 // The per-batch pipelines of the shared handlers on one Redis against a Redis Cluster: a batch of
 // events over N channels (the cache's `apply`, the recovery log's `appendBatch`) is one round trip on
-// one Redis and one per node involved on a cluster (plugins/redis.ts `redisPipeline`). Prints the
+// one Redis and one per node involved on a cluster (plugins/external/redis.ts `redisPipeline`). Prints the
 // pipelines sent (round trips, sent in parallel) and the time per batch on each.
 //   REDIS_URL=redis://127.0.0.1:6379 REDIS_CLUSTER_NODES=127.0.0.1:7001,… \
 //     npx tsx scripts/bench/redis-pipelines.ts [--channels 50] [--batches 100]
 import { parseArgs } from 'node:util'
 import { randomBytes } from 'node:crypto'
 import { Cluster } from 'ioredis'
-import { createRedisClient, createRedisCluster, type RedisClient } from '../../plugins/redis.ts'
+import { createRedisClient, createRedisCluster, type RedisClient } from '../../plugins/external/redis.ts'
 import { createRedisCache } from '../../plugins/cache/redis.ts'
 import { createRedisRecoveryLog } from '../../plugins/recovery/redis.ts'
 import type { Message } from '../../schemas/message.ts'

@@ -3,8 +3,8 @@
 // history (the cache), nonces and presence work on it.
 import t from 'tap'
 import { Cluster } from 'ioredis'
-import { createRedisCluster, redisCall, where } from '../../plugins/redis.ts'
-import { TransientError } from '../../plugins/errors.ts'
+import { createRedisCluster, redisCall, where } from '../../plugins/external/redis.ts'
+import { TransientError } from '../../plugins/external/errors.ts'
 import { build, handled } from '../helper.ts'
 import { unique } from '../services.ts'
 import { cleanupCluster, clusterNodes, requireRedisCluster } from './cluster.ts'

@@ -3,7 +3,7 @@
 // slots and nodes) split into one pipeline per node. User status (the connection registry) is a
 // todo until the registry's scripts keep to one slot (docs/redis-keys.md).
 import t from 'tap'
-import { createRedisCluster } from '../../plugins/redis.ts'
+import { createRedisCluster } from '../../plugins/external/redis.ts'
 import { createRedisCache } from '../../plugins/cache/redis.ts'
 import { createRedisRecoveryLog } from '../../plugins/recovery/redis.ts'
 import { createRedisPresence } from '../../plugins/presence/redis.ts'

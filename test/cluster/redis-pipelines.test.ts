@@ -1,9 +1,9 @@
 // On a Redis Cluster ioredis sends a pipeline to one node only: a batch that spans channels (the
 // cache's and the recovery log's per-batch pipelines) is split by the node owning each key's slot,
-// one pipeline per node, all at once (plugins/redis.ts `redisPipeline`).
+// one pipeline per node, all at once (plugins/external/redis.ts `redisPipeline`).
 import t from 'tap'
 import calculateSlot from 'cluster-key-slot'
-import { createRedisCluster } from '../../plugins/redis.ts'
+import { createRedisCluster } from '../../plugins/external/redis.ts'
 import { createRedisCache } from '../../plugins/cache/redis.ts'
 import { createRedisRecoveryLog, recoveryKeys } from '../../plugins/recovery/redis.ts'
 import { message } from '../contracts/cache.ts'

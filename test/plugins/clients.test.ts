@@ -1,5 +1,5 @@
 // One client per backing service: every plugin that needs Redis or MongoDB shares the app's one
-// connection to it (plugins/redis.ts, plugins/mongo.ts), and the database is the one MONGO_URL names.
+// connection to it (plugins/external/redis.ts, plugins/external/mongo.ts), and the database is the one MONGO_URL names.
 import t from 'tap'
 import { Redis } from 'ioredis'
 import { MongoClient } from 'mongodb'

@@ -3,7 +3,7 @@
 import t from 'tap'
 import { setImmediate as turn } from 'node:timers/promises'
 import { build } from '../helper.ts'
-import { SAMPLE_INTERVAL_MS, createLoadSampler, overloadOf } from '../../plugins/load-shedding.ts'
+import { SAMPLE_INTERVAL_MS, createLoadSampler, overloadOf } from '../../plugins/external/load-shedding.ts'
 
 /** Keeps the event loop busy until the sampler has seen it (the load itself, not a wait). */
 async function saturate (isUnderPressure: () => boolean) {

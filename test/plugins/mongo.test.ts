@@ -2,7 +2,7 @@
 import t from 'tap'
 import { MongoBulkWriteError, MongoInvalidArgumentError, MongoNetworkError, MongoServerSelectionError, type BulkWriteResult, type TopologyDescription } from 'mongodb'
 import { createMongoChannelStore } from '../../plugins/channels/mongo.ts'
-import { closeMongoClient, createMongoClient, isTransientMongoError, reconnecting } from '../../plugins/mongo.ts'
+import { closeMongoClient, createMongoClient, isTransientMongoError, reconnecting } from '../../plugins/external/mongo.ts'
 import { createMongoStore } from '../../plugins/store/mongo.ts'
 import { TcpProxy } from '../proxy.ts'
 import { address, cleanupReal, realNames, requireService, testLogger } from '../services.ts'

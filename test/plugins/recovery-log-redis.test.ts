@@ -2,7 +2,7 @@ import t from 'tap'
 import { Redis } from 'ioredis'
 import { createRedisRecoveryLog } from '../../plugins/recovery/redis.ts'
 import { recoveryLogContract } from '../contracts/recovery-log.ts'
-import { TransientError } from '../../plugins/errors.ts'
+import { TransientError } from '../../plugins/external/errors.ts'
 import { cleanupReal, requireService, services, unique } from '../services.ts'
 
 if (await requireService(t, 'redis')) {

@@ -4,8 +4,8 @@
 // Cluster whose slot map and pipelines are the test's.
 import t from 'tap'
 import calculateSlot from 'cluster-key-slot'
-import { createRedisCluster, redisPipeline, where } from '../../plugins/redis.ts'
-import { TransientError } from '../../plugins/errors.ts'
+import { createRedisCluster, redisPipeline, where } from '../../plugins/external/redis.ts'
+import { TransientError } from '../../plugins/external/errors.ts'
 
 function fakeCluster (owners: Record<string, string>, failing?: string) {
   const cluster = createRedisCluster('10.0.0.1:7001, 10.0.0.2:7002', { keyPrefix: 'sb:' })

@@ -6,7 +6,7 @@ import { pino } from 'pino'
 import App, { serverOptions } from '../../app.ts'
 import { loadConfig } from '../../config.ts'
 import { createEmbeddedBus } from '../../plugins/bus/embedded.ts'
-import { waitingFor } from '../../plugins/start-up.ts'
+import { waitingFor } from '../../plugins/external/start-up.ts'
 
 /** A logger whose lines are handed to `onLine` as objects. */
 function capture (onLine: (line: Record<string, unknown>) => void) {

@@ -7,7 +7,7 @@ import { Type } from '@sinclair/typebox'
 import { build, handled } from '../helper.ts'
 import { defineTopicHandler, type TopicEvent } from '../../plugins/topic-handlers.ts'
 import { defineTopic } from '../../schemas/topics.ts'
-import { TransientError } from '../../plugins/errors.ts'
+import { TransientError } from '../../plugins/external/errors.ts'
 import type { Position } from '../../schemas/message.ts'
 
 const Item = Type.Object({ n: Type.Integer() })

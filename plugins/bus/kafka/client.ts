@@ -3,7 +3,7 @@
 // and the error a request gets when Kafka cannot be reached.
 import type { FastifyBaseLogger } from 'fastify'
 import { Kafka, logLevel, type ISocketFactory, type LogEntry, type SASLOptions } from 'kafkajs'
-import { TransientError } from '../../errors.ts'
+import { TransientError } from '../../external/errors.ts'
 import type { BusOptions } from '../bus.ts'
 
 export interface KafkaBusOptions extends BusOptions {

@@ -9,7 +9,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import fp from 'fastify-plugin'
 import { Cluster, Redis } from 'ioredis'
 import calculateSlot from 'cluster-key-slot'
-import { parseClusterNodes } from '../config.ts'
+import { parseClusterNodes } from '../../config.ts'
 import { TransientError } from './errors.ts'
 import { startUpSteps } from './start-up.ts'
 

@@ -3,10 +3,10 @@
 import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import { ErrorResponse } from '../schemas/http.ts'
-import { Message, Position } from '../schemas/message.ts'
-import { clientEventTypes, topics } from '../schemas/topics.ts'
-import { CloseCodes, ErrorCodes, PingFrame, PROTOCOL_VERSION, ServerFrame, SubscribeFrame, UnsubscribeFrame } from '../fanout/protocol.ts'
+import { ErrorResponse } from '../../schemas/http.ts'
+import { Message, Position } from '../../schemas/message.ts'
+import { clientEventTypes, topics } from '../../schemas/topics.ts'
+import { CloseCodes, ErrorCodes, PingFrame, PROTOCOL_VERSION, ServerFrame, SubscribeFrame, UnsubscribeFrame } from '../../fanout/protocol.ts'
 
 /** Shapes with an $id that become named components; a route answering one gets a $ref to it. */
 const components = [ErrorResponse, Message, Position]
@@ -33,7 +33,7 @@ const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
  * every operation by rule so that none can forget one: 503 (every route, while the instance shuts
  * down; routes also when a dependency is down), 400 and 414 (path parameters: the schema, then the
  * router's limit), 400 (query strings), 400, 413 and 415 (any method that may carry a body: bad JSON,
- * BODY_LIMIT, a media type with no parser), 429 (writes under /api/: plugins/rate-limit.ts).
+ * BODY_LIMIT, a media type with no parser), 429 (writes under /api/: plugins/external/rate-limit.ts).
  */
 function frameworkStatuses (method: string, url: string, schema: { querystring?: unknown }): number[] {
   const codes = new Set([503])

@@ -5,7 +5,7 @@
 import fp from 'fastify-plugin'
 import { Type } from '@sinclair/typebox'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { ConsumerLag } from './bus/index.ts'
+import type { ConsumerLag } from '../bus/index.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
