@@ -14,8 +14,13 @@ export type ConnectionState = 'connecting' | 'connected' | 'disconnected'
 export type FailureReason = 'unauthorized' | 'forbidden' | 'token_expired' | 'policy'
 
 export interface ClientOptions {
-  /** the WebSocket endpoint, e.g. `ws://localhost:5002/ws` */
-  url: string
+  /**
+   * the WebSocket endpoint, e.g. `ws://localhost:5002/ws`; or several: each connection attempt takes
+   * the next, starting at a random one, so the clients of an instance that went away spread over
+   * the others (each resubscribes with its positions: recovery works on any instance); or a
+   * function that gives the URL of each attempt (your own discovery). Behind a load balancer, one URL.
+   */
+  url: string | readonly string[] | (() => string)
   /** the HTTP API base URL, e.g. `http://localhost:5001`; needed for `client.api` and reload mode */
   api?: string
   /** a JWT; or give `getToken` to have it refreshed */
@@ -106,10 +111,25 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   #upgradeStatus: number | null = null
   #user: string | undefined
   #timers: Record<TimerName, unknown> = { retry: null, idle: null, dead: null, stable: null, refresh: null }
+  /** Of a list of endpoints, the one the last attempt took (-1: none yet). */
+  #endpoint = -1
+
+  /** The URL of this connection attempt: the only one, the next of the list (a random one first), or the function's. */
+  #nextEndpoint (): string {
+    const { url } = this.#opts
+    if (typeof url === 'function') return url()
+    if (typeof url === 'string') return url
+    const random = this.#opts.random ?? Math.random
+    this.#endpoint = this.#endpoint < 0 ? Math.floor(random() * url.length) % url.length : (this.#endpoint + 1) % url.length
+    return url[this.#endpoint]
+  }
 
   constructor (opts: ClientOptions) {
     super()
-    if (!opts.url) throw new TypeError('createClient needs `url`, the WebSocket endpoint (ws://host:port/ws)')
+    const urls = opts.url
+    if (typeof urls !== 'function' && (Array.isArray(urls) ? urls.length === 0 || urls.some((u) => !u) : !urls)) {
+      throw new TypeError('createClient needs `url`: the WebSocket endpoint (ws://host:port/ws), a list of them, or a function giving one')
+    }
     this.#opts = opts
     this.#clock = opts.clock ?? systemClock
     this.#backoff = new Backoff(opts.reconnect, opts.random)
@@ -187,7 +207,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     const WS = this.#opts.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
     if (!WS) throw new TypeError('no WebSocket implementation: pass `WebSocket` (in Node 20: import WebSocket from "ws")')
     const query = token ? `token=${encodeURIComponent(token)}` : this.#opts.user ? `user=${encodeURIComponent(this.#opts.user.id)}` : ''
-    const url = query ? `${this.#opts.url}${this.#opts.url.includes('?') ? '&' : '?'}${query}` : this.#opts.url
+    const endpoint = this.#nextEndpoint()
+    const url = query ? `${endpoint}${endpoint.includes('?') ? '&' : '?'}${query}` : endpoint
     this.#upgradeStatus = null
     const ws = new WS(url)
     this.#ws = ws

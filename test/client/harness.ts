@@ -14,7 +14,7 @@ export async function listen (app: FastifyInstance): Promise<{ api: string, ws: 
 }
 
 /** A client with fast reconnects, closed in teardown. */
-export function client (t: Test, opts: Partial<ClientOptions> & { url: string }): SwitchboardClient {
+export function client (t: Test, opts: Partial<ClientOptions> & Pick<ClientOptions, 'url'>): SwitchboardClient {
   const c = createClient({ WebSocket, reconnect: { initialDelay: 20, maxDelay: 200 }, ...opts })
   t.teardown(() => c.close())
   return c
