@@ -1,7 +1,6 @@
 // The Redis contract suites on a Redis Cluster (REDIS_CLUSTER_NODES): the cache, the recovery log,
-// presence, nonces and rate limits behave as on one Redis, with batches that span channels (hence
-// slots and nodes) split into one pipeline per node. User status (the connection registry) is a
-// todo until the registry's scripts keep to one slot (docs/redis-keys.md).
+// presence, nonces, rate limits, the connection registry and user status behave as on one Redis,
+// with batches that span channels (hence slots and nodes) split into one pipeline per node.
 import t from 'tap'
 import { createRedisCluster } from '../../plugins/external/redis.ts'
 import { createRedisCache } from '../../plugins/cache/redis.ts'

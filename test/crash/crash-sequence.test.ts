@@ -16,7 +16,6 @@ import { execFile } from 'node:child_process'
 import net from 'node:net'
 import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
-import { setTimeout as delay } from 'node:timers/promises'
 import { Client } from '../helper.ts'
 import { buildReal, cleanupReal, handledLog, realNames, requireServices, services, startInstanceProcess, type Service } from '../services.ts'
 import type { Position } from '../../schemas/message.ts'
@@ -97,7 +96,12 @@ if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
       if (res.status === 201) acked.push({ content, position: res.body.position })
       return { content, status: res.status }
     }
-    /** A post retried, as a client honouring Retry-After does, until it is acknowledged. */
+    /** Asks the instance whether it is ready: its checks answer once they have asked Kafka, Redis and the store. */
+    const readyOf = async (via: 'A' | 'B') => {
+      if (via === 'A') return (await a.inject('/ready')).statusCode
+      try { return (await fetch(`http://127.0.0.1:${bApi}/ready`)).status } catch { return 0 }
+    }
+    /** A post retried until it is acknowledged: before each retry, the instance is asked whether it is ready (no timer). */
     const postAccepted = async (via: 'A' | 'B') => {
       const content = `${via}-${++n}`
       for (let attempt = 1; ; attempt++) {
@@ -107,7 +111,7 @@ if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
           return content
         }
         if (attempt === 100) throw new Error(`post ${content} through ${via} not accepted after ${attempt} attempts (last: ${res.status})`)
-        await delay(200)
+        await readyOf(via)
       }
     }
     /** A post through each instance reaches both subscribers live; returns ms to the first frame. */
