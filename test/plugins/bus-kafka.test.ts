@@ -4,6 +4,8 @@ import net from 'node:net'
 import { Kafka, logLevel, type ISocketFactory } from 'kafkajs'
 import { checkTopics } from '../../plugins/bus/kafka/topic-check.ts'
 import { TopicMismatchError, createKafkaBus, mismatches, topicConfig, topicTarget } from '../../plugins/bus/kafka/index.ts'
+import { createAdmin } from '../../plugins/bus/kafka/admin.ts'
+import { topicNames } from '../../plugins/bus/kafka/client.ts'
 import { busContract } from '../contracts/bus.ts'
 import { KafkaProxy } from '../proxy.ts'
 import { cleanupReal, requireService, services, testLogger, unique } from '../services.ts'
@@ -24,6 +26,15 @@ if (await requireService(t, 'kafka')) {
     logger: testLogger()
   })
   busContract(t, async ({ instanceId }) => make(instanceId), () => `t${++n}`)
+
+  t.test('after close, nothing connects again: a late join asking for the cluster\'s identity is refused, no socket left open', async (t) => {
+    const admin = createAdmin(new Kafka({ clientId: 'switchboard-test', brokers: services.kafka.split(','), logLevel: logLevel.NOTHING }), { logger: testLogger(), names: topicNames(prefix), partitions: 1, closed: () => true })
+    t.ok(await admin.clusterId(), 'asked while open')
+    await admin.close()
+    admin.forgetCluster() // as a join does
+    await t.rejects(admin.clusterId(), /event bus is closed/, 'a consumer joining after the bus closed gets no fresh client')
+    await t.rejects(admin.get(), /event bus is closed/)
+  })
 
   t.test('an existing topic with another partition count stops start-up, unchanged; min.insync.replicas is raised, other overrides kept', async (t) => {
     const admin = new Kafka({ clientId: 'switchboard-test', brokers: services.kafka.split(','), logLevel: logLevel.NOTHING }).admin()

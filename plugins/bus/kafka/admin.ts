@@ -31,7 +31,11 @@ export type ClusterAdmin = ReturnType<typeof createAdmin>
 export function createAdmin (kafka: Kafka, { logger, names, partitions, closed }: AdminOptions) {
   // One admin client for metadata, topic creation, offsets and readiness; reconnected after failures.
   let admin: Promise<Admin> | undefined
+  let shut = false
   function get (): Promise<Admin> {
+    // A join or a retry that comes after close must not connect a client nobody disconnects (its
+    // socket would keep the process alive after shutdown).
+    if (shut) return Promise.reject(new Error('event bus is closed'))
     if (!admin) {
       const a = kafka.admin({ retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 } })
       admin = a.connect().then(() => a)
@@ -113,6 +117,7 @@ export function createAdmin (kafka: Kafka, { logger, names, partitions, closed }
     forgetPartitions () { metadata = { at: 0, topics: new Map() } },
     /** Disconnects (the bus is closing). */
     close (): Promise<void> {
+      shut = true
       const a = admin
       admin = undefined
       return a?.then((x) => x.disconnect()).catch(() => {}) ?? Promise.resolve()

@@ -32,7 +32,10 @@ export function createProducer (kafka: Kafka, { admin, handoff, names, unavailab
   // A failed or timed-out send discards the producer: a fresh one gets a new producer id and
   // sequence numbers, and reconnects once the cluster is back.
   let producer: Promise<Producer> | undefined
+  let shut = false
   function get (): Promise<Producer> {
+    // as the admin's: nothing connects after close
+    if (shut) return Promise.reject(new Error('event bus is closed'))
     if (!producer) {
       const p = kafka.producer({
         idempotent: true,
@@ -171,6 +174,7 @@ export function createProducer (kafka: Kafka, { admin, handoff, names, unavailab
 
     /** Disconnects (the bus is closing). */
     close (): Promise<void> {
+      shut = true
       const p = producer
       producer = undefined
       return p?.then((x) => x.disconnect()).catch(() => {}) ?? Promise.resolve()
