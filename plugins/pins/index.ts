@@ -47,11 +47,15 @@ export default fp<PinsPluginOptions>(async function pins (app, opts) {
   const max = app.config.PINS_MAX
   const now = () => Date.now() * 1000
 
-  /** Runs a reservation call, loading the channel's places from the store first when they are not known. */
-  async function reserve<R extends PinReservation | UnpinStamp> (channelId: string, call: () => Promise<R>): Promise<Exclude<R, { outcome: 'unloaded' }>> {
+  /**
+   * Runs a reservation call, loading the channel's places from the store first when they are not
+   * known; null, without loading, when `needed` says the stored pins make the call pointless.
+   */
+  async function reserve<R extends PinReservation | UnpinStamp> (channelId: string, call: () => Promise<R>, needed = (_pinned: PinRecord[]) => true): Promise<Exclude<R, { outcome: 'unloaded' }> | null> {
     let result = await call()
     if (result.outcome === 'unloaded') {
       const pinned = await store.list(channelId)
+      if (!needed(pinned)) return null
       await reservations.load(channelId, new Map(pinned.map((p) => [p.messageId, p.version])))
       result = await call()
       if (result.outcome === 'unloaded') throw new Error(`the pin places of channel ${channelId} could not be loaded`)
@@ -71,7 +75,7 @@ export default fp<PinsPluginOptions>(async function pins (app, opts) {
     store,
     reservations,
     async pin (channelId, messageId, userId) {
-      const place = await reserve(channelId, () => reservations.pin(channelId, messageId, max, now()))
+      const place = (await reserve(channelId, () => reservations.pin(channelId, messageId, max, now())))!
       if (place.outcome === 'full') return false
       try {
         await app.events.produce('pins', channelId, event('pin.added', channelId, messageId, place.version, userId))
@@ -84,8 +88,10 @@ export default fp<PinsPluginOptions>(async function pins (app, opts) {
       return true
     },
     async unpin (channelId, messageId, userId, always = false) {
-      const stamp = await reserve(channelId, () => reservations.stamp(channelId, messageId, now()))
-      if (stamp.outcome === 'absent' && !always) return
+      // a deletion in a channel whose places are not loaded and that has this message unpinned (most
+      // deletions) makes no Redis state for the channel
+      const stamp = await reserve(channelId, () => reservations.stamp(channelId, messageId, now()), (pinned) => always || pinned.some((p) => p.messageId === messageId))
+      if (!stamp || (stamp.outcome === 'absent' && !always)) return
       await app.events.produce('pins', channelId, event('pin.removed', channelId, messageId, stamp.version, userId))
       // The place is given back once the log has the unpin, never before: a pin racing for it cannot
       // be told 204 while the unpin could still fail (then the place would be taken twice).

@@ -130,3 +130,24 @@ t.test('a redelivered deletion and replayed pin events change nothing', async (t
   t.same((await pinned(app, 'general')).map((p) => p.message.content), ['kept'])
   t.equal(await app.pins.reservations.count('general'), 1)
 })
+
+t.test('a pin that lands after its message\'s deletion is unpinned; deletions in a channel without pins make no reservation state', async (t) => {
+  const app = await build(t)
+  const produced = recordProduced(app)
+  const message = await post(app, 'quiet', 'deleted before its pin lands')
+  t.equal((await app.inject({ method: 'DELETE', url: `/api/messages/${message.id}`, headers: as('alice') })).statusCode, 204)
+  await handled(app, 'messages-pins', lastOn(produced, 'messages'))
+  t.equal(produced.filter((p) => p.topic === 'pins').length, 0, 'nothing was pinned: no unpin')
+  t.same(await app.pins.reservations.pin('quiet', 'f'.repeat(24), 50, Date.now() * 1000), { outcome: 'unloaded' }, 'no places made for the channel')
+
+  // a PUT that passed its lookup just before the deletion was accepted, and reserved just after its handler
+  t.equal(await app.pins.pin('quiet', message.id, 'bob'), true)
+  const pinEvent = lastOn(produced, 'pins')
+  await handled(app, 'pins-store', pinEvent)
+  const unpin = produced.filter((p) => p.topic === 'pins').at(-1)!
+  t.not(unpin.position.offset, pinEvent.offset, 'the store handler produced an unpin')
+  t.match(JSON.parse(unpin.value), { type: 'pin.removed', data: { messageId: message.id, deleted: true } })
+  await handled(app, 'pins-store', unpin.position)
+  t.same(await app.pins.store.list('quiet'), [])
+  t.equal(await app.pins.reservations.count('quiet'), 0, 'its place given back')
+})
