@@ -10,14 +10,14 @@ export function createEmbeddedPinStore (): PinStore {
       if (!pins) channels.set(update.channelId, pins = new Map())
       const last = pins.get(update.messageId)
       if (last && last.version >= update.version) return false
-      // an unpin keeps who pinned it: only its version matters until a later pin replaces it
-      pins.set(update.messageId, { ...update })
+      // pinned again: who pinned it and when stay the first pin's, only the version moves
+      pins.set(update.messageId, last?.pinned && update.pinned ? { ...last, version: update.version } : { ...update })
       return true
     },
     async list (channelId): Promise<PinRecord[]> {
       return [...channels.get(channelId)?.values() ?? []]
         .filter((p) => p.pinned)
-        .sort((a, b) => b.version - a.version)
+        .sort((a, b) => (a.at === b.at ? b.version - a.version : a.at < b.at ? 1 : -1))
         .map((p) => ({ channelId: p.channelId, messageId: p.messageId, pinnedBy: p.userId ?? '', pinnedAt: p.at, version: p.version }))
     },
     async ping () {},

@@ -21,7 +21,7 @@ export function createMongoPinStore (db: Db, options: MongoPinStoreOptions): Pin
   const ensureIndexes = () => {
     if (!indexes) {
       // a channel's pins, newest first
-      indexes = pins.createIndex({ channelId: 1, pinned: 1, version: -1 }, { name: 'channel_pins' })
+      indexes = pins.createIndex({ channelId: 1, pinned: 1, pinnedAt: -1, version: -1 }, { name: 'channel_pins' })
       indexes.catch(() => { indexes = undefined }) // tried again by the next operation
     }
     return indexes
@@ -45,6 +45,11 @@ export function createMongoPinStore (db: Db, options: MongoPinStoreOptions): Pin
         ? { channelId: String(channelId), messageId: String(messageId), pinned, pinnedBy: String(userId), pinnedAt: at, version }
         : { channelId: String(channelId), messageId: String(messageId), pinned, version }
       return run('write', async () => {
+        // pinned again: who pinned it and when stay the first pin's, only the version moves
+        if (pinned) {
+          const again = await pins.updateOne({ _id, pinned: true, version: { $lt: version } }, { $set: { version } })
+          if (again.matchedCount > 0) return true
+        }
         try {
           const result = await pins.updateOne({ _id, version: { $lt: version } }, { $set: set }, { upsert: true })
           return result.modifiedCount + result.upsertedCount > 0
@@ -55,7 +60,7 @@ export function createMongoPinStore (db: Db, options: MongoPinStoreOptions): Pin
       })
     },
     async list (channelId) {
-      const docs = await run('read', () => pins.find({ channelId: String(channelId), pinned: true }).sort({ version: -1 }).limit(10_000).toArray())
+      const docs = await run('read', () => pins.find({ channelId: String(channelId), pinned: true }).sort({ pinnedAt: -1, version: -1 }).limit(10_000).toArray())
       return docs.map((d) => ({ channelId: d.channelId, messageId: d.messageId, pinnedBy: d.pinnedBy ?? '', pinnedAt: d.pinnedAt ?? '', version: d.version }))
     },
     async ping () { await run('ping', () => db.command({ ping: 1 })) },

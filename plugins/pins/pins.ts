@@ -22,10 +22,11 @@ export interface PinStore {
   /**
    * Applies a change unless the pin has one at or above its version already (a replay, or a change
    * that reached the log ahead of an older one): state never goes backwards. Every pin remembers its
-   * last version, unpinned ones too. Resolves with whether it changed anything.
+   * last version, unpinned ones too. Pinning a pinned message keeps who pinned it and when (only
+   * its version moves). Resolves with whether it applied.
    */
   apply (update: PinUpdate): Promise<boolean>
-  /** The channel's pinned messages, newest pin (highest version) first. */
+  /** The channel's pinned messages, newest pin first (by `pinnedAt`, then version). */
   list (channelId: string): Promise<PinRecord[]>
   ping (): Promise<void>
   close (): Promise<void>

@@ -26,6 +26,20 @@ export function pinStoreContract (t: Test, make: () => Promise<PinStore>, unique
     ])
   })
 
+  t.test('pinning a pinned message again keeps who pinned it, when, and its place in the list', async (t) => {
+    const store = await make()
+    const channel = unique()
+    await store.apply(pin(channel, 'm1', 10, 'alice'))
+    await store.apply(pin(channel, 'm2', 20, 'bob'))
+    t.equal(await store.apply(pin(channel, 'm1', 30, 'carol')), true, 'applied (its version moves)')
+    t.same(await store.list(channel), [
+      { channelId: channel, messageId: 'm2', pinnedBy: 'bob', pinnedAt: at(20), version: 20 },
+      { channelId: channel, messageId: 'm1', pinnedBy: 'alice', pinnedAt: at(10), version: 30 }
+    ])
+    t.equal(await store.apply(unpin(channel, 'm1', 25)), false, 'an unpin older than the second pin changes nothing')
+    t.same(await ids(store, channel), ['m2', 'm1'])
+  })
+
   t.test('an unpin removes the pin; a later pin brings it back with its new pinner and version', async (t) => {
     const store = await make()
     const channel = unique()
