@@ -26,6 +26,7 @@ import nonces from './plugins/nonces/index.ts'
 import recentMessages, { type RecentMessageStore } from './plugins/recent-messages/index.ts'
 import posting from './plugins/posting.ts'
 import messageLookup from './plugins/message-lookup.ts'
+import pins, { type PinReservations, type PinStore } from './plugins/pins/index.ts'
 import fanoutAccess from './plugins/fanout-access.ts'
 import docs from './plugins/external/docs.ts'
 import metrics from './plugins/external/metrics.ts'
@@ -40,6 +41,7 @@ import history from './routes/history.ts'
 import channelRoutes from './routes/channels.ts'
 import messageEdits from './routes/message-edits.ts'
 import reactions from './routes/reactions.ts'
+import pinRoutes from './routes/pins.ts'
 import demo from './routes/demo.ts'
 import userActivity from './routes/user-activity.ts'
 import users from './routes/users.ts'
@@ -72,6 +74,9 @@ export interface AppOptions {
   connections?: ConnectionRegistry
   /** Recently posted and deleted messages; tests share one between apps to model instances. */
   recentMessages?: RecentMessageStore
+  /** Pins and their places (tests share the places between apps to model instances). */
+  pinStore?: PinStore
+  pinReservations?: PinReservations
   /** Extra topic handlers besides consumers/. */
   handlers?: TopicHandler[]
   /** Extra catalogue entries besides schemas/topics.ts (declared; relayed to sockets when they have `fanout`). */
@@ -149,6 +154,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(recentMessages, { store: opts.recentMessages })
   await fastify.register(posting)
   await fastify.register(messageLookup)
+  await fastify.register(pins, { store: opts.pinStore, reservations: opts.pinReservations })
   await fastify.register(topicHandlers, { handlers: opts.handlers, topics: opts.topics })
   await fastify.register(broadcastBehind)
   await fastify.register(metrics)
@@ -160,6 +166,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
     await fastify.register(messages)
     await fastify.register(messageEdits)
     await fastify.register(reactions)
+    await fastify.register(pinRoutes)
     await fastify.register(history)
     await fastify.register(channelRoutes)
     await fastify.register(userActivity)

@@ -54,6 +54,7 @@ const storageSettings = {
 const limitSettings = {
   BODY_LIMIT: Type.Integer({ minimum: 1024, default: 65536, description: 'HTTP body limit in bytes (413 above)' }),
   MESSAGE_MAX_LENGTH: Type.Integer({ minimum: 1, default: 4000, description: 'longest message content in characters (code points)' }),
+  PINS_MAX: Type.Integer({ minimum: 1, maximum: 1000, default: 50, description: 'pinned messages per channel: a pin beyond them is a 409 until one is unpinned (docs/chat-state.md)' }),
   WS_MAX_PAYLOAD: Type.Integer({ minimum: 256, default: 16384, description: 'largest accepted client frame in bytes (frame_too_large error frame above; above 4 times this the socket is closed)' }),
   WS_MAX_BACKPRESSURE: Type.Integer({ minimum: 1024, default: 1048576, description: 'bytes buffered for one slow client before it is closed with 4008' }),
   // uWS accepts 0 (never) or at least 8 seconds; anything else would abort the process.

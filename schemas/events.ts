@@ -2,6 +2,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { Message, type Position } from './message.ts'
 import { MessageEdit, MessageRef } from './message-change.ts'
 import { ReactionChange } from './reaction.ts'
+import { PinChange } from './pin.ts'
 import { MentionNotification } from './notification.ts'
 import { ActivityUser } from './user-activity.ts'
 
@@ -27,6 +28,12 @@ export const ReactionAdded = Envelope('reaction.added', ReactionChange)
 export const ReactionRemoved = Envelope('reaction.removed', ReactionChange)
 export const ReactionEvent = Type.Union([ReactionAdded, ReactionRemoved])
 export type ReactionEvent = Static<typeof ReactionEvent>
+
+/** Pins on `pins` (key channelId): stored by consumers/pins-store.ts, relayed to the channel. */
+export const PinAdded = Envelope('pin.added', PinChange)
+export const PinRemoved = Envelope('pin.removed', PinChange)
+export const PinEvent = Type.Union([PinAdded, PinRemoved])
+export type PinEvent = Static<typeof PinEvent>
 
 /** Notifications are keyed by the user they are for, not by a channel. */
 export const NotificationEvent = Type.Object({

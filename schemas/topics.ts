@@ -5,7 +5,7 @@
 // declares a topic of its own the same way (`defineTopic`) and hands it to its handlers, or to
 // `app.topicHandlers.addTopic` for its relay.
 import type { Static, TSchema } from '@sinclair/typebox'
-import { ChannelAccessChanged, MessageStreamEvent, NotificationEvent, ReactionEvent, UserActivityEvent } from './events.ts'
+import { ChannelAccessChanged, MessageStreamEvent, NotificationEvent, PinEvent, ReactionEvent, UserActivityEvent } from './events.ts'
 import { ConnectionEvent, UserControlEvent, UserStatusEvent } from './connections.ts'
 import { personalChannel, statusChannel } from './channel-kinds.ts'
 
@@ -61,6 +61,17 @@ export const topics = {
     clientEvents: ['reaction.added', 'reaction.removed'],
     fanout: (event) => event.channelId,
     description: 'reactions onto stored messages; stored on the message, fanned out'
+  }),
+  pins: defineTopic({
+    name: 'pins',
+    key: 'channelId',
+    schema: PinEvent,
+    positioned: false,
+    clientEvents: ['pin.added', 'pin.removed'],
+    // clients keep the highest `version` per message: the log's order of two changes of one pin
+    // may differ from the order their requests were answered in (plugins/pins/)
+    fanout: (event) => event.channelId,
+    description: 'pins and unpins of a channel\'s messages, each reserved before it is produced (at most PINS_MAX per channel); stored, fanned out'
   }),
   userActivity: defineTopic({
     name: 'user-activity',

@@ -3,7 +3,7 @@
 import { Emitter } from './emitter.ts'
 import { compareOffsets, later, seen } from './position.ts'
 import type { Api } from './http.ts'
-import type { ClientFrame, EventData, EventFrame, EventType, HistoryPage, Position, SubscribedFrame } from './types.ts'
+import type { ClientFrame, EventData, EventFrame, EventType, HistoryPage, Pin, Position, SubscribedFrame } from './types.ts'
 
 /** What a channel's handlers receive for one event. `position` is set on message events only. */
 export interface ChannelEvent<T extends EventType = EventType> {
@@ -83,6 +83,23 @@ export class Channel extends Emitter<ChannelEvents> {
     this.#generation++
     this.#buffer = null
     this.host.forget(this.id)
+  }
+
+  /**
+   * Pins a message of this channel (at most PINS_MAX per channel: a SwitchboardError with status 409
+   * beyond). Every subscriber gets `pin.added`; pin events carry no position and are not replayed,
+   * so after a reconnect read `pins()` again. Keep the highest `data.version` per message when
+   * applying them live: two changes of one pin may arrive in another order than they were made.
+   */
+  async pin (messageId: string): Promise<void> { await this.#api('pinning').pin(this.id, messageId) }
+  /** Unpins a message of this channel (`pin.removed`; also sent when a pinned message is deleted, with `deleted: true`). */
+  async unpin (messageId: string): Promise<void> { await this.#api('unpinning').unpin(this.id, messageId) }
+  /** The channel's pinned messages, newest pin first. */
+  async pins (): Promise<Pin[]> { return (await this.#api('reading pins').pins(this.id)).pins }
+
+  #api (what: string): Api {
+    if (!this.host.api) throw new Error(`${what} needs the \`api\` option (the HTTP API base URL)`)
+    return this.host.api
   }
 
   /** @internal the connection is ready: subscribe, resuming from the last position. */

@@ -2,7 +2,7 @@
 // Posts carry a nonce (made here unless given), so retrying one after a lost answer or a 503 returns
 // the first message instead of posting a second one.
 import { Backoff, type BackoffOptions } from './backoff.ts'
-import type { ChannelInfo, Clock, CreateChannelBody, HistoryPage, Message, PresenceResponse } from './types.ts'
+import type { ChannelInfo, Clock, CreateChannelBody, HistoryPage, Message, PinList, PresenceResponse } from './types.ts'
 
 /** An error answer (`{statusCode, error, message}`), or a request that never got one (status 0). */
 export class SwitchboardError extends Error {
@@ -61,6 +61,12 @@ export class Api {
   async react (id: string, emoji: string): Promise<void> { await this.#retrying(() => this.request('PUT', `/api/messages/${enc(id)}/reactions/${enc(emoji)}`)) }
   /** DELETE /api/messages/:id/reactions/:emoji (a set: retried safely). */
   async unreact (id: string, emoji: string): Promise<void> { await this.#retrying(() => this.request('DELETE', `/api/messages/${enc(id)}/reactions/${enc(emoji)}`)) }
+  /** PUT /api/channels/:channelId/pins/:messageId (a set: retried safely); a 409 when the channel has PINS_MAX pins. */
+  async pin (channelId: string, messageId: string): Promise<void> { await this.#retrying(() => this.request('PUT', `/api/channels/${enc(channelId)}/pins/${enc(messageId)}`)) }
+  /** DELETE /api/channels/:channelId/pins/:messageId (a set: retried safely). */
+  async unpin (channelId: string, messageId: string): Promise<void> { await this.#retrying(() => this.request('DELETE', `/api/channels/${enc(channelId)}/pins/${enc(messageId)}`)) }
+  /** GET /api/channels/:channelId/pins: the pinned messages, newest pin first. */
+  pins (channelId: string): Promise<PinList> { return this.#retrying(() => this.request('GET', `/api/channels/${enc(channelId)}/pins`)) }
   /** POST /api/channels/:channelId/typing */
   async typing (channelId: string): Promise<void> { await this.request('POST', `/api/channels/${enc(channelId)}/typing`) }
 

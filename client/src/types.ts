@@ -7,6 +7,7 @@ import type { Message as MessageOf, Position as PositionOf } from '../../schemas
 import type { Channel as ChannelOf, CreateChannelBody as CreateChannelBodyOf } from '../../schemas/channel.ts'
 import type { HistoryPage as HistoryPageSchema, PostMessageBody as PostMessageBodyOf } from '../../schemas/http.ts'
 import type { PresenceResponse as PresenceResponseOf } from '../../schemas/user-activity.ts'
+import type { Pin as PinOf, PinList as PinListSchema } from '../../schemas/pin.ts'
 
 // Aliases, not `export type { Message }`: a server name is both a TypeBox schema and its type, and
 // re-exported as is it would make the package's bundled index.d.ts declare the schema as a value
@@ -20,6 +21,8 @@ export type CreateChannelBody = CreateChannelBodyOf
 export type PostMessageBody = PostMessageBodyOf
 export type PresenceResponse = PresenceResponseOf
 export type HistoryPage = Static<typeof HistoryPageSchema>
+export type Pin = PinOf
+export type PinList = Static<typeof PinListSchema>
 export type ErrorCode = keyof typeof ErrorCodes | (string & {})
 
 type Catalogue = typeof topics

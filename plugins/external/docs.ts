@@ -88,6 +88,7 @@ ${websocket}`
       tags: [
         { name: 'messages', description: 'Post, edit, delete and page through messages' },
         { name: 'reactions', description: 'Emoji reactions to messages' },
+        { name: 'pins', description: 'Pinned messages of a channel (at most PINS_MAX)' },
         { name: 'channels', description: 'Channels and their members' },
         { name: 'presence', description: 'Who is here, who is typing (ephemeral)' },
         { name: 'operations', description: 'Health, readiness, metrics' }

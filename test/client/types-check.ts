@@ -17,6 +17,12 @@ room.on('reaction.added', ({ data }) => {
   void data.content
   void emoji
 })
+room.on('pin.added', ({ data }) => {
+  const version: number = data.version
+  // @ts-expect-error pin events name their message, they carry no content
+  void data.content
+  void version
+})
 room.on('notification', ({ data }) => { const kind: 'mention' = data.kind; void kind })
 // @ts-expect-error an event type the server never sends
 room.on('message.pinned', () => {})

@@ -1,5 +1,5 @@
 // The Redis contract suites on a Redis Cluster (REDIS_CLUSTER_NODES): the cache, the recovery log,
-// presence, nonces, rate limits, the connection registry and user status behave as on one Redis,
+// presence, nonces, pin reservations, rate limits, the connection registry and user status behave as on one Redis,
 // with batches that span channels (hence slots and nodes) split into one pipeline per node.
 import t from 'tap'
 import { createRedisCluster } from '../../plugins/external/redis.ts'
@@ -7,10 +7,12 @@ import { createRedisCache } from '../../plugins/cache/redis.ts'
 import { createRedisRecoveryLog } from '../../plugins/recovery/redis.ts'
 import { createRedisPresence } from '../../plugins/presence/redis.ts'
 import { createRedisNonceStore } from '../../plugins/nonces/redis.ts'
+import { createRedisPinReservations } from '../../plugins/pins/reservations-redis.ts'
 import { cacheContract } from '../contracts/cache.ts'
 import { recoveryLogContract } from '../contracts/recovery-log.ts'
 import { presenceContract } from '../contracts/presence.ts'
 import { nonceStoreContract } from '../contracts/nonces.ts'
+import { pinReservationsContract } from '../contracts/pin-reservations.ts'
 import { rateLimitContract } from '../contracts/rate-limit.ts'
 import { userStatusContract } from '../contracts/user-status.ts'
 import { connectionRegistryContract } from '../contracts/connection-registry.ts'
@@ -30,6 +32,7 @@ if (await requireRedisCluster(t)) {
   t.test('recovery log', async (t) => recoveryLogContract(t, async ({ size }) => createRedisRecoveryLog(redis, { size, ttlSeconds: 60 }), next))
   t.test('presence', async (t) => presenceContract(t, async (opts) => createRedisPresence(redis, opts), next))
   t.test('nonces', async (t) => nonceStoreContract(t, async () => createRedisNonceStore(redis), next))
+  t.test('pin reservations', async (t) => pinReservationsContract(t, async () => createRedisPinReservations(redis), next))
   t.test('rate limits', async (t) => rateLimitContract(t, { REDIS_CLUSTER_NODES: clusterNodes, REDIS_KEY_PREFIX: keyPrefix }))
   // each registry a key prefix of its own: the directory of instances is shared by a deployment
   const registry = async (opts?: { now: () => number }) => {

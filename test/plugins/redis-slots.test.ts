@@ -6,11 +6,13 @@ import { createRedisCache } from '../../plugins/cache/redis.ts'
 import { createRedisRecoveryLog } from '../../plugins/recovery/redis.ts'
 import { createRedisPresence } from '../../plugins/presence/redis.ts'
 import { createRedisNonceStore } from '../../plugins/nonces/redis.ts'
+import { createRedisPinReservations } from '../../plugins/pins/reservations-redis.ts'
 import { createRedisRegistry } from '../../plugins/connections/redis.ts'
 import { cacheContract } from '../contracts/cache.ts'
 import { recoveryLogContract } from '../contracts/recovery-log.ts'
 import { presenceContract } from '../contracts/presence.ts'
 import { nonceStoreContract } from '../contracts/nonces.ts'
+import { pinReservationsContract } from '../contracts/pin-reservations.ts'
 import { connectionRegistryContract } from '../contracts/connection-registry.ts'
 import { userStatusContract } from '../contracts/user-status.ts'
 import { cleanupReal, redisClient, requireService, unique } from '../services.ts'
@@ -40,7 +42,8 @@ if (await requireService(t, 'redis')) {
     ['cache', (t, redis) => cacheContract(t, async (opts) => createRedisCache(redis, opts), next)],
     ['recovery log', (t, redis) => recoveryLogContract(t, async ({ size }) => createRedisRecoveryLog(redis, { size, ttlSeconds: 60 }), next)],
     ['presence', (t, redis) => presenceContract(t, async (opts) => createRedisPresence(redis, opts), next)],
-    ['nonces', (t, redis) => nonceStoreContract(t, async () => createRedisNonceStore(redis), next)]
+    ['nonces', (t, redis) => nonceStoreContract(t, async () => createRedisNonceStore(redis), next)],
+    ['pin reservations', (t, redis) => pinReservationsContract(t, async () => createRedisPinReservations(redis), next)]
   ]
 
   for (const [name, suite] of suites) {
