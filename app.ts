@@ -26,6 +26,7 @@ import nonces from './plugins/nonces/index.ts'
 import recentMessages, { type RecentMessageStore } from './plugins/recent-messages/index.ts'
 import posting from './plugins/posting.ts'
 import messageLookup from './plugins/message-lookup.ts'
+import readState from './plugins/read-state/index.ts'
 import fanoutAccess from './plugins/fanout-access.ts'
 import docs from './plugins/external/docs.ts'
 import metrics from './plugins/external/metrics.ts'
@@ -40,6 +41,7 @@ import history from './routes/history.ts'
 import channelRoutes from './routes/channels.ts'
 import messageEdits from './routes/message-edits.ts'
 import reactions from './routes/reactions.ts'
+import readStateRoutes from './routes/read-state.ts'
 import demo from './routes/demo.ts'
 import userActivity from './routes/user-activity.ts'
 import users from './routes/users.ts'
@@ -149,6 +151,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(recentMessages, { store: opts.recentMessages })
   await fastify.register(posting)
   await fastify.register(messageLookup)
+  await fastify.register(readState)
   await fastify.register(topicHandlers, { handlers: opts.handlers, topics: opts.topics })
   await fastify.register(broadcastBehind)
   await fastify.register(metrics)
@@ -160,6 +163,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
     await fastify.register(messages)
     await fastify.register(messageEdits)
     await fastify.register(reactions)
+    await fastify.register(readStateRoutes)
     await fastify.register(history)
     await fastify.register(channelRoutes)
     await fastify.register(userActivity)

@@ -8,6 +8,7 @@ import type { Static, TSchema } from '@sinclair/typebox'
 import { ChannelAccessChanged, MessageStreamEvent, NotificationEvent, ReactionEvent, UserActivityEvent } from './events.ts'
 import { ConnectionEvent, UserControlEvent, UserStatusEvent } from './connections.ts'
 import { personalChannel, statusChannel } from './channel-kinds.ts'
+import { ReadMarkerEvent, ReceiptEvent } from './read-state.ts'
 
 /** The channel an event is delivered on (a method type: a topic of one schema still fits `Topic<TSchema>`). */
 export type Route<Ev> = { route (event: Ev): string }['route']
@@ -122,6 +123,26 @@ export const topics = {
     positioned: false,
     clientEvents: [],
     description: 'commands about a user\'s connections (admin disconnect): every instance acts on its own sockets'
+  }),
+  readMarkers: defineTopic({
+    name: 'read-markers',
+    key: 'userId',
+    schema: ReadMarkerEvent,
+    positioned: false,
+    clientEvents: ['read.updated'],
+    // every marker, as the user set it: the user's other devices apply the store's rule (forward
+    // only, unless `unread`) in log order and end where the store ends (docs/chat-state.md)
+    fanout: (event) => personalChannel(event.userId),
+    description: 'a user\'s read marker in a channel (forward, or back with mark as unread); stored coalesced per batch, delivered on the personal channel user:<id>'
+  }),
+  receipts: defineTopic({
+    name: 'receipts',
+    key: 'channelId',
+    schema: ReceiptEvent,
+    positioned: false,
+    clientEvents: ['receipt.read'],
+    fanout: (event) => event.channelId,
+    description: 'a member\'s marker moved in a channel of at most RECEIPTS_MAX_READERS readers (throttled); delivered to the channel, not stored'
   })
 } as const
 
