@@ -12,7 +12,7 @@ export interface ReceiptThrottle {
 
 export interface ThrottleClock {
   now (): number
-  setTimeout (fn: () => void, ms: number): { unref?(): void }
+  setTimeout (fn: () => void, ms: number): unknown
   clearTimeout (timer: unknown): void
 }
 

@@ -22,7 +22,8 @@ async function read (app: FastifyInstance, produced: Produced[], user: string, c
 const unread = async (app: FastifyInstance, user: string) => {
   const res = await app.inject({ url: '/api/users/me/unread', headers: as(user) })
   if (res.statusCode !== 200) throw new Error(`unread: ${res.statusCode} ${res.body}`)
-  return Object.fromEntries((res.json().channels as Array<{ channelId: string }>).map((c) => [c.channelId, c])) as Record<string, { unread: number, capped: boolean, mentions: number, lastReadMessageId: string | null }>
+  const channels = res.json().channels as Array<{ channelId: string, unread: number, capped: boolean, mentions: number, lastReadMessageId: string | null }>
+  return Object.fromEntries(channels.map((c) => [c.channelId, c]))
 }
 
 t.test('PUT read: 401 anonymous, 403 a private channel of others, 404 an unknown message or one of another channel, 204 a message just posted', async (t) => {
