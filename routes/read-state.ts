@@ -14,7 +14,7 @@ const readState: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Move your read marker to a message (forward only; `unread: true` moves it to just before the message)',
       params: ReadParams,
       body: ReadBody,
-      response: { 204: { type: 'null', description: 'in the log: durable, and on its way to your other connections (read.updated)' }, ...errors }
+      response: { 204: { type: 'null', description: 'in the log: durable; once stored, your connections get read.updated' }, ...errors }
     }
   }, async (request, reply) => {
     const user = request.requireUser('marking a channel read')
@@ -27,7 +27,7 @@ const readState: FastifyPluginAsyncTypebox = async (app) => {
     if (!message.position) throw app.httpErrors.serviceUnavailable(`message ${messageId} has no stream position yet: try again`)
     // Always produced, even when it would not move the marker: the store folds markers in log
     // order, and skipping on a stale read could lose a mark as unread followed by a read.
-    const event: ReadMarkerEvent = { v: 1, type: 'read.updated', userId: user.id, at: new Date().toISOString(), data: { channelId, messageId, position: message.position, unread } }
+    const event: ReadMarkerEvent = { v: 1, type: 'read.marked', userId: user.id, at: new Date().toISOString(), data: { channelId, messageId, position: message.position, unread } }
     await app.events.produce('read-markers', user.id, event)
     return reply.code(204).send()
   })
@@ -47,7 +47,7 @@ const readState: FastifyPluginAsyncTypebox = async (app) => {
     const readable = markers.filter((_m, i) => refusals[i] === undefined).sort((a, b) => a.channelId < b.channelId ? -1 : 1)
     const channels = await Promise.all(readable.map(async (m) => {
       const { unread, mentions } = await store.count(m.channelId, user.id, m.position, max)
-      return { channelId: m.channelId, unread: Math.min(unread, max), capped: unread > max, mentions: Math.min(mentions, max), lastReadMessageId: m.messageId }
+      return { channelId: m.channelId, unread: Math.min(unread, max), capped: unread > max, mentions: Math.min(mentions, max), lastReadMessageId: m.messageId, position: m.position }
     }))
     return { channels }
   })

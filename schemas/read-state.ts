@@ -11,24 +11,40 @@ export const ReadBody = Type.Object({
 }, { additionalProperties: false })
 export type ReadBody = Static<typeof ReadBody>
 
-/** Where a user's marker moved: the message read up to, and its place in the channel's stream. */
+/** A marker as the user sets it: the message read up to, and its place in the channel's stream. */
 export const ReadMarker = Type.Object({
   channelId: Type.String(),
   messageId: Type.String({ description: 'the message named by the request' }),
   position: Position,
-  unread: Type.Boolean({ description: 'true: the marker moved back to just before the message (mark as unread); false: read up to and including it' })
+  unread: Type.Boolean({ description: 'true: back to just before the message (mark as unread); false: read up to and including it' })
 })
 export type ReadMarker = Static<typeof ReadMarker>
 
-/** A read marker on `read-markers` (key userId); also what the user's other connections receive on `user:<id>`. */
+/** A marker set by a user, on `read-markers` (key userId): the durable request, folded into the store. */
 export const ReadMarkerEvent = Type.Object({
   v: Type.Literal(1),
-  type: Type.Literal('read.updated'),
+  type: Type.Literal('read.marked'),
   userId: Type.String({ minLength: 1 }),
   at: Type.String({ description: 'when the marker was set (ISO time); receipts show it as readAt' }),
   data: ReadMarker
 })
 export type ReadMarkerEvent = Static<typeof ReadMarkerEvent>
+
+/** Where a user's marker is now, after it moved in the store: on `read-updates`, delivered on `user:<id>`. */
+export const ReadUpdated = Type.Object({
+  channelId: Type.String(),
+  messageId: Type.Union([Type.String(), Type.Null()], { description: 'the message the marker is at; null after a mark as unread' }),
+  position: Type.Union([Position, Type.Null()], { description: 'messages after it are unread; null: before the channel\'s first message' }),
+  readAt: Type.String({ format: 'date-time' })
+})
+export const ReadUpdatedEvent = Type.Object({
+  v: Type.Literal(1),
+  type: Type.Literal('read.updated'),
+  userId: Type.String({ minLength: 1 }),
+  at: Type.String({ description: 'when the event was produced (ISO time)' }),
+  data: ReadUpdated
+})
+export type ReadUpdatedEvent = Static<typeof ReadUpdatedEvent>
 
 /** A member's marker moved in a small channel (throttled: at most one per user and channel per second). */
 export const ReceiptEvent = Type.Object({
@@ -45,8 +61,10 @@ export const ChannelUnread = Type.Object({
   unread: Type.Integer({ minimum: 0, description: 'messages after the marker, not the user\'s own, not deleted, not thread replies; at most UNREAD_MAX' }),
   capped: Type.Boolean({ description: 'true: there are more than UNREAD_MAX (show "999+")' }),
   mentions: Type.Integer({ minimum: 0, description: 'messages after the marker that mention the user; at most UNREAD_MAX' }),
-  lastReadMessageId: Type.Union([Type.String(), Type.Null()], { description: 'the message the marker is at; null when it is not at a message (before the first, a mark as unread, a default)' })
+  lastReadMessageId: Type.Union([Type.String(), Type.Null()], { description: 'the message the marker is at; null when it is not at a message (before the first, a mark as unread, a default)' }),
+  position: Type.Union([Position, Type.Null()], { description: 'the marker\'s place in the channel\'s stream (messages after it count); null: before the first message' })
 })
+export type ChannelUnread = Static<typeof ChannelUnread>
 export const UnreadResponse = Type.Object({ channels: Type.Array(ChannelUnread) })
 export type UnreadResponse = Static<typeof UnreadResponse>
 

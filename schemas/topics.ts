@@ -8,7 +8,7 @@ import type { Static, TSchema } from '@sinclair/typebox'
 import { ChannelAccessChanged, MessageStreamEvent, NotificationEvent, ReactionEvent, UserActivityEvent } from './events.ts'
 import { ConnectionEvent, UserControlEvent, UserStatusEvent } from './connections.ts'
 import { personalChannel, statusChannel } from './channel-kinds.ts'
-import { ReadMarkerEvent, ReceiptEvent } from './read-state.ts'
+import { ReadMarkerEvent, ReadUpdatedEvent, ReceiptEvent } from './read-state.ts'
 
 /** The channel an event is delivered on (a method type: a topic of one schema still fits `Topic<TSchema>`). */
 export type Route<Ev> = { route (event: Ev): string }['route']
@@ -129,11 +129,18 @@ export const topics = {
     key: 'userId',
     schema: ReadMarkerEvent,
     positioned: false,
+    clientEvents: [],
+    description: 'read markers as users set them (forward, or back with mark as unread): folded per user and channel per batch into the read-state store'
+  }),
+  readUpdates: defineTopic({
+    name: 'read-updates',
+    key: 'userId',
+    schema: ReadUpdatedEvent,
+    positioned: false,
     clientEvents: ['read.updated'],
-    // every marker, as the user set it: the user's other devices apply the store's rule (forward
-    // only, unless `unread`) in log order and end where the store ends (docs/chat-state.md)
+    // produced by the store handler once the marker moved: a device that reloads counts then sees them
     fanout: (event) => personalChannel(event.userId),
-    description: 'a user\'s read marker in a channel (forward, or back with mark as unread); stored coalesced per batch, delivered on the personal channel user:<id>'
+    description: 'a user\'s read marker moved in the store; delivered on the personal channel user:<id> so every device clears its badge'
   }),
   receipts: defineTopic({
     name: 'receipts',

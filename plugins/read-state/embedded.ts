@@ -1,6 +1,6 @@
 // In-memory read state with the MongoDB store's semantics (tests, and the embedded mode).
 import type { Position } from '../../schemas/message.ts'
-import { applyChange, comparePositions, type IndexedMessage, type Marker, type ReadStateStore } from './store.ts'
+import { applyChange, comparePositions, sameRecord, type IndexedMessage, type Marker, type ReadStateStore } from './store.ts'
 
 type Stored = Marker & { applied?: Position }
 
@@ -28,7 +28,9 @@ export function createEmbeddedReadState (): ReadStateStore {
     async mark (changes) {
       const moved: Marker[] = []
       for (const change of changes) {
-        const next = applyChange(get(change.userId, change.channelId), change)
+        const current = get(change.userId, change.channelId)
+        if (sameRecord(current, change)) { moved.push(visible(current!)); continue }
+        const next = applyChange(current, change)
         if (!next) continue
         put(structuredClone(next))
         moved.push(visible(next))

@@ -71,11 +71,13 @@ export function createMongoReadState (db: Db, { logger }: { logger: FastifyBaseL
             { $set: doc, $unset: { implicit: '' } },
             { upsert: true }
           ))
-          return result.modifiedCount + result.upsertedCount > 0 ? toMarker(doc) : null
+          if (result.modifiedCount + result.upsertedCount > 0) return toMarker(doc)
         } catch (err) {
-          if (duplicate(err)) return null
-          throw err
+          if (!duplicate(err)) throw err
         }
+        // not moved: unless this very record is the one it last took (a retried batch)
+        const same = await run('mark', () => markers.findOne({ userId: change.userId, channelId: change.channelId, applied: { $eq: applied } }))
+        return same && toMarker(same)
       }))
       return moved.filter((m) => m !== null)
     },

@@ -45,7 +45,11 @@ export interface Counts { unread: number, mentions: number }
 
 export interface ReadStateStore {
   readonly kind: 'embedded' | 'mongo'
-  /** Applies folded marker changes (one write each); resolves with the markers that moved. */
+  /**
+   * Applies folded marker changes (one write each); resolves with the markers that moved. A change
+   * whose `applied` is exactly the record the stored marker last took (a retry of a batch whose
+   * announcement failed) changes nothing and is reported again, so the announcement is at least once.
+   */
   mark (changes: MarkerChange[]): Promise<Marker[]>
   /** Default markers: each is stored only where the user has none in that channel yet. */
   ensure (markers: Marker[]): Promise<void>
@@ -82,6 +86,11 @@ export function comparePositions (a: Position | null, b: Position | null): numbe
 export function before (position: Position): Position | null {
   const offset = BigInt(position.offset)
   return offset === 0n ? null : { epoch: position.epoch, offset: String(offset - 1n) }
+}
+
+/** Whether the stored marker last took exactly this change's record (a retried batch). */
+export function sameRecord (current: { applied?: Position } | undefined, change: MarkerChange): boolean {
+  return current?.applied !== undefined && current.applied.epoch === change.applied.epoch && current.applied.offset === change.applied.offset
 }
 
 /** The marker a change leaves in place of `current`; null when it changes nothing. */

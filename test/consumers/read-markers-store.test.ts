@@ -10,7 +10,7 @@ import type { BusRecord } from '../../plugins/bus/index.ts'
 const id = (n: number) => n.toString(16).padStart(24, '0')
 let offset = 0
 const event = (userId: string, channelId: string, n: number, unread = false): TopicEvent<ReadMarkerEvent> => ({
-  event: { v: 1, type: 'read.updated', userId, at: new Date().toISOString(), data: { channelId, messageId: id(n), position: { epoch: 'e', offset: String(n) }, unread } },
+  event: { v: 1, type: 'read.marked', userId, at: new Date().toISOString(), data: { channelId, messageId: id(n), position: { epoch: 'e', offset: String(n) }, unread } },
   record: {} as BusRecord,
   position: { epoch: 'e', offset: String(++offset) }
 })
@@ -29,7 +29,7 @@ function setUp (maxReaders = 100) {
     events: { produce: async (_topic: string, _key: string, value: unknown) => { produced.push(value) } }
   } as unknown as FastifyInstance
   const ctx = { app, log: {} } as unknown as BatchContext
-  return { store, writes, offered, produced, run: (events: Array<TopicEvent<ReadMarkerEvent>>) => handler.handleBatch!(events, ctx) }
+  return { app, store, writes, offered, produced, run: (events: Array<TopicEvent<ReadMarkerEvent>>) => handler.handleBatch!(events, ctx) }
 }
 
 t.test('a batch is one store call with one write per user and channel; receipts for the markers that moved', async (t) => {
@@ -38,10 +38,28 @@ t.test('a batch is one store call with one write per user and channel; receipts 
   t.equal(writes.length, 1, 'one call')
   t.same(writes[0].map((c) => `${c.userId}/${c.channelId}@${c.position?.offset}`).sort(), ['alice/a@9', 'alice/b@4', 'bob/a@2'], 'one write each, the furthest')
   t.same(offered.sort(), ['alice\na', 'alice\nb', 'bob\na'])
-  t.match(produced.find((p) => (p as ReceiptEvent).data.userId === 'alice' && (p as ReceiptEvent).channelId === 'a'), { type: 'receipt.read', data: { messageId: id(9) } })
+  t.match(produced.find((p) => (p as Produced).type === 'receipt.read' && (p as Produced).data.userId === 'alice' && (p as Produced).channelId === 'a'), { data: { messageId: id(9) } })
+  const updates = () => produced.filter((p) => (p as Produced).type === 'read.updated') as Produced[]
+  t.same(updates().map((u) => `${u.userId}/${u.data.channelId}@${u.data.position?.offset}`).sort(), ['alice/a@9', 'alice/b@4', 'bob/a@2'], 'read.updated for each marker that moved')
   offered.length = 0
+  produced.length = 0
   await run([event('alice', 'a', 7), event('bob', 'a', 6, true)])
   t.same(offered, [], 'an older marker moved nothing; a mark as unread sends no receipt')
+  t.same(updates().map((u) => `${u.userId}/${u.data.channelId}@${u.data.position?.offset}`), ['bob/a@5'], 'the mark as unread is announced: just before the message')
+})
+
+t.test('an announcement that fails retries the batch, and the retry announces the same markers', async (t) => {
+  const { produced, run, app } = setUp()
+  const produce = app.events.produce
+  let failures = 1
+  app.events.produce = (async (...args: Parameters<typeof produce>) => {
+    if (failures-- > 0) throw new Error('the log is down')
+    return await produce(...args)
+  }) as typeof produce
+  const batch = [event('alice', 'a', 3)]
+  await t.rejects(run(batch), { name: 'TransientError' }, 'transient: the registry retries the batch')
+  await run(batch)
+  t.match(produced.filter((p) => (p as Produced).type === 'read.updated'), [{ userId: 'alice', data: { channelId: 'a', messageId: id(3) } }], 'announced by the retry')
 })
 
 t.test('no receipts above RECEIPTS_MAX_READERS, nor from a user who turned them off', async (t) => {
@@ -53,4 +71,4 @@ t.test('no receipts above RECEIPTS_MAX_READERS, nor from a user who turned them 
   t.same(offered, ['alice\nsmall'], 'four readers: above the limit of 2, none')
 })
 
-type ReceiptEvent = { channelId: string, data: { userId: string, messageId: string } }
+type Produced = { type: string, userId: string, channelId: string, data: { userId: string, messageId: string, channelId: string, position: { offset: string } | null } }

@@ -59,7 +59,13 @@ export function readStateContract (t: Test, make: MakeReadState, unique: () => s
     await store.mark(changes)
     t.match(await placeOf(store, 'alice', a), { position: at(9) })
     t.match(await placeOf(store, 'alice', b), { position: at(2) })
-    t.same(await store.mark(changes), [], 'the batch replayed changes nothing')
+    const again = await store.mark(changes)
+    t.same(again.map((m) => m.position).sort((x, y) => Number(x?.offset) - Number(y?.offset)), [at(1), at(2), at(9)], 'the batch retried: reported again (announced at least once)…')
+    t.match(await placeOf(store, 'alice', a), { position: at(9) }, '…and nothing changed')
+    t.match(await placeOf(store, 'alice', b), { position: at(2) })
+    await store.mark(coalesce([marker('alice', a, 10)]))
+    t.same((await store.mark(changes)).map((m) => `${m.userId}/${m.channelId === a ? 'a' : 'b'}`).sort(), ['alice/b', 'bob/a'], 'replayed after a later record: only the markers that took nothing since are reported')
+    t.match(await placeOf(store, 'alice', a), { position: at(10) }, 'a replay never moves a marker back')
   })
 
   t.test('a default marker is stored only where the user has none, and any marker of the user moves it', async (t) => {

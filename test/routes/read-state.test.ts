@@ -45,7 +45,7 @@ t.test('PUT read: 401 anonymous, 403 a private channel of others, 404 an unknown
   t.equal(res.statusCode, 204, 'a message just posted: 204')
   const record = produced.filter((p) => p.topic === 'read-markers').pop()!
   t.equal(record.key, 'bob', 'keyed by user')
-  t.match(JSON.parse(record.value), { v: 1, type: 'read.updated', userId: 'bob', data: { channelId: 'secret', messageId: fresh.json().id, position: fresh.json().position, unread: false } })
+  t.match(JSON.parse(record.value), { v: 1, type: 'read.marked', userId: 'bob', data: { channelId: 'secret', messageId: fresh.json().id, position: fresh.json().position, unread: false } })
 })
 
 t.test('unread and mention counts: own, deleted and read messages do not count; forward only; mark as unread', async (t) => {
@@ -63,11 +63,11 @@ t.test('unread and mention counts: own, deleted and read messages do not count; 
   t.match((await unread(app, 'alice')).general, { unread: 3, capped: false, mentions: 1 }, 'three of bob\'s, the mention among them; not her own, not the deleted one')
 
   t.equal((await read(app, produced, 'alice', 'general', b2.id)).statusCode, 204)
-  t.same((await unread(app, 'alice')).general, { channelId: 'general', unread: 1, capped: false, mentions: 0, lastReadMessageId: b2.id }, 'read up to the mention')
+  t.same((await unread(app, 'alice')).general, { channelId: 'general', unread: 1, capped: false, mentions: 0, lastReadMessageId: b2.id, position: b2.position }, 'read up to the mention')
   t.equal((await read(app, produced, 'alice', 'general', b1.id)).statusCode, 204, 'an older marker: still 204')
   t.match((await unread(app, 'alice')).general, { unread: 1, lastReadMessageId: b2.id }, 'forward only: the older marker changed nothing')
   t.equal((await read(app, produced, 'alice', 'general', b2.id, true)).statusCode, 204, 'mark as unread')
-  t.same((await unread(app, 'alice')).general, { channelId: 'general', unread: 2, capped: false, mentions: 1, lastReadMessageId: null }, 'back to just before the message')
+  t.same((await unread(app, 'alice')).general, { channelId: 'general', unread: 2, capped: false, mentions: 1, lastReadMessageId: null, position: { epoch: b2.position.epoch, offset: String(Number(b2.position.offset) - 1) } }, 'back to just before the message')
   t.equal((await read(app, produced, 'alice', 'general', b3.id)).statusCode, 204)
   t.match((await unread(app, 'alice')).general, { unread: 0, mentions: 0, lastReadMessageId: b3.id })
   t.match((await unread(app, 'carol')).general, { unread: 0, lastReadMessageId: gone.id }, 'carol\'s default is her first post (deleted since), the newest message')
@@ -80,9 +80,9 @@ t.test('UNREAD_MAX caps each count and flags it', async (t) => {
   const here = await posted(app, 'busy', 'here', 'alice')
   await posted(app, 'busy', '@alice 1', 'bob')
   await posted(app, 'busy', '@alice 2', 'bob')
-  t.same((await unread(app, 'alice')).busy, { channelId: 'busy', unread: 2, capped: false, mentions: 2, lastReadMessageId: here.id }, 'at the cap: not flagged')
+  t.same((await unread(app, 'alice')).busy, { channelId: 'busy', unread: 2, capped: false, mentions: 2, lastReadMessageId: here.id, position: here.position }, 'at the cap: not flagged')
   await posted(app, 'busy', '@alice 3', 'bob')
-  t.same((await unread(app, 'alice')).busy, { channelId: 'busy', unread: 2, capped: true, mentions: 2, lastReadMessageId: here.id }, 'above it: the cap, flagged')
+  t.same((await unread(app, 'alice')).busy, { channelId: 'busy', unread: 2, capped: true, mentions: 2, lastReadMessageId: here.id, position: here.position }, 'above it: the cap, flagged')
 })
 
 t.test('a first mention lists the channel with the mention unread; leaving a private channel drops it', async (t) => {
@@ -135,7 +135,7 @@ t.test('the user\'s other connections get read.updated; the channel\'s subscribe
   t.match(await bob.subscribe('room'), { op: 'subscribed' })
   t.equal((await read(app, produced, 'alice', 'room', m.id)).statusCode, 204)
   const updated = await aliceElsewhere.next((f) => f.op === 'event' && f.type === 'read.updated')
-  t.match(updated, { channel: 'user:alice', data: { channelId: 'room', messageId: m.id, position: m.position, unread: false } })
+  t.match(updated, { channel: 'user:alice', data: { channelId: 'room', messageId: m.id, position: m.position, readAt: String } })
   const receipt = await bob.next((f) => f.op === 'event' && f.type === 'receipt.read')
   t.match(receipt, { channel: 'room', data: { userId: 'alice', messageId: m.id } })
 })
