@@ -1,7 +1,8 @@
 // What the unread counts read: a slim entry per message (sender, mentions, position, reply or not,
 // deleted or not) in the read-state store, and the default markers that keep a channel someone
 // joins from counting as thousands unread: read up to their first post, up to just before their
-// first mention, up to the point they were made a member (docs/chat-state.md). In a group of its
+// first mention, up to a private channel's creation (its access mark, in stream order; a member
+// added later: consumers/channels-read-state.ts) (docs/chat-state.md). In a group of its
 // own: a slow read-state store holds back neither the message store nor the fanout.
 import { topics } from '../schemas/topics.ts'
 import { defineTopicHandler } from '../plugins/topic-handlers.ts'

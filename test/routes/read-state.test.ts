@@ -139,3 +139,34 @@ t.test('the user\'s other connections get read.updated; the channel\'s subscribe
   const receipt = await bob.next((f) => f.op === 'event' && f.type === 'receipt.read')
   t.match(receipt, { channel: 'room', data: { userId: 'alice', messageId: m.id } })
 })
+
+t.test('defaults: a first subscribe counts the channel as read up to its newest message; so does being made a member', async (t) => {
+  const app = await build(t, { WS_CHURN_WINDOW_MS: 0 })
+  const produced = recordProduced(app)
+  for (const n of [1, 2, 3]) await posted(app, 'busy', `backlog ${n}`, 'bob')
+  const head = await posted(app, 'busy', 'backlog 4', 'bob')
+  const { client } = await connectAs(app, t, 'alice')
+  const defaulted = new Promise<void>((resolve) => {
+    const check = async (h: { handler: string }) => {
+      if (h.handler !== 'connections-read-state') return
+      if ((await app.readState.store.markers('alice')).some((m) => m.channelId === 'busy')) {
+        app.topicHandlers.events.off('handled', check)
+        resolve()
+      }
+    }
+    app.topicHandlers.events.on('handled', check)
+  })
+  t.match(await client.subscribe('busy'), { op: 'subscribed' })
+  await defaulted
+  t.same((await unread(app, 'alice')).busy, { channelId: 'busy', unread: 0, capped: false, mentions: 0, lastReadMessageId: head.id, position: head.position }, 'joining a busy channel: nothing unread')
+  await posted(app, 'busy', 'news', 'bob')
+  t.match((await unread(app, 'alice')).busy, { unread: 1 }, 'what comes after counts')
+
+  await app.inject({ method: 'POST', url: '/api/channels', headers: as('alice'), payload: { id: 'team', private: true } })
+  for (const n of [1, 2]) await posted(app, 'team', `before carol ${n}`, 'alice')
+  t.equal((await app.inject({ method: 'PUT', url: '/api/channels/team/members/carol', headers: as('alice') })).statusCode, 204)
+  await handled(app, 'channels-read-state', lastOn(produced, 'channels'))
+  t.match((await unread(app, 'carol')).team, { unread: 0 }, 'made a member: read up to the newest message then')
+  await posted(app, 'team', 'welcome', 'alice')
+  t.match((await unread(app, 'carol')).team, { unread: 1 })
+})
