@@ -9,7 +9,6 @@ export default defineTopicHandler({
   name: 'channels-read-state',
   topic: topics.channels,
   mode: 'shared',
-  group: 'read-state',
   async handleBatch (events, { app }) {
     const { store } = app.readState
     const changed = new Map(events.map(({ event }) => [event.channelId, event.at]))

@@ -11,7 +11,6 @@ export default defineTopicHandler({
   name: 'connections-read-state',
   topic: topics.connections,
   mode: 'shared',
-  group: 'read-state',
   async handleBatch (events, { app }) {
     const { store } = app.readState
     const subscribed = new Map<string, { userId: string, channelId: string, at: string }>()

@@ -13,7 +13,6 @@ export default defineTopicHandler({
   name: 'read-markers-store',
   topic: topics.readMarkers,
   mode: 'shared',
-  group: 'read-state',
   async handleBatch (events, { app }) {
     const { store, receipts } = app.readState
     const changes = coalesce(events.map(({ event, position }) => ({ userId: event.userId, ...event.data, at: event.at, applied: position })))
