@@ -20,8 +20,18 @@ export function createEmbeddedReadState (): ReadStateStore {
   }
   const get = (userId: string, channelId: string) => markers.get(userId)?.get(channelId)
   const visible = ({ applied: _a, ...m }: Stored): Marker => structuredClone(m)
-  const after = (channelId: string, position: Position | null) =>
-    (channels.get(channelId) ?? []).filter((m) => position === null || (m.position.epoch === position.epoch && comparePositions(m.position, position) > 0))
+  /** The channel's messages after `position` (same epoch), from a binary search: never the whole history. */
+  function * after (channelId: string, position: Position | null) {
+    const list = channels.get(channelId) ?? []
+    let lo = 0
+    let hi = list.length
+    while (position && lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (comparePositions(list[mid].position, position) <= 0) lo = mid + 1
+      else hi = mid
+    }
+    for (let i = lo; i < list.length; i++) if (position === null || list[i].position.epoch === position.epoch) yield list[i]
+  }
 
   return {
     kind: 'embedded',
@@ -66,9 +76,15 @@ export function createEmbeddedReadState (): ReadStateStore {
       return last ? { messageId: last.id, position: structuredClone(last.position) } : null
     },
     async count (channelId, userId, position, max) {
-      const later = after(channelId, position).filter((m) => !m.deleted)
-      const unread = later.filter((m) => m.senderId !== userId && m.parentId === undefined).length
-      const mentions = later.filter((m) => m.mentions.includes(userId)).length
+      // from the marker on (never the history before it); stops once both counts passed the cap
+      let unread = 0
+      let mentions = 0
+      for (const m of after(channelId, position)) {
+        if (m.deleted) continue
+        if (m.senderId !== userId && m.parentId === undefined) unread++
+        if (m.mentions.includes(userId)) mentions++
+        if (unread > max && mentions > max) break
+      }
       return { unread: Math.min(unread, max + 1), mentions: Math.min(mentions, max + 1) }
     },
     async readers (channelId, max) {
