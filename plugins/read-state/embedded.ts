@@ -24,10 +24,10 @@ export function createEmbeddedReadState (): ReadStateStore {
   function * after (channelId: string, position: Position | null) {
     const list = channels.get(channelId) ?? []
     let lo = 0
-    let hi = list.length
-    while (position && lo < hi) {
+    let hi = position ? list.length : 0
+    while (lo < hi) {
       const mid = (lo + hi) >> 1
-      if (comparePositions(list[mid].position, position) <= 0) lo = mid + 1
+      if (comparePositions(list[mid].position, position!) <= 0) lo = mid + 1
       else hi = mid
     }
     for (let i = lo; i < list.length; i++) if (position === null || list[i].position.epoch === position.epoch) yield list[i]
