@@ -8,6 +8,7 @@ import type { Channel as ChannelOf, CreateChannelBody as CreateChannelBodyOf } f
 import type { HistoryPage as HistoryPageSchema, PostMessageBody as PostMessageBodyOf } from '../../schemas/http.ts'
 import type { PresenceResponse as PresenceResponseOf } from '../../schemas/user-activity.ts'
 import type { Pin as PinOf, PinList as PinListSchema } from '../../schemas/pin.ts'
+import type { ChannelUnread as ChannelUnreadOf, ReceiptsResponse as ReceiptsResponseOf, UnreadResponse as UnreadResponseOf, UserSettings as UserSettingsOf } from '../../schemas/read-state.ts'
 
 // Aliases, not `export type { Message }`: a server name is both a TypeBox schema and its type, and
 // re-exported as is it would make the package's bundled index.d.ts declare the schema as a value
@@ -23,6 +24,10 @@ export type PresenceResponse = PresenceResponseOf
 export type HistoryPage = Static<typeof HistoryPageSchema>
 export type Pin = PinOf
 export type PinList = Static<typeof PinListSchema>
+export type ChannelUnread = ChannelUnreadOf
+export type UnreadResponse = UnreadResponseOf
+export type ReceiptsResponse = ReceiptsResponseOf
+export type UserSettings = UserSettingsOf
 export type ErrorCode = keyof typeof ErrorCodes | (string & {})
 
 type Catalogue = typeof topics
