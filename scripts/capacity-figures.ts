@@ -47,7 +47,7 @@ export const figures = {
     value: 136.6,
     unit: 'µs',
     kind: 'measured',
-    source: 'Redis main-thread CPU per posted message (INFO cpu, idle rate subtracted) on a private redis-server 7: 600 posts over 60 channels at 100/s, each batch one message per channel (`scripts/capacity-ops.ts`, 2026-12-07, load 3.3–4.1); 131.8 with 100 channels (load 13.5), 97.1 with 20 channels at 400/s (several messages per channel per batch)'
+    source: 'Redis main-thread CPU per posted message (INFO cpu, idle rate subtracted) on a private redis-server 7: 600 posts over 60 channels at 100/s, each batch one message per channel (`scripts/capacity-ops.ts` in its first version, one instance with every role; 2026-12-07, load 3.3–4.1); 131.8 with 100 channels (load 13.5), 97.1 with 20 channels at 400/s (several messages per channel per batch)'
   },
   redisCommandsPerMessage: {
     value: 30.4,

@@ -49,6 +49,8 @@ const env = {
 }
 
 const children: ChildProcess[] = []
+// Stopped early (Ctrl-C, a timeout): the instances and redis-server go too.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => { for (const child of children) child.kill('SIGTERM'); process.exit(130) })
 /** A private redis-server: no persistence, gone with this script. */
 async function startRedis (): Promise<Redis> {
   const child = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] })
