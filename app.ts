@@ -40,6 +40,7 @@ import history from './routes/history.ts'
 import channelRoutes from './routes/channels.ts'
 import messageEdits from './routes/message-edits.ts'
 import reactions from './routes/reactions.ts'
+import threads from './routes/threads.ts'
 import demo from './routes/demo.ts'
 import userActivity from './routes/user-activity.ts'
 import users from './routes/users.ts'
@@ -160,6 +161,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
     await fastify.register(messages)
     await fastify.register(messageEdits)
     await fastify.register(reactions)
+    await fastify.register(threads)
     await fastify.register(history)
     await fastify.register(channelRoutes)
     await fastify.register(userActivity)

@@ -65,12 +65,14 @@ export type Message = Static<typeof Message>
  * What history shows of a deleted message that has replies, so its thread stays readable: no text,
  * no author (the one exception to "a deleted message is gone", docs/chat-state.md).
  */
+// Position again, without its $id: a history page's schema holds both shapes, and one $id may appear once.
+const { $id: _positionId, ...PositionInline } = Position
 export const DeletedParent = Type.Object({
   id: Type.String(),
   channelId: Type.String(),
   deleted: Type.Literal(true),
   thread: Thread,
-  position: Type.Optional(Position)
+  position: Type.Optional(PositionInline)
 })
 export type DeletedParent = Static<typeof DeletedParent>
 

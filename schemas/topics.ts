@@ -5,7 +5,7 @@
 // declares a topic of its own the same way (`defineTopic`) and hands it to its handlers, or to
 // `app.topicHandlers.addTopic` for its relay.
 import type { Static, TSchema } from '@sinclair/typebox'
-import { ChannelAccessChanged, MessageStreamEvent, NotificationEvent, ReactionEvent, UserActivityEvent } from './events.ts'
+import { ChannelAccessChanged, MessageStreamEvent, NotificationEvent, ReactionEvent, ThreadUpdated, UserActivityEvent } from './events.ts'
 import { ConnectionEvent, UserControlEvent, UserStatusEvent } from './connections.ts'
 import { personalChannel, statusChannel } from './channel-kinds.ts'
 
@@ -62,6 +62,15 @@ export const topics = {
     fanout: (event) => event.channelId,
     description: 'reactions onto stored messages; stored on the message, fanned out'
   }),
+  threads: defineTopic({
+    name: 'threads',
+    key: 'channelId',
+    schema: ThreadUpdated,
+    positioned: false,
+    clientEvents: ['thread.updated'],
+    fanout: (event) => event.channelId,
+    description: 'a thread\'s state (replyCount, lastReplyAt, participants) after the store counted replies into it; fanned out, not replayed'
+  }),
   userActivity: defineTopic({
     name: 'user-activity',
     key: 'channelId',
@@ -78,7 +87,7 @@ export const topics = {
     positioned: false,
     clientEvents: ['notification'],
     fanout: (event) => personalChannel(event.userId),
-    description: 'per-user notifications (mentions), delivered on the personal channel user:<id>'
+    description: 'per-user notifications (mentions, replies in a thread), delivered on the personal channel user:<id>'
   }),
   channels: defineTopic({
     name: 'channels',
