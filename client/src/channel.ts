@@ -3,6 +3,7 @@
 import { Emitter } from './emitter.ts'
 import { compareOffsets, later, seen } from './position.ts'
 import type { Api } from './http.ts'
+import { Thread, type ThreadOptions } from './thread.ts'
 import type { ClientFrame, EventData, EventFrame, EventType, HistoryPage, Position, SubscribedFrame } from './types.ts'
 
 /** What a channel's handlers receive for one event. `position` is set on message events only. */
@@ -74,6 +75,14 @@ export class Channel extends Emitter<ChannelEvents> {
   get state (): 'idle' | 'subscribing' | 'subscribed' | 'closed' { return this.#state }
   /** A personal channel `user:<id>`: the server subscribes every connection of its user by itself. */
   get serverManaged (): boolean { return this.id.startsWith('user:') }
+
+  /**
+   * A thread of this channel: its replies (loaded now, then kept current by this channel's events)
+   * and `reply()` to post in it. Close it when the app stops showing it.
+   */
+  thread (parentId: string, opts: ThreadOptions = {}): Thread {
+    return new Thread(this, parentId, this.host.api, opts)
+  }
 
   /** Stops delivery and unsubscribes; `client.channel(id)` makes a new one. */
   close (): void {

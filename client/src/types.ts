@@ -5,7 +5,7 @@ import type { CloseCodes, ClientFrame as ClientFrameOf, ErrorCodes, ServerFrame 
 import type { topics } from '../../schemas/topics.ts'
 import type { HistoryMessage as HistoryMessageOf, Message as MessageOf, Position as PositionOf } from '../../schemas/message.ts'
 import type { Channel as ChannelOf, CreateChannelBody as CreateChannelBodyOf } from '../../schemas/channel.ts'
-import type { HistoryPage as HistoryPageSchema, PostMessageBody as PostMessageBodyOf } from '../../schemas/http.ts'
+import type { HistoryPage as HistoryPageSchema, PostMessageBody as PostMessageBodyOf, RepliesPage as RepliesPageSchema } from '../../schemas/http.ts'
 import type { PresenceResponse as PresenceResponseOf } from '../../schemas/user-activity.ts'
 
 // Aliases, not `export type { Message }`: a server name is both a TypeBox schema and its type, and
@@ -22,6 +22,7 @@ export type PresenceResponse = PresenceResponseOf
 /** A history entry: a message, or the placeholder `{id, channelId, deleted: true, thread}` of a deleted parent with replies. */
 export type HistoryMessage = HistoryMessageOf
 export type HistoryPage = Omit<Static<typeof HistoryPageSchema>, 'messages'> & { messages: HistoryMessage[] }
+export type RepliesPage = Static<typeof RepliesPageSchema>
 export type ErrorCode = keyof typeof ErrorCodes | (string & {})
 
 type Catalogue = typeof topics
