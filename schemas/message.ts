@@ -28,10 +28,11 @@ export function MessageContent (maxLength: number, description: string) {
 }
 
 /** Where an event sits in its channel's message stream; clients resume from it. */
-export const Position = Type.Object({
+const positionFields = {
   epoch: Type.String({ description: 'changes whenever the stream history could have been lost' }),
   offset: Type.String({ pattern: '^[0-9]+$', description: 'grows with every event of the stream' })
-}, { $id: 'Position', additionalProperties: false })
+}
+export const Position = Type.Object(positionFields, { $id: 'Position', additionalProperties: false })
 export type Position = Static<typeof Position>
 
 /** At most this many users are listed in a thread's `participants` (the first to reply). */
@@ -66,7 +67,7 @@ export type Message = Static<typeof Message>
  * no author (the one exception to "a deleted message is gone", docs/chat-state.md).
  */
 // Position again, without its $id: a history page's schema holds both shapes, and one $id may appear once.
-const { $id: _positionId, ...PositionInline } = Position
+const PositionInline = Type.Object(positionFields, { additionalProperties: false })
 export const DeletedParent = Type.Object({
   id: Type.String(),
   channelId: Type.String(),
