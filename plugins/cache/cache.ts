@@ -24,8 +24,8 @@ export interface MessageCache {
    * position), `patch` (edits) and `remove` (deletes) would apply them, except that edits are
    * versioned by their position: an edit at or below the last one applied to its message (a
    * redelivery) changes nothing, cached or parked, and a delete of a cached parent with replies
-   * leaves its placeholder (`DeletedParent`, which takes `thread` patches only) where the store
-   * leaves one. One script per channel, pipelined: a batch of
+   * leaves its placeholder (`DeletedParent`, which takes `thread` patches only, and is removed when
+   * one says its last reply is gone) where the store leaves one. One script per channel, pipelined: a batch of
    * creates and deletes is one round trip, a batch with edits two (their JSON is merged here).
    */
   apply (changes: MessageChange[]): Promise<void>
@@ -73,4 +73,9 @@ export const CACHE_DEFAULTS = { tombstones: 1000, parked: 100 } as const
 export function revised (message: HistoryMessage, changes: Partial<Message>): HistoryMessage {
   if (!('deleted' in message)) return { ...message, ...changes }
   return changes.thread ? { ...message, thread: changes.thread } : message
+}
+
+/** A deleted parent's placeholder whose replies are all deleted: it leaves history, as in the store. */
+export function emptied (message: HistoryMessage): boolean {
+  return message.deleted === true && message.thread.replyCount === 0
 }

@@ -1,6 +1,6 @@
 // In-memory cache with the same semantics as Redis's: recent-N per channel, TTL refreshed on write.
 import { compareOffsets, deletedParent, inChannel, type HistoryMessage, type Message, type Position } from '../../schemas/message.ts'
-import { CACHE_DEFAULTS, revised, type CacheOptions, type CacheStats, type MessageCache } from './cache.ts'
+import { CACHE_DEFAULTS, emptied, revised, type CacheOptions, type CacheStats, type MessageCache } from './cache.ts'
 
 /**
  * One channel. The range it covers: every message of the channel with an id at or above `floor` is
@@ -142,6 +142,7 @@ export function createEmbeddedCache (options: CacheOptions, now: () => number = 
     if (m) {
       e.messages.set(id, revised(m, structuredClone(changes)))
       e.patched.delete(id)
+      if (emptied(e.messages.get(id)!)) remove(e, id) // a deleted parent's last reply went: it leaves history
     } else {
       e.patched.set(id, { ...e.patched.get(id), ...structuredClone(changes) })
     }

@@ -9,7 +9,7 @@
 import { deletedParent, inChannel, type HistoryMessage, type Message } from '../../schemas/message.ts'
 import type { MessageChange } from '../store/store.ts'
 import { redisCall, redisPipeline, type RedisClient } from '../external/redis.ts'
-import { CACHE_DEFAULTS, revised, type CacheOptions, type CacheStats, type MessageCache } from './cache.ts'
+import { CACHE_DEFAULTS, emptied, revised, type CacheOptions, type CacheStats, type MessageCache } from './cache.ts'
 
 // KEYS of every write: ids, msgs, removed, meta, patched, versions. The range an entry covers (meta):
 // `complete` (the whole history) or `floor`: every message with an id at or above it is cached or
@@ -280,8 +280,13 @@ export function createRedisCache (redis: RedisClient, options: CacheOptions): Me
     return args
   }
 
-  /** The 'u' arguments of an edit (positioned) or a reaction patch, from what was read; `state` follows it. */
+  /** The 'u' arguments of an edit (positioned) or a reaction patch, from what was read ('d' for a placeholder it empties); `state` follows it. */
   function edit (id: string, changes: Partial<Message>, { cached, pending }: Read, position?: { epoch: string, offset: string }, state?: Map<string, Read>): string[] {
+    if (cached !== null && emptied(revised(JSON.parse(cached) as HistoryMessage, changes))) {
+      // a deleted parent's last reply went: its placeholder leaves history, as in the store
+      state?.set(id, { cached: null, pending: null })
+      return ['d', id, cached, '']
+    }
     const merged = cached === null ? merge(pending, changes) : mergeCached(cached, changes)
     state?.set(id, cached === null ? { cached: null, pending: merged } : { cached: merged, pending: null })
     return ['u', id, position?.epoch ?? '', position?.offset ?? '', cached ?? '', cached === null ? '' : merged, pending ?? '', cached === null ? merged : '']

@@ -1,7 +1,7 @@
 // In-memory store with the Mongo store's semantics (insert once by id, tombstones, monotonic
 // changes, pages by id descending, threads counted once per reply).
 import { deletedParent, inChannel, type DeletedParent, type HistoryMessage, type Message, type Position } from '../../schemas/message.ts'
-import { reacted, replayed, threadWithReply, type MessageStore, type ThreadState } from './store.ts'
+import { reacted, replayed, threadWithoutReply, threadWithReply, type MessageStore, type ThreadState } from './store.ts'
 
 export function createEmbeddedStore (): MessageStore {
   // messages, and the placeholders of deleted parents with replies
@@ -35,6 +35,22 @@ export function createEmbeddedStore (): MessageStore {
       threadApplied.set(parentId, position)
     }
     touched.set(parentId, { id: parentId, channelId: parent.channelId, thread: structuredClone(messages.get(parentId)!.thread!) })
+  }
+
+  /** Counts a deleted reply out of its parent's thread unless counted already; an emptied placeholder leaves history. */
+  function uncountReply (parentId: string, position: Position, touched: Map<string, ThreadState>) {
+    const parent = messages.get(parentId)
+    if (!parent?.thread || replayed(position, threadApplied.get(parentId))) return
+    const thread = threadWithoutReply(parent.thread)!
+    threadApplied.set(parentId, position)
+    touched.set(parentId, { id: parentId, channelId: parent.channelId, thread: structuredClone(thread) })
+    if ('deleted' in parent && thread.replyCount === 0) {
+      messages.delete(parentId)
+      const ids = byChannel.get(parent.channelId)!
+      ids.splice(ids.indexOf(parentId), 1)
+    } else {
+      messages.set(parentId, { ...parent, thread } as HistoryMessage)
+    }
   }
 
   return {
@@ -82,6 +98,7 @@ export function createEmbeddedStore (): MessageStore {
           if (m.parentId !== undefined) {
             const replies = byParent.get(m.parentId)!
             replies.splice(replies.indexOf(id), 1)
+            uncountReply(m.parentId, change.position, touched)
           }
         }
         applied.set(id, change.position) // a delete's tombstone: the id stays known

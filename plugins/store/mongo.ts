@@ -5,7 +5,7 @@ import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type 
 import type { DeletedParent, HistoryMessage, Message, Position } from '../../schemas/message.ts'
 import { TransientError } from '../external/errors.ts'
 import { mongoCall } from '../external/mongo.ts'
-import { reacted, replayed, threadWithReply, type MessageStore, type ThreadState } from './store.ts'
+import { reacted, replayed, threadWithoutReply, threadWithReply, type MessageStore, type ThreadState } from './store.ts'
 
 export interface MongoStoreOptions { logger: FastifyBaseLogger }
 
@@ -76,14 +76,24 @@ export function createMongoStore (db: Db, options: MongoStoreOptions): MessageSt
   }
 
   /**
-   * The parent updates of a batch's replies, each computed from the parent as read and written only
-   * if no reply at or after the last one counted has been (a replay, or a stale consumer): one read
-   * of the parents, and `$set`s that join the batch's ordered bulk write.
+   * The parent updates of a batch's replies, posted (counted in) and deleted (counted out), each
+   * computed from the parent as read and written only if no reply event at or after the last one
+   * counted has been (a replay, or a stale consumer): a read of the deleted replies (batches with
+   * deletions only), one of the parents, and `$set`s that go first in the batch's ordered bulk write
+   * (before a reply's tombstone: a redelivery that finds the reply still there is guarded by the
+   * parent's position, while one that found it deleted would not count it out).
    */
   async function threadUpdates (changes: Parameters<MessageStore['apply']>[0]) {
-    const replies = changes.flatMap((c) => c.type === 'create' && c.message.parentId !== undefined ? [{ reply: c.message, position: c.position }] : [])
-    if (replies.length === 0) return { updates: [], threads: [] }
-    const parentIds = [...new Set(replies.map(({ reply }) => reply.parentId!))]
+    const deleting = changes.flatMap((c) => c.type === 'delete' ? [c.id] : [])
+    const deletedReplies = deleting.length === 0
+      ? new Map<string, string>()
+      : new Map((await run('thread', () => messages.find({ _id: { $in: deleting }, parentId: { $exists: true }, deleted: { $ne: true } } as Filter<MessageDoc>, { projection: { parentId: 1 } }).toArray())).map((d) => [d._id, d.parentId!]))
+    // the batch's reply events, in stream order: +1 a reply posted, -1 a live reply deleted
+    const counted = changes.flatMap((c) => c.type === 'create' && c.message.parentId !== undefined
+      ? [{ parentId: c.message.parentId, position: c.position, reply: c.message as Message | null }]
+      : c.type === 'delete' && deletedReplies.has(c.id) ? [{ parentId: deletedReplies.get(c.id)!, position: c.position, reply: null }] : [])
+    if (counted.length === 0) return { updates: [], threads: [] }
+    const parentIds = [...new Set(counted.map(({ parentId }) => parentId))]
     const parents = await run('thread', () => messages.find({ _id: { $in: parentIds } }, { projection: { channelId: 1, thread: 1, threadApplied: 1 } }).toArray())
     const updates: AnyBulkWriteOperation<MessageDoc>[] = []
     const threads: ThreadState[] = []
@@ -91,9 +101,9 @@ export function createMongoStore (db: Db, options: MongoStoreOptions): MessageSt
       const read = toPosition(parent.threadApplied)
       let { thread } = parent
       let last = read
-      for (const { reply, position } of replies) {
-        if (reply.parentId !== parent._id || replayed(position, last)) continue
-        thread = threadWithReply(thread, reply)
+      for (const { parentId, position, reply } of counted) {
+        if (parentId !== parent._id || replayed(position, last)) continue
+        thread = reply ? threadWithReply(thread, reply) : threadWithoutReply(thread)
         last = position
       }
       if (!thread) continue
@@ -146,7 +156,7 @@ export function createMongoStore (db: Db, options: MongoStoreOptions): MessageSt
       if (tombstones.length) await run('delete', () => insertOnce(tombstones))
       // after the inserts: a batch may hold both a parent and its first replies
       const { updates: threadSets, threads } = await threadUpdates(changes)
-      updates.push(...threadSets)
+      updates.unshift(...threadSets)
       if (updates.length) await run('update', () => messages.bulkWrite(updates, { ordered: true }))
       return threads
     },

@@ -31,8 +31,10 @@ export interface MessageStore {
    *   below it (a replay) changes nothing, so edits cannot revert;
    * - a delete leaves a tombstone (no text), so a late or replayed create never brings it back;
    *   a deleted parent with replies keeps its thread (history shows it as a `DeletedParent`);
-   * - a reply's create also counts it into its parent's `thread`, in the same batch, guarded by the
-   *   position of the last reply counted (the parent's own), so a redelivered reply counts once.
+   * - a reply's create also counts it into its parent's `thread`, and its delete counts it out, in
+   *   the same batch, guarded by the position of the last reply event counted (the parent's own),
+   *   so a redelivered reply counts once; a deleted parent whose replies are all deleted leaves
+   *   history.
    * Resolves with the threads the batch's replies touched, as they stand after it.
    */
   apply (changes: MessageChange[]): Promise<ThreadState[]>
@@ -79,6 +81,11 @@ export function threadWithReply (thread: Thread | undefined, reply: Message): Th
   const participants = thread?.participants ?? []
   const joins = !participants.includes(reply.senderId) && participants.length < THREAD_PARTICIPANTS_MAX
   return { replyCount: (thread?.replyCount ?? 0) + 1, lastReplyAt: reply.createdAt, participants: joins ? [...participants, reply.senderId] : participants }
+}
+
+/** The thread after one of its replies was deleted: counted out (the time and participants stay). */
+export function threadWithoutReply (thread: Thread | undefined): Thread | undefined {
+  return thread && { ...thread, replyCount: Math.max(0, thread.replyCount - 1) }
 }
 
 /**

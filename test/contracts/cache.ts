@@ -243,6 +243,10 @@ export function cacheContract (t: Test, makeCache: MakeCache, unique: () => stri
     t.same(await cache.page(ch, { limit: 10 }), [{ ...placeholder, thread: more }], 'a reply still in flight is counted')
     await cache.remove(ch, parent.id)
     t.same(await cache.page(ch, { limit: 10 }), [{ ...placeholder, thread: more }], 'removed again: still the placeholder')
+    await cache.patch(ch, parent.id, { thread: { ...more, replyCount: 0 } })
+    t.same(await cache.page(ch, { limit: 10 }), [], 'its last reply deleted: the placeholder leaves')
+    await cache.apply([created(parent, 1)])
+    t.same(await cache.page(ch, { limit: 10 }), [], 'and a redelivered create does not bring the message back')
   })
 
   t.test('threads: a fill brings the store\'s placeholder of a parent deleted while it was not cached', async (t) => {

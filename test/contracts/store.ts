@@ -193,4 +193,27 @@ export function storeContract (t: Test, makeStore: MakeStore, unique: () => stri
     t.same(await store.page(ch, { limit: 10 }), [placeholder], 'a replay brings back neither text nor a second count')
     t.equal(await store.react(parent.id, '👍', 'u1', true), null, 'a placeholder takes no reactions')
   })
+
+  t.test('threads: a deleted reply is counted out once; a deleted parent whose replies are all deleted leaves history', async (t) => {
+    const store = await makeStore()
+    t.teardown(() => store.close())
+    const ch = unique()
+    const parent = message(ch, 'parent', { position: at() })
+    const [r1, r2] = [replyTo(parent, 'r1', 'bob'), replyTo(parent, 'r2', 'carol')]
+    await store.apply([create(parent), create(r1), create(r2)])
+    const goneR1 = del(r1)
+    t.same(await store.apply([goneR1]), [{ id: parent.id, channelId: ch, thread: { replyCount: 1, lastReplyAt: r2.createdAt, participants: ['bob', 'carol'] } }], 'counted out, announced')
+    await store.apply([goneR1]) // redelivered
+    await store.apply([create(r1), goneR1]) // the stream again
+    t.equal((await store.get(parent.id))?.thread?.replyCount, 1, 'once')
+    const r3 = replyTo(parent, 'r3', 'dave') // its position: after the events above
+    await store.apply([create(r3), del(r3)]) // posted and deleted within one batch
+    t.equal((await store.get(parent.id))?.thread?.replyCount, 1, 'in and out')
+    await store.apply([del(parent)])
+    t.same((await store.page(ch, { limit: 10 })).map((m) => m.id), [parent.id], 'the placeholder, while a reply is left')
+    await store.apply([del(r2)])
+    t.same(await store.page(ch, { limit: 10 }), [], 'its last reply deleted: it leaves history')
+    t.equal(await store.deletedParent(parent.id), null, 'and is no placeholder any more')
+    t.same(await store.replies(parent.id, { limit: 10 }), [])
+  })
 }

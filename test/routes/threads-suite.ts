@@ -178,5 +178,8 @@ export function threadsSuite (t: Test, build: MakeApp) {
     t.equal(deleted.statusCode, 204)
     await handled(app, 'messages-store', lastRecord(produced, 'messages').position)
     t.same((await app.inject({ url: `/api/messages/${parent.id}/replies` })).json().replies, [], 'a deleted reply leaves the thread')
+    t.match(JSON.parse(lastRecord(produced, 'threads').value).data, { messageId: parent.id, thread: { replyCount: 0 } }, 'and is counted out (announced)')
+    const shown = await history(app)
+    t.same(shown.messages.map((m: { id: string, thread?: { replyCount: number } }) => [m.id, m.thread?.replyCount]), [[parent.id, 0]], `history says so (${shown.cache})`)
   })
 }
