@@ -182,4 +182,19 @@ export function threadsSuite (t: Test, build: MakeApp) {
     const shown = await history(app)
     t.same(shown.messages.map((m: { id: string, thread?: { replyCount: number } }) => [m.id, m.thread?.replyCount]), [[parent.id, 0]], `history says so (${shown.cache})`)
   })
+
+  t.test('a nonce repeats a reply only for the same parent', async (t) => {
+    const app = await build(t)
+    const [a, b] = [await post(app, 'general', 'a', 'alice'), await post(app, 'general', 'b', 'alice')]
+    const send = (parentId: string) => app.inject({ method: 'POST', url: '/api/messages', headers: as('bob'), payload: { channelId: 'general', content: 'same', parentId, nonce: 'n1' } })
+    const first = await send(a.id)
+    t.equal(first.statusCode, 201)
+    const again = await send(a.id)
+    t.equal(again.statusCode, 201)
+    t.equal(again.headers['idempotent-replayed'], 'true')
+    t.equal(again.json().id, first.json().id, 'the first reply, not a second one')
+    const other = await send(b.id)
+    t.equal(other.statusCode, 409, 'the same nonce for another parent')
+    t.match(other.json().message, 'nonce "n1" was already used')
+  })
 }
