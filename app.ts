@@ -44,6 +44,7 @@ import messageEdits from './routes/message-edits.ts'
 import reactions from './routes/reactions.ts'
 import pinRoutes from './routes/pins.ts'
 import readStateRoutes from './routes/read-state.ts'
+import threads from './routes/threads.ts'
 import demo from './routes/demo.ts'
 import userActivity from './routes/user-activity.ts'
 import users from './routes/users.ts'
@@ -171,6 +172,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
     await fastify.register(reactions)
     await fastify.register(pinRoutes)
     await fastify.register(readStateRoutes)
+    await fastify.register(threads)
     await fastify.register(history)
     await fastify.register(channelRoutes)
     await fastify.register(userActivity)

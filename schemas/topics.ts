@@ -5,7 +5,7 @@
 // declares a topic of its own the same way (`defineTopic`) and hands it to its handlers, or to
 // `app.topicHandlers.addTopic` for its relay.
 import type { Static, TSchema } from '@sinclair/typebox'
-import { ChannelAccessChanged, MessageStreamEvent, NotificationEvent, PinEvent, ReactionEvent, UserActivityEvent } from './events.ts'
+import { ChannelAccessChanged, MessageStreamEvent, NotificationEvent, PinEvent, ReactionEvent, UserActivityEvent, ThreadUpdated } from './events.ts'
 import { ConnectionEvent, UserControlEvent, UserStatusEvent } from './connections.ts'
 import { personalChannel, statusChannel } from './channel-kinds.ts'
 import { ReadMarkerEvent, ReadUpdatedEvent, ReceiptEvent } from './read-state.ts'
@@ -74,6 +74,15 @@ export const topics = {
     fanout: (event) => event.channelId,
     description: 'pins and unpins of a channel\'s messages, each reserved before it is produced (at most PINS_MAX per channel); stored, fanned out'
   }),
+  threads: defineTopic({
+    name: 'threads',
+    key: 'channelId',
+    schema: ThreadUpdated,
+    positioned: false,
+    clientEvents: ['thread.updated'],
+    fanout: (event) => event.channelId,
+    description: 'a thread\'s state (replyCount, lastReplyAt, participants) after the store counted replies into it; fanned out, not replayed'
+  }),
   userActivity: defineTopic({
     name: 'user-activity',
     key: 'channelId',
@@ -90,7 +99,7 @@ export const topics = {
     positioned: false,
     clientEvents: ['notification'],
     fanout: (event) => personalChannel(event.userId),
-    description: 'per-user notifications (mentions), delivered on the personal channel user:<id>'
+    description: 'per-user notifications (mentions, replies in a thread), delivered on the personal channel user:<id>'
   }),
   channels: defineTopic({
     name: 'channels',

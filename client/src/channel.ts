@@ -3,6 +3,7 @@
 import { Emitter } from './emitter.ts'
 import { compareOffsets, later, seen } from './position.ts'
 import type { Api } from './http.ts'
+import { Thread, type ThreadOptions } from './thread.ts'
 import type { ClientFrame, EventData, EventFrame, EventType, HistoryPage, Pin, Position, SubscribedFrame, Clock } from './types.ts'
 
 /** What a channel's handlers receive for one event. `position` is set on message events only. */
@@ -106,6 +107,14 @@ export class Channel extends Emitter<ChannelEvents> {
   markUnread (messageId: string): Promise<void> {
     if (!this.host.api) return Promise.reject(new Error('markUnread needs the `api` option (the HTTP API base URL)'))
     return this.host.api.markRead(this.id, messageId, true)
+  }
+
+  /**
+   * A thread of this channel: its replies (loaded now, then kept current by this channel's events)
+   * and `reply()` to post in it. Close it when the app stops showing it.
+   */
+  thread (parentId: string, opts: ThreadOptions = {}): Thread {
+    return new Thread(this, parentId, this.host.api, opts)
   }
 
   /** Stops delivery and unsubscribes; `client.channel(id)` makes a new one. */

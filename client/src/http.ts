@@ -2,7 +2,7 @@
 // Posts carry a nonce (made here unless given), so retrying one after a lost answer or a 503 returns
 // the first message instead of posting a second one.
 import { Backoff, type BackoffOptions } from './backoff.ts'
-import type { ChannelInfo, Clock, CreateChannelBody, HistoryPage, Message, PinList, PresenceResponse, ReceiptsResponse, UnreadResponse, UserSettings } from './types.ts'
+import type { ChannelInfo, Clock, CreateChannelBody, HistoryPage, Message, PinList, PresenceResponse, ReceiptsResponse, UnreadResponse, UserSettings, RepliesPage } from './types.ts'
 
 /** An error answer (`{statusCode, error, message}`), or a request that never got one (status 0). */
 export class SwitchboardError extends Error {
@@ -33,8 +33,17 @@ export interface ApiOptions {
   random?: () => number
 }
 
-export interface PostInput { channelId: string, content: string, nonce?: string }
+export interface PostInput {
+  channelId: string
+  content: string
+  nonce?: string
+  /** a reply in the thread of this message (of the same channel) */
+  parentId?: string
+  /** a reply also shown in the channel's history */
+  alsoInChannel?: boolean
+}
 export interface HistoryQuery { before?: string, limit?: number }
+export interface RepliesQuery { after?: string, limit?: number }
 
 const enc = encodeURIComponent
 
@@ -77,6 +86,15 @@ export class Api {
     if (query.limit !== undefined) params.set('limit', String(query.limit))
     const qs = params.toString() ? `?${params}` : ''
     return this.#retrying(() => this.request('GET', `/api/channels/${enc(channelId)}/messages${qs}`))
+  }
+
+  /** GET /api/messages/:id/replies: a thread's replies, oldest first; pass `nextAfter` as `after` for more. */
+  replies (parentId: string, query: RepliesQuery = {}): Promise<RepliesPage> {
+    const params = new URLSearchParams()
+    if (query.after !== undefined) params.set('after', query.after)
+    if (query.limit !== undefined) params.set('limit', String(query.limit))
+    const qs = params.toString() ? `?${params}` : ''
+    return this.#retrying(() => this.request('GET', `/api/messages/${enc(parentId)}/replies${qs}`))
   }
 
   /** GET /api/channels/:channelId/presence */
