@@ -118,7 +118,7 @@ async function forkServer (options: BenchOptions, transport: TransportKind, kind
     },
     measure,
     async stop () {
-      if (child.exitCode !== null) return undefined
+      if (child.exitCode !== null || child.signalCode !== null) return undefined
       const stopped = firstMessage<Stopped>(child, 'stopped', 30_000)
       const exited = once(child, 'exit')
       child.send({ type: 'stop' })
@@ -127,7 +127,7 @@ async function forkServer (options: BenchOptions, transport: TransportKind, kind
       return result
     },
     async kill () {
-      if (child.exitCode !== null) return undefined
+      if (child.exitCode !== null || child.signalCode !== null) return undefined
       const used = await measure().catch(() => undefined)
       const exited = once(child, 'exit')
       child.kill('SIGKILL')
