@@ -84,7 +84,7 @@ export function failoverNotes (r: StepResult, sloP99: number): string[] {
   const notes = [`${label}: killed ${f.node} (${f.detail}) at ${f.killedAtSecond.toFixed(1)} s${f.restartedAfterSec !== undefined ? `, back ${f.restartedAfterSec} s later` : ''}${f.error ? `; ${f.error}` : ''}`]
   notes.push(`${label}: posts answered 503: ${f.posts503 ?? 0}, other 5xx: ${f.postsOther5xx ?? 0}${f.postsOther5xx ? ' (MUST be 0)' : ''}, unanswered: ${f.postsUnanswered ?? 0}; lost ${r.lost}, duplicated ${r.duplicates}, out of order ${r.outOfOrder}`)
   const under = f.underSloAfterSec === null ? `never back under ${sloP99} ms` : `every second under ${sloP99} ms from ${f.underSloAfterSec} s after the kill`
-  notes.push(`${label}: p99 by second from the kill (ms): ${(f.p99FromKill ?? []).map((p) => p.toFixed(1)).join(' ')}; ${under}`)
+  notes.push(`${label}: p99 by second from the kill (ms): ${(f.p99FromKill ?? []).map((p) => p === null ? '-' : p.toFixed(1)).join(' ')}; ${under}`)
   const c = f.reconnect
   if (c) {
     notes.push(`${label}: ${c.reconnected} of ${c.sockets} sockets back (${c.recovered} recovered by replay, ${c.reloaded} reloaded history: ${c.reloadedDeliveries} messages), ${c.notBack} gave up; live again p50 ${c.liveAgainMs.p50} ms, p99 ${c.liveAgainMs.p99} ms, max ${c.liveAgainMs.max} ms`)

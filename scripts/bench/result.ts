@@ -89,8 +89,8 @@ export interface FailoverResult {
   postsOther5xx?: number
   /** posts with no answer (the connection to a killed instance closed under them) */
   postsUnanswered?: number
-  /** the p99 (ms) of each second from the one of the kill */
-  p99FromKill?: number[]
+  /** the p99 (ms) of each second from the one of the kill; null for a second without deliveries */
+  p99FromKill?: Array<number | null>
   /** seconds after the kill from which every second's p99 stayed under --slo-p99 (null: never) */
   underSloAfterSec?: number | null
   /** --fail instance: the killed instance's sockets coming back */

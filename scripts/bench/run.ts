@@ -291,7 +291,7 @@ export function postFailures (stats: PostStats): Pick<FailoverResult, 'posts503'
 }
 
 /**
- * The p99 of each second from the one the kill fell in, and how many seconds after the kill the
+ * The p99 of each second from the one the kill fell in (null: no delivery in it), and how many seconds after the kill the
  * p99 stayed under the objective in every later second with deliveries (null: it never did).
  */
 export function recoveryOf (timeline: SecondOfLatency[], killedAtSecond: number, sloP99: number): Pick<FailoverResult, 'p99FromKill' | 'underSloAfterSec'> {
@@ -300,7 +300,7 @@ export function recoveryOf (timeline: SecondOfLatency[], killedAtSecond: number,
   let lastOver = -1
   after.forEach((s, i) => { if (s.deliveries > 0 && s.p99 >= sloP99) lastOver = i })
   const underSloAfterSec = lastOver === after.length - 1 && after.length > 0 ? null : lastOver < 0 ? 0 : round(from + lastOver + 1 - killedAtSecond)
-  return { p99FromKill: after.map((s) => s.p99), underSloAfterSec }
+  return { p99FromKill: after.map((s) => s.deliveries === 0 ? null : s.p99), underSloAfterSec }
 }
 
 const round = (n: number) => Math.round(n * 100) / 100
