@@ -16,7 +16,7 @@ import type { FailoverResult, SecondOfLatency, StepResult } from './result.ts'
 import type { Stopped } from './serve.ts'
 
 // Worker threads do not inherit tsx's loader hooks: the worker registers them before loading worker.ts.
-const WORKER = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./worker.ts', import.meta.url).href)}) })`
+export const WORKER = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./worker.ts', import.meta.url).href)}) })`
 const REPORT_EVERY_MS = 250
 /** Saturated: busy intervals or late posts above this share (a single one can be another process's doing). */
 const SATURATED_SHARE = 0.02

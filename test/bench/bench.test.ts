@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import t from 'tap'
+import { Worker } from 'node:worker_threads'
+import t, { type Test } from 'tap'
 import { ChannelTally, SeqSet } from '../../scripts/bench/accounting.ts'
 import { WebSocketServer } from 'ws'
 import { SHED_RETRIES, openSubscriberHonouringShedding } from '../../scripts/bench/clients.ts'
@@ -19,7 +20,8 @@ import { parseOptions } from '../../scripts/bench/options.ts'
 import { comparisonText, latencyNotes } from '../../scripts/bench/report.ts'
 import type { BenchResult, StepResult } from '../../scripts/bench/result.ts'
 import { busiestPartition, primaryOf } from '../../scripts/bench/failover.ts'
-import { instanceOf, postFailures, recoveryOf } from '../../scripts/bench/run.ts'
+import { WORKER, instanceOf, postFailures, recoveryOf } from '../../scripts/bench/run.ts'
+import type { WorkerFinal, WorkerReport, WorkerSetup } from '../../scripts/bench/worker.ts'
 import { missingSharedServices } from '../../scripts/bench/target.ts'
 import { realEnv, realNames, requireService, requireServices } from '../services.ts'
 
@@ -499,4 +501,71 @@ t.test('--fail instance on the real services: the killed instance\'s sockets com
   t.equal(report.delivered, report.expectedDeliveries)
   t.ok(f.reconnect.liveAgainMs.max >= f.reconnect.liveAgainMs.p50)
   t.match(stdout, /--fail instance@2: 10 of 10 sockets back/)
+})
+
+/**
+ * Two fake instances: the first drops its socket (killed), the second takes the resubscribe and
+ * answers it as `answer` says; the second serves the channel's history over HTTP as well.
+ */
+async function storm (t: Test, answer: 'replay' | 'reload') {
+  const event = (seq: number) => JSON.stringify({ op: 'event', channel: 'ch-0', position: { epoch: 'e1', offset: String(100 + seq) }, type: 'message.created', data: { id: `m${seq}`, content: encodeContent(0, seq, Date.now() * 1000, 64) } })
+  const first = new WebSocketServer({ port: 0, host: '127.0.0.1' })
+  await once(first, 'listening')
+  const history = createServer((req, res) => {
+    t.match(req.url, /^\/api\/channels\/ch-0\/messages\?limit=100/, 'the channel\'s history is read')
+    res.setHeader('content-type', 'application/json')
+    res.end(JSON.stringify({ messages: [4, 3, 2, 1].map((seq) => ({ id: `m${seq}`, content: encodeContent(0, seq, Date.now() * 1000, 64) })), nextBefore: null }))
+  })
+  const second = new WebSocketServer({ server: history })
+  await new Promise<void>((resolve) => history.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { first.close(); second.close(); history.close() })
+  let dropFirst = () => {}
+  first.on('connection', (ws) => ws.on('message', () => {
+    ws.send(JSON.stringify({ op: 'subscribed', channel: 'ch-0', position: null, recovered: false }))
+    ws.send(event(0))
+    ws.send(event(1))
+    dropFirst = () => ws.terminate()
+  }))
+  const since = new Promise<unknown>((resolve) => second.on('connection', (ws) => ws.on('message', (data: Buffer) => {
+    const frame = JSON.parse(data.toString())
+    resolve(frame.since)
+    if (answer === 'replay') {
+      ws.send(JSON.stringify({ op: 'subscribed', channel: 'ch-0', position: { epoch: 'e1', offset: '101' }, recovered: true }))
+      for (const seq of [2, 3, 4]) ws.send(event(seq))
+    } else {
+      ws.send(JSON.stringify({ op: 'subscribed', channel: 'ch-0', position: { epoch: 'e1', offset: '104' }, recovered: false }))
+      ws.send(event(4)) // live while the client reloads: in the page too, counted once
+    }
+  })))
+  const { port: wsPort } = first.address() as AddressInfo
+  const { port: apiPort } = history.address() as AddressInfo
+  const setup: WorkerSetup = { kind: 'uws', urls: [`ws://127.0.0.1:${wsPort}`, `ws://127.0.0.1:${apiPort}`], apiUrls: ['http://127.0.0.1:1', `http://127.0.0.1:${apiPort}`], channels: ['ch-0'], assignments: [0], instances: [0], reportEveryMs: 50, sloMicros: 50_000, resubscribe: true }
+  const worker = new Worker(WORKER, { eval: true, workerData: setup })
+  t.teardown(() => worker.terminate())
+  const reports: WorkerReport[] = []
+  const reported = (done: (r: WorkerReport) => boolean) => new Promise<void>((resolve) => {
+    const check = (m: WorkerReport) => { if (m.type === 'report') { reports.push(m); if (done(m)) { worker.off('message', check); resolve() } } }
+    worker.on('message', check)
+  })
+  await reported((r) => r.delivered === 2)
+  worker.postMessage({ type: 'down', instance: 0 })
+  dropFirst()
+  t.same(await since, { epoch: 'e1', offset: '101' }, 'it resubscribes on the survivor from the last position it saw')
+  await reported((r) => r.delivered === 5)
+  const acked = new SeqSet()
+  for (const seq of [0, 1, 2, 3, 4]) acked.add(seq)
+  const final = new Promise<WorkerFinal>((resolve) => worker.on('message', (m: WorkerFinal) => { if (m.type === 'final') resolve(m) }))
+  worker.postMessage({ type: 'finish', acked: [{ bits: acked.bits, count: 5 }] })
+  return await final
+}
+
+t.test('--fail instance: a socket of the killed instance comes back and a replay counts once, in order', async (t) => {
+  const final = await storm(t, 'replay')
+  t.match(final, { delivered: 5, lost: 0, duplicates: 0, outOfOrder: 0, disconnected: 1, reconnected: 1, recovered: 1, reloaded: 0, notBack: 0 })
+  t.equal(final.liveAgainMs.length, 1, 'its time to live again is reported')
+})
+
+t.test('--fail instance: after recovered: false the history reload counts what the socket had not seen, once', async (t) => {
+  const final = await storm(t, 'reload')
+  t.match(final, { delivered: 5, lost: 0, duplicates: 0, outOfOrder: 0, reconnected: 1, recovered: 0, reloaded: 1, reloadedDeliveries: 3, notBack: 0 })
 })
