@@ -46,7 +46,10 @@ export async function busiestLeader (channels: string[], env: NodeJS.ProcessEnv)
     const partitionMetadata = topics[0].partitions
     const { partition, count } = busiestPartition(channels, topic, partitionMetadata)
     const leader = partitionMetadata.find((p) => p.partitionId === partition)!.leader
-    return { node: `kafka-${leader}`, detail: `leader of ${topic} partition ${partition} (${count} of the run's ${channels.length} channels)` }
+    const { brokers } = await admin.describeCluster()
+    const broker = brokers.find((b) => b.nodeId === leader)
+    if (!broker) throw new Error(`the leader of ${topic} partition ${partition}, broker ${leader}, is not in the cluster's metadata`)
+    return { node: scriptNode('kafka', broker.port, env), detail: `leader of ${topic} partition ${partition} (${count} of the run's ${channels.length} channels)` }
   } finally {
     await admin.disconnect()
   }
@@ -68,23 +71,37 @@ export function busiestPartition (channels: string[], topic: string, partitionMe
 export async function aRedisPrimary (env: NodeJS.ProcessEnv): Promise<KilledNode> {
   const nodes = (env.REDIS_CLUSTER_NODES ?? '').split(',').map((n) => n.trim()).filter(Boolean)
   if (nodes.length === 0) throw new Error('--fail redis needs REDIS_CLUSTER_NODES (the cluster of scripts/services.sh up --cluster)')
+  let listing: string | undefined
   let lastError: unknown
   for (const node of nodes) {
     const [host, port] = node.split(':')
     const redis = new Redis({ host, port: Number(port), lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null })
     try {
       await redis.connect()
-      const primary = primaryOf(String(await redis.call('CLUSTER', 'NODES')))
-      if (!primary) throw new Error('CLUSTER NODES lists no healthy primary')
-      const base = Number(env.CLUSTER_REDIS_PORT_BASE || 7000)
-      return { node: `redis-${primary.port - base}`, detail: `primary ${primary.address} (slots ${primary.slots})` }
+      listing = String(await redis.call('CLUSTER', 'NODES'))
+      break
     } catch (err) {
       lastError = err
     } finally {
       redis.disconnect()
     }
   }
-  throw new Error(`no node of REDIS_CLUSTER_NODES answered CLUSTER NODES: ${(lastError as Error)?.message}`)
+  if (listing === undefined) throw new Error(`no node of REDIS_CLUSTER_NODES answered CLUSTER NODES: ${(lastError as Error)?.message}`)
+  const primary = primaryOf(listing)
+  if (!primary) throw new Error('CLUSTER NODES lists no healthy primary')
+  return { node: scriptNode('redis', primary.port, env), detail: `primary ${primary.address} (slots ${primary.slots})` }
+}
+
+/**
+ * The services script's name of the node listening on `port` (node N of the cluster listens on the
+ * port base + N, scripts/services/cluster.sh): nothing else is ever killed, not a single broker
+ * whose node id happens to be 1.
+ */
+export function scriptNode (kind: 'kafka' | 'redis', port: number, env: NodeJS.ProcessEnv = process.env): string {
+  const [base, nodes] = kind === 'kafka' ? [Number(env.CLUSTER_KAFKA_PORT_BASE || 19091), 3] : [Number(env.CLUSTER_REDIS_PORT_BASE || 7000), 6]
+  const n = port - base
+  if (!(n >= 1 && n <= nodes)) throw new Error(`port ${port} is not a node of scripts/services.sh up --cluster (${kind}-1..${nodes} on ports ${base + 1}-${base + nodes}; set CLUSTER_${kind.toUpperCase()}_PORT_BASE as for the script): --fail kills nodes of that cluster only`)
+  return `${kind}-${n}`
 }
 
 /** From CLUSTER NODES: the healthy primary with slots on the lowest port. */

@@ -19,7 +19,7 @@ import { messagesPost, openPosterPool } from '../../scripts/bench/poster.ts'
 import { parseOptions } from '../../scripts/bench/options.ts'
 import { comparisonText, latencyNotes } from '../../scripts/bench/report.ts'
 import type { BenchResult, StepResult } from '../../scripts/bench/result.ts'
-import { busiestPartition, primaryOf } from '../../scripts/bench/failover.ts'
+import { busiestPartition, primaryOf, scriptNode } from '../../scripts/bench/failover.ts'
 import { WORKER, instanceOf, postFailures, recoveryOf } from '../../scripts/bench/run.ts'
 import type { WorkerFinal, WorkerReport, WorkerSetup } from '../../scripts/bench/worker.ts'
 import { missingSharedServices } from '../../scripts/bench/target.ts'
@@ -451,6 +451,12 @@ t.test('--fail finds its node: the leader of the partition most channels hash to
   ].join('\n')
   t.same(primaryOf(nodes), { address: '127.0.0.1:7002', port: 7002, slots: '5461-10922' }, 'a failed primary and replicas are passed over')
   t.equal(primaryOf('b2 127.0.0.1:7004@17004 slave a1 0 1 2 connected'), undefined)
+  // only nodes of the services script's cluster are killed, named by their port
+  t.equal(scriptNode('kafka', 19093, {}), 'kafka-2')
+  t.equal(scriptNode('redis', 7006, {}), 'redis-6')
+  t.equal(scriptNode('kafka', 39091, { CLUSTER_KAFKA_PORT_BASE: '39090' }), 'kafka-1', 'the port bases of a private cluster')
+  t.throws(() => scriptNode('kafka', 9092, {}), { message: /port 9092 is not a node of scripts\/services.sh up --cluster \(kafka-1..3 on ports 19092-19094/ }, 'a single broker is never killed')
+  t.throws(() => scriptNode('redis', 6379, {}), { message: /redis-1..6 on ports 7001-7006/ })
 })
 
 t.test('--instances 2 is refused without shared services, before anything starts', async (t) => {
