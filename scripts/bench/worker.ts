@@ -95,18 +95,23 @@ function timeDelivery (index: number, stamp: Stamp): void {
   if (latency > setup.sloMicros) counters.overSlo++
 }
 
-const subscriberOptions = (index: number, instance: number) => ({
-  kind: setup.kind,
-  url: setup.urls[instance],
-  token: setup.token,
-  channel: setup.channels[setup.assignments[index]],
-  onStamp: (stamp: Stamp) => receive(index, stamp),
-  onLost: () => {
-    counters.disconnected++
-    if (setup.resubscribe && !finished) void reconnect(index)
-  },
-  ...(setup.resubscribe ? { onPosition: (position: Position) => { positions[index] = position } } : {})
-})
+const subscriberOptions = (index: number, instance: number) => {
+  let comingBack = false // a socket may report its end twice (error, then close): one reconnect
+  return {
+    kind: setup.kind,
+    url: setup.urls[instance],
+    token: setup.token,
+    channel: setup.channels[setup.assignments[index]],
+    onStamp: (stamp: Stamp) => receive(index, stamp),
+    onLost: () => {
+      counters.disconnected++
+      if (!setup.resubscribe || finished || comingBack) return
+      comingBack = true
+      void reconnect(index)
+    },
+    ...(setup.resubscribe ? { onPosition: (position: Position) => { positions[index] = position } } : {})
+  }
+}
 
 /** Back with jitter on an instance up, resubscribed from the last position seen (docs/protocol.md). */
 async function reconnect (index: number): Promise<void> {
