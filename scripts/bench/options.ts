@@ -73,8 +73,8 @@ export const usage = `Usage: npm run bench -- [options]
                     broker    SIGKILL the leader of the busiest messages partition, restart it 20 s later
                     redis     SIGKILL a Redis Cluster primary, restart it 20 s later
                               (both: the cluster of scripts/services.sh up --cluster, same environment)
-                    instance  SIGKILL the started instance holding the first half of the sockets
-                              (--instances ≥ 2): they reconnect with jitter to the survivors and
+                    instance  SIGKILL the first started instance (1/N of the sockets: half with
+                              --instances 2): they reconnect with jitter to the survivors and
                               resubscribe with since; recovered: false reloads history over HTTP
   --token JWT       bearer token for posts and ?token= for sockets when auth is on
   --workers W       worker threads holding the connections (default ${defaultWorkers()})
