@@ -2,7 +2,7 @@
 // bundled on first request. test/build.test.ts drives the same page served by the build.
 import { mkdirSync } from 'node:fs'
 import { test } from 'tap'
-import type { WebSocketRoute } from 'playwright-core'
+import type { Page, WebSocketRoute } from 'playwright-core'
 import { launchChromium, joinDemo, demoMessage as message, SCREENSHOTS } from '../browser.ts'
 import { build } from '../helper.ts'
 
@@ -74,4 +74,38 @@ test('two users chat through the demo page', async (t) => {
   await message(grace, 'hello from Ada, edited').waitFor({ state: 'detached' })
   t.pass("Ada's deletion reaches Grace")
   t.same(pageErrors, [], 'no uncaught errors in either page')
+})
+
+test('the demo page keeps several channels and their pinned messages', async (t) => {
+  const browser = await launchChromium(t)
+  if (!browser) return
+  const app = await build(t)
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const { port } = app.server.address() as { port: number }
+  const base = `http://127.0.0.1:${port}/`
+  const errors: string[] = []
+  const channel = (page: Page, id: string) => page.locator(`#channels button[data-channel="${id}"]`)
+
+  const ada = await joinDemo(browser, base, 'Ada', 'state-x', errors)
+  const grace = await joinDemo(browser, base, 'Grace', 'state-x', errors)
+  // Grace also joins state-y and looks at it; state-x stays subscribed
+  await grace.fill('#new-channel', 'state-y')
+  await grace.press('#new-channel', 'Enter')
+  await channel(grace, 'state-y').and(grace.locator('[aria-current]')).waitFor()
+  t.equal(await channel(grace, 'state-x').count(), 1, 'both channels are listed')
+
+  await ada.fill('#content', 'pin me')
+  await ada.press('#content', 'Enter')
+  await channel(grace, 'state-x').click()
+  await message(grace, 'pin me').waitFor()
+  t.pass("Grace opens state-x again and sees Ada's message")
+
+  await message(grace, 'pin me').locator('.pin').click()
+  await ada.locator('#pins li', { hasText: 'pin me' }).waitFor()
+  await message(ada, 'pin me').locator('.pin', { hasText: 'Unpin' }).waitFor()
+  t.pass("Grace's pin reaches Ada's pinned list")
+  await ada.locator('#pins li', { hasText: 'pin me' }).locator('.unpin').click()
+  await grace.locator('#pins li', { hasText: 'pin me' }).waitFor({ state: 'detached' })
+  t.pass("Ada's unpin leaves Grace's pinned list")
+  t.same(errors, [], 'no uncaught errors in either page')
 })
