@@ -27,6 +27,7 @@ import recentMessages, { type RecentMessageStore } from './plugins/recent-messag
 import posting from './plugins/posting.ts'
 import messageLookup from './plugins/message-lookup.ts'
 import pins, { type PinReservations, type PinStore } from './plugins/pins/index.ts'
+import readState from './plugins/read-state/index.ts'
 import fanoutAccess from './plugins/fanout-access.ts'
 import docs from './plugins/external/docs.ts'
 import metrics from './plugins/external/metrics.ts'
@@ -42,6 +43,8 @@ import channelRoutes from './routes/channels.ts'
 import messageEdits from './routes/message-edits.ts'
 import reactions from './routes/reactions.ts'
 import pinRoutes from './routes/pins.ts'
+import readStateRoutes from './routes/read-state.ts'
+import threads from './routes/threads.ts'
 import demo from './routes/demo.ts'
 import userActivity from './routes/user-activity.ts'
 import users from './routes/users.ts'
@@ -155,6 +158,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(posting)
   await fastify.register(messageLookup)
   await fastify.register(pins, { store: opts.pinStore, reservations: opts.pinReservations })
+  await fastify.register(readState)
   await fastify.register(topicHandlers, { handlers: opts.handlers, topics: opts.topics })
   await fastify.register(broadcastBehind)
   await fastify.register(metrics)
@@ -167,6 +171,8 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
     await fastify.register(messageEdits)
     await fastify.register(reactions)
     await fastify.register(pinRoutes)
+    await fastify.register(readStateRoutes)
+    await fastify.register(threads)
     await fastify.register(history)
     await fastify.register(channelRoutes)
     await fastify.register(userActivity)

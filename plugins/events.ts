@@ -65,7 +65,8 @@ export default fp(async function events (app) {
       } catch (err) {
         emitter.emit('produced', { topic, outcome: 'failed' })
         app.log.error({ err, topic }, 'produce failed')
-        throw app.httpErrors.serviceUnavailable(`event log unavailable (${app.bus.kind}): the request was not accepted, retry later`)
+        // A broker that dies or stalls mid-request may still have appended it (docs/known-limits.md)
+        throw app.httpErrors.serviceUnavailable(`event log unavailable (${app.bus.kind}): the log did not confirm the request, retry later`)
       }
     }
   } as Events)

@@ -16,12 +16,12 @@ declare module 'fastify' {
      * instance, is known from plugins/recent-messages before the store has caught up (the store's
      * copy, with its reactions and edits, wins once it has one; a recorded deletion wins over both).
      */
-    findMessage (user: User, id: string): Promise<MessageHead>
+    findMessage (user: User | null, id: string): Promise<MessageHead>
   }
 }
 
 export default fp(async function messageLookup (app) {
-  app.decorate('findMessage', async (user: User, id: string): Promise<MessageHead> => {
+  app.decorate('findMessage', async (user: User | null, id: string): Promise<MessageHead> => {
     const [recent, stored] = await Promise.all([app.recentMessages.get(id), app.store.get(id)])
     const message = recent?.state === 'deleted' ? null : stored ?? (recent?.state === 'posted' ? recent.message : null)
     if (!message || await app.channels.refusal(user, message.channelId, 'read')) throw app.httpErrors.notFound(`no message ${id} (unknown or deleted)`)

@@ -8,7 +8,7 @@ import type { Message } from '../schemas/message.ts'
 import type { MessageEvent } from '../schemas/events.ts'
 
 /** What the caller says of a new message; the id, time and position are the log's. */
-export interface Draft { channelId: string, senderId: string, senderName: string, content: string }
+export interface Draft { channelId: string, senderId: string, senderName: string, content: string, parentId?: string, alsoInChannel?: true }
 
 /** A request that may be repeated: the same scope and key within the nonce window run once. */
 export interface Repeatable {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ChannelParams, ErrorResponse, HistoryPage, HistoryQuery } from '../schemas/http.ts'
-import type { Message } from '../schemas/message.ts'
+import type { HistoryMessage } from '../schemas/message.ts'
 
 const history: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/api/channels/:channelId/messages', {
@@ -22,7 +22,7 @@ const history: FastifyPluginAsyncTypebox = async (app) => {
     const { channelId } = request.params
     const { before } = request.query
     const limit = request.query.limit ?? 50
-    let page: Message[] | null = null
+    let page: HistoryMessage[] | null = null
     try {
       page = await app.cache.page(channelId, { before, limit })
     } catch (err) {

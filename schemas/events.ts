@@ -1,9 +1,9 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
-import { Message, type Position } from './message.ts'
+import { Message, Thread, type Position } from './message.ts'
 import { MessageEdit, MessageRef } from './message-change.ts'
 import { ReactionChange } from './reaction.ts'
 import { PinChange } from './pin.ts'
-import { MentionNotification } from './notification.ts'
+import { MentionNotification, ReplyNotification } from './notification.ts'
 import { ActivityUser } from './user-activity.ts'
 
 /** Every event on the log is a versioned envelope: {v, type, channelId, at, data}. */
@@ -41,9 +41,17 @@ export const NotificationEvent = Type.Object({
   type: Type.Literal('notification'),
   userId: Type.String({ minLength: 1 }),
   at: Type.String({ description: 'when the event was produced (ISO time)' }),
-  data: Type.Union([MentionNotification])
+  data: Type.Union([MentionNotification, ReplyNotification])
 })
 export type NotificationEvent = Static<typeof NotificationEvent>
+
+/**
+ * A parent's thread after replies were counted into it, on `threads` (key channelId), produced by the
+ * store handler that counts them. A state, not a change: a repeat is harmless. No position, never
+ * replayed: a client reloads threads (history, replies) on reconnect.
+ */
+export const ThreadUpdated = Envelope('thread.updated', Type.Object({ messageId: Type.String(), thread: Thread }))
+export type ThreadUpdated = Static<typeof ThreadUpdated>
 
 /** Ephemeral channel activity on `user-activity` (key channelId): delivered, never stored, no position. */
 export const Typing = Envelope('typing', ActivityUser)

@@ -28,11 +28,23 @@ export function MessageContent (maxLength: number, description: string) {
 }
 
 /** Where an event sits in its channel's message stream; clients resume from it. */
-export const Position = Type.Object({
+const positionFields = {
   epoch: Type.String({ description: 'changes whenever the stream history could have been lost' }),
   offset: Type.String({ pattern: '^[0-9]+$', description: 'grows with every event of the stream' })
-}, { $id: 'Position', additionalProperties: false })
+}
+export const Position = Type.Object(positionFields, { $id: 'Position', additionalProperties: false })
 export type Position = Static<typeof Position>
+
+/** At most this many users are listed in a thread's `participants` (the first to reply). */
+export const THREAD_PARTICIPANTS_MAX = 10
+
+/** A parent message's thread (one level: a reply has no thread of its own). */
+export const Thread = Type.Object({
+  replyCount: Type.Integer({ minimum: 0, description: 'replies posted in the thread' }),
+  lastReplyAt: Type.String({ format: 'date-time' }),
+  participants: Type.Array(Type.String(), { maxItems: THREAD_PARTICIPANTS_MAX, description: `ids of the first ${THREAD_PARTICIPANTS_MAX} users who replied, in order` })
+})
+export type Thread = Static<typeof Thread>
 
 export const Message = Type.Object({
   id: Type.String({ description: 'time-sortable id (ObjectId hex); history pages by it' }),
@@ -43,9 +55,44 @@ export const Message = Type.Object({
   createdAt: Type.String({ format: 'date-time' }),
   editedAt: Type.Optional(Type.String({ format: 'date-time' })),
   position: Type.Optional(Position),
-  reactions: Type.Optional(Type.Record(Type.String(), Type.Array(Type.String()), { description: 'emoji → user ids who reacted' }))
+  reactions: Type.Optional(Type.Record(Type.String(), Type.Array(Type.String()), { description: 'emoji → user ids who reacted' })),
+  parentId: Type.Optional(Type.String({ description: 'a reply: the id of the message whose thread it is in' })),
+  alsoInChannel: Type.Optional(Type.Literal(true, { description: 'a reply also shown in the channel\'s history' })),
+  thread: Type.Optional(Thread)
 }, { $id: 'Message' })
 export type Message = Static<typeof Message>
+
+/**
+ * What history shows of a deleted message that has replies, so its thread stays readable: no text,
+ * no author (the one exception to "a deleted message is gone", docs/chat-state.md).
+ */
+// Position again, without its $id: a history page's schema holds both shapes, and one $id may appear once.
+const PositionInline = Type.Object(positionFields, { additionalProperties: false })
+export const DeletedParent = Type.Object({
+  id: Type.String(),
+  channelId: Type.String(),
+  deleted: Type.Literal(true),
+  thread: Thread,
+  position: Type.Optional(PositionInline)
+})
+export type DeletedParent = Static<typeof DeletedParent>
+
+/** An entry of a history page: a message, or the placeholder of a deleted parent. */
+export const HistoryMessage = Type.Union([Message, DeletedParent])
+/** As the schema says; a placeholder's missing fields read as `undefined`, so `m.content` needs no narrowing. */
+export type HistoryMessage = (Message & { deleted?: undefined }) | (DeletedParent & { [K in Exclude<keyof Message, keyof DeletedParent>]?: undefined })
+
+/** Whether a message belongs in its channel's history: not a reply, or a reply posted `alsoInChannel`. */
+export function inChannel (message: Pick<Message, 'parentId' | 'alsoInChannel'>): boolean {
+  return message.parentId === undefined || message.alsoInChannel === true
+}
+
+/** The placeholder a deleted message leaves in history: one with replies only (null otherwise). */
+export function deletedParent (message: HistoryMessage): DeletedParent | null {
+  if (!message.thread || message.thread.replyCount === 0) return null
+  const { id, channelId, thread, position } = message
+  return { id, channelId, deleted: true, thread, ...(position ? { position } : {}) }
+}
 
 /** Compares two Kafka-style decimal offsets without losing precision. */
 export function compareOffsets (a: string, b: string): number {

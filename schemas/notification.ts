@@ -13,3 +13,17 @@ export const MentionNotification = Type.Object({
   createdAt: Type.String({ format: 'date-time' })
 })
 export type MentionNotification = Static<typeof MentionNotification>
+
+/** Someone replied in a thread the user is in (its parent's author, or one of its participants). */
+export const ReplyNotification = Type.Object({
+  id: Type.String({ description: '<replyId>:<userId>; the same for a redelivered notification' }),
+  kind: Type.Literal('reply'),
+  messageId: Type.String({ description: 'the reply' }),
+  parentId: Type.String({ description: 'the message whose thread it is in' }),
+  channelId: Type.String(),
+  from: Type.String({ description: 'the replier\'s user id' }),
+  fromName: Type.String(),
+  excerpt: Type.String({ description: 'the start of the reply, at most 140 characters' }),
+  createdAt: Type.String({ format: 'date-time' })
+})
+export type ReplyNotification = Static<typeof ReplyNotification>

@@ -5,9 +5,10 @@
 // declares a topic of its own the same way (`defineTopic`) and hands it to its handlers, or to
 // `app.topicHandlers.addTopic` for its relay.
 import type { Static, TSchema } from '@sinclair/typebox'
-import { ChannelAccessChanged, MessageStreamEvent, NotificationEvent, PinEvent, ReactionEvent, UserActivityEvent } from './events.ts'
+import { ChannelAccessChanged, MessageStreamEvent, NotificationEvent, PinEvent, ReactionEvent, UserActivityEvent, ThreadUpdated } from './events.ts'
 import { ConnectionEvent, UserControlEvent, UserStatusEvent } from './connections.ts'
 import { personalChannel, statusChannel } from './channel-kinds.ts'
+import { ReadMarkerEvent, ReadUpdatedEvent, ReceiptEvent } from './read-state.ts'
 
 /** The channel an event is delivered on (a method type: a topic of one schema still fits `Topic<TSchema>`). */
 export type Route<Ev> = { route (event: Ev): string }['route']
@@ -73,6 +74,15 @@ export const topics = {
     fanout: (event) => event.channelId,
     description: 'pins and unpins of a channel\'s messages, each reserved before it is produced (at most PINS_MAX per channel); stored, fanned out'
   }),
+  threads: defineTopic({
+    name: 'threads',
+    key: 'channelId',
+    schema: ThreadUpdated,
+    positioned: false,
+    clientEvents: ['thread.updated'],
+    fanout: (event) => event.channelId,
+    description: 'a thread\'s state (replyCount, lastReplyAt, participants) after the store counted replies into it; fanned out, not replayed'
+  }),
   userActivity: defineTopic({
     name: 'user-activity',
     key: 'channelId',
@@ -89,7 +99,7 @@ export const topics = {
     positioned: false,
     clientEvents: ['notification'],
     fanout: (event) => personalChannel(event.userId),
-    description: 'per-user notifications (mentions), delivered on the personal channel user:<id>'
+    description: 'per-user notifications (mentions, replies in a thread), delivered on the personal channel user:<id>'
   }),
   channels: defineTopic({
     name: 'channels',
@@ -133,6 +143,33 @@ export const topics = {
     positioned: false,
     clientEvents: [],
     description: 'commands about a user\'s connections (admin disconnect): every instance acts on its own sockets'
+  }),
+  readMarkers: defineTopic({
+    name: 'read-markers',
+    key: 'userId',
+    schema: ReadMarkerEvent,
+    positioned: false,
+    clientEvents: [],
+    description: 'read markers as users set them (forward, or back with mark as unread): folded per user and channel per batch into the read-state store'
+  }),
+  readUpdates: defineTopic({
+    name: 'read-updates',
+    key: 'userId',
+    schema: ReadUpdatedEvent,
+    positioned: false,
+    clientEvents: ['read.updated'],
+    // produced by the store handler once the marker moved: a device that reloads counts then sees them
+    fanout: (event) => personalChannel(event.userId),
+    description: 'a user\'s read marker moved in the store; delivered on the personal channel user:<id> so every device clears its badge'
+  }),
+  receipts: defineTopic({
+    name: 'receipts',
+    key: 'channelId',
+    schema: ReceiptEvent,
+    positioned: false,
+    clientEvents: ['receipt.read'],
+    fanout: (event) => event.channelId,
+    description: 'a member\'s marker moved in a channel of at most RECEIPTS_MAX_READERS readers (throttled); delivered to the channel, not stored'
   })
 } as const
 

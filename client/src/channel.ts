@@ -3,7 +3,8 @@
 import { Emitter } from './emitter.ts'
 import { compareOffsets, later, seen } from './position.ts'
 import type { Api } from './http.ts'
-import type { ClientFrame, EventData, EventFrame, EventType, HistoryPage, Pin, Position, SubscribedFrame } from './types.ts'
+import { Thread, type ThreadOptions } from './thread.ts'
+import type { ClientFrame, EventData, EventFrame, EventType, HistoryPage, Pin, Position, SubscribedFrame, Clock } from './types.ts'
 
 /** What a channel's handlers receive for one event. `position` is set on message events only. */
 export interface ChannelEvent<T extends EventType = EventType> {
@@ -37,6 +38,7 @@ export interface ChannelOptions {
 
 interface ChannelHost {
   api: Api | null
+  clock: Pick<Clock, 'setTimeout'>
   send (frame: ClientFrame): boolean
   sleep (ms: number): Promise<void>
   forget (id: string): void
@@ -74,6 +76,46 @@ export class Channel extends Emitter<ChannelEvents> {
   get state (): 'idle' | 'subscribing' | 'subscribed' | 'closed' { return this.#state }
   /** A personal channel `user:<id>`: the server subscribes every connection of its user by itself. */
   get serverManaged (): boolean { return this.id.startsWith('user:') }
+
+  #read: { messageId: string, waiting: Array<{ resolve: () => void, reject: (err: unknown) => void }> } | null = null
+
+  /**
+   * Moves your read marker to `messageId` (PUT /api/channels/:id/read), debounced: calls within
+   * `delay` ms (default 500) of the first are one request, for the last message named. Resolves once
+   * the server has the marker; your other devices then get `read.updated` and clear their badge.
+   */
+  markRead (messageId: string, { delay = 500 }: { delay?: number } = {}): Promise<void> {
+    const api = this.host.api
+    if (!api) return Promise.reject(new Error('markRead needs the `api` option (the HTTP API base URL)'))
+    return new Promise((resolve, reject) => {
+      if (this.#read) {
+        this.#read.messageId = messageId
+        this.#read.waiting.push({ resolve, reject })
+        return
+      }
+      const read = this.#read = { messageId, waiting: [{ resolve, reject }] }
+      this.host.clock.setTimeout(() => {
+        this.#read = null
+        api.markRead(this.id, read.messageId).then(
+          () => { for (const w of read.waiting) w.resolve() },
+          (err: unknown) => { for (const w of read.waiting) w.reject(err) })
+      }, delay)
+    })
+  }
+
+  /** Moves your read marker back to just before `messageId` (mark as unread); not debounced. */
+  markUnread (messageId: string): Promise<void> {
+    if (!this.host.api) return Promise.reject(new Error('markUnread needs the `api` option (the HTTP API base URL)'))
+    return this.host.api.markRead(this.id, messageId, true)
+  }
+
+  /**
+   * A thread of this channel: its replies (loaded now, then kept current by this channel's events)
+   * and `reply()` to post in it. Close it when the app stops showing it.
+   */
+  thread (parentId: string, opts: ThreadOptions = {}): Thread {
+    return new Thread(this, parentId, this.host.api, opts)
+  }
 
   /** Stops delivery and unsubscribes; `client.channel(id)` makes a new one. */
   close (): void {

@@ -4,6 +4,7 @@ import { Backoff, type BackoffOptions } from './backoff.ts'
 import { Channel, type ChannelEvent, type ChannelOptions } from './channel.ts'
 import { Emitter } from './emitter.ts'
 import { Api, type RetryOptions } from './http.ts'
+import { UnreadCounts } from './unread.ts'
 import { Close, type ClientFrame, type Clock, type ErrorFrame, type ServerFrame, type WebSocketConstructor, type WebSocketLike } from './types.ts'
 
 type TimerName = 'retry' | 'idle' | 'dead' | 'stable' | 'refresh'
@@ -97,6 +98,8 @@ export function tokenExpiry (token: string): number | null {
 
 export class SwitchboardClient extends Emitter<ClientEvents> {
   readonly api: Api
+  /** Unread and mention counts per channel: seeded at every connect, kept current by events (see unread.ts). */
+  readonly unread: UnreadCounts
   readonly #opts: ClientOptions
   readonly #clock: Clock
   readonly #backoff: Backoff
@@ -152,6 +155,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
       clock: this.#clock,
       random: opts.random
     })
+    this.unread = new UnreadCounts(opts.api === undefined ? null : this.api, () => this.#user)
     if (opts.autoConnect !== false) this.connect()
   }
 
@@ -166,6 +170,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     if (existing) return existing
     const channel = new Channel(id, {
       api: this.#opts.api === undefined ? null : this.api,
+      clock: this.#clock,
       send: (frame) => this.#send(frame),
       sleep: (ms) => new Promise((resolve) => { this.#clock.setTimeout(resolve, ms) }),
       forget: (cid) => { if (this.#channels.get(cid) === channel) this.#channels.delete(cid) }
@@ -238,6 +243,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
         this.#timers.stable = this.#clock.setTimeout(() => this.#backoff.reset(), this.#opts.reconnect?.stableAfter ?? 10_000)
         this.#scheduleRefresh()
         for (const channel of [...this.#channels.values()]) channel._connected()
+        // events of the time away are not all replayed (channels not subscribed, receipts): count again
+        void this.unread.refresh()
         break
       }
       case 'subscribed':
@@ -253,6 +260,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
           }
           this.emit('notification', { channel: frame.channel, type: 'notification', data: frame.data as ChannelEvent<'notification'>['data'] })
         }
+        this.unread._event(frame)
         this.#channels.get(frame.channel)?._event(frame)
         break
       }

@@ -2,7 +2,7 @@
 // Posts carry a nonce (made here unless given), so retrying one after a lost answer or a 503 returns
 // the first message instead of posting a second one.
 import { Backoff, type BackoffOptions } from './backoff.ts'
-import type { ChannelInfo, Clock, CreateChannelBody, HistoryPage, Message, PinList, PresenceResponse } from './types.ts'
+import type { ChannelInfo, Clock, CreateChannelBody, HistoryPage, Message, PinList, PresenceResponse, ReceiptsResponse, UnreadResponse, UserSettings, RepliesPage } from './types.ts'
 
 /** An error answer (`{statusCode, error, message}`), or a request that never got one (status 0). */
 export class SwitchboardError extends Error {
@@ -33,8 +33,17 @@ export interface ApiOptions {
   random?: () => number
 }
 
-export interface PostInput { channelId: string, content: string, nonce?: string }
+export interface PostInput {
+  channelId: string
+  content: string
+  nonce?: string
+  /** a reply in the thread of this message (of the same channel) */
+  parentId?: string
+  /** a reply also shown in the channel's history */
+  alsoInChannel?: boolean
+}
 export interface HistoryQuery { before?: string, limit?: number }
+export interface RepliesQuery { after?: string, limit?: number }
 
 const enc = encodeURIComponent
 
@@ -79,6 +88,15 @@ export class Api {
     return this.#retrying(() => this.request('GET', `/api/channels/${enc(channelId)}/messages${qs}`))
   }
 
+  /** GET /api/messages/:id/replies: a thread's replies, oldest first; pass `nextAfter` as `after` for more. */
+  replies (parentId: string, query: RepliesQuery = {}): Promise<RepliesPage> {
+    const params = new URLSearchParams()
+    if (query.after !== undefined) params.set('after', query.after)
+    if (query.limit !== undefined) params.set('limit', String(query.limit))
+    const qs = params.toString() ? `?${params}` : ''
+    return this.#retrying(() => this.request('GET', `/api/messages/${enc(parentId)}/replies${qs}`))
+  }
+
   /** GET /api/channels/:channelId/presence */
   presence (channelId: string): Promise<PresenceResponse> { return this.#retrying(() => this.request('GET', `/api/channels/${enc(channelId)}/presence`)) }
   /** POST /api/channels */
@@ -89,6 +107,20 @@ export class Api {
   async addMember (id: string, userId: string): Promise<void> { await this.request('PUT', `/api/channels/${enc(id)}/members/${enc(userId)}`) }
   /** DELETE /api/channels/:id/members/:userId */
   async removeMember (id: string, userId: string): Promise<void> { await this.request('DELETE', `/api/channels/${enc(id)}/members/${enc(userId)}`) }
+
+  /** PUT /api/channels/:channelId/read: your marker (forward only; `unread` moves it to just before the message). */
+  async markRead (channelId: string, messageId: string, unread = false): Promise<void> {
+    await this.#retrying(() => this.request('PUT', `/api/channels/${enc(channelId)}/read`, { messageId, ...(unread ? { unread } : {}) }))
+  }
+
+  /** GET /api/users/me/unread: unread and mention counts of your channels. */
+  unread (): Promise<UnreadResponse> { return this.#retrying(() => this.request('GET', '/api/users/me/unread')) }
+
+  /** GET /api/messages/:id/receipts: who has read it (readBy null in big channels). */
+  receipts (id: string): Promise<ReceiptsResponse> { return this.#retrying(() => this.request('GET', `/api/messages/${enc(id)}/receipts`)) }
+
+  /** PUT /api/users/me/settings: `{receipts: false}` hides you from receipts. */
+  settings (settings: UserSettings): Promise<UserSettings> { return this.request('PUT', '/api/users/me/settings', settings) }
 
   /** One request: the parsed body, or a SwitchboardError with the server's message. A 401 refreshes the token once. */
   async request<T> (method: string, path: string, body?: unknown, refreshed = false): Promise<T> {

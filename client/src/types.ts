@@ -3,11 +3,12 @@
 import type { Static } from '@sinclair/typebox'
 import type { CloseCodes, ClientFrame as ClientFrameOf, ErrorCodes, ServerFrame as ServerFrameOf } from '../../fanout/protocol.ts'
 import type { topics } from '../../schemas/topics.ts'
-import type { Message as MessageOf, Position as PositionOf } from '../../schemas/message.ts'
+import type { HistoryMessage as HistoryMessageOf, Message as MessageOf, Position as PositionOf } from '../../schemas/message.ts'
 import type { Channel as ChannelOf, CreateChannelBody as CreateChannelBodyOf } from '../../schemas/channel.ts'
-import type { HistoryPage as HistoryPageSchema, PostMessageBody as PostMessageBodyOf } from '../../schemas/http.ts'
+import type { HistoryPage as HistoryPageSchema, PostMessageBody as PostMessageBodyOf, RepliesPage as RepliesPageSchema } from '../../schemas/http.ts'
 import type { PresenceResponse as PresenceResponseOf } from '../../schemas/user-activity.ts'
 import type { Pin as PinOf, PinList as PinListSchema } from '../../schemas/pin.ts'
+import type { ChannelUnread as ChannelUnreadOf, ReceiptsResponse as ReceiptsResponseOf, UnreadResponse as UnreadResponseOf, UserSettings as UserSettingsOf } from '../../schemas/read-state.ts'
 
 // Aliases, not `export type { Message }`: a server name is both a TypeBox schema and its type, and
 // re-exported as is it would make the package's bundled index.d.ts declare the schema as a value
@@ -20,9 +21,16 @@ export type ChannelInfo = ChannelOf
 export type CreateChannelBody = CreateChannelBodyOf
 export type PostMessageBody = PostMessageBodyOf
 export type PresenceResponse = PresenceResponseOf
-export type HistoryPage = Static<typeof HistoryPageSchema>
+/** A history entry: a message, or the placeholder `{id, channelId, deleted: true, thread}` of a deleted parent with replies. */
+export type HistoryMessage = HistoryMessageOf
+export type HistoryPage = Omit<Static<typeof HistoryPageSchema>, 'messages'> & { messages: HistoryMessage[] }
+export type RepliesPage = Static<typeof RepliesPageSchema>
 export type Pin = PinOf
 export type PinList = Static<typeof PinListSchema>
+export type ChannelUnread = ChannelUnreadOf
+export type UnreadResponse = UnreadResponseOf
+export type ReceiptsResponse = ReceiptsResponseOf
+export type UserSettings = UserSettingsOf
 export type ErrorCode = keyof typeof ErrorCodes | (string & {})
 
 type Catalogue = typeof topics

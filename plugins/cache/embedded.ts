@@ -1,6 +1,6 @@
 // In-memory cache with the same semantics as Redis's: recent-N per channel, TTL refreshed on write.
-import { compareOffsets, type Message, type Position } from '../../schemas/message.ts'
-import { CACHE_DEFAULTS, type CacheOptions, type CacheStats, type MessageCache } from './cache.ts'
+import { compareOffsets, deletedParent, inChannel, type HistoryMessage, type Message, type Position } from '../../schemas/message.ts'
+import { CACHE_DEFAULTS, emptied, revised, type CacheOptions, type CacheStats, type MessageCache } from './cache.ts'
 
 /**
  * One channel. The range it covers: every message of the channel with an id at or above `floor` is
@@ -12,7 +12,7 @@ import { CACHE_DEFAULTS, type CacheOptions, type CacheStats, type MessageCache }
  */
 interface Entry {
   ids: string[]
-  messages: Map<string, Message>
+  messages: Map<string, HistoryMessage>
   complete: boolean
   floor?: string
   filled?: string
@@ -54,7 +54,7 @@ export function createEmbeddedCache (options: CacheOptions, now: () => number = 
   }
 
   // ids are kept ascending; insertion is at the sorted place (usually the end)
-  function add (e: Entry, message: Message) {
+  function add (e: Entry, message: HistoryMessage) {
     if (!e.messages.has(message.id)) {
       let i = e.ids.length
       while (i > 0 && e.ids[i - 1] > message.id) i--
@@ -70,7 +70,7 @@ export function createEmbeddedCache (options: CacheOptions, now: () => number = 
    * has not reached yet. So the entry now covers only from that id (`trim` cuts below it, at the end
    * of the fill), unless the fill says it holds the whole history (it then sets `complete` again).
    */
-  function insert (e: Entry, message: Message) {
+  function insert (e: Entry, message: HistoryMessage) {
     add(e, message)
     e.patched.delete(message.id)
     e.complete = false
@@ -121,6 +121,7 @@ export function createEmbeddedCache (options: CacheOptions, now: () => number = 
    * store. A channel with no range yet starts one at this message.
    */
   function create (e: Entry, message: Message) {
+    if (!inChannel(message)) return // a reply only in its thread
     if (e.messages.has(message.id) || e.gone.has(message.id)) return // a redelivered create changes nothing
     if (!e.complete) {
       e.floor ??= e.ids[0] ?? message.id
@@ -139,14 +140,23 @@ export function createEmbeddedCache (options: CacheOptions, now: () => number = 
     }
     const m = e.messages.get(id)
     if (m) {
-      e.messages.set(id, { ...m, ...structuredClone(changes) })
+      e.messages.set(id, revised(m, structuredClone(changes)))
       e.patched.delete(id)
+      if (emptied(e.messages.get(id)!)) remove(e, id) // a deleted parent's last reply went: it leaves history
     } else {
       e.patched.set(id, { ...e.patched.get(id), ...structuredClone(changes) })
     }
   }
 
   function remove (e: Entry, id: string) {
+    const m = e.messages.get(id)
+    const placeholder = m && deletedParent(m)
+    if (placeholder) {
+      // as the store: the thread stays readable (the entry keeps it, so no fill or create brings the text back)
+      e.messages.set(id, placeholder)
+      e.patched.delete(id)
+      return
+    }
     e.gone.add(id)
     e.patched.delete(id)
     e.versions.delete(id)
@@ -187,7 +197,12 @@ export function createEmbeddedCache (options: CacheOptions, now: () => number = 
       // channel has no messages", and is kept; the history route never makes one for an empty page.)
       if (messages.length === 0 && !complete) return
       const e = entry(channelId, true)!
-      for (const m of messages) if (!e.messages.has(m.id) && !e.gone.has(m.id)) insert(e, { ...m, ...e.patched.get(m.id) })
+      for (const m of messages) {
+        // a placeholder even if removed here: it has no text, and the store keeps it
+        if (e.messages.has(m.id) || (e.gone.has(m.id) && !m.deleted)) continue
+        e.gone.delete(m.id)
+        insert(e, revised(m, e.patched.get(m.id) ?? {}))
+      }
       if (complete) e.complete = true
       trim(e)
     },

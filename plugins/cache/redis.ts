@@ -6,10 +6,10 @@
 // position of the last edit applied to a message (cached or parked), so a redelivered older edit
 // changes nothing.
 // Every write is one Lua script, so concurrent handlers and fills never interleave.
-import type { Message } from '../../schemas/message.ts'
+import { deletedParent, inChannel, type HistoryMessage, type Message } from '../../schemas/message.ts'
 import type { MessageChange } from '../store/store.ts'
 import { redisCall, redisPipeline, type RedisClient } from '../external/redis.ts'
-import { CACHE_DEFAULTS, type CacheOptions, type CacheStats, type MessageCache } from './cache.ts'
+import { CACHE_DEFAULTS, emptied, revised, type CacheOptions, type CacheStats, type MessageCache } from './cache.ts'
 
 // KEYS of every write: ids, msgs, removed, meta, patched, versions. The range an entry covers (meta):
 // `complete` (the whole history) or `floor`: every message with an id at or above it is cached or
@@ -43,10 +43,11 @@ const scripts = {
   //   'c', id, pending patch read ('' = none), json with that patch applied      a new message
   //   'u', id, epoch, offset ('' '' = not positioned: a reaction patch), cached json read ('' = not
   //        cached), its patched version, pending patch read, the merged pending patch   an edit
-  //   'd', id                                                                      a deletion
+  //   'd', id, cached json read ('' = not cached), the placeholder it leaves ('' = none: removed)   a deletion
   // A created message is added unless cached or removed (its pending changes are then done), and
   // only within the entry's range: below its floor a message between it and the floor may be missing
   // (a fill from a store ahead of this handler set the floor); a channel with no range starts one.
+  // A deleted parent with replies stays as its placeholder (computed here from its cached JSON).
   // An edit newer than the last one applied patches a cached message in place (nothing stays pending
   // for it) or an uncached one's pending changes; a removed message takes nothing. Answers
   // {1, tombstones dropped, pending patches dropped} (the bounds, lowest ids first), or 0.
@@ -95,12 +96,19 @@ while i <= #ARGV do
     end
     i = i + 8
   else
-    redis.call('ZADD', KEYS[3], 0, id)
-    redis.call('ZREM', KEYS[1], id)
-    redis.call('HDEL', KEYS[2], id)
-    redis.call('HDEL', KEYS[5], id)
-    redis.call('HDEL', KEYS[6], id)
-    i = i + 2
+    if (redis.call('HGET', KEYS[2], id) or '') ~= ARGV[i + 2] then return 0 end
+    if ARGV[i + 3] ~= '' then
+      -- a parent with replies: its placeholder stays (no text, no author), as in the store
+      redis.call('HSET', KEYS[2], id, ARGV[i + 3])
+      redis.call('HDEL', KEYS[5], id)
+    else
+      redis.call('ZADD', KEYS[3], 0, id)
+      redis.call('ZREM', KEYS[1], id)
+      redis.call('HDEL', KEYS[2], id)
+      redis.call('HDEL', KEYS[5], id)
+      redis.call('HDEL', KEYS[6], id)
+    end
+    i = i + 4
   end
 end
 local tombstones = math.max(redis.call('ZCARD', KEYS[3]) - tonumber(ARGV[3]), 0)
@@ -116,25 +124,28 @@ if parked > 0 then
 end
 trim_and_expire(tonumber(ARGV[1]), tonumber(ARGV[2]))
 return {1, tombstones, parked}`,
-  // ARGV: recent, ttl, complete (0|1), then triples: id, pending patch read ('' = none), json with
-  // that patch applied. Adds what is neither cached nor removed; the pending patch it applied is done.
+  // ARGV: recent, ttl, complete (0|1), then quads: id, pending patch read ('' = none), json with
+  // that patch applied, '1' for a deleted parent's placeholder. Adds what is neither cached nor
+  // removed (a placeholder even if removed: it has no text, and the store keeps it); the pending
+  // patch it applied is done.
   // The messages are the store's newest page: every stored message at or above the lowest id it adds
   // is in it, but what was cached below may lack messages the store had and the cache handler has not
   // reached yet. So unless the page is the whole history, the entry now starts at that id.
   cacheFill: `${TRIM_AND_EXPIRE}
-for i = 4, #ARGV, 3 do
+for i = 4, #ARGV, 4 do
   local id = ARGV[i]
-  if redis.call('ZSCORE', KEYS[3], id) == false and redis.call('HEXISTS', KEYS[2], id) == 0 then
+  if (redis.call('ZSCORE', KEYS[3], id) == false or ARGV[i + 3] == '1') and redis.call('HEXISTS', KEYS[2], id) == 0 then
     if (redis.call('HGET', KEYS[5], id) or '') ~= ARGV[i + 1] then return 0 end
   end
 end
 local lowest
-for i = 4, #ARGV, 3 do
+for i = 4, #ARGV, 4 do
   local id = ARGV[i]
-  if redis.call('ZSCORE', KEYS[3], id) == false and redis.call('HEXISTS', KEYS[2], id) == 0 then
+  if (redis.call('ZSCORE', KEYS[3], id) == false or ARGV[i + 3] == '1') and redis.call('HEXISTS', KEYS[2], id) == 0 then
     redis.call('ZADD', KEYS[1], 0, id)
     redis.call('HSET', KEYS[2], id, ARGV[i + 2])
     redis.call('HDEL', KEYS[5], id)
+    redis.call('ZREM', KEYS[3], id)
     if not lowest or id < lowest then lowest = id end
   end
 end
@@ -162,7 +173,7 @@ type Keys = [ids: string, msgs: string, removed: string, meta: string, patched: 
 
 interface CacheCommands {
   cacheApply (...args: [...Keys, recent: number, ttl: number, tombstones: number, parked: number, ...ops: string[]]): Promise<Applied>
-  cacheFill (...args: [...Keys, recent: number, ttl: number, complete: string, ...triples: string[]]): Promise<number>
+  cacheFill (...args: [...Keys, recent: number, ttl: number, complete: string, ...quads: string[]]): Promise<number>
   cachePage (ids: string, msgs: string, meta: string, before: string, limit: number): Promise<Array<string | null> | null>
 }
 
@@ -210,6 +221,13 @@ export function createRedisCache (redis: RedisClient, options: CacheOptions): Me
     return true
   }
   const merge = (json: string | null, changes: Partial<Message>) => JSON.stringify({ ...(json ? JSON.parse(json) : {}), ...changes })
+  /** A cached entry's JSON after a patch (a deleted parent's placeholder takes its thread only). */
+  const mergeCached = (json: string, changes: Partial<Message>) => JSON.stringify(revised(JSON.parse(json) as HistoryMessage, changes))
+  /** The placeholder JSON a deletion leaves of a cached message ('' when it leaves none). */
+  const placeholderOf = (cached: string | null) => {
+    const placeholder = cached ? deletedParent(JSON.parse(cached) as HistoryMessage) : null
+    return placeholder ? JSON.stringify(placeholder) : ''
+  }
 
   type Pipeline = { hmget (key: string, ...ids: string[]): Pipeline, cacheApply: (...args: Parameters<CacheCommands['cacheApply']>) => Pipeline, exec (): Promise<Array<[Error | null, unknown]> | null> }
   /** Pipelined `exec`: every reply, or a failure naming Redis. */
@@ -244,6 +262,7 @@ export function createRedisCache (redis: RedisClient, options: CacheOptions): Me
     const known = (id: string) => state.get(id) ?? { cached: null, pending: null }
     for (const change of changes) {
       if (change.type === 'create') {
+        if (!inChannel(change.message)) continue // a reply only in its thread is never cached
         const { cached, pending } = known(change.message.id)
         const json = JSON.stringify({ ...change.message, position: change.position })
         const merged = pending ? merge(json, JSON.parse(pending)) : json
@@ -252,16 +271,23 @@ export function createRedisCache (redis: RedisClient, options: CacheOptions): Me
       } else if (change.type === 'update') {
         args.push(...edit(change.id, change.changes, known(change.id), change.position, state))
       } else {
-        args.push('d', change.id)
-        state.set(change.id, { cached: null, pending: null })
+        const { cached } = known(change.id)
+        const placeholder = placeholderOf(cached)
+        args.push('d', change.id, cached ?? '', placeholder)
+        state.set(change.id, { cached: placeholder || null, pending: null })
       }
     }
     return args
   }
 
-  /** The 'u' arguments of an edit (positioned) or a reaction patch, from what was read; `state` follows it. */
+  /** The 'u' arguments of an edit (positioned) or a reaction patch, from what was read ('d' for a placeholder it empties); `state` follows it. */
   function edit (id: string, changes: Partial<Message>, { cached, pending }: Read, position?: { epoch: string, offset: string }, state?: Map<string, Read>): string[] {
-    const merged = cached === null ? merge(pending, changes) : merge(cached, changes)
+    if (cached !== null && emptied(revised(JSON.parse(cached) as HistoryMessage, changes))) {
+      // a deleted parent's last reply went: its placeholder leaves history, as in the store
+      state?.set(id, { cached: null, pending: null })
+      return ['d', id, cached, '']
+    }
+    const merged = cached === null ? merge(pending, changes) : mergeCached(cached, changes)
     state?.set(id, cached === null ? { cached: null, pending: merged } : { cached: merged, pending: null })
     return ['u', id, position?.epoch ?? '', position?.offset ?? '', cached ?? '', cached === null ? '' : merged, pending ?? '', cached === null ? merged : '']
   }
@@ -271,7 +297,7 @@ export function createRedisCache (redis: RedisClient, options: CacheOptions): Me
     for (const change of changes) {
       const id = change.type === 'create' ? change.message.id : change.id
       for (;;) {
-        const [state] = await read('apply', [[channelId, change.type === 'delete' ? [] : [id]]])
+        const [state] = await read('apply', [[channelId, [id]]])
         if (applied(await run('apply', () => commands.cacheApply(...keys(channelId), recent, ttl, tombstones, parked, ...ops([change], state))))) break
       }
     }
@@ -284,17 +310,18 @@ export function createRedisCache (redis: RedisClient, options: CacheOptions): Me
       await applyOneByOne(message.channelId, [{ type: 'create', message, position: message.position! }])
     },
     async apply (changes) {
-      // One script per channel, all pipelined: a batch of creates and deletions is one round trip.
-      // Edits merge JSON here, so a batch with edits first reads what they apply to (one more).
+      // One script per channel, all pipelined: a batch of creates is one round trip. Edits merge
+      // JSON here, and a deletion of a parent with replies leaves a placeholder made from its cached
+      // copy, so a batch with edits or deletions first reads what they apply to (one more).
       const byChannel = new Map<string, MessageChange[]>()
       for (const change of changes) {
         const channelId = change.type === 'create' ? change.message.channelId : change.channelId
         byChannel.set(channelId, [...byChannel.get(channelId) ?? [], change])
       }
       const channels = [...byChannel]
-      const edits = changes.some((c) => c.type === 'update')
+      const edits = changes.some((c) => c.type !== 'create')
       const states = edits
-        ? await read('apply', channels.map(([channelId, list]) => [channelId, [...new Set(list.flatMap((c) => c.type === 'create' ? [c.message.id] : c.type === 'update' ? [c.id] : []))]]))
+        ? await read('apply', channels.map(([channelId, list]) => [channelId, [...new Set(list.map((c) => c.type === 'create' ? c.message.id : c.id))]]))
         : channels.map(() => new Map<string, Read>())
       const written = await exec('apply', (p) => { channels.forEach(([channelId, list], c) => p.cacheApply(...keys(channelId), recent, ttl, tombstones, parked, ...ops(list, states[c]))) })
       // A channel whose state was not as read or assumed: its changes again, one by one.
@@ -308,7 +335,8 @@ export function createRedisCache (redis: RedisClient, options: CacheOptions): Me
       }
     },
     async remove (channelId, id) {
-      applied(await run('remove', () => commands.cacheApply(...keys(channelId), recent, ttl, tombstones, parked, 'd', id)))
+      // a deletion's position is not used by the cache
+      await applyOneByOne(channelId, [{ type: 'delete', id, channelId, position: { epoch: '', offset: '0' } }])
     },
     async fill (channelId, messages, complete) {
       // Nothing to add and nothing learnt: no round trip, no key. (A complete empty fill is a real
@@ -318,8 +346,8 @@ export function createRedisCache (redis: RedisClient, options: CacheOptions): Me
       for (;;) {
         // a patch or remove that landed after the store was read applies to what the store said
         const pending = messages.length ? await run('fill', () => redis.hmget(k[4], ...messages.map((m) => m.id))) : []
-        const triples = messages.flatMap((m, i) => [m.id, pending[i] ?? '', pending[i] ? merge(JSON.stringify(m), JSON.parse(pending[i]!)) : JSON.stringify(m)])
-        if (await run('fill', () => commands.cacheFill(...k, recent, ttl, complete ? '1' : '0', ...triples)) === 1) return
+        const quads = messages.flatMap((m, i) => [m.id, pending[i] ?? '', pending[i] ? mergeCached(JSON.stringify(m), JSON.parse(pending[i]!)) : JSON.stringify(m), m.deleted ? '1' : '0'])
+        if (await run('fill', () => commands.cacheFill(...k, recent, ttl, complete ? '1' : '0', ...quads)) === 1) return
       }
     },
     async page (channelId, { before, limit }) {
@@ -328,7 +356,7 @@ export function createRedisCache (redis: RedisClient, options: CacheOptions): Me
       if (!jsons) return null
       // An id without a body would be a broken entry: answer from the store instead.
       if (jsons.some((j) => j === null)) return null
-      return jsons.map((j) => JSON.parse(j!) as Message)
+      return jsons.map((j) => JSON.parse(j!) as HistoryMessage)
     },
     async ping () {
       await run('ping', () => redis.ping())

@@ -164,7 +164,8 @@ export async function startCentrifugo (redisUrl: string | undefined, quiet: bool
       measured = { type: 'stopped', cpuUserMs: ((now.userTicks - marked.userTicks) * 1000) / ticks, cpuSystemMs: ((now.systemTicks - marked.systemTicks) * 1000) / ticks }
       return measured
     },
-    stop
+    stop,
+    kill: async () => { throw new Error('--fail instance kills switchboard instances, not Centrifugo') }
   }
 }
 

@@ -3,7 +3,7 @@
 // resolves once its subscribe is confirmed.
 import WebSocket from 'ws'
 import { io } from 'socket.io-client'
-import { decodeContent, decodeFrame, parseCentrifugoFrame, type Stamp } from './payload.ts'
+import { decodeContent, decodeFrame, decodePosition, parseCentrifugoFrame, type Position, type Stamp } from './payload.ts'
 import type { TransportKind } from './options.ts'
 
 export interface Subscriber { close (): void }
@@ -16,6 +16,12 @@ export interface SubscriberOptions {
   onStamp (stamp: Stamp): void
   /** the connection ended before close() was called (e.g. closed as a slow consumer) */
   onLost (reason: string): void
+  /** protocol v1 only: resubscribe from this position (a reconnect, docs/protocol.md) */
+  since?: Position
+  /** protocol v1 only: the subscribe's answer, before any frame that follows it (a replay) */
+  onSubscribed? (answer: { position: Position | null, recovered: boolean }): void
+  /** protocol v1 only: the position of every event frame, to resubscribe from after a reconnect */
+  onPosition? (position: Position): void
 }
 
 const OPENERS: Record<TransportKind, (opts: SubscriberOptions) => Promise<Subscriber>> = {
@@ -54,7 +60,7 @@ export async function openSubscriberHonouringShedding (opts: SubscriberOptions, 
   }
 }
 
-function openWebSocket ({ url, channel, token, onStamp, onLost }: SubscriberOptions): Promise<Subscriber> {
+function openWebSocket ({ url, channel, token, onStamp, onLost, since, onSubscribed, onPosition }: SubscriberOptions): Promise<Subscriber> {
   const target = token ? `${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}` : url
   const ws = new WebSocket(target, { perMessageDeflate: false })
   let closing = false
@@ -73,17 +79,22 @@ function openWebSocket ({ url, channel, token, onStamp, onLost }: SubscriberOpti
       res.resume()
       ws.terminate()
     })
-    ws.on('open', () => ws.send(JSON.stringify({ op: 'subscribe', channel })))
+    ws.on('open', () => ws.send(JSON.stringify(since ? { op: 'subscribe', channel, since } : { op: 'subscribe', channel })))
     ws.on('message', (data: Buffer) => {
       const frame = data.toString()
       if (subscribed) {
         const stamp = decodeFrame(frame)
         if (stamp) onStamp(stamp)
+        if (stamp && onPosition) {
+          const position = decodePosition(frame)
+          if (position) onPosition(position)
+        }
         return
       }
-      const parsed = JSON.parse(frame) as { op: string, code?: string, message?: string }
+      const parsed = JSON.parse(frame) as { op: string, code?: string, message?: string, position?: Position | null, recovered?: boolean }
       if (parsed.op === 'subscribed') {
         subscribed = true
+        onSubscribed?.({ position: parsed.position ?? null, recovered: parsed.recovered === true })
         resolve({ close () { closing = true; ws.terminate() } })
       } else if (parsed.op === 'error') fail(`subscribe refused: ${parsed.code} ${parsed.message}`)
     })

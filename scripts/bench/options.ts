@@ -5,6 +5,11 @@ import { availableParallelism } from 'node:os'
 export const TRANSPORTS = ['uws', 'fastify', 'socketio', 'seed', 'centrifugo'] as const
 export type TransportKind = typeof TRANSPORTS[number]
 
+/** What --fail kills: the leader broker of the busiest messages partition, a Redis primary, or a started instance. */
+export const FAILURES = ['broker', 'redis', 'instance'] as const
+export type FailureKind = typeof FAILURES[number]
+export interface FailPlan { what: FailureKind, /** seconds into the measured window */ at: number }
+
 export interface BenchOptions {
   connections: number
   channels: number
@@ -13,10 +18,18 @@ export interface BenchOptions {
   duration: number
   size: number
   transport: TransportKind
-  /** base URL of a running deployment; undefined starts a server child */
+  /** base URL of a running deployment (the first of --target's list); undefined starts server children */
   target?: string
-  /** WebSocket URL with --target (derived from it when absent) */
+  /** WebSocket URL with --target (derived from it when absent; the first of --ws-url's list) */
   wsUrl?: string
+  /** every API URL of --target (a comma-separated list: one per instance of a running deployment) */
+  targets?: string[]
+  /** every WebSocket URL of --ws-url, one per --target URL */
+  wsUrls?: string[]
+  /** switchboard instances started (all roles), or the number of --target URLs; sockets and posts are spread over them */
+  instances: number
+  /** a failure injected during the measured window (--fail what@seconds) */
+  fail?: FailPlan
   token?: string
   workers: number
   concurrency: number
@@ -49,7 +62,20 @@ export const usage = `Usage: npm run bench -- [options]
                       when REDIS_URL is set; built into ~/.cache/switchboard-services when missing)
   --target URL      a running deployment's API base URL (default: start an embedded switchboard,
                     or real services when KAFKA_BROKERS / REDIS_URL / MONGO_URL are set)
-  --ws-url URL      its WebSocket URL (default: port 5002 of the target host for uws, the API port for fastify)
+                    A comma-separated list names the instances of one deployment: sockets and posts
+                    are spread over them as with --instances
+  --ws-url URL      its WebSocket URL (default: port 5002 of the target host for uws, the API port for fastify);
+                    with a --target list, a list of as many
+  --instances N     switchboard servers started (all roles, each its own ports and INSTANCE_ID, the
+                    services of the environment: the real ones when N > 1); sockets round robin by
+                    connection, posts round robin by post, CPU summed and per instance (default 1)
+  --fail W@S        a failure S seconds into the measured window (one --rate), reported apart:
+                    broker    SIGKILL the leader of the busiest messages partition, restart it 20 s later
+                    redis     SIGKILL a Redis Cluster primary, restart it 20 s later
+                              (both: the cluster of scripts/services.sh up --cluster, same environment)
+                    instance  SIGKILL the first started instance (1/N of the sockets: half with
+                              --instances 2): they reconnect with jitter to the survivors and
+                              resubscribe with since; recovered: false reloads history over HTTP
   --token JWT       bearer token for posts and ?token= for sockets when auth is on
   --workers W       worker threads holding the connections (default ${defaultWorkers()})
   --concurrency K   posts in flight at most (default 64)
@@ -101,6 +127,8 @@ export function parseOptions (argv: string[]): BenchOptions | 'help' {
         transport: { type: 'string' },
         target: { type: 'string' },
         'ws-url': { type: 'string' },
+        instances: { type: 'string' },
+        fail: { type: 'string' },
         token: { type: 'string' },
         workers: { type: 'string' },
         concurrency: { type: 'string' },
@@ -121,6 +149,8 @@ export function parseOptions (argv: string[]): BenchOptions | 'help' {
   const str = (k: string) => values[k] as string | undefined
   const transport = str('transport') ?? 'uws'
   if (!(TRANSPORTS as readonly string[]).includes(transport)) throw new OptionsError(`--transport must be one of ${TRANSPORTS.join(', ')} (got ${JSON.stringify(transport)})`)
+  const targets = list(str('target'))?.map((t) => url('target', t, ['http:', 'https:'])!)
+  const wsUrls = list(str('ws-url'))?.map((w) => url('ws-url', w, ['ws:', 'wss:', 'http:', 'https:'])!)
   const rates = (str('rate') ?? '200').split(',').map((r) => integer('rate', r.trim(), 0, 1, 1_000_000))
   const options: BenchOptions = {
     connections: integer('connections', str('connections'), 500, 1, 200_000),
@@ -129,8 +159,12 @@ export function parseOptions (argv: string[]): BenchOptions | 'help' {
     duration: integer('duration', str('duration'), 10, 1, 3600),
     size: integer('size', str('size'), 64, 48, 65_536),
     transport: transport as TransportKind,
-    target: url('target', str('target'), ['http:', 'https:']),
-    wsUrl: url('ws-url', str('ws-url'), ['ws:', 'wss:', 'http:', 'https:']),
+    target: targets?.[0],
+    wsUrl: wsUrls?.[0],
+    ...(targets && targets.length > 1 ? { targets } : {}),
+    ...(wsUrls && wsUrls.length > 1 ? { wsUrls } : {}),
+    instances: integer('instances', str('instances'), targets?.length ?? 1, 1, 64),
+    ...(str('fail') !== undefined ? { fail: failPlan(str('fail')!) } : {}),
     token: str('token'),
     workers: integer('workers', str('workers'), defaultWorkers(), 1, 64),
     concurrency: integer('concurrency', str('concurrency'), 64, 1, 10_000),
@@ -146,5 +180,29 @@ export function parseOptions (argv: string[]): BenchOptions | 'help' {
   if (options.compare && options.target) throw new OptionsError('--compare starts its own servers: it cannot be combined with --target')
   if (options.wsUrl && !options.target) throw new OptionsError('--ws-url needs --target')
   if (options.target && options.transport === 'centrifugo') throw new OptionsError('--transport centrifugo starts its own Centrifugo (it needs the API key it generates): it cannot be combined with --target')
+  const named = targets?.length ?? 0
+  if (named > 1 && options.instances !== named) throw new OptionsError(`--instances (${options.instances}) must match the ${named} --target URLs`)
+  if (wsUrls && wsUrls.length !== Math.max(1, named)) throw new OptionsError(`--ws-url names ${wsUrls.length} URLs for ${Math.max(1, named)} --target URLs: one each`)
+  if (options.instances > 1 && !options.target && options.transport !== 'uws' && options.transport !== 'fastify') throw new OptionsError(`--instances starts switchboard instances: --transport uws or fastify (got ${options.transport})`)
+  if (options.instances > 1 && options.compare) throw new OptionsError('--instances cannot be combined with --compare')
+  if (options.fail) {
+    const { what, at } = options.fail
+    if (at >= options.duration) throw new OptionsError(`--fail ${what}@${at} must fall inside the measured window (--duration ${options.duration})`)
+    if (options.rates.length > 1 || options.compare) throw new OptionsError('--fail runs one step: one --rate, no --compare')
+    if (what === 'instance' && options.instances < 2) throw new OptionsError('--fail instance needs --instances 2 or more: the survivors take the reconnecting sockets')
+    if (what === 'instance' && options.target) throw new OptionsError('--fail instance kills an instance this tool started: it cannot be combined with --target')
+    if (options.transport !== 'uws' && options.transport !== 'fastify') throw new OptionsError(`--fail measures switchboard: --transport uws or fastify (got ${options.transport})`)
+  }
   return options
+}
+
+/** A comma-separated option value as its items (undefined when absent). */
+function list (raw: string | undefined): string[] | undefined {
+  return raw?.split(',').map((item) => item.trim()).filter(Boolean)
+}
+
+function failPlan (raw: string): FailPlan {
+  const match = /^(\w+)@(\d+)$/.exec(raw.trim())
+  if (!match || !(FAILURES as readonly string[]).includes(match[1])) throw new OptionsError(`--fail must be ${FAILURES.join('|')}@SECONDS, e.g. broker@10 (got ${JSON.stringify(raw)})`)
+  return { what: match[1] as FailureKind, at: Number(match[2]) }
 }

@@ -39,6 +39,19 @@ export function decodeFrame (frame: string): Stamp | undefined {
   return parse(frame, at + MARKER.length)
 }
 
+/** A position in the messages log, as event and subscribed frames carry it (docs/protocol.md). */
+export interface Position { epoch: string, offset: string }
+
+const POSITION = '"position":{'
+
+/** The position of an event frame, read without parsing the whole frame (undefined when it has none). */
+export function decodePosition (frame: string): Position | undefined {
+  const at = frame.indexOf(POSITION)
+  if (at < 0) return undefined
+  const end = frame.indexOf('}', at)
+  return end < 0 ? undefined : JSON.parse(frame.slice(at + POSITION.length - 1, end + 1)) as Position
+}
+
 function parse (text: string, from: number): Stamp | undefined {
   const a = text.indexOf(':', from)
   const b = a < 0 ? -1 : text.indexOf(':', a + 1)

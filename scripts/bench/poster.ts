@@ -26,8 +26,10 @@ export function messagesPost (token?: string): PostRequest {
 }
 
 export interface PostPlan {
-  /** the generator's connections to the target (openPosterPool); left open */
-  pool: Pool
+  /** the generator's connections to each instance of the target (openPosterPool); left open */
+  pools: Pool[]
+  /** instances no longer posted to (killed by --fail instance): their posts go to the next one up */
+  down?: ReadonlySet<number>
   request: PostRequest
   channels: string[]
   rate: number
@@ -82,7 +84,7 @@ export async function openPosterPool (baseUrl: string, connections: number, open
 }
 
 export function startPosting (plan: PostPlan): Poster {
-  const { pool } = plan
+  const { pools } = plan
   const stats: PostStats = { sent: 0, acknowledged: 0, httpErrors: 0, shed: 0, errorsBy: {}, behindScheduleMs: 0, maxBehindScheduleMs: 0, postsLate: 0, queuedForSlot: 0 }
   const channels = plan.channels.length
   const acked = plan.channels.map(() => ({ set: new SeqSet(), count: 0 }))
@@ -113,6 +115,10 @@ export function startPosting (plan: PostPlan): Poster {
     if (late > stats.maxBehindScheduleMs) stats.maxBehindScheduleMs = late
     if (late > 10) stats.postsLate++
     const seq = nextSeq[channel]++
+    // round robin by post: each channel's posts go to every instance in turn (a load balancer's job)
+    let instance = (channel + seq) % pools.length
+    for (let tries = 1; plan.down?.has(instance) && tries < pools.length; tries++) instance = (instance + 1) % pools.length
+    const pool = pools[instance]
     const content = plan.stamped === false ? warmupContent(plan.size) : encodeContent(channel, seq, nowMicros(), plan.size)
     const body = plan.request.body({ channelId: plan.channels[channel], content, senderId: 'bench', senderName: 'bench' })
     stats.sent++

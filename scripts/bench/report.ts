@@ -70,8 +70,27 @@ export function table (runs: StepResult[], sloP99: number): string {
     if (r.server?.profile) notes.push(`${r.transport} ${r.rate}/s: server CPU profile ${r.server.profile}`)
     for (const reason of r.generator.reasons) notes.push(`${r.transport} ${r.rate}/s: generator saturated: ${reason}`)
     notes.push(...latencyNotes(r, sloP99))
+    if (r.instances) notes.push(`${r.transport} ${r.rate}/s: server CPU by instance: ${r.instances.map((s, i) => `${i + 1}: ${Math.round(s.cpuPerSec * 100)}%`).join(', ')}`)
+    if (r.failover) notes.push(...failoverNotes(r, sloP99))
   }
   return [...lines, ...notes.map((n) => `note: ${n}`)].join('\n')
+}
+
+/** What a --fail failure cost, a line each. */
+export function failoverNotes (r: StepResult, sloP99: number): string[] {
+  const f = r.failover!
+  const label = `${r.transport} ${r.rate}/s --fail ${f.what}@${f.at}`
+  if (!f.node && f.error) return [`${label}: nothing was killed: ${f.error}`]
+  const notes = [`${label}: killed ${f.node} (${f.detail}) at ${f.killedAtSecond.toFixed(1)} s${f.restartedAfterSec !== undefined ? `, back ${f.restartedAfterSec} s later` : ''}${f.error ? `; ${f.error}` : ''}`]
+  notes.push(`${label}: posts answered 503: ${f.posts503 ?? 0}, other 5xx: ${f.postsOther5xx ?? 0}${f.postsOther5xx ? ' (MUST be 0)' : ''}, unanswered: ${f.postsUnanswered ?? 0}; lost ${r.lost}, duplicated ${r.duplicates}, out of order ${r.outOfOrder}`)
+  const under = f.underSloAfterSec === null ? `never back under ${sloP99} ms` : `every second under ${sloP99} ms from ${f.underSloAfterSec} s after the kill`
+  notes.push(`${label}: p99 by second from the kill (ms): ${(f.p99FromKill ?? []).map((p) => p === null ? '-' : p.toFixed(1)).join(' ')}; ${under}`)
+  const c = f.reconnect
+  if (c) {
+    notes.push(`${label}: ${c.reconnected} of ${c.sockets} sockets back (${c.recovered} recovered by replay, ${c.reloaded} reloaded history: ${c.reloadedDeliveries} messages), ${c.notBack} gave up; live again p50 ${c.liveAgainMs.p50} ms, p99 ${c.liveAgainMs.p99} ms, max ${c.liveAgainMs.max} ms`)
+    notes.push(`${label}: the survivors' p99 for their own clients during the ${c.stormSec} s storm: ${c.survivorsP99Ms.toFixed(1)} ms`)
+  }
+  return notes
 }
 
 const x = (n: number | null) => n === null ? 'n/a' : `${n.toFixed(2)}×`

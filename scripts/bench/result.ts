@@ -58,10 +58,60 @@ export interface StepResult {
    * delivery (Centrifugo's read from /proc/<pid>/stat); event-loop figures for Node servers only
    */
   server?: { cpuMs: number, cpuSystemMs: number, cpuPerSec: number, cpuMicrosPerMessage: number, cpuMicrosPerDelivery: number, eventLoopUtilization?: number, eventLoopDelayP99Ms?: number, eventLoopDelayMaxMs?: number, profile?: string }
+  /** --instances N > 1: each started instance's share (`server` sums their CPU; its event loop is the busiest one's) */
+  instances?: Array<{ cpuMs: number, cpuPerSec: number, eventLoopUtilization?: number, profile?: string }>
+  /** --fail: what was killed and what it cost */
+  failover?: FailoverResult
 }
 
-/** The deliveries received in one second of a step; `overSlo`: how many were slower than the objective. */
-export interface SecondOfLatency { second: number, deliveries: number, p99: number, max: number, overSlo: number }
+/**
+ * The deliveries received in one second of a step; `overSlo`: how many were slower than the
+ * objective; `survivorsP99` (--fail instance): the p99 of subscribers never disconnected.
+ */
+export interface SecondOfLatency { second: number, deliveries: number, p99: number, max: number, overSlo: number, survivorsP99?: number }
+
+/** What a --fail failure cost: posts refused, the latency from the kill on, and for an instance the reconnect storm. */
+export interface FailoverResult {
+  what: 'broker' | 'redis' | 'instance'
+  /** --fail's second, and when the kill happened (seconds into the measured window) */
+  at: number
+  killedAtSecond: number
+  /** kafka-2, redis-1, instance 1 */
+  node: string
+  detail: string
+  /** seconds from the kill until the node answered again after its restart (broker, redis) */
+  restartedAfterSec?: number
+  /** finding, killing or restarting the node failed */
+  error?: string
+  /** posts answered 503 (the log unavailable: nothing accepted), with Retry-After or not */
+  posts503?: number
+  /** posts answered another 5xx: must be 0 */
+  postsOther5xx?: number
+  /** posts with no answer (the connection to a killed instance closed under them) */
+  postsUnanswered?: number
+  /** the p99 (ms) of each second from the one of the kill; null for a second without deliveries */
+  p99FromKill?: Array<number | null>
+  /** seconds after the kill from which every second's p99 stayed under --slo-p99 (null: never) */
+  underSloAfterSec?: number | null
+  /** --fail instance: the killed instance's sockets coming back */
+  reconnect?: {
+    sockets: number
+    reconnected: number
+    /** resubscribed with `recovered: true` (the replay counted as deliveries) */
+    recovered: number
+    /** resubscribed with `recovered: false`, then reloaded history over HTTP */
+    reloaded: number
+    /** messages those reloads held that the socket had not seen */
+    reloadedDeliveries: number
+    notBack: number
+    /** from the lost connection to live again (subscribed, and history reloaded when needed) */
+    liveAgainMs: { p50: number, p99: number, max: number }
+    /** from the kill until every killed socket was back (or gave up) */
+    stormSec: number
+    /** the survivors' p99 (ms) for their own (never disconnected) clients during the storm */
+    survivorsP99Ms: number
+  }
+}
 
 /** One of switchboard's transports against one reference; each ratio above 1 means switchboard is better. */
 export interface Versus {

@@ -22,6 +22,8 @@ export interface Target {
   /** ends the measured window: server CPU time, event loop and profile, for servers this tool started */
   measure (): Promise<Stopped | undefined>
   stop (): Promise<Stopped | undefined>
+  /** --fail instance: ends its measured window (what it used so far) and SIGKILLs it; started servers only */
+  kill (): Promise<Stopped | undefined>
 }
 
 const SERVE = fileURLToPath(new URL('./serve.ts', import.meta.url))
@@ -50,13 +52,41 @@ const STARTERS: Record<TransportKind, (options: BenchOptions, transport: Transpo
   }
 }
 
-export async function openTarget (options: BenchOptions, transport: TransportKind): Promise<Target> {
-  if (options.target) return externalTarget(options.target, options.wsUrl, transport, options.token)
-  return await STARTERS[transport](options, transport)
+/** What instances of one deployment share, so that a message posted on one is delivered on all. */
+export const SHARED_SERVICES = ['KAFKA_BROKERS', 'REDIS_URL or REDIS_CLUSTER_NODES', 'MONGO_URL'] as const
+
+/** The shared services --instances N > 1 needs and the environment lacks (embedded ones are per process). */
+export function missingSharedServices (env: NodeJS.ProcessEnv = process.env): string[] {
+  return SHARED_SERVICES.filter((name) => name.includes(' or ') ? !env.REDIS_URL && !env.REDIS_CLUSTER_NODES : !env[name])
+}
+
+/** The server(s) under test: one per --target URL, or --instances started ones (one by default). */
+export async function openTargets (options: BenchOptions, transport: TransportKind): Promise<Target[]> {
+  if (options.target) {
+    const apis = options.targets ?? [options.target]
+    const wsUrls = options.wsUrls ?? (options.wsUrl ? [options.wsUrl] : [])
+    return apis.map((api, i) => externalTarget(api, wsUrls[i], transport, options.token))
+  }
+  if (options.instances === 1) return [await STARTERS[transport](options, transport)]
+  const missing = missingSharedServices()
+  if (missing.length > 0) throw new Error(`--instances ${options.instances} needs services the instances share (embedded ones live in each process): set ${missing.join(', ')} (scripts/services.sh up prints them)`)
+  const wsUrlOf = transport === 'fastify' ? (l: Listening) => l.fastifyWsUrl! : (l: Listening) => l.uwsUrl!
+  const run = Math.random().toString(16).slice(2, 8)
+  const targets: Target[] = []
+  try {
+    // one after the other: the first creates the topics the others find
+    for (let i = 1; i <= options.instances; i++) {
+      targets.push(await forkServer(options, transport, 'switchboard', wsUrlOf, { INSTANCE_ID: `${process.env.INSTANCE_ID || 'bench'}-${run}-${i}` }, `${i}-`))
+    }
+  } catch (err) {
+    await Promise.all(targets.map((t) => t.stop().catch(() => undefined)))
+    throw err
+  }
+  return targets
 }
 
 /** A Node server (switchboard or a Node reference) in a child process running serve.ts. */
-async function forkServer (options: BenchOptions, transport: TransportKind, kind: ServerKind, wsUrlOf: (l: Listening) => string): Promise<Target> {
+async function forkServer (options: BenchOptions, transport: TransportKind, kind: ServerKind, wsUrlOf: (l: Listening) => string, env: Record<string, string> = {}, label = ''): Promise<Target> {
   if (options.profile) mkdirSync(options.profile, { recursive: true })
   const child = fork(SERVE, [kind], {
     // BENCH_SERVER_FLAGS: Node flags for the server alone (--perf-basic-prof, --trace-gc), not the generator
@@ -65,11 +95,17 @@ async function forkServer (options: BenchOptions, transport: TransportKind, kind
       // A bench must not be throttled by its own server: no per-client rate limit (0 = off).
       RATE_LIMIT_MAX: '0',
       ...process.env,
-      ...(options.profile ? { BENCH_PROFILE_DIR: options.profile, BENCH_PROFILE_LABEL: `${transport}-` } : {})
+      ...env,
+      ...(options.profile ? { BENCH_PROFILE_DIR: options.profile, BENCH_PROFILE_LABEL: `${transport}-${label}` } : {})
     },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   })
   const listening = await firstMessage<Listening>(child, 'listening', START_TIMEOUT_MS)
+  const measure = async (): Promise<Stopped> => {
+    const measured = firstMessage<Stopped>(child, 'measured', 30_000)
+    child.send({ type: 'measure' })
+    return await measured
+  }
   return {
     apiUrl: listening.apiUrl,
     wsUrl: wsUrlOf(listening),
@@ -80,19 +116,23 @@ async function forkServer (options: BenchOptions, transport: TransportKind, kind
       child.send({ type: 'mark' })
       await marked
     },
-    async measure () {
-      const measured = firstMessage<Stopped>(child, 'measured', 30_000)
-      child.send({ type: 'measure' })
-      return await measured
-    },
+    measure,
     async stop () {
-      if (child.exitCode !== null) return undefined
+      if (child.exitCode !== null || child.signalCode !== null) return undefined
       const stopped = firstMessage<Stopped>(child, 'stopped', 30_000)
       const exited = once(child, 'exit')
       child.send({ type: 'stop' })
       const result = await stopped.catch(() => undefined)
       await exited
       return result
+    },
+    async kill () {
+      if (child.exitCode !== null || child.signalCode !== null) return undefined
+      const used = await measure().catch(() => undefined)
+      const exited = once(child, 'exit')
+      child.kill('SIGKILL')
+      await exited
+      return used
     }
   }
 }
@@ -102,7 +142,7 @@ function externalTarget (apiUrl: string, wsUrl: string | undefined, transport: T
   const api = new URL(apiUrl)
   const ws = api.protocol === 'https:' ? 'wss:' : 'ws:'
   const derived = transport === 'socketio' || transport === 'seed' ? apiUrl : transport === 'fastify' ? `${ws}//${api.host}/ws` : `${ws}//${api.hostname}:5002/ws`
-  return { apiUrl, wsUrl: wsUrl ?? derived, mode: 'external', post: messagesPost(token), mark: async () => {}, measure: async () => undefined, stop: async () => undefined }
+  return { apiUrl, wsUrl: wsUrl ?? derived, mode: 'external', post: messagesPost(token), mark: async () => {}, measure: async () => undefined, stop: async () => undefined, kill: async () => { throw new Error('a running deployment (--target) is not killed by this tool') } }
 }
 
 function firstMessage<T> (child: ChildProcess, type: string, timeoutMs: number): Promise<T> {

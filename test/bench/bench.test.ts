@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import t from 'tap'
+import { Worker } from 'node:worker_threads'
+import t, { type Test } from 'tap'
 import { ChannelTally, SeqSet } from '../../scripts/bench/accounting.ts'
 import { WebSocketServer } from 'ws'
 import { SHED_RETRIES, openSubscriberHonouringShedding } from '../../scripts/bench/clients.ts'
@@ -18,7 +19,11 @@ import { messagesPost, openPosterPool } from '../../scripts/bench/poster.ts'
 import { parseOptions } from '../../scripts/bench/options.ts'
 import { comparisonText, latencyNotes } from '../../scripts/bench/report.ts'
 import type { BenchResult, StepResult } from '../../scripts/bench/result.ts'
-import { requireService } from '../services.ts'
+import { busiestPartition, primaryOf, scriptNode } from '../../scripts/bench/failover.ts'
+import { WORKER, instanceOf, postFailures, recoveryOf } from '../../scripts/bench/run.ts'
+import type { WorkerFinal, WorkerReport, WorkerSetup } from '../../scripts/bench/worker.ts'
+import { missingSharedServices } from '../../scripts/bench/target.ts'
+import { realEnv, realNames, requireService, requireServices } from '../services.ts'
 
 const run = promisify(execFile)
 const ROOT = new URL('../..', import.meta.url).pathname
@@ -373,4 +378,200 @@ t.test('a missed p99 is shown by second, and a cold first second is named', asyn
   t.same(latencyNotes({ ...cold, latencyMs: { ...cold.latencyMs, p99: 40 } }, 50), [], 'nothing to explain under the objective')
   const long = { ...steady, timeline: Array.from({ length: 25 }, (_, i) => second(i + 1, 55, 1)) }
   t.match(latencyNotes(long, 50)[0], / …$/, 'at most 20 seconds listed')
+})
+
+t.test('--instances, --target lists and --fail are parsed, and what cannot work is refused', async (t) => {
+  t.match(parseOptions([]), { instances: 1, fail: undefined, targets: undefined }, 'one instance, no failure by default')
+  t.match(parseOptions(['--instances', '3']), { instances: 3 })
+  t.match(parseOptions(['--target', 'http://a:3000,http://b:3000', '--ws-url', 'ws://a:5002/ws,ws://b:5002/ws']),
+    { target: 'http://a:3000', wsUrl: 'ws://a:5002/ws', targets: ['http://a:3000', 'http://b:3000'], wsUrls: ['ws://a:5002/ws', 'ws://b:5002/ws'], instances: 2 }, 'a list names the instances of a deployment')
+  t.match(parseOptions(['--target', 'http://a:3000']), { target: 'http://a:3000', targets: undefined, instances: 1 }, 'one URL reads as before')
+  t.match(parseOptions(['--fail', 'broker@5']), { fail: { what: 'broker', at: 5 } })
+  t.match(parseOptions(['--fail', 'instance@3', '--instances', '2']), { fail: { what: 'instance', at: 3 } })
+  const refused: Array<[string[], RegExp]> = [
+    [['--instances', '0'], /--instances must be an integer from 1/],
+    [['--target', 'http://a:3000,http://b:3000', '--instances', '3'], /--instances \(3\) must match the 2 --target URLs/],
+    [['--target', 'http://a:3000,http://b:3000', '--ws-url', 'ws://a:5002/ws'], /--ws-url names 1 URLs for 2 --target URLs/],
+    [['--target', 'http://a:3000,ftp://b'], /--target must be a http: or https: URL/],
+    [['--instances', '2', '--transport', 'socketio'], /--instances starts switchboard instances/],
+    [['--instances', '2', '--compare'], /--instances cannot be combined with --compare/],
+    [['--fail', 'disk@3'], /--fail must be broker\|redis\|instance@SECONDS/],
+    [['--fail', 'broker'], /--fail must be/],
+    [['--fail', 'broker@10', '--duration', '10'], /inside the measured window/],
+    [['--fail', 'broker@2', '--rate', '10,20'], /--fail runs one step/],
+    [['--fail', 'instance@2'], /--fail instance needs --instances 2 or more/],
+    [['--fail', 'instance@2', '--target', 'http://a:3000,http://b:3000'], /kills an instance this tool started/],
+    [['--fail', 'redis@2', '--transport', 'centrifugo'], /--fail measures switchboard/]
+  ]
+  for (const [args, message] of refused) t.throws(() => parseOptions(args), { message }, args.join(' '))
+})
+
+t.test('sockets are spread so that every channel has subscribers on every instance, evenly', async (t) => {
+  for (const [connections, channels, instances] of [[20, 5, 2], [20, 4, 2], [5000, 500, 2], [30, 3, 3], [10, 1, 4]]) {
+    const on = Array.from({ length: channels }, () => new Set<number>())
+    const load = Array.from({ length: instances }, () => 0)
+    for (let i = 0; i < connections; i++) {
+      const instance = instanceOf(i, channels, instances)
+      on[i % channels].add(instance)
+      load[instance]++
+    }
+    const per = Math.floor(connections / channels)
+    t.ok(on.every((set) => set.size === Math.min(instances, per)), `${connections} over ${channels} channels on ${instances}: each channel on ${Math.min(instances, per)} instances`)
+    t.ok(Math.max(...load) - Math.min(...load) <= Math.ceil(connections / channels), `and the instances hold ${load.join(', ')} sockets`)
+  }
+  t.equal(instanceOf(7, 5, 1), 0, 'one instance holds everything')
+})
+
+t.test('the failover figures: 503s apart from other 5xx, and the seconds until p99 is back under the objective', async (t) => {
+  t.same(postFailures({ sent: 0, acknowledged: 0, httpErrors: 0, shed: 4, errorsBy: { 503: 2, 500: 1, 502: 1, 400: 3, SocketError: 5 }, behindScheduleMs: 0, maxBehindScheduleMs: 0, postsLate: 0, queuedForSlot: 0 }),
+    { posts503: 6, postsOther5xx: 2, postsUnanswered: 5 }, '503 with or without Retry-After; 4xx are neither')
+  const second = (i: number, p99: number, deliveries = 10) => ({ second: i + 1, deliveries, p99, max: p99, overSlo: 0 })
+  const timeline = [5, 6, 7, 300, 900, 80, 30, 20, 0].map((p99, i) => second(i, p99, p99 === 0 ? 0 : 10))
+  t.same(recoveryOf(timeline, 3.4, 50), { p99FromKill: [300, 900, 80, 30, 20, null], underSloAfterSec: 2.6 }, 'under 50 ms from second 6 on: 2.6 s after a kill at 3.4 s; an empty second counts for nothing')
+  t.same(recoveryOf(timeline.slice(0, 6), 3.4, 50).underSloAfterSec, null, 'still over at the end: never back')
+  t.same(recoveryOf(timeline.slice(0, 3), 1.2, 50), { p99FromKill: [6, 7], underSloAfterSec: 0 }, 'never over: 0')
+})
+
+t.test('--fail finds its node: the leader of the partition most channels hash to, a healthy Redis primary', async (t) => {
+  const partitions = [0, 1, 2].map((partitionId) => ({ partitionId, leader: partitionId + 1, partitionErrorCode: 0, replicas: [1, 2, 3], isr: [1, 2, 3] }))
+  const { Partitioners } = await import('kafkajs')
+  const place = Partitioners.DefaultPartitioner()
+  const channels = Array.from({ length: 30 }, (_, i) => `bench-x-${i}`)
+  const counts = [0, 0, 0]
+  for (const key of channels) counts[place({ topic: 'm', partitionMetadata: partitions, message: { key, value: null } })]++
+  const { partition, count } = busiestPartition(channels, 'm', partitions)
+  t.equal(count, Math.max(...counts))
+  t.equal(counts[partition], count, `partition ${partition} holds the most channels (${counts.join(', ')})`)
+  const nodes = [
+    'a1 127.0.0.1:7002@17002 master - 0 1 2 connected 5461-10922',
+    'b2 127.0.0.1:7004@17004 slave a1 0 1 2 connected',
+    'c3 127.0.0.1:7001@17001 master,fail - 0 1 1 disconnected 0-5460',
+    'd4 127.0.0.1:7003@17003 myself,master - 0 1 3 connected 10923-16383',
+    ''
+  ].join('\n')
+  t.same(primaryOf(nodes), { address: '127.0.0.1:7002', port: 7002, slots: '5461-10922' }, 'a failed primary and replicas are passed over')
+  t.equal(primaryOf('b2 127.0.0.1:7004@17004 slave a1 0 1 2 connected'), undefined)
+  // only nodes of the services script's cluster are killed, named by their port
+  t.equal(scriptNode('kafka', 19093, {}), 'kafka-2')
+  t.equal(scriptNode('redis', 7006, {}), 'redis-6')
+  t.equal(scriptNode('kafka', 39091, { CLUSTER_KAFKA_PORT_BASE: '39090' }), 'kafka-1', 'the port bases of a private cluster')
+  t.throws(() => scriptNode('kafka', 9092, {}), { message: /port 9092 is not a node of scripts\/services.sh up --cluster \(kafka-1..3 on ports 19092-19094/ }, 'a single broker is never killed')
+  t.throws(() => scriptNode('redis', 6379, {}), { message: /redis-1..6 on ports 7001-7006/ })
+})
+
+t.test('--instances 2 is refused without shared services, before anything starts', async (t) => {
+  t.same(missingSharedServices({ KAFKA_BROKERS: 'k:9092', REDIS_CLUSTER_NODES: 'r:7001', MONGO_URL: 'mongodb://m' }), [])
+  t.same(missingSharedServices({ REDIS_URL: 'redis://r' }), ['KAFKA_BROKERS', 'MONGO_URL'])
+  const err = await run(process.execPath, ['--import', 'tsx', CLI, '--instances', '2', '--connections', '4', '--channels', '2', '--quiet'], {
+    cwd: ROOT, timeout: 60_000, env: { ...process.env, KAFKA_BROKERS: '', REDIS_URL: '', REDIS_CLUSTER_NODES: '', MONGO_URL: '' }
+  }).then(() => undefined, (e: { code: number, stderr: string }) => e)
+  t.equal(err?.code, 1)
+  t.match(err?.stderr, /--instances 2 needs services the instances share.*KAFKA_BROKERS, REDIS_URL or REDIS_CLUSTER_NODES, MONGO_URL/)
+})
+
+// Two instances of one deployment: the run's own topics, key prefix and database, shared by both.
+const deployment = () => ({ ...process.env, ...realEnv(realNames('bench-instances')), INSTANCE_ID: '' })
+
+t.test('--instances 2 on the real services: sockets and posts on both, every delivery accounted for, CPU by instance', async (t) => {
+  if (!await requireServices(t, 'kafka', 'redis', 'mongo')) return
+  const file = join(t.testdir(), 'bench.json')
+  await run(process.execPath, ['--import', 'tsx', CLI, '--instances', '2', '--connections', '20', '--channels', '5', '--rate', '20', '--duration', '2', '--workers', '2', '--quiet', '--json', file], { cwd: ROOT, timeout: 300_000, env: deployment() })
+  const report = JSON.parse(await readFile(file, 'utf8'))
+  t.match(report.target, /^kafka, redis, mongodb; 2 instances$/)
+  t.equal(report.sent, 40)
+  t.equal(report.httpErrors, 0)
+  t.equal(report.expectedDeliveries, 40 * 4, 'each post reaches the 4 subscribers of its channel, on both instances')
+  t.equal(report.delivered, report.expectedDeliveries)
+  t.equal(report.lost + report.duplicates + report.outOfOrder + report.misrouted, 0)
+  t.equal(report.instances.length, 2, 'CPU reported by instance')
+  t.ok(report.instances.every((i: { cpuMs: number }) => i.cpuMs > 0), 'both instances worked')
+  t.equal(report.server.cpuMs, Math.round((report.instances[0].cpuMs + report.instances[1].cpuMs) * 100) / 100, 'and summed')
+  t.match(report.config, { instances: 2 })
+})
+
+t.test('--fail instance on the real services: the killed instance\'s sockets come back, nothing lost or doubled', async (t) => {
+  if (!await requireServices(t, 'kafka', 'redis', 'mongo')) return
+  const file = join(t.testdir(), 'bench.json')
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', CLI, '--instances', '2', '--fail', 'instance@2', '--connections', '20', '--channels', '5', '--rate', '20', '--duration', '5', '--workers', '2', '--quiet', '--json', file], { cwd: ROOT, timeout: 300_000, env: deployment() })
+  const report = JSON.parse(await readFile(file, 'utf8'))
+  const f = report.failover
+  t.match(f, { what: 'instance', at: 2, node: 'instance 1', postsOther5xx: 0 })
+  t.equal(f.error, undefined, 'the kill went through')
+  t.equal(f.reconnect.sockets, 10, 'the first instance held half of the 20 sockets')
+  t.equal(f.reconnect.reconnected, 10, 'every one came back')
+  t.equal(f.reconnect.notBack, 0)
+  t.equal(f.reconnect.recovered + f.reconnect.reloaded, 10, 'each by a replay or a history reload')
+  t.equal(report.lost, 0, 'every acknowledged post reached every subscriber')
+  t.equal(report.duplicates, 0)
+  t.equal(report.outOfOrder, 0)
+  t.equal(report.delivered, report.expectedDeliveries)
+  t.ok(f.reconnect.liveAgainMs.max >= f.reconnect.liveAgainMs.p50)
+  t.match(stdout, /--fail instance@2: 10 of 10 sockets back/)
+})
+
+/**
+ * Two fake instances: the first drops its socket (killed), the second takes the resubscribe and
+ * answers it as `answer` says; the second serves the channel's history over HTTP as well.
+ */
+async function storm (t: Test, answer: 'replay' | 'reload') {
+  const event = (seq: number) => JSON.stringify({ op: 'event', channel: 'ch-0', position: { epoch: 'e1', offset: String(100 + seq) }, type: 'message.created', data: { id: `m${seq}`, content: encodeContent(0, seq, Date.now() * 1000, 64) } })
+  const first = new WebSocketServer({ port: 0, host: '127.0.0.1' })
+  await once(first, 'listening')
+  const history = createServer((req, res) => {
+    t.match(req.url, /^\/api\/channels\/ch-0\/messages\?limit=100/, 'the channel\'s history is read')
+    res.setHeader('content-type', 'application/json')
+    res.end(JSON.stringify({ messages: [4, 3, 2, 1].map((seq) => ({ id: `m${seq}`, content: encodeContent(0, seq, Date.now() * 1000, 64) })), nextBefore: null }))
+  })
+  const second = new WebSocketServer({ server: history })
+  await new Promise<void>((resolve) => history.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { first.close(); second.close(); history.close() })
+  let dropFirst = () => {}
+  first.on('connection', (ws) => ws.on('message', () => {
+    ws.send(JSON.stringify({ op: 'subscribed', channel: 'ch-0', position: null, recovered: false }))
+    ws.send(event(0))
+    ws.send(event(1))
+    dropFirst = () => ws.terminate()
+  }))
+  const since = new Promise<unknown>((resolve) => second.on('connection', (ws) => ws.on('message', (data: Buffer) => {
+    const frame = JSON.parse(data.toString())
+    resolve(frame.since)
+    if (answer === 'replay') {
+      ws.send(JSON.stringify({ op: 'subscribed', channel: 'ch-0', position: { epoch: 'e1', offset: '101' }, recovered: true }))
+      for (const seq of [2, 3, 4]) ws.send(event(seq))
+    } else {
+      ws.send(JSON.stringify({ op: 'subscribed', channel: 'ch-0', position: { epoch: 'e1', offset: '104' }, recovered: false }))
+      ws.send(event(4)) // live while the client reloads: in the page too, counted once
+    }
+  })))
+  const { port: wsPort } = first.address() as AddressInfo
+  const { port: apiPort } = history.address() as AddressInfo
+  const setup: WorkerSetup = { kind: 'uws', urls: [`ws://127.0.0.1:${wsPort}`, `ws://127.0.0.1:${apiPort}`], apiUrls: ['http://127.0.0.1:1', `http://127.0.0.1:${apiPort}`], channels: ['ch-0'], assignments: [0], instances: [0], reportEveryMs: 50, sloMicros: 50_000, resubscribe: true }
+  const worker = new Worker(WORKER, { eval: true, workerData: setup })
+  t.teardown(() => worker.terminate())
+  const reports: WorkerReport[] = []
+  const reported = (done: (r: WorkerReport) => boolean) => new Promise<void>((resolve) => {
+    const check = (m: WorkerReport) => { if (m.type === 'report') { reports.push(m); if (done(m)) { worker.off('message', check); resolve() } } }
+    worker.on('message', check)
+  })
+  await reported((r) => r.delivered === 2)
+  worker.postMessage({ type: 'down', instance: 0 })
+  dropFirst()
+  t.same(await since, { epoch: 'e1', offset: '101' }, 'it resubscribes on the survivor from the last position it saw')
+  await reported((r) => r.delivered === 5)
+  const acked = new SeqSet()
+  for (const seq of [0, 1, 2, 3, 4]) acked.add(seq)
+  const final = new Promise<WorkerFinal>((resolve) => worker.on('message', (m: WorkerFinal) => { if (m.type === 'final') resolve(m) }))
+  worker.postMessage({ type: 'finish', acked: [{ bits: acked.bits, count: 5 }] })
+  return await final
+}
+
+t.test('--fail instance: a socket of the killed instance comes back and a replay counts once, in order', async (t) => {
+  const final = await storm(t, 'replay')
+  t.match(final, { delivered: 5, lost: 0, duplicates: 0, outOfOrder: 0, disconnected: 1, reconnected: 1, recovered: 1, reloaded: 0, notBack: 0 })
+  t.equal(final.liveAgainMs.length, 1, 'its time to live again is reported')
+})
+
+t.test('--fail instance: after recovered: false the history reload counts what the socket had not seen, once', async (t) => {
+  const final = await storm(t, 'reload')
+  t.match(final, { delivered: 5, lost: 0, duplicates: 0, outOfOrder: 0, reconnected: 1, recovered: 0, reloaded: 1, reloadedDeliveries: 3, notBack: 0 })
 })

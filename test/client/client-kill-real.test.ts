@@ -7,7 +7,7 @@
 import t from 'tap'
 import { buildReal, cleanupReal, realNames, requireServices, startInstanceProcess } from '../services.ts'
 import { client, listen, Relay } from './harness.ts'
-import type { Message } from '../../client/src/index.ts'
+import type { HistoryMessage, Message } from '../../client/src/index.ts'
 import { compareOffsets } from '../../client/src/position.ts'
 
 const CHANNEL = 'flow'
@@ -29,7 +29,7 @@ if (await requireServices(t, 'kafka', 'redis', 'mongo')) {
 
     // The stream as an app shows it, in delivery order: a reload replaces what it covers (from
     // its oldest message on) and keeps what came before; a created message is appended.
-    let stream: Message[] = []
+    let stream: HistoryMessage[] = []
     const resumes: Array<{ gap: boolean, recovered: boolean, reloaded: boolean }> = []
     let gapPending = false
     const waiters: Array<() => void> = []

@@ -5,7 +5,7 @@ import { once } from 'node:events'
 import type { Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import WebSocket from 'ws'
-import { createClient, type Channel, type ClientOptions, type Message, type SwitchboardClient } from '../../client/src/index.ts'
+import { createClient, type Channel, type ClientOptions, type HistoryMessage, type SwitchboardClient } from '../../client/src/index.ts'
 
 export async function listen (app: FastifyInstance): Promise<{ api: string, ws: string, uwsPort: number }> {
   await app.listen({ host: '127.0.0.1', port: 0 })
@@ -25,7 +25,7 @@ export function client (t: Test, opts: Partial<ClientOptions> & Pick<ClientOptio
  * created message adds one. A message added twice is recorded as a duplicate.
  */
 export function model (channel: Channel) {
-  const messages = new Map<string, Message>()
+  const messages = new Map<string, HistoryMessage>()
   const duplicates: string[] = []
   const waiters: Array<{ done: () => boolean, resolve: () => void }> = []
   const check = () => { for (const w of [...waiters]) if (w.done()) { waiters.splice(waiters.indexOf(w), 1); w.resolve() } }

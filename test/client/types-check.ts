@@ -23,7 +23,14 @@ room.on('pin.added', ({ data }) => {
   void data.content
   void version
 })
-room.on('notification', ({ data }) => { const kind: 'mention' = data.kind; void kind })
+room.on('notification', ({ data }) => {
+  const kind: 'mention' | 'reply' = data.kind
+  // @ts-expect-error only a reply's notification names its thread
+  if (data.kind === 'mention') void data.parentId
+  if (data.kind === 'reply') { const parentId: string = data.parentId; void parentId }
+  void kind
+})
+room.on('thread.updated', ({ data }) => { const count: number = data.thread.replyCount; void count })
 // @ts-expect-error an event type the server never sends
 room.on('message.pinned', () => {})
 

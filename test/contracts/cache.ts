@@ -201,4 +201,62 @@ export function cacheContract (t: Test, makeCache: MakeCache, unique: () => stri
     t.same((await cache.page(ch, { limit: 10 }))?.map((m) => m.content), ['edited2', 'edited1', 'kept0', 'gone2', 'gone1', 'gone0'],
       'the newest three tombstones and the newest two parked edits hold')
   })
+
+  t.test('threads: a reply is cached only when posted alsoInChannel; thread patches reach the parent, cached or parked', async (t) => {
+    const cache = await makeCache({ recent: 10, ttlSeconds: 60 })
+    t.teardown(() => cache.close())
+    const ch = unique()
+    const parent = message(ch, 'parent')
+    const reply = message(ch, 'reply', { parentId: parent.id })
+    const also = message(ch, 'also', { parentId: parent.id, alsoInChannel: true })
+    await cache.fill(ch, [], true)
+    await cache.apply([created(parent, 1), created(reply, 2)])
+    await cache.upsert({ ...reply, position: at(2) })
+    await cache.apply([created(also, 3)])
+    t.same((await cache.page(ch, { limit: 10 }))?.map((m) => m.content), ['also', 'parent'], 'the reply only in its thread is not cached')
+    const thread = { replyCount: 2, lastReplyAt: also.createdAt, participants: ['u1'] }
+    await cache.patch(ch, parent.id, { thread })
+    t.same((await cache.page(ch, { limit: 10 }))?.[1].thread, thread, 'the cached parent has its thread')
+    const later = message(ch, 'later')
+    await cache.patch(ch, later.id, { thread }) // the store handler ran ahead of the cache handler
+    await cache.apply([created(later, 4)])
+    t.same((await cache.page(ch, { limit: 1 }))?.[0], { ...later, position: at(4), thread }, 'a parked thread applies when its parent comes')
+  })
+
+  t.test('threads: deleting a cached parent with replies leaves its placeholder, which takes thread patches only', async (t) => {
+    const cache = await makeCache({ recent: 10, ttlSeconds: 60 })
+    t.teardown(() => cache.close())
+    const ch = unique()
+    const [parent, lonely] = [message(ch, 'secret'), message(ch, 'lonely')]
+    const thread = { replyCount: 1, lastReplyAt: parent.createdAt, participants: ['u2'] }
+    await cache.fill(ch, [], true)
+    await cache.apply([created(parent, 1), created(lonely, 2)])
+    await cache.patch(ch, parent.id, { thread })
+    await cache.apply([edited(parent, 'secret, edited', 3), deleted(parent, 4), deleted(lonely, 5)])
+    const placeholder = { id: parent.id, channelId: ch, deleted: true, thread, position: at(1) }
+    t.same(await cache.page(ch, { limit: 10 }), [placeholder], 'the placeholder: no text, no author; the message without replies is gone')
+    await cache.apply([created(parent, 1), edited(parent, 'secret, edited', 3)]) // redelivered
+    await cache.patch(ch, parent.id, { content: 'leak', reactions: { '👍': ['u3'] } })
+    t.same(await cache.page(ch, { limit: 10 }), [placeholder], 'neither a redelivery nor a patch brings text back')
+    const more = { ...thread, replyCount: 2 }
+    await cache.patch(ch, parent.id, { thread: more })
+    t.same(await cache.page(ch, { limit: 10 }), [{ ...placeholder, thread: more }], 'a reply still in flight is counted')
+    await cache.remove(ch, parent.id)
+    t.same(await cache.page(ch, { limit: 10 }), [{ ...placeholder, thread: more }], 'removed again: still the placeholder')
+    await cache.patch(ch, parent.id, { thread: { ...more, replyCount: 0 } })
+    t.same(await cache.page(ch, { limit: 10 }), [], 'its last reply deleted: the placeholder leaves')
+    await cache.apply([created(parent, 1)])
+    t.same(await cache.page(ch, { limit: 10 }), [], 'and a redelivered create does not bring the message back')
+  })
+
+  t.test('threads: a fill brings the store\'s placeholder of a parent deleted while it was not cached', async (t) => {
+    const cache = await makeCache({ recent: 10, ttlSeconds: 60 })
+    t.teardown(() => cache.close())
+    const ch = unique()
+    const [older, parent] = [message(ch, 'older'), message(ch, 'parent')]
+    await cache.apply([deleted(parent, 3)]) // the cache handler deleted it before any read cached it
+    const placeholder = { id: parent.id, channelId: ch, deleted: true as const, thread: { replyCount: 1, lastReplyAt: parent.createdAt, participants: ['u2'] } }
+    await cache.fill(ch, [placeholder, older], true)
+    t.same(await cache.page(ch, { limit: 10 }), [placeholder, older], 'as the store\'s page says')
+  })
 }

@@ -1,7 +1,7 @@
 // The store contract, run against every implementation (embedded and MongoDB).
 import type { Test } from 'tap'
 import type { MessageChange, MessageStore } from '../../plugins/store/index.ts'
-import type { Message } from '../../schemas/message.ts'
+import { THREAD_PARTICIPANTS_MAX, type Message } from '../../schemas/message.ts'
 import { message } from './cache.ts'
 
 export type MakeStore = () => Promise<MessageStore>
@@ -117,5 +117,103 @@ export function storeContract (t: Test, makeStore: MakeStore, unique: () => stri
     await store.apply([create(m)]) // the create again, as after a crash before its offset was committed
     t.match(await store.get(m.id), { content: 'edited', editedAt: '2026-01-01T00:00:00.000Z', reactions: { '👍': ['u2'] } })
     t.equal((await store.page(ch, { limit: 10 })).length, 1, 'still one message')
+  })
+
+  // Threads: a reply is a message with `parentId`; the parent's `thread` counts replies once each.
+  const replyTo = (parent: Message, content: string, senderId: string, extra: Partial<Message> = {}) =>
+    message(parent.channelId, content, { senderId, senderName: senderId, parentId: parent.id, position: at(), ...extra })
+
+  t.test('threads: each reply counts once, also when redelivered, alone or in another batch', async (t) => {
+    const store = await makeStore()
+    t.teardown(() => store.close())
+    const ch = unique()
+    const parent = message(ch, 'parent', { position: at() })
+    const [r1, r2, r3] = [replyTo(parent, 'r1', 'bob'), replyTo(parent, 'r2', 'carol'), replyTo(parent, 'r3', 'bob')]
+    const announced = await store.apply([create(parent), create(r1), create(r2)])
+    const thread = { replyCount: 2, lastReplyAt: r2.createdAt, participants: ['bob', 'carol'] }
+    t.same(announced, [{ id: parent.id, channelId: ch, thread }], 'a batch with its parent and first replies: the thread as it left it')
+    t.same(await store.apply([create(r1), create(r2)]), [{ id: parent.id, channelId: ch, thread }], 'redelivered: the same state again, nothing counted twice')
+    await store.apply([create(r2)])
+    await store.apply([create(parent), create(r1)]) // as after a restart from an older offset
+    t.same((await store.get(parent.id))?.thread, thread, 'still two replies')
+    await store.apply([create(r2), create(r3)]) // a batch that starts with a redelivery
+    t.same((await store.get(parent.id))?.thread, { replyCount: 3, lastReplyAt: r3.createdAt, participants: ['bob', 'carol'] }, 'the new one counts, the redelivered one does not; bob is listed once')
+    t.same(await store.apply([edit(parent, 'parent, edited')]), [], 'a batch without replies touches no thread')
+    t.same((await store.get(parent.id))?.thread?.replyCount, 3, 'an edit of the parent keeps its thread')
+  })
+
+  t.test(`threads: at most ${THREAD_PARTICIPANTS_MAX} participants, the first to reply`, async (t) => {
+    const store = await makeStore()
+    t.teardown(() => store.close())
+    const parent = message(unique(), 'busy', { position: at() })
+    await store.apply([create(parent)])
+    const replies = Array.from({ length: THREAD_PARTICIPANTS_MAX + 3 }, (_v, i) => replyTo(parent, `r${i}`, `u${i}`))
+    await store.apply(replies.slice(0, 5).map((r) => create(r)))
+    await store.apply(replies.slice(5).map((r) => create(r)))
+    const thread = (await store.get(parent.id))?.thread
+    t.equal(thread?.replyCount, replies.length)
+    t.same(thread?.participants, replies.slice(0, THREAD_PARTICIPANTS_MAX).map((r) => r.senderId))
+  })
+
+  t.test('threads: replies stay out of history unless alsoInChannel, and are listed oldest first', async (t) => {
+    const store = await makeStore()
+    t.teardown(() => store.close())
+    const ch = unique()
+    const parent = message(ch, 'parent', { position: at() })
+    const [r1, r2, r3] = [replyTo(parent, 'r1', 'bob'), replyTo(parent, 'r2', 'carol', { alsoInChannel: true }), replyTo(parent, 'r3', 'dave')]
+    const after = message(ch, 'after', { position: at() })
+    await store.apply([create(parent), create(r1), create(r2), create(r3), create(after)])
+    t.same((await store.page(ch, { limit: 10 })).map((m) => m.content), ['after', 'r2', 'parent'], 'only r2, posted alsoInChannel')
+    t.same((await store.page(ch, { limit: 1, before: after.id })).map((m) => m.content), ['r2'], 'pages count only what they show')
+    t.same((await store.replies(parent.id, { limit: 10 })).map((m) => m.content), ['r1', 'r2', 'r3'], 'oldest first')
+    t.same((await store.replies(parent.id, { limit: 1, after: r1.id })).map((m) => m.content), ['r2'], 'after and limit')
+    t.same(await store.replies(after.id, { limit: 10 }), [], 'a message without replies: none')
+    await store.apply([del(r3)])
+    t.same((await store.replies(parent.id, { limit: 10 })).map((m) => m.content), ['r1', 'r2'], 'a deleted reply leaves the thread')
+    t.same(await store.get(r1.id), r1, 'a reply is a message: get finds it, with its parentId')
+  })
+
+  t.test('threads: a deleted parent with replies stays in history as a placeholder, without text or author', async (t) => {
+    const store = await makeStore()
+    t.teardown(() => store.close())
+    const ch = unique()
+    const parent = message(ch, 'secret', { position: at() })
+    const lonely = message(ch, 'no replies', { position: at() })
+    const r1 = replyTo(parent, 'r1', 'bob')
+    await store.apply([create(parent), create(lonely), create(r1)])
+    await store.apply([del(parent), del(lonely)])
+    const placeholder = { id: parent.id, channelId: ch, deleted: true, thread: { replyCount: 1, lastReplyAt: r1.createdAt, participants: ['bob'] }, position: parent.position }
+    t.same(await store.page(ch, { limit: 10 }), [placeholder], 'the placeholder; the message without replies is gone')
+    t.equal(await store.get(parent.id), null, 'the message itself is deleted')
+    t.same(await store.deletedParent(parent.id), placeholder)
+    t.equal(await store.deletedParent(lonely.id), null, 'a deleted message without replies has no placeholder')
+    t.equal(await store.deletedParent(r1.id), null, 'nor has a live message')
+    t.same((await store.replies(parent.id, { limit: 10 })).map((m) => m.id), [r1.id], 'the thread is still readable')
+    await store.apply([create(parent), create(r1)]) // the stream again
+    t.same(await store.page(ch, { limit: 10 }), [placeholder], 'a replay brings back neither text nor a second count')
+    t.equal(await store.react(parent.id, '👍', 'u1', true), null, 'a placeholder takes no reactions')
+  })
+
+  t.test('threads: a deleted reply is counted out once; a deleted parent whose replies are all deleted leaves history', async (t) => {
+    const store = await makeStore()
+    t.teardown(() => store.close())
+    const ch = unique()
+    const parent = message(ch, 'parent', { position: at() })
+    const [r1, r2] = [replyTo(parent, 'r1', 'bob'), replyTo(parent, 'r2', 'carol')]
+    await store.apply([create(parent), create(r1), create(r2)])
+    const goneR1 = del(r1)
+    t.same(await store.apply([goneR1]), [{ id: parent.id, channelId: ch, thread: { replyCount: 1, lastReplyAt: r2.createdAt, participants: ['bob', 'carol'] } }], 'counted out, announced')
+    await store.apply([goneR1]) // redelivered
+    await store.apply([create(r1), goneR1]) // the stream again
+    t.equal((await store.get(parent.id))?.thread?.replyCount, 1, 'once')
+    const r3 = replyTo(parent, 'r3', 'dave') // its position: after the events above
+    await store.apply([create(r3), del(r3)]) // posted and deleted within one batch
+    t.equal((await store.get(parent.id))?.thread?.replyCount, 1, 'in and out')
+    await store.apply([del(parent)])
+    t.same((await store.page(ch, { limit: 10 })).map((m) => m.id), [parent.id], 'the placeholder, while a reply is left')
+    await store.apply([del(r2)])
+    t.same(await store.page(ch, { limit: 10 }), [], 'its last reply deleted: it leaves history')
+    t.equal(await store.deletedParent(parent.id), null, 'and is no placeholder any more')
+    t.same(await store.replies(parent.id, { limit: 10 }), [])
   })
 }

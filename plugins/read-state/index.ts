@@ -1,0 +1,35 @@
+// Read markers, unread counts and receipts (docs/chat-state.md): the store on MongoDB when
+// MONGO_URL is set (the app's one client), in process otherwise; and the receipt throttle.
+import fp from 'fastify-plugin'
+import type { ReadStateStore } from './store.ts'
+import { createEmbeddedReadState } from './embedded.ts'
+import { createReceiptThrottle, type ReceiptThrottle } from './receipt-throttle.ts'
+
+export type * from './store.ts'
+
+export interface ReadState {
+  readonly store: ReadStateStore
+  readonly receipts: ReceiptThrottle
+}
+
+declare module 'fastify' {
+  interface FastifyInstance { readState: ReadState }
+}
+
+/** One `receipt.read` per user and channel per this many ms. */
+export const RECEIPT_INTERVAL_MS = 1000
+
+export default fp<{ store?: ReadStateStore }>(async function readState (app, opts) {
+  let store: ReadStateStore
+  if (opts.store) store = opts.store
+  else if (app.mongo) {
+    const { createMongoReadState } = await import('./mongo.js') // .js: see plugins/bus/index.ts
+    store = createMongoReadState(app.mongo.db, { logger: app.log.child({ component: 'read-state' }) })
+  } else store = createEmbeddedReadState()
+  const receipts = createReceiptThrottle(RECEIPT_INTERVAL_MS, (err) => app.log.warn({ err }, 'could not send a read receipt (not replayed: clients reload receipts)'))
+  app.decorate('readState', { store, receipts })
+  app.addHook('onClose', async () => {
+    receipts.stop()
+    if (!opts.store) await store.close()
+  })
+}, { name: 'read-state', dependencies: ['mongo'] })

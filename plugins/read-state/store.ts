@@ -1,0 +1,127 @@
+// The read-state store contract: each user's read marker per channel, a slim index of each channel's
+// messages to count unread ones by position, and the users' receipt settings. Written only by topic
+// handlers (markers, the index) and the settings route; state never goes backwards (docs/chat-state.md).
+import { compareOffsets, type Position } from '../../schemas/message.ts'
+
+/** A user's place in a channel: everything at or before `position` is read. */
+export interface Marker {
+  userId: string
+  channelId: string
+  /** The message the marker is at; null when it is not at one (mark as unread, a default). */
+  messageId: string | null
+  /** null: before the channel's first message (everything counts). */
+  position: Position | null
+  readAt: string
+  /** A default (first subscribe, first post, first mention, added as a member), not set by the user. */
+  implicit?: boolean
+}
+
+/**
+ * One store write: the markers of one user and channel in a batch, folded (`coalesce`). `forward`
+ * moves the marker only if `position` is further on; `set` (a mark as unread was among them) moves it
+ * wherever it says. `applied` is the log position of the last marker record folded in: a write at or
+ * below the one the stored marker last took (a replay, a stale consumer) changes nothing.
+ */
+export interface MarkerChange extends Marker {
+  mode: 'forward' | 'set'
+  applied: Position
+}
+
+/** A message as the counts need it. */
+export interface IndexedMessage {
+  id: string
+  channelId: string
+  senderId: string
+  position: Position
+  /** Users it mentions (`@<userId>`). */
+  mentions: string[]
+  /** A thread reply: replies are not counted. */
+  parentId?: string
+}
+
+export type IndexChange = { type: 'create', message: IndexedMessage } | { type: 'delete', id: string }
+
+export interface Counts { unread: number, mentions: number }
+
+export interface ReadStateStore {
+  readonly kind: 'embedded' | 'mongo'
+  /**
+   * Applies folded marker changes (one write each); resolves with the markers that moved. A change
+   * whose `applied` is exactly the record the stored marker last took (a retry of a batch whose
+   * announcement failed) changes nothing and is reported again, so the announcement is at least once.
+   */
+  mark (changes: MarkerChange[]): Promise<Marker[]>
+  /** Default markers: each is stored only where the user has none in that channel yet. */
+  ensure (markers: Marker[]): Promise<void>
+  /** The user's markers, every channel. */
+  markers (userId: string): Promise<Marker[]>
+  /** Indexes new messages (once each) and deletions (kept as such: a replayed create changes nothing). */
+  index (changes: IndexChange[]): Promise<void>
+  /** The position of the channel's last indexed message; null when it has none. */
+  head (channelId: string): Promise<{ messageId: string, position: Position } | null>
+  /**
+   * Messages after `after` (null: all) in the marker's epoch, each count stopping at `max` + 1:
+   * unread ones (not `userId`'s, not deleted, not replies) and those mentioning `userId`.
+   */
+  count (channelId: string, userId: string, after: Position | null, max: number): Promise<Counts>
+  /** How many users hold a marker in the channel, counting at most `max` + 1. */
+  readers (channelId: string, max: number): Promise<number>
+  /** Markers in the channel at or after `position` (same epoch), at most `max`, receipts-off users left out. */
+  readBy (channelId: string, position: Position, max: number): Promise<Marker[]>
+  /** Users among `userIds` who turned receipts off. */
+  receiptsOff (userIds: string[]): Promise<Set<string>>
+  setReceipts (userId: string, on: boolean): Promise<void>
+  ping (): Promise<void>
+  close (): Promise<void>
+}
+
+/** Compares two positions of one stream; another epoch counts as later (the stream was re-created). */
+export function comparePositions (a: Position | null, b: Position | null): number {
+  if (a === null || b === null) return a === b ? 0 : a === null ? -1 : 1
+  if (a.epoch !== b.epoch) return 1
+  return compareOffsets(a.offset, b.offset)
+}
+
+/** The place just before a message: marking it unread makes it (and what follows) count again. */
+export function before (position: Position): Position | null {
+  const offset = BigInt(position.offset)
+  return offset === 0n ? null : { epoch: position.epoch, offset: String(offset - 1n) }
+}
+
+/** Whether the stored marker last took exactly this change's record (a retried batch). */
+export function sameRecord (current: { applied?: Position } | undefined, change: MarkerChange): boolean {
+  return current?.applied !== undefined && current.applied.epoch === change.applied.epoch && current.applied.offset === change.applied.offset
+}
+
+/** The marker a change leaves in place of `current`; null when it changes nothing. */
+export function applyChange (current: (Marker & { applied?: Position }) | undefined, change: MarkerChange): Marker & { applied: Position } | null {
+  if (current?.applied && current.applied.epoch === change.applied.epoch && compareOffsets(change.applied.offset, current.applied.offset) <= 0) return null
+  if (change.mode === 'forward' && current && comparePositions(change.position, current.position) <= 0) return null
+  const { mode: _mode, ...marker } = change
+  return { ...marker, implicit: undefined }
+}
+
+/** A marker event as folded by `coalesce`. */
+export interface MarkerInput { userId: string, channelId: string, messageId: string, position: Position, unread: boolean, at: string, applied: Position }
+
+/**
+ * Folds a batch's markers (in log order) into one change per user and channel: forwards keep the
+ * furthest; a mark as unread resets, and the forwards after it move on from there.
+ */
+export function coalesce (inputs: MarkerInput[]): MarkerChange[] {
+  const folded = new Map<string, MarkerChange>()
+  for (const m of inputs) {
+    const key = `${m.userId}\n${m.channelId}`
+    const prev = folded.get(key)
+    const target = m.unread ? before(m.position) : m.position
+    const base = { userId: m.userId, channelId: m.channelId, readAt: m.at, applied: m.applied }
+    if (m.unread) {
+      folded.set(key, { ...base, mode: 'set', messageId: null, position: target })
+    } else if (!prev || comparePositions(target, prev.position) > 0) {
+      folded.set(key, { ...base, mode: prev?.mode ?? 'forward', messageId: m.messageId, position: target })
+    } else {
+      folded.set(key, { ...prev, applied: m.applied }) // not further: the later record is still taken
+    }
+  }
+  return [...folded.values()]
+}
