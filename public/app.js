@@ -1,10 +1,11 @@
 // The demo chat: the page's own state and rendering; everything protocol (connection, reconnect,
 // resubscribe with `since`, history reload on a gap, tokens, retried posts) is @switchboard/client,
-// served built at /client.js. Every channel in the list stays subscribed, so its events keep
-// coming while another one is shown.
-import { createClient } from '/client.js'
+// served built at /client.js. Every channel in the list stays subscribed, so its events (and its
+// unread badge, `client.unread`) keep coming while another one is shown.
+import { createClient, compareOffsets } from '/client.js'
 import { messageItem } from '/message-item.js'
 import { PinnedList } from '/pinned-list.js'
+import { ThreadPanel } from '/thread-panel.js'
 
 const $ = (id) => document.getElementById(id)
 const query = new URLSearchParams(location.search)
@@ -16,7 +17,7 @@ const state = {
   client: null,
   /** the channel shown */
   open: null,
-  /** channelId → { id, channel, messages: Map, pins: PinnedList } */
+  /** channelId → { id, channel, messages: Map, pins: PinnedList, seen: {messageId, readers: Set} | null, markedRead } */
   rooms: new Map(),
   present: new Map(),
   typing: new Map(),
@@ -25,6 +26,7 @@ const state = {
   typingSentAt: 0
 }
 const openRoom = () => state.rooms.get(state.open)
+const thread = new ThreadPanel((m) => item(m, true), showError)
 
 // ---- the client ----------------------------------------------------------------------------------
 /** A call of the HTTP API: the server's own message on failure. */
@@ -34,7 +36,9 @@ function api (call) {
 
 function connect (me) {
   state.client?.close()
+  thread.close()
   state.rooms.clear()
+  state.open = null
   const client = createClient({
     url: WS_URL,
     api: location.origin,
@@ -53,13 +57,15 @@ function connect (me) {
   })
   client.on('failed', ({ message }) => setStatus('offline', `stopped: ${message}`))
   client.on('error', (f) => showError(`${f.code}: ${f.message}`))
+  // seeded from GET /api/users/me/unread at every connect, then kept by events
+  client.unread.on('change', () => renderChannels())
 }
 
 /** Subscribes to a channel (once) and keeps its messages and pins, shown or not. */
 function addRoom (id) {
   if (state.rooms.has(id)) return state.rooms.get(id)
   const channel = state.client.channel(id)
-  const room = { id, channel, messages: new Map() }
+  const room = { id, channel, messages: new Map(), seen: null, markedRead: null }
   room.pins = new PinnedList(channel, (messageId) => room.messages.get(messageId), () => shown() && render())
   state.rooms.set(id, room)
   const shown = () => state.open === id
@@ -67,23 +73,47 @@ function addRoom (id) {
   channel.on('subscribed', ({ resumed, recovered }) => {
     if (resumed && recovered && shown()) setStatus('online', `online as ${state.me.name} · resumed`)
     if (shown()) loadPresence().catch(() => {})
-    room.pins.load().catch(() => {}) // pin events are not replayed: read the list on every subscribe
+    // pins and receipts are not replayed: read them on every subscribe
+    room.pins.load().catch(() => {})
+    loadSeenBy(room).catch(() => {})
   })
   channel.on('reload', (page) => {
     room.messages = new Map([...page.messages].reverse().map((m) => [m.id, m]))
-    if (shown()) render()
+    loadSeenBy(room).catch(() => {})
+    if (shown()) { markRead(room); render() }
   })
   channel.on('error', ({ code, message }) => showError(`#${id}: ${code}: ${message}`))
   channel.on('message.created', ({ data }) => {
+    if (data.parentId && !data.alsoInChannel) return // a reply: its thread (channel.thread) has it
     room.messages.set(data.id, data)
-    if (shown()) { state.typing.delete(data.senderId); render() }
+    if (data.senderId === state.me.id) room.seen = { messageId: data.id, readers: new Set() }
+    if (shown()) { state.typing.delete(data.senderId); markRead(room); render() }
   })
   channel.on('message.updated', ({ data }) => {
     const m = room.messages.get(data.id)
     if (m) Object.assign(m, { content: data.content, editedAt: data.editedAt })
     if (shown()) render()
   })
-  channel.on('message.deleted', ({ data }) => { room.messages.delete(data.id); if (shown()) render() })
+  channel.on('message.deleted', ({ data }) => {
+    const m = room.messages.get(data.id)
+    // a parent with replies stays as a placeholder, so its thread can still be opened (as history shows it)
+    if (m?.thread?.replyCount) room.messages.set(data.id, { id: m.id, channelId: m.channelId, deleted: true, thread: m.thread, position: m.position })
+    else room.messages.delete(data.id)
+    if (room.seen?.messageId === data.id) loadSeenBy(room).catch(() => {})
+    if (shown()) render()
+  })
+  channel.on('thread.updated', ({ data }) => {
+    const m = room.messages.get(data.messageId)
+    if (m) m.thread = data.thread
+    if (shown()) render()
+  })
+  channel.on('receipt.read', ({ data }) => {
+    // the reader's marker is at data.messageId: they have read everything up to it
+    const seen = room.seen
+    if (!seen || data.userId === state.me.id || !atOrAfter(room, data.messageId, seen.messageId)) return
+    seen.readers.add(data.userId)
+    if (shown()) render()
+  })
   for (const type of ['reaction.added', 'reaction.removed']) {
     channel.on(type, ({ data }) => {
       const m = room.messages.get(data.messageId)
@@ -107,16 +137,54 @@ function addRoom (id) {
   return room
 }
 
-/** Shows a channel (subscribing to it first if needed). */
+/** Shows a channel (subscribing to it first if needed) and marks it read. */
 function openChannel (id) {
-  addRoom(id)
+  const room = addRoom(id)
+  if (state.open !== id) thread.close()
   state.open = id
   state.editing = state.draft = null
   state.present.clear()
   state.typing.clear()
   $('content').placeholder = `Message #${id}`
   loadPresence().catch(() => {})
+  markRead(room)
   render()
+}
+
+/**
+ * Moves the read marker to the newest message of others shown (debounced by the client); the badge
+ * clears on `read.updated`. Your own messages never count as unread: no marker write for them.
+ */
+function markRead (room) {
+  const newest = newestMessage(room, (m) => !m.deleted && m.senderId !== state.me.id)
+  if (!newest || newest.id === room.markedRead) return
+  room.markedRead = newest.id
+  room.channel.markRead(newest.id).catch((err) => { room.markedRead = null; showError(err.message) })
+}
+
+/** "Seen by" under your last message: who has read it (null in big channels), then live `receipt.read`. */
+async function loadSeenBy (room) {
+  const mine = newestMessage(room, (m) => m.senderId === state.me.id)
+  const seen = room.seen = mine ? { messageId: mine.id, readers: new Set() } : null
+  if (!seen) return
+  const { readBy } = await state.client.api.receipts(mine.id)
+  if (room.seen !== seen) return
+  if (readBy === null) room.seen = null // more readers than RECEIPTS_MAX_READERS: no receipts
+  else for (const { userId } of readBy) if (userId !== state.me.id) seen.readers.add(userId)
+  if (state.open === room.id) render()
+}
+
+function newestMessage (room, keep) {
+  let newest
+  for (const m of room.messages.values()) if (keep(m) && (!newest || m.id > newest.id)) newest = m
+  return newest
+}
+
+/** Whether message a is at or after message b in the channel's stream (by position when both are known). */
+function atOrAfter (room, a, b) {
+  const [pa, pb] = [room.messages.get(a)?.position, room.messages.get(b)?.position]
+  if (pa && pb && pa.epoch === pb.epoch) return compareOffsets(pa.offset, pb.offset) >= 0
+  return a >= b // ids are time-sortable
 }
 
 async function loadPresence () {
@@ -141,7 +209,8 @@ const act = {
   react: (m, emoji) => api((a) => a.react(m.id, emoji)).catch(() => {}),
   unreact: (m, emoji) => api((a) => a.unreact(m.id, emoji)).catch(() => {}),
   pin: (m) => api(() => state.rooms.get(m.channelId).channel.pin(m.id)).catch(() => {}),
-  unpin: (m) => api(() => state.rooms.get(m.channelId).channel.unpin(m.id)).catch(() => {})
+  unpin: (m) => api(() => state.rooms.get(m.channelId).channel.unpin(m.id)).catch(() => {}),
+  openThread: (m) => thread.open(state.rooms.get(m.channelId), m.id)
 }
 
 // ---- rendering -----------------------------------------------------------------------------------
@@ -150,29 +219,53 @@ function render () {
   if (!room) return
   const list = $('messages')
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40
-  const view = { me: state.me.id, editing: state.editing, draft: state.draft }
   const messages = [...room.messages.values()].sort((a, b) => (a.id < b.id ? -1 : 1))
-  list.replaceChildren(...messages.map((m) => messageItem(m, { ...view, pinned: room.pins.has(m.id) }, act)))
+  list.replaceChildren(...messages.map((m) => item(m, false)))
   if (atBottom) list.scrollTop = list.scrollHeight
+  thread.render()
   renderChannels()
   renderPins(room)
   renderPresence()
   renderTyping()
 }
 
+/** A message of the open channel, or a reply in the thread panel. */
+function item (m, inThread) {
+  const room = openRoom()
+  const seenBy = !inThread && room.seen?.messageId === m.id ? [...room.seen.readers] : []
+  return messageItem(m, { me: state.me.id, editing: state.editing, draft: state.draft, pinned: room.pins.has(m.id), inThread, seenBy }, act)
+}
+
+/** The channels this page subscribes to, and the others the server counts for you (`client.unread`), with their badges. */
 function renderChannels () {
-  $('channels').replaceChildren(...[...state.rooms.keys()].sort().map((id) => {
+  const unread = state.client.unread
+  const ids = new Set([...state.rooms.keys(), ...[...unread.channels.keys()].filter((id) => !id.startsWith('user:'))])
+  $('channels').replaceChildren(...[...ids].sort().map((id) => {
     const li = document.createElement('li')
     const button = document.createElement('button')
     button.type = 'button'
     button.className = 'channel'
     button.dataset.channel = id
     button.textContent = `#${id}`
+    const counts = unread.get(id)
+    // the channel shown is being read: its marker follows (markRead), so it has no badge
     if (id === state.open) button.setAttribute('aria-current', 'true')
+    else if (counts) {
+      if (counts.unread > 0) button.append(badge('unread', `${counts.unread}${counts.capped ? '+' : ''}`, 'unread'))
+      if (counts.mentions > 0) button.append(badge('mentions', `@${counts.mentions}`, 'mentions'))
+    }
     button.onclick = () => openChannel(id)
     li.append(button)
     return li
   }))
+}
+
+function badge (cls, text, title) {
+  const span = document.createElement('span')
+  span.className = `badge ${cls}`
+  span.textContent = text
+  span.title = title
+  return span
 }
 
 function renderPins (room) {
@@ -240,6 +333,14 @@ $('composer').onsubmit = async (e) => {
   if (!room.messages.has(message.id)) room.messages.set(message.id, message) // its event comes too, before or after this answer: same id
   render()
 }
+
+$('reply-composer').onsubmit = async (e) => {
+  e.preventDefault()
+  const content = $('reply-content').value
+  if (!content.trim()) return
+  if (await api(() => thread.reply(content)).catch(() => null)) $('reply-content').value = ''
+}
+$('close-thread').onclick = () => thread.close()
 
 $('content').oninput = () => {
   if (Date.now() - state.typingSentAt < 3000) return

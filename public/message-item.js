@@ -5,7 +5,7 @@ const $template = () => document.getElementById('message-template').content.firs
 
 /**
  * @param m the message (or a deleted parent's placeholder `{id, deleted: true, thread}`)
- * @param view `{me, editing, draft, pinned, inThread}`
+ * @param view `{me, editing, draft, pinned, inThread, seenBy}`: seenBy, the readers of your message
  * @param act `{edit, cancelEdit, saveEdit, setDraft, remove, react, unreact, pin, unpin, openThread}`
  */
 export function messageItem (m, view, act) {
@@ -33,7 +33,9 @@ export function messageItem (m, view, act) {
   const buttons = {
     edit: [mine && !m.deleted, () => act.edit(m)],
     delete: [mine && !m.deleted, () => act.remove(m)],
-    pin: [!view.inThread && !m.deleted, () => (view.pinned ? act.unpin(m) : act.pin(m))]
+    pin: [!view.inThread && !m.deleted, () => (view.pinned ? act.unpin(m) : act.pin(m))],
+    // threads are one level: a reply has no thread of its own
+    'open-thread': [!view.inThread, () => act.openThread(m)]
   }
   for (const [cls, [shown, onclick]] of Object.entries(buttons)) {
     const button = li.querySelector(`.${cls}`)
@@ -41,6 +43,11 @@ export function messageItem (m, view, act) {
     button.onclick = onclick
   }
   li.querySelector('.pin').textContent = view.pinned ? 'Unpin' : 'Pin'
+  const replies = m.thread?.replyCount ?? 0
+  li.querySelector('.open-thread').textContent = replies === 0 ? 'Reply' : `${replies} ${replies === 1 ? 'reply' : 'replies'}`
+  const seen = li.querySelector('.seen')
+  seen.hidden = !view.seenBy?.length
+  seen.textContent = view.seenBy?.length ? `Seen by ${view.seenBy.join(', ')}` : ''
   return li
 }
 

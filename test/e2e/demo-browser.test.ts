@@ -76,7 +76,7 @@ test('two users chat through the demo page', async (t) => {
   t.same(pageErrors, [], 'no uncaught errors in either page')
 })
 
-test('the demo page keeps several channels and their pinned messages', async (t) => {
+test('the demo page shows unread and mention badges, "seen by", a thread panel and the pinned list', async (t) => {
   const browser = await launchChromium(t)
   if (!browser) return
   const app = await build(t)
@@ -88,24 +88,56 @@ test('the demo page keeps several channels and their pinned messages', async (t)
 
   const ada = await joinDemo(browser, base, 'Ada', 'state-x', errors)
   const grace = await joinDemo(browser, base, 'Grace', 'state-x', errors)
-  // Grace also joins state-y and looks at it; state-x stays subscribed
+  // Grace also joins state-y and looks at it; state-x stays subscribed, so its badge stays live
   await grace.fill('#new-channel', 'state-y')
   await grace.press('#new-channel', 'Enter')
-  await channel(grace, 'state-y').and(grace.locator('[aria-current]')).waitFor()
-  t.equal(await channel(grace, 'state-x').count(), 1, 'both channels are listed')
+  await grace.locator('#channels button[aria-current]', { hasText: 'state-y' }).waitFor()
+  await grace.locator('#presence li', { hasText: 'Grace' }).waitFor()
 
-  await ada.fill('#content', 'pin me')
+  await ada.fill('#content', 'news for the channel')
   await ada.press('#content', 'Enter')
-  await channel(grace, 'state-x').click()
-  await message(grace, 'pin me').waitFor()
-  t.pass("Grace opens state-x again and sees Ada's message")
+  await channel(grace, 'state-x').locator('.badge.unread', { hasText: /^1$/ }).waitFor()
+  t.equal(await channel(grace, 'state-x').locator('.badge.mentions').count(), 0, 'no mention yet')
+  t.pass("Ada's message gives Grace's state-x a badge of 1 unread while she looks at state-y")
+  await ada.fill('#content', '@Grace look at this')
+  await ada.press('#content', 'Enter')
+  await channel(grace, 'state-x').locator('.badge.unread', { hasText: /^2$/ }).waitFor()
+  await channel(grace, 'state-x').locator('.badge.mentions', { hasText: '@1' }).waitFor()
+  t.pass('a mention adds to both badges')
 
-  await message(grace, 'pin me').locator('.pin').click()
-  await ada.locator('#pins li', { hasText: 'pin me' }).waitFor()
-  await message(ada, 'pin me').locator('.pin', { hasText: 'Unpin' }).waitFor()
+  await channel(grace, 'state-x').click()
+  await message(grace, '@Grace look at this').waitFor()
+  // opening state-x marked it read: Ada sees that under her last message, and the badge is gone for good
+  await message(ada, '@Grace look at this').locator('.seen', { hasText: 'Seen by Grace' }).waitFor()
+  t.pass('"seen by" shows Grace under Ada\'s last message')
+  await channel(grace, 'state-y').click()
+  await grace.locator('#channels button[aria-current]', { hasText: 'state-y' }).waitFor()
+  await channel(grace, 'state-x').locator('.badge').waitFor({ state: 'detached' })
+  const counts = await app.inject({ method: 'GET', url: '/api/users/me/unread', headers: { 'x-user-id': 'Grace' } })
+  t.match(counts.json().channels.find((c: { channelId: string }) => c.channelId === 'state-x'), { unread: 0, mentions: 0 }, 'the server counts state-x as read for Grace')
+  await channel(grace, 'state-x').click()
+
+  // a thread: both open it on Ada's first message; Grace's reply reaches Ada's panel
+  for (const page of [ada, grace]) {
+    await message(page, 'news for the channel').locator('.open-thread').click()
+    await page.locator('#thread-parent', { hasText: 'news for the channel' }).waitFor()
+  }
+  await grace.fill('#reply-content', 'a reply in the thread')
+  await grace.press('#reply-content', 'Enter')
+  await ada.locator('#replies .message', { hasText: 'a reply in the thread' }).waitFor()
+  await message(ada, 'news for the channel').locator('.open-thread', { hasText: '1 reply' }).waitFor()
+  t.equal(await message(ada, 'a reply in the thread').count(), 0, 'the reply stays out of the channel\'s list')
+  t.equal(await ada.locator('#replies .message', { hasText: 'a reply in the thread' }).locator('.sender').textContent(), 'Grace', "Grace's reply reaches Ada's thread panel, and the parent counts it")
+
+  await message(grace, 'news for the channel').locator('.pin').click()
+  await ada.locator('#pins li', { hasText: 'news for the channel' }).waitFor()
+  await message(ada, 'news for the channel').locator('.pin', { hasText: 'Unpin' }).waitFor()
   t.pass("Grace's pin reaches Ada's pinned list")
-  await ada.locator('#pins li', { hasText: 'pin me' }).locator('.unpin').click()
-  await grace.locator('#pins li', { hasText: 'pin me' }).waitFor({ state: 'detached' })
+  await ada.locator('#pins li', { hasText: 'news for the channel' }).locator('.unpin').click()
+  await grace.locator('#pins li', { hasText: 'news for the channel' }).waitFor({ state: 'detached' })
   t.pass("Ada's unpin leaves Grace's pinned list")
+
+  mkdirSync(SCREENSHOTS, { recursive: true })
+  await ada.screenshot({ path: new URL('demo-chat-state.png', SCREENSHOTS).pathname })
   t.same(errors, [], 'no uncaught errors in either page')
 })
