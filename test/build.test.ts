@@ -103,6 +103,15 @@ t.test('the demo page works from the build, as `npm start` serves it: two users 
   await ada.press('#content', 'Enter')
   await demoMessage(grace, 'hello from the build').waitFor()
   t.equal(await demoMessage(grace, 'hello from the build').locator('.sender').textContent(), 'Ada', "Grace sees Ada's message, signed")
+  // the page's own modules (pinned list, thread panel, message items) come from dist/public too
+  await demoMessage(grace, 'hello from the build').locator('.pin').click()
+  await ada.locator('#pins li', { hasText: 'hello from the build' }).waitFor()
+  await demoMessage(ada, 'hello from the build').locator('.open-thread').click()
+  await ada.fill('#reply-content', 'a reply from the build')
+  await ada.press('#reply-content', 'Enter')
+  await ada.locator('#replies .message', { hasText: 'a reply from the build' }).waitFor()
+  await demoMessage(grace, 'hello from the build').locator('.open-thread', { hasText: '1 reply' }).waitFor()
+  t.pass("Grace's pin reaches Ada's pinned list; Ada's reply shows in her thread panel and as a reply count for Grace")
   t.same(errors, [], 'no uncaught errors in either page')
 })
 

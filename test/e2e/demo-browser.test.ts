@@ -2,7 +2,7 @@
 // bundled on first request. test/build.test.ts drives the same page served by the build.
 import { mkdirSync } from 'node:fs'
 import { test } from 'tap'
-import type { WebSocketRoute } from 'playwright-core'
+import type { Page, WebSocketRoute } from 'playwright-core'
 import { launchChromium, joinDemo, demoMessage as message, SCREENSHOTS } from '../browser.ts'
 import { build } from '../helper.ts'
 
@@ -74,4 +74,70 @@ test('two users chat through the demo page', async (t) => {
   await message(grace, 'hello from Ada, edited').waitFor({ state: 'detached' })
   t.pass("Ada's deletion reaches Grace")
   t.same(pageErrors, [], 'no uncaught errors in either page')
+})
+
+test('the demo page shows unread and mention badges, "seen by", a thread panel and the pinned list', async (t) => {
+  const browser = await launchChromium(t)
+  if (!browser) return
+  const app = await build(t)
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const { port } = app.server.address() as { port: number }
+  const base = `http://127.0.0.1:${port}/`
+  const errors: string[] = []
+  const channel = (page: Page, id: string) => page.locator(`#channels button[data-channel="${id}"]`)
+
+  const ada = await joinDemo(browser, base, 'Ada', 'state-x', errors)
+  const grace = await joinDemo(browser, base, 'Grace', 'state-x', errors)
+  // Grace also joins state-y and looks at it; state-x stays subscribed, so its badge stays live
+  await grace.fill('#new-channel', 'state-y')
+  await grace.press('#new-channel', 'Enter')
+  await grace.locator('#channels button[aria-current]', { hasText: 'state-y' }).waitFor()
+  await grace.locator('#presence li', { hasText: 'Grace' }).waitFor()
+
+  await ada.fill('#content', 'news for the channel')
+  await ada.press('#content', 'Enter')
+  await channel(grace, 'state-x').locator('.badge.unread', { hasText: /^1$/ }).waitFor()
+  t.equal(await channel(grace, 'state-x').locator('.badge.mentions').count(), 0, 'no mention yet')
+  t.pass("Ada's message gives Grace's state-x a badge of 1 unread while she looks at state-y")
+  await ada.fill('#content', '@Grace look at this')
+  await ada.press('#content', 'Enter')
+  await channel(grace, 'state-x').locator('.badge.unread', { hasText: /^2$/ }).waitFor()
+  await channel(grace, 'state-x').locator('.badge.mentions', { hasText: '@1' }).waitFor()
+  t.pass('a mention adds to both badges')
+
+  await channel(grace, 'state-x').click()
+  await message(grace, '@Grace look at this').waitFor()
+  // opening state-x marked it read: Ada sees that under her last message, and the badge is gone for good
+  await message(ada, '@Grace look at this').locator('.seen', { hasText: 'Seen by Grace' }).waitFor()
+  t.pass('"seen by" shows Grace under Ada\'s last message')
+  await channel(grace, 'state-y').click()
+  await grace.locator('#channels button[aria-current]', { hasText: 'state-y' }).waitFor()
+  await channel(grace, 'state-x').locator('.badge').waitFor({ state: 'detached' })
+  const counts = await app.inject({ method: 'GET', url: '/api/users/me/unread', headers: { 'x-user-id': 'Grace' } })
+  t.match(counts.json().channels.find((c: { channelId: string }) => c.channelId === 'state-x'), { unread: 0, mentions: 0 }, 'the server counts state-x as read for Grace')
+  await channel(grace, 'state-x').click()
+
+  // a thread: both open it on Ada's first message; Grace's reply reaches Ada's panel
+  for (const page of [ada, grace]) {
+    await message(page, 'news for the channel').locator('.open-thread').click()
+    await page.locator('#thread-parent', { hasText: 'news for the channel' }).waitFor()
+  }
+  await grace.fill('#reply-content', 'a reply in the thread')
+  await grace.press('#reply-content', 'Enter')
+  await ada.locator('#replies .message', { hasText: 'a reply in the thread' }).waitFor()
+  await message(ada, 'news for the channel').locator('.open-thread', { hasText: '1 reply' }).waitFor()
+  t.equal(await message(ada, 'a reply in the thread').count(), 0, 'the reply stays out of the channel\'s list')
+  t.equal(await ada.locator('#replies .message', { hasText: 'a reply in the thread' }).locator('.sender').textContent(), 'Grace', "Grace's reply reaches Ada's thread panel, and the parent counts it")
+
+  await message(grace, 'news for the channel').locator('.pin').click()
+  await ada.locator('#pins li', { hasText: 'news for the channel' }).waitFor()
+  await message(ada, 'news for the channel').locator('.pin', { hasText: 'Unpin' }).waitFor()
+  t.pass("Grace's pin reaches Ada's pinned list")
+  await ada.locator('#pins li', { hasText: 'news for the channel' }).locator('.unpin').click()
+  await grace.locator('#pins li', { hasText: 'news for the channel' }).waitFor({ state: 'detached' })
+  t.pass("Ada's unpin leaves Grace's pinned list")
+
+  mkdirSync(SCREENSHOTS, { recursive: true })
+  await ada.screenshot({ path: new URL('demo-chat-state.png', SCREENSHOTS).pathname })
+  t.same(errors, [], 'no uncaught errors in either page')
 })
