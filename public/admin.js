@@ -11,9 +11,10 @@ const COLORS = ['#3b5bdb', '#e67700', '#c92a2a', '#2b8a3e', '#862e9c', '#0b7285'
 
 /** A figure on the page: a card with the current value and a sparkline of one or more series. */
 class Chart {
-  constructor (parent, title, unit, series = [title]) {
+  /** `key` names the card (data-chart) when its title may repeat another's (a topic named like a figure). */
+  constructor (parent, title, unit, series = [title], key = title) {
     const card = $('chart-template').content.firstElementChild.cloneNode(true)
-    card.dataset.chart = title
+    card.dataset.chart = key
     card.querySelector('.title').textContent = title
     card.querySelector('.unit').textContent = unit
     card.querySelector('svg').setAttribute('aria-label', `${title}, last ${SAMPLES} samples`)
@@ -115,7 +116,7 @@ function setup () {
 
 /** One chart per consumer group or topic, added when it first shows up. */
 function keyed (kind, parent, name, unit, value) {
-  if (!perKey[kind].has(name)) perKey[kind].set(name, new Chart(parent, name, unit))
+  if (!perKey[kind].has(name)) perKey[kind].set(name, new Chart(parent, name, unit, [name], `${kind}:${name}`))
   perKey[kind].get(name).push([value], number(value))
 }
 

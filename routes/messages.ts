@@ -30,15 +30,14 @@ const messages: FastifyPluginAsyncTypebox = async (app) => {
     const senderId = request.user?.id ?? request.body.senderId ?? 'anonymous'
     await app.channels.assertAccess({ id: senderId }, channelId, 'write')
     if (parentId !== undefined) await assertParent(request.user ?? { id: senderId, name: senderId }, channelId, parentId)
-    else if (alsoInChannel !== undefined) throw app.httpErrors.badRequest('alsoInChannel is for replies: send it with a parentId')
     await app.moderation.check({ channelId, senderId, content })
     const draft = {
       channelId,
       senderId,
       senderName: request.user?.name ?? request.body.senderName ?? senderId,
       content,
-      ...(parentId !== undefined ? { parentId } : {}),
-      ...(alsoInChannel === true ? { alsoInChannel } : {})
+      // a message that is not a reply is in its channel's history anyway: alsoInChannel says nothing of it
+      ...(parentId !== undefined ? { parentId, ...(alsoInChannel === true ? { alsoInChannel } : {}) } : {})
     }
     const { nonce } = request.body
     if (nonce === undefined) return reply.code(201).send(await app.posting.post(draft))

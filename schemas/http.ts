@@ -18,7 +18,7 @@ export const PostMessageBody = (maxLength: number) => Type.Object({
   senderName: Type.Optional(Name),
   nonce: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'the same nonce from the same sender returns the first message' })),
   parentId: Type.Optional(Type.String({ pattern: '^[0-9a-f]{24}$', description: 'reply in the thread of this message (of the same channel, not itself a reply)' })),
-  alsoInChannel: Type.Optional(Type.Boolean({ description: 'a reply also shown in the channel\'s history (with parentId only)' }))
+  alsoInChannel: Type.Optional(Type.Boolean({ description: 'a reply also shown in the channel\'s history (a message that is not a reply is there anyway)' }))
 }, { additionalProperties: false })
 export type PostMessageBody = Static<ReturnType<typeof PostMessageBody>>
 
