@@ -23,7 +23,7 @@ const POST_EVERY_MS = 10
 const BEFORE_KILL = 200
 const AFTER_LIVE = 200
 /** the survivor's buffer holds fewer events per channel than a storm's gap: resubscribes read the shared log */
-const RECOVERY_BUFFER = 20
+const RECOVERY_BUFFER = 2
 
 if (await requireFailoverCluster(t)) {
   t.test('SIGKILL an instance holding half of the clients while messages flow: they reconnect to the other, each gets every acknowledged message once, in order', async (t) => {
