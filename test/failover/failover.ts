@@ -24,6 +24,10 @@ export const servicesSh = async (...args: string[]) => (await run(script, args, 
 export async function requireFailoverCluster (t: Test): Promise<boolean> {
   if (!await requireCluster(t) || !await requireRedisCluster(t)) return false
   const env = await servicesSh('env', '--cluster')
+  // A file that does not exit once its tests are done costs tap's whole timeout: say what keeps it.
+  t.teardown(() => {
+    setTimeout(() => console.log(`# still running 30 s after the tests ended: ${process.getActiveResourcesInfo().join(', ')}`), 30_000).unref()
+  })
   const managed = t.ok(env.includes(`KAFKA_BROKERS=${services.kafka}`) && env.includes(`REDIS_CLUSTER_NODES=${clusterNodes}`),
     `scripts/services.sh manages the cluster the test points at (${services.kafka}; ${clusterNodes})`)
   return managed
