@@ -6,12 +6,24 @@
 // (SWITCHBOARD_SERVICES_STATE, CLUSTER_KAFKA_PORT_BASE, CLUSTER_REDIS_PORT_BASE, …) is the one killed.
 import type { Test } from 'tap'
 import { execFile } from 'node:child_process'
+import net from 'node:net'
 import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { clusterNodes, cleanupCluster, requireCluster, requireRedisCluster } from '../cluster/cluster.ts'
 import { cleanupReal, realEnv, services, type RealNames } from '../services.ts'
 
 const run = promisify(execFile)
+
+// Where each socket was opened, for the report of a file that does not exit (below).
+const opened = Symbol('opened')
+const connect = net.Socket.prototype.connect as (...args: unknown[]) => net.Socket
+net.Socket.prototype.connect = function (this: net.Socket & { [opened]?: string }, ...args: unknown[]) {
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 40
+  this[opened] = new Error('opened').stack
+  Error.stackTraceLimit = limit
+  return connect.apply(this, args)
+} as typeof net.Socket.prototype.connect
 const script = fileURLToPath(new URL('../../scripts/services.sh', import.meta.url))
 
 /** scripts/services.sh with this process's environment (the same state dir and ports as the apps'). */
@@ -26,7 +38,11 @@ export async function requireFailoverCluster (t: Test): Promise<boolean> {
   const env = await servicesSh('env', '--cluster')
   // A file that does not exit once its tests are done costs tap's whole timeout: say what keeps it.
   t.teardown(() => {
-    setTimeout(() => console.log(`# still running 30 s after the tests ended: ${process.getActiveResourcesInfo().join(', ')}`), 30_000).unref()
+    setTimeout(() => {
+      const sockets = (process as unknown as { _getActiveHandles (): Array<{ remotePort?: number, [opened]?: string }> })._getActiveHandles().filter((h) => h.remotePort !== undefined)
+      console.log(`# still running 30 s after the tests ended: ${process.getActiveResourcesInfo().join(', ')}`)
+      for (const s of sockets) console.log(`# a socket to port ${s.remotePort}, opened at:\n${(s[opened] ?? '').split('\n').slice(1).filter((l) => !l.includes('node:') && !l.includes('/network/')).map((l) => `#   ${l.trim()}`).join('\n')}`)
+    }, 30_000).unref()
   })
   const managed = t.ok(env.includes(`KAFKA_BROKERS=${services.kafka}`) && env.includes(`REDIS_CLUSTER_NODES=${clusterNodes}`),
     `scripts/services.sh manages the cluster the test points at (${services.kafka}; ${clusterNodes})`)
