@@ -36,15 +36,6 @@
 // first subscriber would deliver its first events up to 3 s late. Here that sleep ends at once when
 // the consumer resumes a partition; the checks the fetch makes first are kept.
 //
-// Runner.start and Runner.stop: a consumer that crashes twice at once (a broker back from a
-// restart: a fetch and a heartbeat fail together) arms kafkajs's restart timer twice, keeping only
-// the second handle; both fire, two runners start, and kafkajs keeps the second. The first fetches
-// and heartbeats for good, on connections nobody closes: after `disconnect()` its sockets keep the
-// process alive (test/failover/broker-loss.test.ts showed it). And a runner stopped while still
-// joining is not running yet, so its stop returns at once and it starts fetching after its join.
-// Here a consumer's new runner stops the one before it, and a stop asked of a runner that is not
-// running yet takes effect, with a disconnect, as soon as its start completes.
-//
 // The patches reach into private modules, so they hold for one release only: package.json pins it,
 // and loading this file with any other kafkajs throws (assertKafkajsVersion).
 import { createRequire } from 'node:module'
@@ -279,35 +270,4 @@ ConsumerGroup.prototype.joinAndSync = rejoiningJoin(ConsumerGroup.prototype.join
 ConsumerGroup.prototype.leave = async function (this: ConsumerGroup) {
   await leave.call(this)
   lastMember.delete(this.cluster)
-}
-
-interface Runner {
-  running: boolean
-  consumerGroup: ConsumerGroup & { cluster: object & { disconnect (): Promise<void> } }
-  start (): Promise<void>
-  stop (): Promise<void>
-}
-export const Runner = require('kafkajs/src/consumer/runner.js') as { prototype: Runner }
-
-const stopAsked = Symbol('stop asked')
-type Stoppable = Runner & { [stopAsked]?: true }
-/** Each consumer's (each kafkajs cluster object's) latest runner. */
-const latestRunner = new WeakMap<object, Stoppable>()
-const runnerStart = Runner.prototype.start
-const runnerStop = Runner.prototype.stop
-Runner.prototype.stop = async function (this: Stoppable) {
-  this[stopAsked] = true
-  return runnerStop.call(this)
-}
-Runner.prototype.start = async function (this: Stoppable) {
-  const cluster = this.consumerGroup.cluster
-  const previous = latestRunner.get(cluster)
-  latestRunner.set(cluster, this)
-  if (previous && previous !== this) await previous.stop()
-  await runnerStart.call(this)
-  // stopped while it was joining: what kafkajs would have done, had it been running then
-  if (this[stopAsked] && this.running) {
-    await runnerStop.call(this)
-    await cluster.disconnect().catch(() => {})
-  }
 }

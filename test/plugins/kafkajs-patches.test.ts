@@ -2,12 +2,10 @@
 // the patch schedules a check only when a request waits or a throttle is to end. It also looks for
 // timed-out requests every tenth of the timeout instead of every 100 ms. A consumer group given a
 // consume linger asks the broker, after a fetch that brought records, to gather a larger batch. A
-// fetch that sleeps because every partition of its broker is paused wakes when one resumes. A
-// consumer keeps one runner: a second one started (a double restart) stops the first, and a runner
-// stopped while it was still joining stops, and disconnects, once its join completes.
+// fetch that sleeps because every partition of its broker is paused wakes when one resumes.
 import t from 'tap'
 import { createRequire } from 'node:module'
-import { ConsumerGroup, KAFKAJS_VERSION, LINGER_MIN_BYTES, RequestQueue, Runner, assertKafkajsVersion, lingerConsumerGroup, lingeringFetch, requestTimeoutCheckInterval } from '../../plugins/bus/kafkajs-patches.ts'
+import { ConsumerGroup, KAFKAJS_VERSION, LINGER_MIN_BYTES, RequestQueue, assertKafkajsVersion, lingerConsumerGroup, lingeringFetch, requestTimeoutCheckInterval } from '../../plugins/bus/kafkajs-patches.ts'
 
 const require = createRequire(import.meta.url)
 
@@ -205,51 +203,4 @@ t.test('a fetch asleep because every partition of its broker is paused wakes whe
   t.same(checked, ['metadata', 'assignment', 'seeks messages/0,1'], 'after the checks and the seeks kafkajs makes before it sleeps')
   g.resume([{ topic: 'messages', partitions: [1] }])
   t.same(await fetching, [], 'woken by the resume, with nothing fetched: the next fetch asks for the resumed partition')
-})
-
-/** A runner as kafkajs makes one for `cluster` (one consumer), its join held until `joined()`; what it did is recorded. */
-function joiningRunner (did: string[] = [], cluster = { disconnect: async () => { did.push('disconnected') } }) {
-  let joined!: () => void
-  const join = new Promise<void>((resolve) => { joined = resolve })
-  const runner = Object.assign(Object.create(Runner.prototype), {
-    running: false,
-    consuming: false,
-    logger: { debug () {}, info () {} },
-    fetchManager: { stop: async () => { did.push('fetch stopped') } },
-    scheduleFetchManager () { did.push('fetching') },
-    consumerGroup: { groupId: 'g', connect: async () => {}, joinAndSync: () => join, leave: async () => { did.push('left the group') }, cluster }
-  })
-  return { runner, joined, did, cluster }
-}
-
-t.test('a runner stopped while joining stops and disconnects once joined (it would fetch for good, on sockets nobody closes)', async (t) => {
-  const { runner, joined, did } = joiningRunner()
-  const started = runner.start()
-  await runner.stop() // kafkajs's stop of a runner not yet running: returns at once
-  t.same(did, [], 'nothing to stop yet')
-  joined()
-  await started
-  t.equal(runner.running, false, 'not running')
-  t.same(did, ['fetching', 'fetch stopped', 'left the group', 'disconnected'])
-})
-
-t.test('a runner never stopped runs on after its join', async (t) => {
-  const { runner, joined, did } = joiningRunner()
-  const started = runner.start()
-  joined()
-  await started
-  t.equal(runner.running, true)
-  t.same(did, ['fetching'])
-})
-
-t.test('a second runner of one consumer (a restart armed twice) stops the first', async (t) => {
-  const first = joiningRunner()
-  first.joined()
-  await first.runner.start()
-  const second = joiningRunner(first.did, first.cluster)
-  second.joined()
-  await second.runner.start()
-  t.equal(first.runner.running, false, 'the first stopped')
-  t.equal(second.runner.running, true, 'the second runs')
-  t.same(first.did, ['fetching', 'fetch stopped', 'left the group', 'fetching'])
 })
