@@ -16,6 +16,7 @@ import type { Connection, SubscribeResult } from '../../fanout/types.ts'
 import type { RecoveryLog } from './recovery-log.ts'
 import { createEmbeddedRecoveryLog } from './embedded.ts'
 import { createRedisRecoveryLog } from './redis.ts'
+import { createSingleFlight } from '../single-flight.ts'
 
 export type * from './recovery-log.ts'
 export type { RecoveryBufferOptions } from './buffer.ts'
@@ -77,6 +78,9 @@ export default fp<RecoveryPluginOptions>(async function recovery (app, opts) {
     get sharedLogEvents () { return answered.sharedLogEvents }
   }
 
+  // A storm of resubscribes to one channel with the same position shares one read of the log.
+  const logReads = createSingleFlight<ChannelWindow | null>()
+
   const fanoutConsumer = consumerName(topics.messages, 'broadcast')
   /**
    * What this instance can prove of the channel in `epoch`: its buffer's window, from where its
@@ -111,7 +115,8 @@ export default fp<RecoveryPluginOptions>(async function recovery (app, opts) {
     try {
       // Only what the replay needs, and only when the log can prove it: a `since` older than the
       // log's window, or a replay over what the socket still has room for, reads no events (issue 10, item 7).
-      shared = await log.read(channel, { since, upTo: local.high, maxBytes: conn ? hub.replayRoom(conn) : hub.maxReplayBytes })
+      const range = { since, upTo: local.high, maxBytes: conn ? hub.replayRoom(conn) : hub.maxReplayBytes }
+      shared = await logReads.run(`${channel}\0${since.epoch}\0${since.offset}\0${range.upTo}\0${range.maxBytes}`, () => log.read(channel, range))
     } catch (err) {
       logger.warn({ err, channel }, 'shared recovery log unavailable; answering recovered: false')
       return null

@@ -32,8 +32,8 @@ if (await requireService(t, 'kafka')) {
     t.ok(await admin.clusterId(), 'asked while open')
     await admin.close()
     admin.forgetCluster() // as a join does
-    await t.rejects(admin.clusterId(), /event bus is closed/, 'a consumer joining after the bus closed gets no fresh client')
-    await t.rejects(admin.get(), /event bus is closed/)
+    await t.rejects(admin.clusterId(), /the Kafka admin client is closed/, 'a consumer joining after the bus closed gets no fresh client')
+    await t.rejects(admin.get(), /the Kafka admin client is closed/)
   })
 
   t.test('an existing topic with another partition count stops start-up, unchanged; min.insync.replicas is raised, other overrides kept', async (t) => {

@@ -31,11 +31,11 @@ export type ClusterAdmin = ReturnType<typeof createAdmin>
 export function createAdmin (kafka: Kafka, { logger, names, partitions, closed }: AdminOptions) {
   // One admin client for metadata, topic creation, offsets and readiness; reconnected after failures.
   let admin: Promise<Admin> | undefined
-  let shut = false
+  // Once closed, never connected again: a late caller (a consumer's join racing the close, a
+  // producer's retry) would open a client nobody disconnects, and its sockets keep the process alive.
+  let ended = false
   function get (): Promise<Admin> {
-    // A join or a retry that comes after close must not connect a client nobody disconnects (its
-    // socket would keep the process alive after shutdown).
-    if (shut) return Promise.reject(new Error('event bus is closed'))
+    if (ended) return Promise.reject(new Error('the Kafka admin client is closed'))
     if (!admin) {
       const a = kafka.admin({ retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 } })
       admin = a.connect().then(() => a)
@@ -117,7 +117,7 @@ export function createAdmin (kafka: Kafka, { logger, names, partitions, closed }
     forgetPartitions () { metadata = { at: 0, topics: new Map() } },
     /** Disconnects (the bus is closing). */
     close (): Promise<void> {
-      shut = true
+      ended = true
       const a = admin
       admin = undefined
       return a?.then((x) => x.disconnect()).catch(() => {}) ?? Promise.resolve()

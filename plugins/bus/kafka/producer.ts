@@ -32,10 +32,14 @@ export function createProducer (kafka: Kafka, { admin, handoff, names, unavailab
   // A failed or timed-out send discards the producer: a fresh one gets a new producer id and
   // sequence numbers, and reconnects once the cluster is back.
   let producer: Promise<Producer> | undefined
-  let shut = false
+  // Each producer's client, to disconnect also when its connect failed part way (some brokers
+  // connected: their sockets would stay open); and once closed, never a new one (a late send
+  // would open a client nobody disconnects, whose sockets keep the process alive).
+  const clients = new WeakMap<Promise<Producer>, Producer>()
+  let ended = false
+  const disconnect = (which: Promise<Producer>) => which.then((p) => p.disconnect(), () => clients.get(which)?.disconnect()).catch(() => {})
   function get (): Promise<Producer> {
-    // as the admin's: nothing connects after close
-    if (shut) return Promise.reject(new Error('event bus is closed'))
+    if (ended) return Promise.reject(new Error('the Kafka producer is closed'))
     if (!producer) {
       const p = kafka.producer({
         idempotent: true,
@@ -48,6 +52,7 @@ export function createProducer (kafka: Kafka, { admin, handoff, names, unavailab
       // a (re)connected producer may face another cluster at the same address: read its identity again
       const ready = p.connect().then(() => { admin.forgetCluster(); return p })
       producer = ready
+      clients.set(ready, p)
       ready.catch(() => reset(ready))
     }
     return producer
@@ -56,7 +61,7 @@ export function createProducer (kafka: Kafka, { admin, handoff, names, unavailab
     if (producer !== which) return
     producer = undefined
     admin.forgetCluster()
-    which.then((p) => p.disconnect()).catch(() => {})
+    void disconnect(which)
   }
 
   // Where each message goes is decided here, before kafkajs sees it: the default partitioner
@@ -174,10 +179,10 @@ export function createProducer (kafka: Kafka, { admin, handoff, names, unavailab
 
     /** Disconnects (the bus is closing). */
     close (): Promise<void> {
-      shut = true
+      ended = true
       const p = producer
       producer = undefined
-      return p?.then((x) => x.disconnect()).catch(() => {}) ?? Promise.resolve()
+      return p ? disconnect(p) : Promise.resolve()
     }
   }
 }

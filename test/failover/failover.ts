@@ -1,0 +1,95 @@
+// What the failover tests share (issue 25, item 4). They run on the clustered services of
+// `scripts/services.sh up --cluster` (three Kafka brokers, a Redis Cluster of 3 + 3), pointed at by
+// the environment `scripts/services.sh env --cluster` prints, in a serial step of their own
+// (`npm run test:failover`, .ci/run): they SIGKILL nodes of that cluster and restart them on their
+// data through scripts/services.sh, given this process's environment, so that a private set
+// (SWITCHBOARD_SERVICES_STATE, CLUSTER_KAFKA_PORT_BASE, CLUSTER_REDIS_PORT_BASE, …) is the one killed.
+import type { Test } from 'tap'
+import { execFile } from 'node:child_process'
+import net from 'node:net'
+import { promisify } from 'node:util'
+import { fileURLToPath } from 'node:url'
+import { clusterNodes, cleanupCluster, requireCluster, requireRedisCluster } from '../cluster/cluster.ts'
+import { cleanupReal, realEnv, services, type RealNames } from '../services.ts'
+
+const run = promisify(execFile)
+
+// Where each socket was opened, for the report of a file that does not exit (below).
+const opened = Symbol('opened')
+const connect = net.Socket.prototype.connect as (...args: unknown[]) => net.Socket
+net.Socket.prototype.connect = function (this: net.Socket & { [opened]?: string }, ...args: unknown[]) {
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 40
+  this[opened] = new Error('opened').stack
+  Error.stackTraceLimit = limit
+  return connect.apply(this, args)
+} as typeof net.Socket.prototype.connect
+const script = fileURLToPath(new URL('../../scripts/services.sh', import.meta.url))
+
+/** scripts/services.sh with this process's environment (the same state dir and ports as the apps'). */
+export const servicesSh = async (...args: string[]) => (await run(script, args, { env: process.env })).stdout
+
+/**
+ * True when the environment names a three-broker Kafka and a Redis Cluster, and they are the ones
+ * scripts/services.sh manages with this environment (so what the test kills is what the apps use).
+ */
+export async function requireFailoverCluster (t: Test): Promise<boolean> {
+  if (!await requireCluster(t) || !await requireRedisCluster(t)) return false
+  const env = await servicesSh('env', '--cluster')
+  // A file that does not exit once its tests are done would cost tap's whole timeout: after 30 s it
+  // says what keeps it alive and fails. (Seen after a broker failover: kafkajs consumer runners of
+  // closed apps still fetching and heartbeating, docs/known-limits.md.)
+  t.teardown(() => {
+    setTimeout(() => {
+      const sockets = (process as unknown as { _getActiveHandles (): Array<{ remotePort?: number, [opened]?: string }> })._getActiveHandles().filter((h) => h.remotePort !== undefined)
+      console.log(`# still running 30 s after the tests ended: ${process.getActiveResourcesInfo().join(', ')}`)
+      for (const s of sockets) console.log(`# a socket to port ${s.remotePort}, opened at:\n${(s[opened] ?? '').split('\n').slice(1).filter((l) => !l.includes('node:') && !l.includes('/network/')).map((l) => `#   ${l.trim()}`).join('\n')}`)
+      console.log('# not ok: the apps were closed, but these sockets keep the process alive')
+      process.exit(1)
+    }, 30_000).unref()
+  })
+  const managed = t.ok(env.includes(`KAFKA_BROKERS=${services.kafka}`) && env.includes(`REDIS_CLUSTER_NODES=${clusterNodes}`),
+    `scripts/services.sh manages the cluster the test points at (${services.kafka}; ${clusterNodes})`)
+  return managed
+}
+
+/** An instance's settings on the cluster under these names: REDIS_CLUSTER_NODES, not REDIS_URL. */
+export function clusterEnv (names: RealNames) {
+  return { ...realEnv(names), REDIS_URL: '', REDIS_CLUSTER_NODES: clusterNodes }
+}
+
+/** Removes what a test left: topics, groups and database as cleanupReal does, keys on every primary. */
+export async function cleanupFailover (names: RealNames): Promise<void> {
+  await Promise.allSettled([cleanupReal({ topicPrefix: names.topicPrefix, database: names.database }), cleanupCluster(names.keyPrefix)])
+}
+
+/** The scripts/services.sh name of the Redis node at `port` (REDIS_CLUSTER_NODES lists redis-1..6 in order). */
+export function redisNodeName (port: number): string {
+  const index = clusterNodes.split(',').findIndex((n) => Number(n.trim().split(':').at(-1)) === port)
+  if (index < 0) throw new Error(`no node of REDIS_CLUSTER_NODES on port ${port}`)
+  return `redis-${index + 1}`
+}
+
+/** The q-quantile (0..1) of `values` (ms), or NaN when there are none. */
+export function quantile (values: number[], q: number): number {
+  if (values.length === 0) return NaN
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]
+}
+
+/**
+ * A condition re-checked on every `changed()` (a frame, an acknowledgement, a reply): `until`
+ * resolves when it holds, never on a timer.
+ */
+export function conditions () {
+  const waiters: Array<{ done: () => boolean, resolve: () => void }> = []
+  return {
+    changed () {
+      for (const w of [...waiters]) if (w.done()) { waiters.splice(waiters.indexOf(w), 1); w.resolve() }
+    },
+    until (done: () => boolean): Promise<void> {
+      if (done()) return Promise.resolve()
+      return new Promise((resolve) => waiters.push({ done, resolve }))
+    }
+  }
+}
