@@ -22,7 +22,7 @@ export interface MarkersWorkerSetup {
 /** A marker answered 204: the furthest one of each user, to check against the store. */
 export interface Answered { userId: string, channelId: string, messageId: string, position: Position }
 export type MarkersWorkerReady = { type: 'ready', connected: number, failed: number, firstError?: string }
-export type MarkersWorkerReport = { type: 'report', delivered: number }
+export type MarkersWorkerReport = { type: 'report', delivered: number, primed: number }
 export interface MarkerCounts {
   /** PUTs sent, answered 204, answered otherwise or failed */
   sent: number
@@ -50,18 +50,26 @@ const lastSent: Array<string | undefined> = setup.users.map(() => undefined)
 const counts: MarkerCounts = { sent: 0, answered: 0, failed: 0, failedBy: {}, repeated: 0, skipped: 0 }
 const delay = monitorEventLoopDelay({ resolution: 10 })
 let delivered = 0
+/** users that have received a message (one they can mark) */
+let primed = 0
 let disconnected = 0
 let closing = false
 
 const later = (a: Position, b: Position) => a.epoch !== b.epoch || BigInt(a.offset) > BigInt(b.offset)
 
 function receive (index: number, frame: string): void {
+  if (!frame.includes('"type":"message.created"')) return // receipts and the rest: not timed, not marked
   const stamp = decodeFrame(frame)
-  if (!stamp || stamp.channel !== setup.users[index].channel) return
-  delivered++
-  histogram.recordValue(Math.max(1, nowMicros() - stamp.sentAt))
-  const parsed = JSON.parse(frame) as { type?: string, position?: Position, data?: { id?: string } }
-  if (parsed.type === 'message.created' && parsed.position && parsed.data?.id) latest[index] = { messageId: parsed.data.id, position: parsed.position }
+  if (stamp) {
+    if (stamp.channel !== setup.users[index].channel) return
+    delivered++
+    histogram.recordValue(Math.max(1, nowMicros() - stamp.sentAt))
+  }
+  // the priming message (unstamped) too: it gives every user a message to mark from the first second
+  const parsed = JSON.parse(frame) as { position?: Position, data?: { id?: string } }
+  if (!parsed.position || !parsed.data?.id) return
+  if (!latest[index]) primed++
+  latest[index] = { messageId: parsed.data.id, position: parsed.position }
 }
 
 function connect (index: number): Promise<void> {
@@ -148,11 +156,9 @@ function startMarking (): { stop (): Promise<void> } {
 }
 
 let marking: { stop (): Promise<void> } | undefined
-let reporter: NodeJS.Timeout | undefined
 port.on('message', async (message: { type: string }) => {
   if (message.type === 'start') {
     marking = startMarking()
-    reporter = setInterval(() => port.postMessage({ type: 'report', delivered } satisfies MarkersWorkerReport), setup.reportEveryMs)
   } else if (message.type === 'stop-marking') {
     await marking?.stop()
     port.postMessage({ type: 'marking-stopped' })
@@ -169,4 +175,5 @@ port.on('message', async (message: { type: string }) => {
 
 const ready = await connectAll()
 delay.enable()
+const reporter = setInterval(() => port.postMessage({ type: 'report', delivered, primed } satisfies MarkersWorkerReport), setup.reportEveryMs)
 port.postMessage(ready)

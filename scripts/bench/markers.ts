@@ -16,6 +16,7 @@ import { channelOf, markersUsage, parseMarkersOptions, type MarkersOptions } fro
 import type { Answered, MarkerCounts, MarkersWorkerFinal, MarkersWorkerReady, MarkersWorkerReport, MarkersWorkerSetup } from './markers-worker.ts'
 import { OptionsError } from './options.ts'
 import { openPosterPool, startPosting } from './poster.ts'
+import { warmupContent } from './payload.ts'
 import type { Stopped } from './serve.ts'
 import { metricValue, requireRealServices, rounded, startServer, userClient } from './state-server.ts'
 import type { Target } from './target.ts'
@@ -81,11 +82,12 @@ try {
   const setups: MarkersWorkerSetup[] = Array.from({ length: options.workers }, () => ({ wsUrl: target!.wsUrl, apiUrl: target!.apiUrl, users: [], channels, markersPerSec: options.markers / options.workers, reportEveryMs: 250 }))
   users.forEach((u, i) => setups[i % options.workers].users.push(u))
   const delivered: number[] = setups.map(() => 0)
+  const primed: number[] = setups.map(() => 0)
   let onReport = () => {}
   const ready = setups.map((setup, w) => {
     const worker = new Worker(WORKER, { eval: true, workerData: setup })
     workers.push(worker)
-    worker.on('message', (m: MarkersWorkerReport) => { if (m.type === 'report') { delivered[w] = m.delivered; onReport() } })
+    worker.on('message', (m: MarkersWorkerReport) => { if (m.type === 'report') { delivered[w] = m.delivered; primed[w] = m.primed; onReport() } })
     return new Promise<MarkersWorkerReady>((resolve, reject) => {
       worker.on('message', (m: { type: string }) => { if (m.type === 'ready') resolve(m as MarkersWorkerReady) })
       worker.once('error', reject)
@@ -96,6 +98,28 @@ try {
   const failed = connected.reduce((n, r) => n + r.failed, 0)
   if (failed > 0) throw new Error(`${failed} of ${options.users} users could not connect: ${connected.find((r) => r.firstError)?.firstError}`)
   const posts = await openPosterPool(target.apiUrl, options.concurrency, Math.min(options.concurrency, channels.length))
+  // One unstamped message per channel first, so every user has a message to mark from the first second.
+  let nextChannel = 0
+  await Promise.all(Array.from({ length: Math.min(options.concurrency, channels.length) }, async () => {
+    while (nextChannel < channels.length) {
+      const channelId = channels[nextChannel++]
+      const res = await posts.request({ method: 'POST', path: target!.post.path, headers: target!.post.headers, body: target!.post.body({ channelId, content: warmupContent(64), senderId: 'bench', senderName: 'bench' }) })
+      const text = await res.body.text()
+      if (!target!.post.acknowledged(res.statusCode, text)) throw new Error(`priming ${channelId} answered ${res.statusCode}: ${text.slice(0, 200)}`)
+    }
+  }))
+  await new Promise<void>((resolve, reject) => {
+    const sum = () => primed.reduce((n, p) => n + p, 0)
+    let last = sum()
+    let quietSince = Date.now()
+    onReport = () => {
+      const now = sum()
+      if (now >= options.users) return resolve()
+      if (now !== last) { last = now; quietSince = Date.now() } else if (Date.now() - quietSince >= options.drainQuiet) reject(new Error(`only ${now} of ${options.users} users received the priming message of their channel`))
+    }
+    onReport()
+  })
+  onReport = () => {}
   const before = await metrics()
   await target.mark()
 

@@ -57,6 +57,7 @@ t.test('a tiny run on the real services: every 204\'d marker durable, writes cou
   for (const k of ['p50', 'p99', 'max']) t.type(report.messages.latencyMs[k], 'number', `latencyMs.${k}`)
   t.ok(report.markers.answered > 0, 'markers were answered 204')
   t.equal(report.markers.failed, 0)
+  t.equal(report.markers.skipped, 0, 'primed: every user had a message to mark from the first turn')
   t.equal(report.durability.behind, 0)
   t.ok(report.durability.users > 0 && report.durability.durable === report.durability.users, 'every user\'s furthest 204\'d marker is in the store')
   t.equal(report.store.markersHandled, report.markers.answered, 'every marker answered was handled by the store handler')
