@@ -1,6 +1,7 @@
 // Worker thread of `npm run bench:markers`: holds its users' WebSockets (auth off: `?user=<id>`),
-// each subscribed to its channel, times the stamped messages they receive, and sends read markers
-// at its share of the rate, each for the latest message its user received. Talks to markers.ts.
+// each subscribed to its channel (and, as every identified socket, to `user:<id>`, where its
+// read.updated events come), times the stamped messages they receive, and sends read markers at
+// its share of the rate, each for the latest message its user received. Talks to markers.ts.
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { parentPort, workerData } from 'node:worker_threads'
 import { Pool } from 'undici'
@@ -86,8 +87,9 @@ function connect (index: number): Promise<void> {
     ws.on('message', (data: Buffer) => {
       const frame = data.toString()
       if (subscribed) return receive(index, frame)
-      const parsed = JSON.parse(frame) as { op: string, message?: string }
-      if (parsed.op === 'subscribed') { subscribed = true; resolve() } else if (parsed.op === 'error') reject(new Error(`${userId}: subscribe refused: ${parsed.message}`))
+      const parsed = JSON.parse(frame) as { op: string, channel?: string, message?: string }
+      // an identified socket is also subscribed to user:<id> as it connects (read.updated comes there): wait for the channel's own
+      if (parsed.op === 'subscribed' && parsed.channel === setup.channels[channel]) { subscribed = true; resolve() } else if (parsed.op === 'error') reject(new Error(`${userId}: subscribe refused: ${parsed.message}`))
     })
   })
 }
