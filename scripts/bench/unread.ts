@@ -11,7 +11,7 @@ import { createFiller, type Fill } from './bulk-fill.ts'
 import type { LatencySummary } from './histogram.ts'
 import { OptionsError } from './options.ts'
 import { paced } from './paced.ts'
-import { requireRealServices, rounded, startServer, userClient } from './state-server.ts'
+import { metricValue, requireRealServices, rounded, startServer, userClient } from './state-server.ts'
 import { parseUnreadOptions, unreadUsage, type UnreadOptions } from './unread-options.ts'
 import type { Target } from './target.ts'
 
@@ -19,6 +19,8 @@ import type { Target } from './target.ts'
 export const TARGET_P99_MS = 20
 export const TARGET_RATIO = 1.5
 const POLL_MS = 500
+/** The consumers' lag has not shrunk for this long: measured anyway (with the lag in the report). */
+const STALLED_MS = 30_000
 const SETUP_AT_ONCE = 16
 
 interface UnreadEntry { channelId: string, unread: number, capped: boolean, mentions: number }
@@ -34,6 +36,8 @@ export interface Phase {
   /** the counts the last indexing poll saw over the benchmark's channels */
   counts: { unreadMin: number, unreadMax: number, capped: number, mentionsMax: number }
   indexedInSec: number
+  /** records the server's consumers had yet to handle when measuring (0: caught up) */
+  lagAtMeasure: number
   producedPerSec: number
   loadAverage: number[]
 }
@@ -89,10 +93,36 @@ try {
     }
   }))
 
-  const unread = async (): Promise<UnreadEntry[]> => {
+  /** The reader's counts; undefined when the server shed the request (503: busy indexing a fill), to be asked again. */
+  const unread = async (): Promise<UnreadEntry[] | undefined> => {
     const res = await request(reader, 'GET', '/api/users/me/unread')
+    if (res.status === 503) return undefined
     if (res.status !== 200) throw new Error(`GET /api/users/me/unread answered ${res.status}: ${res.body.slice(0, 200)}`)
     return (JSON.parse(res.body) as { channels: UnreadEntry[] }).channels
+  }
+  /**
+   * Waits until the server's consumers (the message store, cache and fanout too, not only the read
+   * index) have handled the fill: a measurement beside a store still writing 100,000 messages would
+   * time that work, not the counts. Resolves with the records left (0, unless --index-timeout passed).
+   */
+  const caughtUp = async (): Promise<number> => {
+    const since = Date.now()
+    let last = Infinity
+    let movedAt = Date.now()
+    for (;;) {
+      const res = await pool!.request({ method: 'GET', path: '/metrics' })
+      const text = await res.body.text()
+      const lag = metricValue(text, 'switchboard_consumer_lag')
+      if (metricValue(text, 'switchboard_consumer_lag_available') === 1 && lag === 0) return 0
+      if (lag < last) { last = lag; movedAt = Date.now() }
+      // a lag that no longer shrinks (a consumer that reads only some partitions) is not waited out
+      if (Date.now() - since > options.indexTimeout * 1000 || Date.now() - movedAt > STALLED_MS) {
+        const behind = text.split('\n').filter((l) => l.startsWith('switchboard_consumer_lag{') && !l.endsWith(' 0'))
+        say(`consumers still ${lag} records behind, measuring anyway: ${behind.join('; ')}`)
+        return lag
+      }
+      await sleep(POLL_MS)
+    }
   }
   /** Each fill's last message mentions the reader: once a channel's mentions reach `mentions`, its fill is indexed (one key, in order). */
   const fill = (count: number, upTo: string[], round: number): Fill[] => upTo.map((channelId) => ({ channelId, count, content: (i) => i === count - 1 ? `fill ${round} done @${reader}` : `fill ${round} message ${i}` }))
@@ -106,10 +136,12 @@ try {
     const indexStart = Date.now()
     const wanted = new Set(fills.map((f) => f.channelId))
     for (;;) {
-      const ours = (await unread()).filter((c) => channels.includes(c.channelId))
+      const ours = ((await unread()) ?? []).filter((c) => channels.includes(c.channelId))
       const indexed = ours.filter((c) => !wanted.has(c.channelId) || c.mentions >= round).length
       if (indexed === channels.length) {
-        return { producedPerSec, indexedInSec: Math.round((Date.now() - indexStart) / 100) / 10, counts: { unreadMin: Math.min(...ours.map((c) => c.unread)), unreadMax: Math.max(...ours.map((c) => c.unread)), capped: ours.filter((c) => c.capped).length, mentionsMax: Math.max(...ours.map((c) => c.mentions)) } }
+        const indexedInSec = Math.round((Date.now() - indexStart) / 100) / 10
+        const lagAtMeasure = await caughtUp()
+        return { producedPerSec, indexedInSec, lagAtMeasure, counts: { unreadMin: Math.min(...ours.map((c) => c.unread)), unreadMax: Math.max(...ours.map((c) => c.unread)), capped: ours.filter((c) => c.capped).length, mentionsMax: Math.max(...ours.map((c) => c.mentions)) } }
       }
       if (Date.now() - indexStart > options.indexTimeout * 1000) throw new Error(`only ${indexed} of ${channels.length} channels indexed after ${options.indexTimeout} s (--index-timeout)`)
       await sleep(POLL_MS)
@@ -151,6 +183,7 @@ try {
   }
   console.log(`GET /api/users/me/unread, ${options.channels} channels, ${options.rate}/s for ${options.duration} s (${target.mode})`)
   for (const p of phases) {
+    if (p.lagAtMeasure > 0) console.log(`note: ${p.name}: measured while the server's consumers were ${p.lagAtMeasure} records behind`)
     console.log(`${p.name.padEnd(6)} ${p.messages.min === p.messages.max ? p.messages.max : `${p.messages.min}..${p.messages.max}`} messages/channel: p50 ${p.latencyMs.p50} ms, p99 ${p.latencyMs.p99} ms, max ${p.latencyMs.max} ms; ${p.ok}/${p.sent} ok; unread ${p.counts.unreadMin}..${p.counts.unreadMax} (${p.counts.capped} capped); indexed in ${p.indexedInSec} s after producing at ${p.producedPerSec}/s; load average ${p.loadAverage.join(' ')}`)
     if (p.firstFailure) console.log(`  first failure: ${p.firstFailure}`)
   }

@@ -49,6 +49,7 @@ t.test('a tiny run on the real services: both phases measured, every request ans
     t.equal(p.ok, 10)
     for (const k of ['p50', 'p99', 'max']) t.type(p.latencyMs[k], 'number', `${p.name}: latencyMs.${k}`)
     t.equal(p.loadAverage.length, 3, 'the load average')
+    t.equal(p.lagAtMeasure, 0, `${p.name}: measured once the server's consumers had handled the fill`)
   }
   t.type(report.p99Ratio, 'number')
   t.match(report.targets, { p99Ms: 20, ratio: 1.5 })
