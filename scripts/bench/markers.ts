@@ -126,7 +126,7 @@ try {
   say(`posting ${options.rate} msg/s and marking ${options.markers}/s for ${options.duration} s`)
   const startedAt = Date.now()
   for (const worker of workers) worker.postMessage({ type: 'start' })
-  const poster = startPosting({ pool: posts, request: target.post, channels, rate: options.rate, durationSec: options.duration, size: 64, concurrency: options.concurrency })
+  const poster = startPosting({ pools: [posts], request: target.post, channels, rate: options.rate, durationSec: options.duration, size: 64, concurrency: options.concurrency })
   await sleep(options.duration * 1000) // the markers' window: as long as the posts'
   await Promise.all(workers.map((worker) => new Promise<void>((resolve) => {
     worker.on('message', (m: { type: string }) => { if (m.type === 'marking-stopped') resolve() })

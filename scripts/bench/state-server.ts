@@ -3,7 +3,7 @@
 // and HTTP calls to it as a user (auth off: x-user-id) on a keep-alive pool.
 import { Pool } from 'undici'
 import { parseOptions, type BenchOptions } from './options.ts'
-import { missingSeedServices, openTarget, type Target } from './target.ts'
+import { missingSeedServices, openTargets, type Target } from './target.ts'
 
 /** The real services a chat-state benchmark runs on, or an error naming those missing. */
 export function requireRealServices (env: NodeJS.ProcessEnv = process.env): void {
@@ -14,7 +14,8 @@ export function requireRealServices (env: NodeJS.ProcessEnv = process.env): void
 /** switchboard (uws) in a child process, exactly as `npm run bench` starts it. */
 export async function startServer (quiet: boolean): Promise<Target> {
   const defaults = parseOptions([]) as BenchOptions
-  return await openTarget({ ...defaults, quiet }, 'uws')
+  const [target] = await openTargets({ ...defaults, quiet, instances: 1 }, 'uws')
+  return target
 }
 
 export interface Answer { status: number, body: string }
