@@ -17,6 +17,8 @@ export default defineTopicHandler({
     const { store, receipts } = app.readState
     const changes = coalesce(events.map(({ event, position }) => ({ userId: event.userId, ...event.data, at: event.at, applied: position })))
     const moved = await store.mark(changes)
+    // after the write: a batch that failed to write is retried, and counted once it succeeds
+    app.readState.stats.markerWrites += changes.length
     if (moved.length === 0) return
     try {
       // a failure retries the batch: the store reports these markers again (the same records), so they are announced at least once

@@ -204,6 +204,8 @@ export default fp(async function metrics (app) {
   // The cache's per-channel bounds (tombstones, parked patches): what they dropped on this instance's writes.
   mirror('switchboard_cache_tombstones_trimmed_total', 'Tombstones of deleted messages the cache dropped over CACHE_TOMBSTONES per channel (lowest ids first)', () => app.cache.stats.tombstonesTrimmed)
   mirror('switchboard_cache_parked_trimmed_total', 'Patches of uncached messages the cache dropped over CACHE_PARKED per channel (lowest ids first)', () => app.cache.stats.parkedTrimmed)
+  // What the coalescing of read markers saves: markers handled (switchboard_events_handled_total{topic="read-markers"}) against store writes.
+  mirror('switchboard_read_marker_writes_total', 'Read-marker writes the markers handler asked of the read-state store: one per user and channel per batch, however many markers the batch held', () => app.readState.stats.markerWrites)
 
   const deliveryLatency = new Histogram({
     name: DELIVERY_LATENCY,
@@ -238,4 +240,4 @@ export default fp(async function metrics (app) {
     const body = await registry.metrics()
     return reply.type(registry.contentType).send(body)
   })
-}, { name: 'metrics', dependencies: ['bus', 'events', 'fanout', 'http-connections', 'topic-handlers', 'recovery', 'cache', 'broadcast-behind'] })
+}, { name: 'metrics', dependencies: ['bus', 'events', 'fanout', 'http-connections', 'topic-handlers', 'recovery', 'cache', 'broadcast-behind', 'read-state'] })

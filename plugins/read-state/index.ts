@@ -10,6 +10,8 @@ export type * from './store.ts'
 export interface ReadState {
   readonly store: ReadStateStore
   readonly receipts: ReceiptThrottle
+  /** Counted by the markers handler, read by /metrics: `markerWrites` is the marker writes asked of the store (one per user and channel per batch). */
+  readonly stats: { markerWrites: number }
 }
 
 declare module 'fastify' {
@@ -27,7 +29,7 @@ export default fp<{ store?: ReadStateStore }>(async function readState (app, opt
     store = createMongoReadState(app.mongo.db, { logger: app.log.child({ component: 'read-state' }) })
   } else store = createEmbeddedReadState()
   const receipts = createReceiptThrottle(RECEIPT_INTERVAL_MS, (err) => app.log.warn({ err }, 'could not send a read receipt (not replayed: clients reload receipts)'))
-  app.decorate('readState', { store, receipts })
+  app.decorate('readState', { store, receipts, stats: { markerWrites: 0 } })
   app.addHook('onClose', async () => {
     receipts.stop()
     if (!opts.store) await store.close()

@@ -43,7 +43,8 @@ export function createMongoReadState (db: Db, { logger }: { logger: FastifyBaseL
     try {
       return await mongoCall(db, what, async () => { await ensureIndexes(); return await op() })
     } catch (err) {
-      if (!(err instanceof TransientError)) logger.error({ err }, `MongoDB read state ${what} failed`)
+      // a duplicate key is an answer, not a failure: a marker that did not move (see mark), a default already there
+      if (!(err instanceof TransientError) && !onlyDuplicates(err)) logger.error({ err }, `MongoDB read state ${what} failed`)
       throw err
     }
   }
@@ -53,6 +54,7 @@ export function createMongoReadState (db: Db, { logger }: { logger: FastifyBaseL
     return new Set(docs.map((d) => d._id))
   }
   const duplicate = (err: unknown) => err instanceof MongoServerError && err.code === DUPLICATE_KEY
+  const onlyDuplicates = (err: unknown) => err instanceof MongoBulkWriteError ? [err.writeErrors].flat().every((e) => e.code === DUPLICATE_KEY) : duplicate(err)
 
   return {
     kind: 'mongo',

@@ -25,7 +25,7 @@ function setUp (maxReaders = 100) {
   const produced: unknown[] = []
   const app = {
     config: { RECEIPTS_MAX_READERS: maxReaders },
-    readState: { store, receipts: { offer: (key: string, send: () => Promise<void>) => { offered.push(key); void send() }, stop () {} } },
+    readState: { store, stats: { markerWrites: 0 }, receipts: { offer: (key: string, send: () => Promise<void>) => { offered.push(key); void send() }, stop () {} } },
     events: { produce: async (_topic: string, _key: string, value: unknown) => { produced.push(value) } }
   } as unknown as FastifyInstance
   const ctx = { app, log: {} } as unknown as BatchContext
@@ -33,9 +33,10 @@ function setUp (maxReaders = 100) {
 }
 
 t.test('a batch is one store call with one write per user and channel; receipts for the markers that moved', async (t) => {
-  const { writes, offered, produced, run } = setUp()
+  const { app, writes, offered, produced, run } = setUp()
   await run([event('alice', 'a', 3), event('alice', 'a', 9), event('bob', 'a', 2), event('alice', 'a', 5), event('alice', 'b', 4), event('bob', 'a', 1)])
   t.equal(writes.length, 1, 'one call')
+  t.equal(app.readState.stats.markerWrites, 3, 'three writes counted (switchboard_read_marker_writes_total), for six markers')
   t.same(writes[0].map((c) => `${c.userId}/${c.channelId}@${c.position?.offset}`).sort(), ['alice/a@9', 'alice/b@4', 'bob/a@2'], 'one write each, the furthest')
   t.same(offered.sort(), ['alice\na', 'alice\nb', 'bob\na'])
   t.match(produced.find((p) => (p as Produced).type === 'receipt.read' && (p as Produced).data.userId === 'alice' && (p as Produced).channelId === 'a'), { data: { messageId: id(9) } })
@@ -45,6 +46,7 @@ t.test('a batch is one store call with one write per user and channel; receipts 
   produced.length = 0
   await run([event('alice', 'a', 7), event('bob', 'a', 6, true)])
   t.same(offered, [], 'an older marker moved nothing; a mark as unread sends no receipt')
+  t.equal(app.readState.stats.markerWrites, 5, 'a write asked for each, moved or not')
   t.same(updates().map((u) => `${u.userId}/${u.data.channelId}@${u.data.position?.offset}`), ['bob/a@5'], 'the mark as unread is announced: just before the message')
 })
 

@@ -156,3 +156,25 @@ test('fanout connections and deliveries are read at scrape time', async (t) => {
   t.equal(after.value('switchboard_fanout_error_frames_total'), 1)
   t.equal(after.value('switchboard_fanout_slow_clients_dropped_total'), 0)
 })
+
+test('read-marker store writes are counted: at most one per user and channel per batch', async (t) => {
+  const app = await build(t)
+  const markers: string[] = []
+  app.topicHandlers.events.on('handled', (h) => { if (h.handler === 'read-markers-store') markers.push(h.offset) })
+  const created = await post(app, 'general', 'hello')
+  t.equal(created.statusCode, 201)
+  const messageId = created.json().id
+  for (let i = 0; i < 2; i++) {
+    const res = await app.inject({ method: 'PUT', url: '/api/channels/general/read', headers: { 'x-user-id': 'grace' }, payload: { messageId } })
+    t.equal(res.statusCode, 204)
+  }
+  await new Promise<void>((resolve) => {
+    const check = () => { if (markers.length >= 2) { app.topicHandlers.events.off('handled', check); resolve() } }
+    app.topicHandlers.events.on('handled', check)
+    check()
+  })
+  const { value } = await scrape(app)
+  const writes = value('switchboard_read_marker_writes_total')
+  t.equal(writes, app.readState.stats.markerWrites, 'the handler\'s count, as scraped')
+  t.ok(writes !== undefined && writes >= 1 && writes <= 2, `two markers of one user and channel: one write, or two when they came in two batches (got ${writes})`)
+})

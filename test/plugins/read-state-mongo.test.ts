@@ -1,4 +1,6 @@
 import t from 'tap'
+import { pino } from 'pino'
+import { coalesce } from '../../plugins/read-state/store.ts'
 import { createMongoReadState } from '../../plugins/read-state/mongo.ts'
 import { readStateContract } from '../contracts/read-state.ts'
 import { cleanupReal, mongoDatabase, realNames, requireService, testLogger } from '../services.ts'
@@ -18,5 +20,16 @@ if (await requireService(t, 'mongo')) {
     t.ok(names.includes('channel_position') && names.includes('mentions_position'), 'unread and mention counts are ranges of an index')
     const unique = (await db.collection('read_markers').indexes()).find((i) => i.name === 'user_channel')
     t.ok(unique?.unique, 'markers: unique per user and channel')
+  })
+
+  t.test('a marker that does not move is an answer, not an error: nothing is logged', async (t) => {
+    const errors: string[] = []
+    const logger = pino({ level: 'error' }, { write: (line: string) => { errors.push(line) } })
+    const store = createMongoReadState(db, { logger })
+    t.teardown(() => store.close())
+    const marker = (offset: number, applied: number) => ({ userId: 'alice', channelId: 'quiet-log', messageId: offset.toString(16).padStart(24, '0'), position: { epoch: 'e', offset: String(offset) }, unread: false, at: new Date().toISOString(), applied: { epoch: 'e', offset: String(applied) } })
+    t.equal((await store.mark(coalesce([marker(5, 1)]))).length, 1, 'the first marker moves')
+    t.same(await store.mark(coalesce([marker(3, 2)])), [], 'an older one does not (the unique index refuses its upsert)')
+    t.same(errors, [], 'and no error is logged for it')
   })
 }
