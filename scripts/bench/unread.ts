@@ -141,7 +141,10 @@ try {
       if (indexed === channels.length) {
         const indexedInSec = Math.round((Date.now() - indexStart) / 100) / 10
         const lagAtMeasure = await caughtUp()
-        return { producedPerSec, indexedInSec, lagAtMeasure, counts: { unreadMin: Math.min(...ours.map((c) => c.unread)), unreadMax: Math.max(...ours.map((c) => c.unread)), capped: ours.filter((c) => c.capped).length, mentionsMax: Math.max(...ours.map((c) => c.mentions)) } }
+        // counted again once caught up: a count read while the index handler's batch was being
+        // written (its writes land one by one) may already see the mention but not all before it
+        const settled = ((await unread()) ?? ours).filter((c) => channels.includes(c.channelId))
+        return { producedPerSec, indexedInSec, lagAtMeasure, counts: { unreadMin: Math.min(...settled.map((c) => c.unread)), unreadMax: Math.max(...settled.map((c) => c.unread)), capped: settled.filter((c) => c.capped).length, mentionsMax: Math.max(...settled.map((c) => c.mentions)) } }
       }
       if (Date.now() - indexStart > options.indexTimeout * 1000) throw new Error(`only ${indexed} of ${channels.length} channels indexed after ${options.indexTimeout} s (--index-timeout)`)
       await sleep(POLL_MS)
