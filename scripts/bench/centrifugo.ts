@@ -1,3 +1,4 @@
+/* c8 ignore start */ // Coverage: `npm run bench` runs this file in a process of its own, which test/bench drives end to end (a child process's coverage is not collected); the thresholds measure the product.
 // Centrifugo v6 as a server under test (a reference, benchmarks only): the binary (built into the
 // services cache by centrifugo.sh when missing), its generated config, its HTTP publish API as the
 // post request, and its CPU time read from /proc over the measured window.

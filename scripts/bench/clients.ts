@@ -1,3 +1,4 @@
+/* c8 ignore start */ // Coverage: `npm run bench` runs this file in a process of its own, which test/bench drives end to end (a child process's coverage is not collected); the thresholds measure the product.
 // One benchmark subscriber per connection: protocol v1 over a plain WebSocket (uws and fastify
 // transports), Socket.IO (the socketio and seed references) or Centrifugo's JSON protocol. Each
 // resolves once its subscribe is confirmed.

@@ -1,3 +1,4 @@
+/* c8 ignore start */ // Coverage: `npm run bench` runs this file in a process of its own, which test/bench drives end to end (a child process's coverage is not collected); the thresholds measure the product.
 // --fail broker|redis: finds the node to lose in the cluster of `scripts/services.sh up --cluster`
 // (the same environment: KAFKA_BROKERS, REDIS_CLUSTER_NODES, the port bases), SIGKILLs it with the
 // services script (data kept) and restarts it on its data later. --fail instance is run.ts's own.

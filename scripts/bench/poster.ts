@@ -1,3 +1,4 @@
+/* c8 ignore start */ // Coverage: `npm run bench` runs this file in a process of its own, which test/bench drives end to end (a child process's coverage is not collected); the thresholds measure the product.
 // Posts messages over HTTP at a fixed rate (open loop: the schedule does not wait for answers),
 // with bounded concurrency on a keep-alive undici Pool, and records which posts were acknowledged.
 import { Pool } from 'undici'

@@ -1,3 +1,4 @@
+/* c8 ignore start */ // Coverage: `npm run bench` runs this file in a process of its own, which test/bench drives end to end (a child process's coverage is not collected); the thresholds measure the product.
 // What the user sees: a live progress line while posting, a table at the end, the comparison.
 import type { Comparison, StepResult, Versus } from './result.ts'
 

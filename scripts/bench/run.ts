@@ -1,3 +1,4 @@
+/* c8 ignore start */ // Coverage: `npm run bench` runs this file in a process of its own, which test/bench drives end to end (a child process's coverage is not collected); the thresholds measure the product.
 // One benchmark step: subscribers in worker threads, posts at the rate for the duration, a drain,
 // then exact accounting and the merged latency histogram.
 import { randomBytes } from 'node:crypto'

@@ -1,3 +1,4 @@
+/* c8 ignore start */ // Coverage: `npm run bench` runs this file in a process of its own, which test/bench drives end to end (a child process's coverage is not collected); the thresholds measure the product.
 // The server under test: a running deployment (--target) or a server this tool starts: switchboard
 // on embedded or real services, or a reference (Socket.IO + Redis adapter, the seed's design,
 // Centrifugo), each in its own process, with the request that posts a message to it.
