@@ -1,7 +1,6 @@
 // Command-line options of `npm run bench:markers` (markers.ts): parsed with node:util, checked, with a --help text.
-import { availableParallelism } from 'node:os'
 import { parseArgs } from 'node:util'
-import { OptionsError } from './options.ts'
+import { OptionsError, defaultWorkers, integer } from './options.ts'
 
 export interface MarkersOptions {
   /** users, one WebSocket each */
@@ -42,15 +41,6 @@ is in the store and reports its writes per second and the messages' delivery lat
   --json FILE        write the results as JSON
   --quiet            no progress lines
   --help`
-
-function defaultWorkers (): number { return Math.max(2, Math.min(4, availableParallelism())) }
-
-const integer = (name: string, raw: string | undefined, fallback: number, min: number, max: number): number => {
-  if (raw === undefined) return fallback
-  const n = Number(raw)
-  if (!Number.isInteger(n) || n < min || n > max) throw new OptionsError(`--${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(raw)})`)
-  return n
-}
 
 /** Parses argv (without node and the script); throws OptionsError naming the bad option. */
 export function parseMarkersOptions (argv: string[]): MarkersOptions | 'help' {

@@ -92,11 +92,13 @@ export const usage = `Usage: npm run bench -- [options]
   --quiet           no live progress line
   --help`
 
-function defaultWorkers (): number { return Math.max(2, Math.min(4, availableParallelism())) }
+/** Worker threads holding the connections: 2–4 by core count (every bench of this folder). */
+export function defaultWorkers (): number { return Math.max(2, Math.min(4, availableParallelism())) }
 
 export class OptionsError extends Error {}
 
-const integer = (name: string, raw: string | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+/** An integer option within [min, max], or its default; an OptionsError naming it otherwise. */
+export const integer = (name: string, raw: string | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
   if (raw === undefined) return fallback
   const n = Number(raw)
   if (!Number.isInteger(n) || n < min || n > max) throw new OptionsError(`--${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(raw)})`)

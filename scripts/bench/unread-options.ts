@@ -1,6 +1,6 @@
 // Command-line options of `npm run bench:unread` (unread.ts): parsed with node:util, checked, with a --help text.
 import { parseArgs } from 'node:util'
-import { OptionsError } from './options.ts'
+import { OptionsError, integer } from './options.ts'
 
 export interface UnreadOptions {
   /** channels the reader is in, each with a read marker near its start */
@@ -39,13 +39,6 @@ Measures GET /api/users/me/unread for one user in many channels, on the real ser
   --json FILE        write the results as JSON
   --quiet            no progress lines
   --help`
-
-const integer = (name: string, raw: string | undefined, fallback: number, min: number, max: number): number => {
-  if (raw === undefined) return fallback
-  const n = Number(raw)
-  if (!Number.isInteger(n) || n < min || n > max) throw new OptionsError(`--${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(raw)})`)
-  return n
-}
 
 /** Parses argv (without node and the script); throws OptionsError naming the bad option. */
 export function parseUnreadOptions (argv: string[]): UnreadOptions | 'help' {
