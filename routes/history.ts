@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ChannelParams, ErrorResponse, HistoryPage, HistoryQuery } from '../schemas/http.ts'
 import type { HistoryMessage } from '../schemas/message.ts'
 import { createSingleFlight } from '../plugins/single-flight.ts'
+import { rawLimitIsInteger } from './page-limit.ts'
 
 const history: FastifyPluginAsyncTypebox = async (app) => {
   const pages = createSingleFlight<{ page: HistoryMessage[], hit: boolean }>()
@@ -32,12 +33,7 @@ const history: FastifyPluginAsyncTypebox = async (app) => {
       querystring: HistoryQuery,
       response: { 200: HistoryPage, 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 503: ErrorResponse }
     },
-    // Query strings are converted before validation, and `limit=true` would become 1: the raw value
-    // must be digits, as the document says (an integer).
-    preValidation: async (request) => {
-      const { limit } = request.query as Record<string, unknown>
-      if (typeof limit === 'string' && !/^[0-9]+$/.test(limit)) throw app.httpErrors.badRequest(`querystring/limit must be an integer from 1 to 100 (got ${JSON.stringify(limit.slice(0, 20))})`)
-    },
+    preValidation: rawLimitIsInteger,
     preHandler: app.channels.guard('read')
   }, async (request, reply) => {
     const { channelId } = request.params

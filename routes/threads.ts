@@ -3,6 +3,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ErrorResponse, RepliesPage, RepliesQuery } from '../schemas/http.ts'
 import { MessageParams } from '../schemas/message-change.ts'
+import { rawLimitIsInteger } from './page-limit.ts'
 
 const threads: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/api/messages/:id/replies', {
@@ -13,11 +14,7 @@ const threads: FastifyPluginAsyncTypebox = async (app) => {
       querystring: RepliesQuery,
       response: { 200: RepliesPage, 400: ErrorResponse, 401: ErrorResponse, 404: ErrorResponse, 503: ErrorResponse }
     },
-    // as history: `limit=true` must not become 1
-    preValidation: async (request) => {
-      const { limit } = request.query as Record<string, unknown>
-      if (typeof limit === 'string' && !/^[0-9]+$/.test(limit)) throw app.httpErrors.badRequest(`querystring/limit must be an integer from 1 to 100 (got ${JSON.stringify(limit.slice(0, 20))})`)
-    }
+    preValidation: rawLimitIsInteger
   }, async (request) => {
     const { id } = request.params
     const user = request.user ?? null

@@ -18,8 +18,10 @@ t.test('an unsupported method on a known path: 405 with Allow; an unknown path: 
 t.test('limit must be an integer as documented: limit=true is a 400', async (t) => {
   const app = await build(t)
   for (const limit of ['true', '1.5', '', '0x10']) {
-    const res = await app.inject({ url: `/api/channels/general/messages?limit=${limit}` })
-    t.equal(res.statusCode, 400, `limit=${limit}`)
+    for (const url of ['/api/channels/general/messages', '/api/messages/ffffffffffffffffffffffff/replies']) {
+      const res = await app.inject({ url: `${url}?limit=${limit}` })
+      t.equal(res.statusCode, 400, `${url} limit=${limit}`)
+    }
   }
   t.equal((await app.inject({ url: '/api/channels/general/messages?limit=10' })).statusCode, 200)
 })
