@@ -546,7 +546,8 @@ start_postgres() { # <cluster-dir>: a kept cluster is reused, else a new one is 
   fi
   # -k '': no Unix socket (its default directory belongs to the system's PostgreSQL).
   spawn postgres ${PG_AS[@]+"${PG_AS[@]}"} "$PG_BIN/postgres" -D "$cluster" -p "$POSTGRESQL_PORT" \
-    -k '' -c listen_addresses="$HOST" -c fsync=off -c synchronous_commit=off -c full_page_writes=off
+    -k '' -c listen_addresses="$HOST" -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+    -c max_connections=250
   wait_ready postgres 30 pg_ready
   if [[ "$(pg_psql -d postgres -c "SELECT 1 FROM pg_database WHERE datname = 'ferretdb'")" != 1 ]]; then
     pg_psql -d postgres -c 'CREATE DATABASE ferretdb' >/dev/null ||
@@ -585,13 +586,17 @@ start_mongo() {
       ;;
     postgresql)
       start_postgres "$dir/data/postgresql"
-      backend_args=(--handler=postgresql --postgresql-url="postgres://postgres@$HOST:$POSTGRESQL_PORT/ferretdb")
+      # A pool of 200 (FerretDB's default is 50): FerretDB 1.24 can deadlock once every pooled
+      # connection is taken while it creates a database's metadata under its registry lock
+      # (docs/known-limits.md); the suites and failover tests reach 50 at once.
+      backend_args=(--handler=postgresql --postgresql-url="postgres://postgres@$HOST:$POSTGRESQL_PORT/ferretdb?pool_max_conns=200")
       ;;
   esac
-  # --debug-addr=- : no extra HTTP listener (the default would take 127.0.0.1:8088).
+  # FERRETDB_DEBUG_ADDR: FerretDB's debug HTTP listener (metrics, pprof goroutine dumps), off by
+  # default (FerretDB's own default would take 127.0.0.1:8088 in every private set).
   spawn mongo "$FERRETDB_BIN" "${backend_args[@]}" \
     --listen-addr="$HOST:$MONGO_PORT" --state-dir="$dir/data/state" --telemetry=disable \
-    --debug-addr=-
+    --debug-addr="${FERRETDB_DEBUG_ADDR:--}"
 }
 
 mongo_ready() { port_open "$MONGO_PORT"; }

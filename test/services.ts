@@ -5,6 +5,7 @@ import net from 'node:net'
 import type { Test } from 'tap'
 import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { spawn, type ChildProcess } from 'node:child_process'
+import { createWriteStream } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
@@ -146,7 +147,10 @@ export async function startInstanceProcess (t: Test, names: RealNames, env: Reco
   // produced before it joined are not this instance's to deliver).
   const port = new Promise<number>((resolve) => {
     let listening: number | undefined
+    // TEST_INSTANCE_LOG=<file>: every instance process's log lines go there too, to see why one hangs
+    const copy = process.env.TEST_INSTANCE_LOG ? createWriteStream(process.env.TEST_INSTANCE_LOG, { flags: 'a' }) : undefined
     createInterface({ input: child.stdout! }).on('line', (line) => {
+      copy?.write(line + '\n')
       const entry = (() => { try { return JSON.parse(line) } catch { return {} } })()
       if (entry.level >= 50 && typeof entry.err?.message === 'string') failure = `: ${entry.err.message}`
       if (entry.component === 'fanout' && typeof entry.port === 'number') listening = entry.port

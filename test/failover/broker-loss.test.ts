@@ -134,12 +134,22 @@ if (await requireFailoverCluster(t)) {
     const leadingAt = Date.now()
     t.pass(`${node} leads its preferred partitions again`)
     const rejoined = acked.length
+    // a diagnosis, not a wait: if this phase hangs, say what the posts are answered meanwhile
+    const progress = setInterval(() => t.comment(`${acked.length - rejoined} of ${AFTER_REJOIN} acknowledged since; answers ${JSON.stringify(statuses)}`), 10_000)
     await until(() => acked.length >= rejoined + AFTER_REJOIN)
+    clearInterval(progress)
     clearInterval(timer)
     await Promise.all([...inFlight])
     // Both instances ready (every consumer back in its group) before anything is closed.
     // (each look asks Kafka, Redis and the store: the readiness check paces the loop)
-    for (const app of [a, b]) for (let ready = false; !ready;) ready = (await app.inject('/ready')).statusCode === 200
+    for (const [name, app] of [['A', a], ['B', b]] as const) {
+      let said = ''
+      for (let ready = false; !ready;) {
+        const res = await app.inject('/ready')
+        ready = res.statusCode === 200
+        if (!ready && res.body !== said) t.comment(`${name} not ready yet: ${said = res.body}`) // what a hang here waits for
+      }
+    }
 
     // Every answer was 201 or 503.
     t.same(Object.keys(statuses).filter((s) => s !== '201' && s !== '503'), [], `posts answered 201 or 503 only (${JSON.stringify(statuses)})`)

@@ -38,8 +38,8 @@ export async function requireFailoverCluster (t: Test): Promise<boolean> {
   const env = await servicesSh('env', '--cluster')
   // A file that does not exit once its tests are done would cost tap's whole timeout. This timer
   // is a deadline, not a wait: nothing in the tests waits on it. After 30 s it says what keeps the
-  // process alive and fails (seen after a broker failover: kafkajs consumer runners of closed apps,
-  // docs/known-limits.md; a leak is a failure, not a pass).
+  // process alive and fails (seen after a broker failover, until a closed bus ended the
+  // connections kafkajs still held: plugins/bus/kafka/sockets.ts; a leak is a failure, not a pass).
   t.teardown(() => {
     setTimeout(() => {
       const sockets = (process as unknown as { _getActiveHandles (): Array<{ remotePort?: number, [opened]?: string }> })._getActiveHandles().filter((h) => h.remotePort !== undefined)

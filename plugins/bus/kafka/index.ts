@@ -4,11 +4,13 @@
 // - client.ts: the kafkajs client, topic names with the prefix, the "unavailable" error;
 // - admin.ts: the cluster's identity (epochs), topics and partitions, over one admin client;
 // - producer.ts: placing and sending records; handoff.ts: giving them to this instance's broadcast lanes;
-// - consumer.ts: one consumer (join and seeks, run loop); registry.ts: this instance's consumers, their lag.
+// - consumer.ts: one consumer (join and seeks, run loop); registry.ts: this instance's consumers, their lag;
+// - sockets.ts: every broker connection, so that a closed bus keeps none.
 import { Partitioners } from 'kafkajs'
 import type { EventBus } from '../bus.ts'
 import type { BroadcastTaken } from '../broadcast-lane.ts'
 import { createAdmin } from './admin.ts'
+import { createSockets } from './sockets.ts'
 import { createClient, topicNames, unavailableAt, type KafkaBusOptions } from './client.ts'
 import { startConsumer } from './consumer.ts'
 import { within } from './deadlines.ts'
@@ -24,7 +26,8 @@ const PING_TIMEOUT_MS = 2000
 
 export function createKafkaBus (options: KafkaBusOptions): EventBus {
   const { logger, topicPrefix: prefix } = options
-  const kafka = createClient(options)
+  const sockets = createSockets(options.socketFactory)
+  const kafka = createClient({ ...options, socketFactory: sockets.factory })
   const names = topicNames(prefix)
   const unavailable = unavailableAt(options.brokers)
   let closed = false
@@ -95,6 +98,7 @@ export function createKafkaBus (options: KafkaBusOptions): EventBus {
       closed = true
       await registry.stopAll()
       await Promise.all([producer.close(), admin.close()])
+      sockets.end() // what kafkajs still holds or retries after its disconnects (sockets.ts)
     }
   }
 }

@@ -37,7 +37,20 @@ export function createProducer (kafka: Kafka, { admin, handoff, names, unavailab
   // would open a client nobody disconnects, whose sockets keep the process alive).
   const clients = new WeakMap<Promise<Producer>, Producer>()
   let ended = false
-  const disconnect = (which: Promise<Producer>) => which.then((p) => p.disconnect(), () => clients.get(which)?.disconnect()).catch(() => {})
+  // Producers reset or closed. kafkajs keeps retrying a send we stopped waiting for (the deadline)
+  // and reconnects to its brokers to do so, after our disconnect: such a send, once settled,
+  // disconnects its producer again (`settle`), or its sockets stay open for good.
+  const discarded = new WeakSet<Producer>()
+  const disconnect = (which: Promise<Producer>) => {
+    const client = clients.get(which)
+    if (client) discarded.add(client)
+    return which.then((p) => p.disconnect(), () => client?.disconnect()).catch(() => {})
+  }
+  /** A kafkajs call on `p`, which disconnects `p` again when it ends after `p` was discarded. */
+  function settle<T> (p: Producer, call: Promise<T>): Promise<T> {
+    call.catch(() => {}).finally(() => { if (discarded.has(p)) void p.disconnect().catch(() => {}) })
+    return call
+  }
   function get (): Promise<Producer> {
     if (ended) return Promise.reject(new Error('the Kafka producer is closed'))
     if (!producer) {
@@ -98,7 +111,7 @@ export function createProducer (kafka: Kafka, { admin, handoff, names, unavailab
       const request = async (indexes: number[]) => {
         const byTopic = groupIndexes(indexes, (i) => items[i].topic)
         const topicMessages = [...byTopic].map(([topic, of]) => ({ topic, messages: of.map((j) => items[indexes[j]].message) }))
-        const metas = await within(left(), 'produce', p.sendBatch({ acks: -1, topicMessages }))
+        const metas = await within(left(), 'produce', settle(p, p.sendBatch({ acks: -1, topicMessages })))
         const next = new Map<string, bigint>()
         for (const meta of metas) {
           const base = meta.baseOffset ?? meta.offset
@@ -167,7 +180,7 @@ export function createProducer (kafka: Kafka, { admin, handoff, names, unavailab
       try {
         // connected first: a (re)connected producer drops the cluster id it may have read meanwhile
         await within(PRODUCE_TIMEOUT_MS, 'preparing the producer', current.then((p) => Promise.all([
-          p.sendBatch({ acks: -1, topicMessages: physical.map((topic) => ({ topic, messages: [] })) }),
+          settle(p, p.sendBatch({ acks: -1, topicMessages: physical.map((topic) => ({ topic, messages: [] })) })),
           admin.clusterId(),
           admin.partitionsOf(physical)
         ])))
