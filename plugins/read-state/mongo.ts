@@ -30,7 +30,8 @@ const DUPLICATE_KEY = 11000
 export const BULK_CHUNK = 16
 const place = (p: Position): Place => ({ epoch: p.epoch, offset: Number(p.offset) })
 const position = (p: Place | null): Position | null => p && { epoch: p.epoch, offset: String(p.offset) }
-const toMarker = (d: MarkerDoc): Marker => ({ userId: d.userId, channelId: d.channelId, messageId: d.messageId, position: position(d.position), readAt: d.readAt, ...(d.implicit ? { implicit: true } : {}), ...(d.seq !== undefined && d.seq !== null ? { seq: d.seq } : {}), ...(d.ref ? { ref: d.ref } : {}) })
+// `?? null`: FerretDB 1.x leaves out the null fields of a `$setOnInsert`
+const toMarker = (d: MarkerDoc): Marker => ({ userId: d.userId, channelId: d.channelId, messageId: d.messageId ?? null, position: position(d.position ?? null), readAt: d.readAt, ...(d.implicit ? { implicit: true } : {}), ...(d.seq !== undefined && d.seq !== null ? { seq: d.seq } : {}), ...(d.ref ? { ref: d.ref } : {}) })
 const toEntry = (d: IndexDoc): IndexEntry => ({ id: d._id, channelId: d.channelId, senderId: d.senderId, epoch: d.epoch, offset: d.offset, ...(typeof d.seq === 'number' ? { seq: d.seq } : {}), mentions: d.mentions ?? [], ...(d.parentId !== undefined ? { parentId: d.parentId } : {}), ...(d.deleted ? { deleted: true } : {}) })
 const toCounter = (d: CounterDoc): ChannelCounter => ({ channelId: d._id, epoch: d.epoch, seq: d.seq, last: d.last, head: d.head ?? null, deleted: d.deleted ?? [] })
 const toList = (d: MentionsDoc): MentionList => { const [userId, channelId] = d._id.split('\n'); return { userId, channelId, epoch: d.epoch, last: d.last, offsets: d.offsets ?? [] } }
