@@ -67,4 +67,24 @@ if (await requireService(t, 'mongo')) {
     t.same(grown.counts, { 'count-a': { unread: 999 + 1, mentions: 151 }, 'count-b': { unread: 999 + 1, mentions: 152 }, 'count-c': { unread: 999 + 1, mentions: 151 } }, 'counts over the cap stop at UNREAD_MAX + 1')
     t.same(grown.commands, small.commands, 'the same four reads with 1,520 messages per channel as with 20')
   })
+
+  t.test('upgrading: entries and markers from before sequence numbers are counted the old way until the next marker', async (t) => {
+    const store = createMongoReadState(db, { logger: testLogger() })
+    t.teardown(() => store.close())
+    const ch = 'upgraded'
+    const oid = (n: number) => (0x9000000 + n).toString(16).padStart(24, '0')
+    const at = (n: number) => ({ epoch: 'e', offset: String(n) })
+    const readAt = new Date().toISOString()
+    // as the previous version left them: entries without `seq`, no counter, a marker without `seq` or `ref`
+    await db.collection<{ _id: string }>('read_index').insertMany(Array.from({ length: 5 }, (_v, n) => ({ _id: oid(n), channelId: ch, senderId: 'bob', epoch: 'e', offset: n })))
+    await db.collection('read_markers').insertOne({ userId: 'alice', channelId: ch, messageId: oid(1), position: { epoch: 'e', offset: 1 }, readAt })
+    t.same(await store.head(ch), { messageId: oid(4), position: at(4) }, 'the head from the entries, without a number')
+    const counts = async () => (await store.unread('alice', await store.markers('alice'), 999)).get(ch)
+    t.same(await counts(), { unread: 3, mentions: 0 }, 'the old marker: counted after its position (2-4)')
+    await store.index([5, 6].map((n): IndexChange => ({ type: 'create', at: readAt, message: { id: oid(n), channelId: ch, senderId: 'bob', position: at(n), mentions: [] } })))
+    t.match(await store.head(ch), { messageId: oid(6), seq: 2 }, 'numbered from the first message indexed after the upgrade')
+    t.same(await counts(), { unread: 5, mentions: 0 }, 'still the old way: 2-6')
+    await store.mark(coalesce([{ userId: 'alice', channelId: ch, messageId: oid(5), position: at(5), unread: false, at: readAt, applied: { epoch: 'r', offset: '1' } }]))
+    t.same(await counts(), { unread: 1, mentions: 0 }, 'her next marker is numbered: 6')
+  })
 }
