@@ -204,7 +204,7 @@ export function createMongoReadState (db: Db, { logger, unreadMax = 999 }: { log
       ])
       const byChannel = new Map(counterDocs.map((d) => [d._id, toCounter(d)]))
       const entries = new Map(entryDocs.map((d) => [d._id, toEntry(d)]))
-      const lists = new Map(listDocs.map((d) => [toList(d).channelId, toList(d)]))
+      const lists = new Map(listDocs.map(toList).map((l) => [l.channelId, l]))
       const counted = await Promise.all(list.map(async (m): Promise<[string, Counts]> => {
         const ref = refOf(m)
         const counts = countsAt(m, byChannel.get(m.channelId), ref && entries.get(ref.messageId), lists.get(m.channelId), max)
