@@ -16,7 +16,7 @@ export default defineTopicHandler({
       const channel = await app.channels.store.get(channelId)
       if (!channel?.private) continue
       const head = await store.head(channelId)
-      await store.ensure(channel.members.map((userId) => ({ userId, channelId, messageId: head?.messageId ?? null, position: head?.position ?? null, readAt: at })))
+      await store.ensure(channel.members.map((userId) => ({ userId, channelId, messageId: head?.messageId ?? null, position: head?.position ?? null, readAt: at, ...(head?.seq !== undefined ? { seq: head.seq } : {}) })))
     }
   }
 })

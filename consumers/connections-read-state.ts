@@ -25,7 +25,7 @@ export default defineTopicHandler({
     for (const { channelId } of subscribed.values()) if (!heads.has(channelId)) heads.set(channelId, await store.head(channelId))
     await store.ensure([...subscribed.values()].map(({ userId, channelId, at }): Marker => {
       const head = heads.get(channelId)
-      return { userId, channelId, messageId: head?.messageId ?? null, position: head?.position ?? null, readAt: at }
+      return { userId, channelId, messageId: head?.messageId ?? null, position: head?.position ?? null, readAt: at, ...(head?.seq !== undefined ? { seq: head.seq } : {}) }
     }))
   }
 })

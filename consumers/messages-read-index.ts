@@ -1,12 +1,14 @@
-// What the unread counts read: a slim entry per message (sender, mentions, position, reply or not,
-// deleted or not) in the read-state store, and the default markers that keep a channel someone
-// joins from counting as thousands unread: read up to their first post, up to just before their
-// first mention, up to a private channel's creation (its access mark, in stream order; a member
-// added later: consumers/channels-read-state.ts) (docs/chat-state.md). In a group of its
-// own: a slow read-state store holds back neither the message store nor the fanout.
+// What the unread counts read (docs/chat-state.md, "How it counts"): the `messages` stream handed to
+// the read-state store in stream order, which numbers each channel's messages (a counter per channel),
+// keeps its deletions and each user's mentions, moves a sender's marker to their own post (posting
+// reads the channel), and places the default markers that keep a channel someone joins from counting
+// as thousands unread: read up to just before their first mention, up to a private channel's access
+// mark for its members (a member added later: consumers/channels-read-state.ts). One owner per
+// partition, so a channel's counter has one writer. In a group of its own: a slow read-state store
+// holds back neither the message store nor the fanout.
 import { topics } from '../schemas/topics.ts'
 import { defineTopicHandler } from '../plugins/topic-handlers.ts'
-import { before, type IndexChange, type Marker } from '../plugins/read-state/store.ts'
+import type { IndexChange } from '../plugins/read-state/store.ts'
 import { mentionedUsers } from './messages-mentions.ts'
 
 export default defineTopicHandler({
@@ -16,24 +18,19 @@ export default defineTopicHandler({
   group: 'read-state',
   async handleBatch (events, { app }) {
     const changes: IndexChange[] = []
-    const defaults = new Map<string, Marker>() // the first per user and channel in the batch
-    const byDefault = (m: Marker) => { const key = `${m.userId}\n${m.channelId}`; if (!defaults.has(key)) defaults.set(key, m) }
     for (const { event, position } of events) {
       if (event.type === 'message.created') {
         const message = event.data
         const mentions = mentionedUsers(message.content).filter((u) => u !== message.senderId)
         // replies (threads) carry `parentId`: indexed as such, and never counted as unread
         const parentId = (message as { parentId?: string }).parentId
-        changes.push({ type: 'create', message: { id: message.id, channelId: message.channelId, senderId: message.senderId, position, mentions, ...(parentId !== undefined ? { parentId } : {}) } })
-        byDefault({ userId: message.senderId, channelId: message.channelId, messageId: message.id, position, readAt: event.at })
-        for (const userId of mentions) byDefault({ userId, channelId: message.channelId, messageId: null, position: before(position), readAt: event.at })
+        changes.push({ type: 'create', at: event.at, message: { id: message.id, channelId: message.channelId, senderId: message.senderId, position, mentions, ...(parentId !== undefined ? { parentId } : {}) } })
       } else if (event.type === 'message.deleted') {
-        changes.push({ type: 'delete', id: event.data.id })
+        changes.push({ type: 'delete', id: event.data.id, channelId: event.data.channelId, position })
       } else if (event.type === 'channel.access') {
-        for (const userId of event.data.members) byDefault({ userId, channelId: event.channelId, messageId: null, position, readAt: event.at })
+        changes.push({ type: 'access', channelId: event.channelId, members: event.data.members, position, at: event.at })
       }
     }
     await app.readState.store.index(changes)
-    await app.readState.store.ensure([...defaults.values()])
   }
 })

@@ -58,7 +58,7 @@ export type ReceiptEvent = Static<typeof ReceiptEvent>
 
 export const ChannelUnread = Type.Object({
   channelId: Type.String(),
-  unread: Type.Integer({ minimum: 0, description: 'messages after the marker, not the user\'s own, not deleted, not thread replies; at most UNREAD_MAX' }),
+  unread: Type.Integer({ minimum: 0, description: 'messages after the marker, not deleted, not thread replies (posting moves the marker to your own post); at most UNREAD_MAX' }),
   capped: Type.Boolean({ description: 'true: there are more than UNREAD_MAX (show "999+")' }),
   mentions: Type.Integer({ minimum: 0, description: 'messages after the marker that mention the user; at most UNREAD_MAX' }),
   lastReadMessageId: Type.Union([Type.String(), Type.Null()], { description: 'the message the marker is at; null when it is not at a message (before the first, a mark as unread, a default)' }),

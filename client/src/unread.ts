@@ -1,7 +1,7 @@
 // `client.unread`: the user's unread and mention counts per channel, seeded from
 // GET /api/users/me/unread on every connect (and on `refresh()`), then kept current by events: a
-// new message by someone else in a subscribed channel, a mention notification, and the user's own
-// `read.updated` from any of their devices. Channels the client does not subscribe to keep the
+// new message by someone else in a subscribed channel, the user's own post there (it reads the
+// channel), a mention notification, and the user's own `read.updated` from any of their devices. Channels the client does not subscribe to keep the
 // counts of the last refresh (docs/chat-state.md).
 import { Emitter } from './emitter.ts'
 import { later, seen } from './position.ts'
@@ -63,9 +63,14 @@ export class UnreadCounts extends Emitter<UnreadEvents> {
       if (newest && seen(frame.position, newest)) return // a replay of what this client counted
       this.#newest.set(message.channelId, later(newest, frame.position)!)
       const current = this.#channels.get(message.channelId)
-      // not mine, not a reply, not at or before the marker (a replay after a reconnect)
-      if (message.senderId === this.me() || (message as { parentId?: string }).parentId !== undefined) return
+      // not a reply, not at or before the marker (a replay after a reconnect)
+      if ((message as { parentId?: string }).parentId !== undefined) return
       if (current?.position && seen(frame.position, current.position)) return
+      if (message.senderId === this.me()) {
+        // posting reads the channel: the server moves the marker to the post (and sends no read.updated for it)
+        this.#set({ channelId: message.channelId, unread: 0, capped: false, mentions: 0, lastReadMessageId: message.id, position: frame.position })
+        return
+      }
       const base = current ?? { channelId: message.channelId, unread: 0, capped: false, mentions: 0, lastReadMessageId: null, position: null }
       this.#set({ ...base, unread: base.unread + 1 })
     } else if (frame.type === 'notification' && frame.channel.startsWith('user:')) {

@@ -1,15 +1,21 @@
 // In-memory read state with the MongoDB store's semantics (tests, and the embedded mode).
 import type { Position } from '../../schemas/message.ts'
-import { applyChange, comparePositions, sameRecord, type IndexedMessage, type Marker, type ReadStateStore } from './store.ts'
+import { applyChange, comparePositions, sameRecord, type Counts, type IndexedMessage, type Marker, type ReadStateStore } from './store.ts'
+import { deletedIds, fold, mentionKey, mentionKeys, type ChannelCounter, type IndexEntry, type MentionList } from './sequence.ts'
+import { countsAt, refOf } from './counts.ts'
 
 type Stored = Marker & { applied?: Position }
 
-export function createEmbeddedReadState (): ReadStateStore {
+/** `unreadMax`: UNREAD_MAX, how many mentions each list keeps beyond it (one more, to tell "more"). */
+export function createEmbeddedReadState ({ unreadMax = 999 }: { unreadMax?: number } = {}): ReadStateStore {
   const markers = new Map<string, Map<string, Stored>>() // userId → channelId → marker
   const byChannel = new Map<string, Map<string, Stored>>() // channelId → userId → marker
   const messages = new Map<string, IndexedMessage & { deleted?: boolean }>()
   const channels = new Map<string, Array<IndexedMessage & { deleted?: boolean }>>() // in stream order
   const off = new Set<string>()
+  const entries = new Map<string, IndexEntry>()
+  const counters = new Map<string, ChannelCounter>()
+  const mentionLists = new Map<string, MentionList>()
   const put = (m: Stored) => {
     const own = markers.get(m.userId) ?? new Map<string, Stored>()
     own.set(m.channelId, m)
@@ -33,6 +39,22 @@ export function createEmbeddedReadState (): ReadStateStore {
     for (let i = lo; i < list.length; i++) if (position === null || list[i].position.epoch === position.epoch) yield list[i]
   }
 
+  async function ensure (list: Marker[]) {
+    for (const m of list) if (!get(m.userId, m.channelId)) put(structuredClone({ ...m, implicit: true }))
+  }
+  async function count (channelId: string, userId: string, position: Position | null, max: number): Promise<Counts> {
+    // from the marker on (never the history before it); stops once both counts passed the cap
+    let unread = 0
+    let mentions = 0
+    for (const m of after(channelId, position)) {
+      if (m.deleted) continue
+      if (m.senderId !== userId && m.parentId === undefined) unread++
+      if (m.mentions.includes(userId)) mentions++
+      if (unread > max && mentions > max) break
+    }
+    return { unread: Math.min(unread, max + 1), mentions: Math.min(mentions, max + 1) }
+  }
+
   return {
     kind: 'embedded',
     async mark (changes) {
@@ -47,46 +69,58 @@ export function createEmbeddedReadState (): ReadStateStore {
       }
       return moved
     },
-    async ensure (list) {
-      for (const m of list) if (!get(m.userId, m.channelId)) put(structuredClone({ ...m, implicit: true }))
-    },
+    ensure,
     async markers (userId) {
       return [...markers.get(userId)?.values() ?? []].map(visible)
     },
     async index (changes) {
-      for (const change of changes) {
-        if (change.type === 'create') {
-          if (messages.has(change.message.id)) continue
-          const m = structuredClone(change.message)
-          messages.set(m.id, m)
-          const list = channels.get(m.channelId) ?? []
-          let i = list.length
-          while (i > 0 && comparePositions(list[i - 1].position, m.position) > 0) i--
-          list.splice(i, 0, m)
-          channels.set(m.channelId, list)
-        } else {
-          const m = messages.get(change.id)
-          if (m) m.deleted = true
-          else messages.set(change.id, { id: change.id, channelId: '', senderId: '', position: { epoch: '', offset: '0' }, mentions: [], deleted: true })
-        }
+      if (changes.length === 0) return
+      const known = new Map(deletedIds(changes).flatMap((id) => entries.has(id) ? [[id, entries.get(id)!] as const] : []))
+      const lists = new Map(mentionKeys(changes, known).flatMap((k) => mentionLists.has(k) ? [[k, mentionLists.get(k)!] as const] : []))
+      const folded = fold(changes, { counters, known, mentions: lists, keep: unreadMax + 1 })
+      for (const e of folded.entries) {
+        if (entries.has(e.id)) continue
+        entries.set(e.id, structuredClone(e))
+        // the fallback count's list, in stream order
+        const m: IndexedMessage & { deleted?: boolean } = { id: e.id, channelId: e.channelId, senderId: e.senderId, position: { epoch: e.epoch, offset: String(e.offset) }, mentions: e.mentions, ...(e.parentId !== undefined ? { parentId: e.parentId } : {}) }
+        messages.set(m.id, m)
+        const list = channels.get(m.channelId) ?? []
+        let i = list.length
+        while (i > 0 && comparePositions(list[i - 1].position, m.position) > 0) i--
+        list.splice(i, 0, m)
+        channels.set(m.channelId, list)
       }
+      for (const id of folded.deletions) {
+        const m = messages.get(id)
+        if (m) m.deleted = true
+        const e = entries.get(id)
+        if (e) e.deleted = true
+      }
+      for (const l of folded.mentions) mentionLists.set(mentionKey(l.userId, l.channelId), structuredClone(l))
+      await ensure(folded.defaults)
+      for (const f of folded.forwards) {
+        const current = get(f.userId, f.channelId)
+        if (!current) put({ ...structuredClone(f), implicit: true })
+        else if (comparePositions(f.position, current.position) > 0) put({ ...current, messageId: f.messageId, position: structuredClone(f.position), readAt: f.readAt, seq: f.seq, ref: undefined })
+      }
+      for (const c of folded.counters) counters.set(c.channelId, structuredClone(c))
     },
     async head (channelId) {
+      const c = counters.get(channelId)
+      if (c?.head) return { messageId: c.head.messageId, position: { epoch: c.epoch, offset: String(c.head.offset) }, seq: c.seq }
       const last = channels.get(channelId)?.at(-1)
       return last ? { messageId: last.id, position: structuredClone(last.position) } : null
     },
-    async count (channelId, userId, position, max) {
-      // from the marker on (never the history before it); stops once both counts passed the cap
-      let unread = 0
-      let mentions = 0
-      for (const m of after(channelId, position)) {
-        if (m.deleted) continue
-        if (m.senderId !== userId && m.parentId === undefined) unread++
-        if (m.mentions.includes(userId)) mentions++
-        if (unread > max && mentions > max) break
+    async unread (userId, list, max) {
+      const counts = new Map<string, Counts>()
+      for (const m of list) {
+        const ref = refOf(m)
+        const c = countsAt(m, counters.get(m.channelId), ref && entries.get(ref.messageId), mentionLists.get(mentionKey(userId, m.channelId)), max)
+        counts.set(m.channelId, c ?? await count(m.channelId, userId, m.position, max))
       }
-      return { unread: Math.min(unread, max + 1), mentions: Math.min(mentions, max + 1) }
+      return counts
     },
+    count,
     async readers (channelId, max) {
       return Math.min(byChannel.get(channelId)?.size ?? 0, max + 1)
     },

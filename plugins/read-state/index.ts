@@ -26,8 +26,8 @@ export default fp<{ store?: ReadStateStore }>(async function readState (app, opt
   if (opts.store) store = opts.store
   else if (app.mongo) {
     const { createMongoReadState } = await import('./mongo.js') // .js: see plugins/bus/index.ts
-    store = createMongoReadState(app.mongo.db, { logger: app.log.child({ component: 'read-state' }) })
-  } else store = createEmbeddedReadState()
+    store = createMongoReadState(app.mongo.db, { logger: app.log.child({ component: 'read-state' }), unreadMax: app.config.UNREAD_MAX })
+  } else store = createEmbeddedReadState({ unreadMax: app.config.UNREAD_MAX })
   const receipts = createReceiptThrottle(RECEIPT_INTERVAL_MS, (err) => app.log.warn({ err }, 'could not send a read receipt (not replayed: clients reload receipts)'))
   app.decorate('readState', { store, receipts, stats: { markerWrites: 0 } })
   app.addHook('onClose', async () => {

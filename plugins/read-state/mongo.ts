@@ -1,30 +1,54 @@
 // Read state on MongoDB, in the app's one database: `read_markers` (one document per user and
-// channel), `read_index` (one slim document per message: what the counts filter on) and
-// `read_settings` (one per user who changed a setting). Offsets are stored as numbers so that
-// "after the marker" is an index range.
+// channel), `read_index` (one slim document per message, with its sequence number),
+// `read_channels` (one counter per channel), `read_mentions` (one list per user and channel
+// mentioned) and `read_settings` (one per user who changed a setting). A count reads documents by
+// `_id` lists only (plugins/read-state/counts.ts); offsets are stored as numbers so that the
+// fallback count is an index range.
 import type { FastifyBaseLogger } from 'fastify'
-import { MongoBulkWriteError, MongoServerError, type Collection, type Db, type Filter } from 'mongodb'
+import { MongoBulkWriteError, MongoServerError, type AnyBulkWriteOperation, type Collection, type Db, type Filter } from 'mongodb'
 import type { Position } from '../../schemas/message.ts'
 import { TransientError } from '../external/errors.ts'
 import { mongoCall } from '../external/mongo.ts'
-import type { Marker, ReadStateStore } from './store.ts'
+import type { Counts, Marker, MarkerRef, ReadStateStore } from './store.ts'
+import { deletedIds, fold, mentionKey, mentionKeys, type ChannelCounter, type IndexEntry, type MentionList } from './sequence.ts'
+import { countsAt, refOf } from './counts.ts'
 
 interface Place { epoch: string, offset: number }
-interface MarkerDoc { userId: string, channelId: string, messageId: string | null, position: Place | null, readAt: string, applied?: Place, implicit?: boolean }
-interface IndexDoc { _id: string, channelId: string, senderId: string, epoch: string, offset: number, mentions?: string[], parentId?: string, deleted?: boolean }
+interface MarkerDoc { userId: string, channelId: string, messageId: string | null, position: Place | null, readAt: string, applied?: Place, implicit?: boolean, seq?: number, ref?: MarkerRef }
+/** `seq` is absent on documents indexed before sequence numbers (they are counted the old way). */
+interface IndexDoc { _id: string, channelId: string, senderId: string, epoch: string, offset: number, seq?: number, mentions?: string[], parentId?: string, deleted?: boolean }
+interface CounterDoc { _id: string, epoch: string, seq: number, last: number, head: { messageId: string, offset: number } | null, deleted: number[] }
+interface MentionsDoc { _id: string, epoch: string, last: number, offsets: number[] }
 interface SettingsDoc { _id: string, receipts: boolean }
 
 const DUPLICATE_KEY = 11000
+/**
+ * Statements per bulk write: FerretDB 1.x (the dev store) holds a PostgreSQL connection for each
+ * statement that matches a document until the command ends, and hangs for good once its pool runs
+ * out (about 50): a replayed batch of 60 messages was enough. Sent in chunks, one after another.
+ */
+export const BULK_CHUNK = 16
 const place = (p: Position): Place => ({ epoch: p.epoch, offset: Number(p.offset) })
 const position = (p: Place | null): Position | null => p && { epoch: p.epoch, offset: String(p.offset) }
-const toMarker = (d: MarkerDoc): Marker => ({ userId: d.userId, channelId: d.channelId, messageId: d.messageId, position: position(d.position), readAt: d.readAt, ...(d.implicit ? { implicit: true } : {}) })
+// `?? null`: FerretDB 1.x leaves out the null fields of a `$setOnInsert`
+const toMarker = (d: MarkerDoc): Marker => ({ userId: d.userId, channelId: d.channelId, messageId: d.messageId ?? null, position: position(d.position ?? null), readAt: d.readAt, ...(d.implicit ? { implicit: true } : {}), ...(d.seq !== undefined && d.seq !== null ? { seq: d.seq } : {}), ...(d.ref ? { ref: d.ref } : {}) })
+const toEntry = (d: IndexDoc): IndexEntry => ({ id: d._id, channelId: d.channelId, senderId: d.senderId, epoch: d.epoch, offset: d.offset, ...(typeof d.seq === 'number' ? { seq: d.seq } : {}), mentions: d.mentions ?? [], ...(d.parentId !== undefined ? { parentId: d.parentId } : {}), ...(d.deleted ? { deleted: true } : {}) })
+const toCounter = (d: CounterDoc): ChannelCounter => ({ channelId: d._id, epoch: d.epoch, seq: d.seq, last: d.last, head: d.head ?? null, deleted: d.deleted ?? [] })
+const toList = (d: MentionsDoc): MentionList => { const [userId, channelId] = d._id.split('\n'); return { userId, channelId, epoch: d.epoch, last: d.last, offsets: d.offsets ?? [] } }
+/** A guarded `$set` upsert: it takes effect only on a document that has not taken `last` (or is of another epoch); otherwise the insert it falls back to is refused (a duplicate key: nothing to do). */
+const guarded = <T extends { _id: string }>(doc: T & { epoch: string, last: number }) => ({
+  updateOne: { filter: { _id: doc._id, $or: [{ epoch: { $ne: doc.epoch } }, { last: { $lt: doc.last } }] } as unknown as Filter<T>, update: { $set: doc }, upsert: true }
+})
 /** Documents whose `field` is not at or after `p` (absent, null, another epoch, or lower). */
 const below = (field: string, p: Place) => ({ $or: [{ [`${field}.epoch`]: { $ne: p.epoch } }, { [`${field}.offset`]: { $lt: p.offset } }] })
 
-export function createMongoReadState (db: Db, { logger }: { logger: FastifyBaseLogger }): ReadStateStore {
+/** `unreadMax`: UNREAD_MAX, how many mentions each list keeps beyond it (one more, to tell "more"). */
+export function createMongoReadState (db: Db, { logger, unreadMax = 999 }: { logger: FastifyBaseLogger, unreadMax?: number }): ReadStateStore {
   const markers: Collection<MarkerDoc> = db.collection<MarkerDoc>('read_markers')
   const index: Collection<IndexDoc> = db.collection<IndexDoc>('read_index')
   const settings: Collection<SettingsDoc> = db.collection<SettingsDoc>('read_settings')
+  const counters: Collection<CounterDoc> = db.collection<CounterDoc>('read_channels')
+  const mentionLists: Collection<MentionsDoc> = db.collection<MentionsDoc>('read_mentions')
   let closed = false
   let indexes: Promise<unknown> | undefined
   function ensureIndexes () {
@@ -32,6 +56,7 @@ export function createMongoReadState (db: Db, { logger }: { logger: FastifyBaseL
       markers.createIndex({ userId: 1, channelId: 1 }, { unique: true, name: 'user_channel' }),
       markers.createIndex({ channelId: 1, 'position.epoch': 1, 'position.offset': 1 }, { name: 'channel_readers' }),
       // unread: a range after the marker within one channel; mentions: the same per mentioned user
+      // the fallback count (markers that cannot be numbered): a range after the marker within one channel
       index.createIndex({ channelId: 1, epoch: 1, offset: 1 }, { name: 'channel_position' }),
       index.createIndex({ mentions: 1, channelId: 1, epoch: 1, offset: 1 }, { name: 'mentions_position', sparse: true })
     ])
@@ -56,6 +81,36 @@ export function createMongoReadState (db: Db, { logger }: { logger: FastifyBaseL
   const duplicate = (err: unknown) => err instanceof MongoServerError && err.code === DUPLICATE_KEY
   const onlyDuplicates = (err: unknown) => err instanceof MongoBulkWriteError ? [err.writeErrors].flat().every((e) => e.code === DUPLICATE_KEY) : duplicate(err)
 
+  const unlessDuplicates = (err: unknown) => { if (!onlyDuplicates(err)) throw err }
+  /** A bulk write in chunks of BULK_CHUNK; `duplicates: 'ignore'`: an upsert refused by a unique index is an answer (nothing to do). */
+  async function bulk<T extends object> (what: string, collection: Collection<T>, ops: AnyBulkWriteOperation<T>[], { ordered, duplicates }: { ordered: boolean, duplicates?: 'ignore' }) {
+    for (let i = 0; i < ops.length; i += BULK_CHUNK) {
+      const chunk = ops.slice(i, i + BULK_CHUNK)
+      const write = run(what, () => collection.bulkWrite(chunk, { ordered }))
+      await (duplicates === 'ignore' ? write.catch(unlessDuplicates) : write)
+    }
+  }
+  async function ensure (list: Marker[]) {
+    if (list.length === 0) return
+    // two upserts of one new marker at once: the loser's insert is refused, the marker exists
+    await bulk('ensure', markers, list.map((m) => ({
+      updateOne: {
+        filter: { userId: m.userId, channelId: m.channelId },
+        update: { $setOnInsert: { userId: m.userId, channelId: m.channelId, messageId: m.messageId, position: m.position && place(m.position), readAt: m.readAt, implicit: true, ...(m.seq !== undefined ? { seq: m.seq } : {}) } },
+        upsert: true
+      }
+    })), { ordered: false, duplicates: 'ignore' })
+  }
+  /** The fallback: a range count after the marker, bounded by the cap (plus own and deleted messages in the range). */
+  async function count (channelId: string, userId: string, after: Position | null, max: number): Promise<Counts> {
+    const range = after ? { channelId, epoch: after.epoch, offset: { $gt: Number(after.offset) } } : { channelId }
+    const [unread, mentions] = await Promise.all([
+      run('count', () => index.countDocuments({ ...range, senderId: { $ne: userId }, deleted: { $ne: true }, parentId: { $exists: false } }, { limit: max + 1 })),
+      run('count', () => index.countDocuments({ mentions: userId, ...range, deleted: { $ne: true } }, { limit: max + 1 }))
+    ])
+    return { unread, mentions }
+  }
+
   return {
     kind: 'mongo',
     async mark (changes) {
@@ -66,11 +121,12 @@ export function createMongoReadState (db: Db, { logger }: { logger: FastifyBaseL
         const applied = place(change.applied)
         const conditions: Filter<MarkerDoc>[] = [below('applied', applied)]
         if (change.mode === 'forward' && change.position) conditions.push(below('position', place(change.position)))
-        const doc: MarkerDoc = { userId: change.userId, channelId: change.channelId, messageId: change.messageId, position: change.position && place(change.position), readAt: change.readAt, applied }
+        const doc: MarkerDoc = { userId: change.userId, channelId: change.channelId, messageId: change.messageId, position: change.position && place(change.position), readAt: change.readAt, applied, ...(change.ref ? { ref: change.ref } : {}) }
         try {
           const result = await run('mark', () => markers.updateOne(
             { userId: change.userId, channelId: change.channelId, $and: conditions },
-            { $set: doc, $unset: { implicit: '' } },
+            // its number is read from `ref` when counting (the message may not be indexed yet)
+            { $set: doc, $unset: { implicit: '', seq: '', ...(change.ref ? {} : { ref: '' }) } },
             { upsert: true }
           ))
           if (result.modifiedCount + result.upsertedCount > 0) return toMarker(doc)
@@ -83,49 +139,80 @@ export function createMongoReadState (db: Db, { logger }: { logger: FastifyBaseL
       }))
       return moved.filter((m) => m !== null)
     },
-    async ensure (list) {
-      if (list.length === 0) return
-      await run('ensure', () => markers.bulkWrite(list.map((m) => ({
-        updateOne: {
-          filter: { userId: m.userId, channelId: m.channelId },
-          update: { $setOnInsert: { userId: m.userId, channelId: m.channelId, messageId: m.messageId, position: m.position && place(m.position), readAt: m.readAt, implicit: true } },
-          upsert: true
-        }
-      })), { ordered: false })).catch((err: unknown) => {
-        // two upserts of one new marker at once: the loser's insert is refused, the marker exists
-        if (err instanceof MongoBulkWriteError && [err.writeErrors].flat().every((e) => e.code === DUPLICATE_KEY)) return
-        throw err
-      })
-    },
+    ensure,
     async markers (userId) {
       return (await run('markers', () => markers.find({ userId }).toArray())).map(toMarker)
     },
     async index (changes) {
       if (changes.length === 0) return
-      await run('index', () => index.bulkWrite(changes.map((c) => c.type === 'create'
-        ? {
-            updateOne: {
-              // once: a replayed create finds it (or its deletion) and changes nothing
-              filter: { _id: c.message.id },
-              update: { $setOnInsert: { channelId: c.message.channelId, senderId: c.message.senderId, ...place(c.message.position), ...(c.message.mentions.length ? { mentions: c.message.mentions } : {}), ...(c.message.parentId !== undefined ? { parentId: c.message.parentId } : {}) } },
-              upsert: true
-            }
+      const channelIds = [...new Set(changes.map((c) => c.type === 'create' ? c.message.channelId : c.channelId))]
+      const deleting = deletedIds(changes)
+      const [counterDocs, deletedDocs] = await Promise.all([
+        run('index', () => counters.find({ _id: { $in: channelIds } }).toArray()),
+        deleting.length ? run('index', () => index.find({ _id: { $in: deleting } }).toArray()) : []
+      ])
+      const known = new Map(deletedDocs.map((d) => [d._id, toEntry(d)]))
+      const keys = mentionKeys(changes, known)
+      const listDocs = keys.length ? await run('index', () => mentionLists.find({ _id: { $in: keys } }).toArray()) : []
+      const folded = fold(changes, {
+        counters: new Map(counterDocs.map((d) => [d._id, toCounter(d)])),
+        known,
+        mentions: new Map(listDocs.map((d) => [d._id, toList(d)])),
+        keep: unreadMax + 1
+      })
+      // in this order, the counters last: a crash before them replays the batch, which comes to the same writes
+      const writes: AnyBulkWriteOperation<IndexDoc>[] = [
+        ...folded.entries.map((e) => ({
+          updateOne: {
+            // once: a stored message (or its deletion) is left as it is
+            filter: { _id: e.id },
+            update: { $setOnInsert: { channelId: e.channelId, senderId: e.senderId, epoch: e.epoch, offset: e.offset, seq: e.seq, ...(e.mentions.length ? { mentions: e.mentions } : {}), ...(e.parentId !== undefined ? { parentId: e.parentId } : {}) } },
+            upsert: true
           }
-        : { updateOne: { filter: { _id: c.id }, update: { $set: { deleted: true } } } }), { ordered: true }))
+        })),
+        ...folded.deletions.map((id) => ({ updateOne: { filter: { _id: id }, update: { $set: { deleted: true } } } }))
+      ]
+      await bulk('index', index, writes, { ordered: true })
+      await bulk('index', mentionLists, folded.mentions.map((l) => guarded<MentionsDoc>({ _id: mentionKey(l.userId, l.channelId), epoch: l.epoch, last: l.last, offsets: l.offsets })), { ordered: false, duplicates: 'ignore' })
+      await ensure(folded.defaults)
+      // forward only: a marker already at or after the post makes the upsert try an insert, refused
+      await bulk('index', markers, folded.forwards.map((m) => ({
+        updateOne: {
+          filter: { userId: m.userId, channelId: m.channelId, ...below('position', place(m.position!)) },
+          update: { $set: { messageId: m.messageId, position: place(m.position!), readAt: m.readAt, seq: m.seq }, $unset: { ref: '' }, $setOnInsert: { implicit: true } },
+          upsert: true
+        }
+      })), { ordered: false, duplicates: 'ignore' })
+      await bulk('index', counters, folded.counters.map((c) => guarded<CounterDoc>({ _id: c.channelId, epoch: c.epoch, seq: c.seq, last: c.last, head: c.head, deleted: c.deleted })), { ordered: false, duplicates: 'ignore' })
     },
     async head (channelId) {
+      const counter = await run('head', () => counters.findOne({ _id: channelId }))
+      if (counter?.head) return { messageId: counter.head.messageId, position: { epoch: counter.epoch, offset: String(counter.head.offset) }, seq: counter.seq }
+      // a channel indexed before sequence numbers
       const last = await run('head', () => index.find({ channelId }).sort({ epoch: -1, offset: -1 }).limit(1).next())
       return last ? { messageId: last._id, position: { epoch: last.epoch, offset: String(last.offset) } } : null
     },
-    async count (channelId, userId, after, max) {
-      const range = after ? { channelId, epoch: after.epoch, offset: { $gt: Number(after.offset) } } : { channelId }
-      // bounded by the cap, not by the channel's history: each count stops at max + 1
-      const [unread, mentions] = await Promise.all([
-        run('count', () => index.countDocuments({ ...range, senderId: { $ne: userId }, deleted: { $ne: true }, parentId: { $exists: false } }, { limit: max + 1 })),
-        run('count', () => index.countDocuments({ mentions: userId, ...range, deleted: { $ne: true } }, { limit: max + 1 }))
+    async unread (userId, list, max) {
+      if (list.length === 0) return new Map()
+      const channelIds = [...new Set(list.map((m) => m.channelId))]
+      const refs = [...new Set(list.flatMap((m) => refOf(m)?.messageId ?? []))]
+      // three reads by _id, side by side, whatever the channels' history
+      const [counterDocs, entryDocs, listDocs] = await Promise.all([
+        run('unread', () => counters.find({ _id: { $in: channelIds } }).toArray()),
+        refs.length ? run('unread', () => index.find({ _id: { $in: refs } }, { projection: { channelId: 1, senderId: 1, epoch: 1, offset: 1, seq: 1, parentId: 1 } }).toArray()) : [],
+        run('unread', () => mentionLists.find({ _id: { $in: channelIds.map((c) => mentionKey(userId, c)) } }).toArray())
       ])
-      return { unread, mentions }
+      const byChannel = new Map(counterDocs.map((d) => [d._id, toCounter(d)]))
+      const entries = new Map(entryDocs.map((d) => [d._id, toEntry(d)]))
+      const lists = new Map(listDocs.map(toList).map((l) => [l.channelId, l]))
+      const counted = await Promise.all(list.map(async (m): Promise<[string, Counts]> => {
+        const ref = refOf(m)
+        const counts = countsAt(m, byChannel.get(m.channelId), ref && entries.get(ref.messageId), lists.get(m.channelId), max)
+        return [m.channelId, counts ?? await count(m.channelId, userId, m.position, max)]
+      }))
+      return new Map(counted)
     },
+    count,
     async readers (channelId, max) {
       return await run('readers', () => markers.countDocuments({ channelId }, { limit: max + 1 }))
     },

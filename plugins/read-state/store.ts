@@ -1,6 +1,7 @@
 // The read-state store contract: each user's read marker per channel, a slim index of each channel's
-// messages to count unread ones by position, and the users' receipt settings. Written only by topic
-// handlers (markers, the index) and the settings route; state never goes backwards (docs/chat-state.md).
+// messages with their sequence numbers, the counters that number them, per user and channel the
+// mentions, and the users' receipt settings. Written only by topic handlers (markers, the index) and
+// the settings route; state never goes backwards (docs/chat-state.md).
 import { compareOffsets, type Position } from '../../schemas/message.ts'
 
 /** A user's place in a channel: everything at or before `position` is read. */
@@ -14,7 +15,17 @@ export interface Marker {
   readAt: string
   /** A default (first subscribe, first post, first mention, added as a member), not set by the user. */
   implicit?: boolean
+  /**
+   * The channel's sequence number at the marker (its countable messages at or before it, in its
+   * epoch), when the handler that placed it knew it (defaults, own posts); otherwise `ref` says
+   * which indexed message to read it from when counting.
+   */
+  seq?: number
+  /** A marker set by the user: the message it was set on; `before` after a mark as unread (just before it). */
+  ref?: MarkerRef
 }
+
+export interface MarkerRef { messageId: string, before: boolean }
 
 /**
  * One store write: the markers of one user and channel in a batch, folded (`coalesce`). `forward`
@@ -39,7 +50,15 @@ export interface IndexedMessage {
   parentId?: string
 }
 
-export type IndexChange = { type: 'create', message: IndexedMessage } | { type: 'delete', id: string }
+/**
+ * What the index handler hands the store, in the channel's stream order, each with its position:
+ * a message (`at`: its event's time, the readAt of the markers it places), a deletion, and a private
+ * channel's access mark (its members count the channel read up to there).
+ */
+export type IndexChange =
+  | { type: 'create', message: IndexedMessage, at: string }
+  | { type: 'delete', id: string, channelId: string, position: Position }
+  | { type: 'access', channelId: string, members: string[], position: Position, at: string }
 
 export interface Counts { unread: number, mentions: number }
 
@@ -55,13 +74,25 @@ export interface ReadStateStore {
   ensure (markers: Marker[]): Promise<void>
   /** The user's markers, every channel. */
   markers (userId: string): Promise<Marker[]>
-  /** Indexes new messages (once each) and deletions (kept as such: a replayed create changes nothing). */
-  index (changes: IndexChange[]): Promise<void>
-  /** The position of the channel's last indexed message; null when it has none. */
-  head (channelId: string): Promise<{ messageId: string, position: Position } | null>
   /**
-   * Messages after `after` (null: all) in the marker's epoch, each count stopping at `max` + 1:
-   * unread ones (not `userId`'s, not deleted, not replies) and those mentioning `userId`.
+   * Folds a batch of the `messages` stream (plugins/read-state/sequence.ts): numbers new messages,
+   * keeps deletions and mentions, places default markers and moves senders' markers to their own
+   * posts; the channels' counters are written last. A change at or before the last one its channel's
+   * counter took (a replay) changes nothing.
+   */
+  index (changes: IndexChange[]): Promise<void>
+  /** The channel's last indexed message, with the channel's sequence number there (when known); null when it has none. */
+  head (channelId: string): Promise<{ messageId: string, position: Position, seq?: number } | null>
+  /**
+   * The counts of the user's channels, one entry per marker, each stopping at `max` + 1: a constant
+   * number of store reads whatever the channels' history (counts.ts), except for a channel whose
+   * marker cannot be numbered yet (its message not indexed yet, or indexed before sequence numbers),
+   * which is counted by `count`.
+   */
+  unread (userId: string, markers: Marker[], max: number): Promise<Map<string, Counts>>
+  /**
+   * The fallback count: messages after `after` (null: all) in the marker's epoch, each count stopping
+   * at `max` + 1: unread ones (not `userId`'s, not deleted, not replies) and those mentioning `userId`.
    */
   count (channelId: string, userId: string, after: Position | null, max: number): Promise<Counts>
   /** How many users hold a marker in the channel, counting at most `max` + 1. */
@@ -98,7 +129,7 @@ export function applyChange (current: (Marker & { applied?: Position }) | undefi
   if (current?.applied && current.applied.epoch === change.applied.epoch && compareOffsets(change.applied.offset, current.applied.offset) <= 0) return null
   if (change.mode === 'forward' && current && comparePositions(change.position, current.position) <= 0) return null
   const { mode: _mode, ...marker } = change
-  return { ...marker, implicit: undefined }
+  return { ...marker, implicit: undefined, seq: undefined }
 }
 
 /** A marker event as folded by `coalesce`. */
@@ -116,9 +147,9 @@ export function coalesce (inputs: MarkerInput[]): MarkerChange[] {
     const target = m.unread ? before(m.position) : m.position
     const base = { userId: m.userId, channelId: m.channelId, readAt: m.at, applied: m.applied }
     if (m.unread) {
-      folded.set(key, { ...base, mode: 'set', messageId: null, position: target })
+      folded.set(key, { ...base, mode: 'set', messageId: null, position: target, ref: { messageId: m.messageId, before: true } })
     } else if (!prev || comparePositions(target, prev.position) > 0) {
-      folded.set(key, { ...base, mode: prev?.mode ?? 'forward', messageId: m.messageId, position: target })
+      folded.set(key, { ...base, mode: prev?.mode ?? 'forward', messageId: m.messageId, position: target, ref: { messageId: m.messageId, before: false } })
     } else {
       folded.set(key, { ...prev, applied: m.applied }) // not further: the later record is still taken
     }

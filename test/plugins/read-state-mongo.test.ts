@@ -1,9 +1,10 @@
 import t from 'tap'
 import { pino } from 'pino'
-import { coalesce } from '../../plugins/read-state/store.ts'
+import { MongoClient, type CommandStartedEvent } from 'mongodb'
+import { coalesce, type IndexChange } from '../../plugins/read-state/store.ts'
 import { createMongoReadState } from '../../plugins/read-state/mongo.ts'
 import { readStateContract } from '../contracts/read-state.ts'
-import { cleanupReal, mongoDatabase, realNames, requireService, testLogger } from '../services.ts'
+import { cleanupReal, mongoDatabase, realNames, requireService, services, testLogger } from '../services.ts'
 
 if (await requireService(t, 'mongo')) {
   const { database } = realNames('readstate')
@@ -31,5 +32,59 @@ if (await requireService(t, 'mongo')) {
     t.equal((await store.mark(coalesce([marker(5, 1)]))).length, 1, 'the first marker moves')
     t.same(await store.mark(coalesce([marker(3, 2)])), [], 'an older one does not (the unique index refuses its upsert)')
     t.same(errors, [], 'and no error is logged for it')
+  })
+
+  t.test('an unread request is four reads by _id lists whatever the history: no count, no scan', async (t) => {
+    const client = new MongoClient(services.mongo, { monitorCommands: true, ignoreUndefined: true })
+    t.teardown(() => client.close())
+    const commands: CommandStartedEvent[] = []
+    client.on('commandStarted', (e) => commands.push(e))
+    const store = createMongoReadState(client.db(database), { logger: testLogger() })
+    t.teardown(() => store.close())
+    const id = (ch: number, n: number) => (0x7000000 + ch * 100_000 + n).toString(16).padStart(24, '0')
+    const fill = async (channelId: string, ch: number, from: number, count: number) => {
+      const changes: IndexChange[] = Array.from({ length: count }, (_v, i) => ({ type: 'create', at: new Date().toISOString(), message: { id: id(ch, from + i), channelId, senderId: 'bob', position: { epoch: 'e', offset: String(from + i) }, mentions: (from + i) % 10 === 0 ? ['reader'] : [] } }))
+      for (let i = 0; i < changes.length; i += 200) await store.index(changes.slice(i, i + 200))
+    }
+    const channels = ['count-a', 'count-b', 'count-c']
+    for (const [i, c] of channels.entries()) await fill(c, i, 0, 20)
+    // the reader's markers: one set by the reader (numbered from its message), one marked unread, and in count-b the default of the first mention (before the first message)
+    await store.mark(coalesce([
+      { userId: 'reader', channelId: 'count-a', messageId: id(0, 4), position: { epoch: 'e', offset: '4' }, unread: false, at: new Date().toISOString(), applied: { epoch: 'r', offset: '1' } },
+      { userId: 'reader', channelId: 'count-c', messageId: id(2, 9), position: { epoch: 'e', offset: '9' }, unread: true, at: new Date().toISOString(), applied: { epoch: 'r', offset: '2' } }
+    ]))
+    const request = async () => {
+      commands.length = 0
+      const markers = await store.markers('reader')
+      const counts = await store.unread('reader', markers, 999)
+      return { counts: Object.fromEntries(counts), commands: commands.map((c) => `${c.commandName} ${String(c.command[c.commandName])}`).sort() }
+    }
+    const small = await request()
+    t.same(small.counts, { 'count-a': { unread: 15, mentions: 1 }, 'count-b': { unread: 20, mentions: 2 }, 'count-c': { unread: 11, mentions: 1 } })
+    t.same(small.commands, ['find read_channels', 'find read_index', 'find read_markers', 'find read_mentions'], 'four finds: markers, counters, the markers\' messages, mention lists')
+    for (const [i, c] of channels.entries()) await fill(c, i, 20, 1500)
+    const grown = await request()
+    t.same(grown.counts, { 'count-a': { unread: 999 + 1, mentions: 151 }, 'count-b': { unread: 999 + 1, mentions: 152 }, 'count-c': { unread: 999 + 1, mentions: 151 } }, 'counts over the cap stop at UNREAD_MAX + 1')
+    t.same(grown.commands, small.commands, 'the same four reads with 1,520 messages per channel as with 20')
+  })
+
+  t.test('upgrading: entries and markers from before sequence numbers are counted the old way until the next marker', async (t) => {
+    const store = createMongoReadState(db, { logger: testLogger() })
+    t.teardown(() => store.close())
+    const ch = 'upgraded'
+    const oid = (n: number) => (0x9000000 + n).toString(16).padStart(24, '0')
+    const at = (n: number) => ({ epoch: 'e', offset: String(n) })
+    const readAt = new Date().toISOString()
+    // as the previous version left them: entries without `seq`, no counter, a marker without `seq` or `ref`
+    await db.collection<{ _id: string }>('read_index').insertMany(Array.from({ length: 5 }, (_v, n) => ({ _id: oid(n), channelId: ch, senderId: 'bob', epoch: 'e', offset: n })))
+    await db.collection('read_markers').insertOne({ userId: 'alice', channelId: ch, messageId: oid(1), position: { epoch: 'e', offset: 1 }, readAt })
+    t.same(await store.head(ch), { messageId: oid(4), position: at(4) }, 'the head from the entries, without a number')
+    const counts = async () => (await store.unread('alice', await store.markers('alice'), 999)).get(ch)
+    t.same(await counts(), { unread: 3, mentions: 0 }, 'the old marker: counted after its position (2-4)')
+    await store.index([5, 6].map((n): IndexChange => ({ type: 'create', at: readAt, message: { id: oid(n), channelId: ch, senderId: 'bob', position: at(n), mentions: [] } })))
+    t.match(await store.head(ch), { messageId: oid(6), seq: 2 }, 'numbered from the first message indexed after the upgrade')
+    t.same(await counts(), { unread: 5, mentions: 0 }, 'still the old way: 2-6')
+    await store.mark(coalesce([{ userId: 'alice', channelId: ch, messageId: oid(5), position: at(5), unread: false, at: readAt, applied: { epoch: 'r', offset: '1' } }]))
+    t.same(await counts(), { unread: 1, mentions: 0 }, 'her next marker is numbered: 6')
   })
 }

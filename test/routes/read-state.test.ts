@@ -48,19 +48,18 @@ t.test('PUT read: 401 anonymous, 403 a private channel of others, 404 an unknown
   t.match(JSON.parse(record.value), { v: 1, type: 'read.marked', userId: 'bob', data: { channelId: 'secret', messageId: fresh.json().id, position: fresh.json().position, unread: false } })
 })
 
-t.test('unread and mention counts: own, deleted and read messages do not count; forward only; mark as unread', async (t) => {
+t.test('unread and mention counts: own posts read the channel; deleted and read messages do not count; forward only; mark as unread', async (t) => {
   const app = await build(t)
   const produced = recordProduced(app)
-  await posted(app, 'general', 'first of mine', 'alice') // alice's default marker: read up to her first post
+  await posted(app, 'general', 'first of mine', 'alice') // alice's marker: her post
   const b1 = await posted(app, 'general', 'one', 'bob')
   const b2 = await posted(app, 'general', 'two, @alice', 'bob')
   const b3 = await posted(app, 'general', 'three', 'bob')
-  await posted(app, 'general', 'mine again', 'alice')
   const gone = await posted(app, 'general', 'oops', 'carol')
   const del = await app.inject({ method: 'DELETE', url: `/api/messages/${gone.id}`, headers: as('carol') })
   t.equal(del.statusCode, 204)
   await handled(app, 'messages-read-index', lastOn(produced, 'messages'))
-  t.match((await unread(app, 'alice')).general, { unread: 3, capped: false, mentions: 1 }, 'three of bob\'s, the mention among them; not her own, not the deleted one')
+  t.match((await unread(app, 'alice')).general, { unread: 3, capped: false, mentions: 1 }, 'three of bob\'s, the mention among them; not the deleted one')
 
   t.equal((await read(app, produced, 'alice', 'general', b2.id)).statusCode, 204)
   t.same((await unread(app, 'alice')).general, { channelId: 'general', unread: 1, capped: false, mentions: 0, lastReadMessageId: b2.id, position: b2.position }, 'read up to the mention')
@@ -70,9 +69,35 @@ t.test('unread and mention counts: own, deleted and read messages do not count; 
   t.same((await unread(app, 'alice')).general, { channelId: 'general', unread: 2, capped: false, mentions: 1, lastReadMessageId: null, position: { epoch: b2.position.epoch, offset: String(Number(b2.position.offset) - 1) } }, 'back to just before the message')
   t.equal((await read(app, produced, 'alice', 'general', b3.id)).statusCode, 204)
   t.match((await unread(app, 'alice')).general, { unread: 0, mentions: 0, lastReadMessageId: b3.id })
-  t.match((await unread(app, 'carol')).general, { unread: 0, lastReadMessageId: gone.id }, 'carol\'s default is her first post (deleted since), the newest message')
-  t.match((await unread(app, 'bob')).general, { unread: 1, mentions: 0, lastReadMessageId: b1.id }, 'bob\'s default is his first post: alice\'s second message after it counts')
+
+  const mine = await posted(app, 'general', 'mine again', 'alice')
+  t.same((await unread(app, 'alice')).general, { channelId: 'general', unread: 0, capped: false, mentions: 0, lastReadMessageId: mine.id, position: mine.position }, 'her own post reads the channel up to it: it never counts')
+  const b4 = await posted(app, 'general', 'four', 'bob')
+  t.match((await unread(app, 'alice')).general, { unread: 1, lastReadMessageId: mine.id })
+  t.equal((await read(app, produced, 'alice', 'general', b3.id, true)).statusCode, 204)
+  t.match((await unread(app, 'alice')).general, { unread: 3, lastReadMessageId: null }, 'marked unread before her own post: b3, her post and b4 count (docs/chat-state.md)')
+  t.match((await unread(app, 'carol')).general, { unread: 2, lastReadMessageId: gone.id }, 'carol\'s marker is her post (deleted since): alice\'s and bob\'s after it count')
+  t.match((await unread(app, 'bob')).general, { unread: 0, mentions: 0, lastReadMessageId: b4.id }, 'bob\'s marker is at his last post')
   t.equal((await app.inject({ url: '/api/users/me/unread' })).statusCode, 401, 'anonymous: 401')
+})
+
+t.test('the unread request reads the store a fixed number of times, whatever the channels\' history', async (t) => {
+  const app = await build(t)
+  for (const channelId of ['quiet', 'busy']) await posted(app, channelId, 'mine', 'alice')
+  const store = app.readState.store as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>
+  const calls: string[] = []
+  for (const name of ['markers', 'unread', 'count', 'head']) {
+    const original = store[name].bind(store)
+    store[name] = async (...args) => { calls.push(name); return await original(...args) }
+  }
+  const request = async () => { calls.length = 0; return { counts: await unread(app, 'alice'), calls: [...calls] } }
+  const before = await request()
+  t.match(before.counts, { quiet: { unread: 0 }, busy: { unread: 0 } })
+  t.same(before.calls, ['markers', 'unread'], 'the markers, then one read of the counts for every channel')
+  for (let n = 0; n < 30; n++) await posted(app, 'busy', `news ${n}, @alice`, 'bob')
+  const after = await request()
+  t.match(after.counts, { quiet: { unread: 0, mentions: 0 }, busy: { unread: 30, mentions: 30 } })
+  t.same(after.calls, before.calls, 'the same calls with 30 messages to count: no count per channel')
 })
 
 t.test('UNREAD_MAX caps each count and flags it', async (t) => {
@@ -105,12 +130,12 @@ t.test('receipts: readBy at or after the message; the opt-out; none above RECEIP
   await read(app, produced, 'alice', 'small', m2.id)
   await read(app, produced, 'carol', 'small', m1.id)
   const receipts = async (id: string, user = 'bob') => (await app.inject({ url: `/api/messages/${id}/receipts`, headers: as(user) })).json()
-  t.same((await receipts(m2.id)).readBy.map((r: { userId: string }) => r.userId), ['alice'], 'only alice read up to m2')
+  t.same((await receipts(m2.id)).readBy.map((r: { userId: string }) => r.userId).sort(), ['alice', 'bob'], 'alice read up to m2, and bob wrote it (his own post is his marker)')
   t.same((await receipts(m1.id)).readBy.map((r: { userId: string }) => r.userId).sort(), ['alice', 'bob', 'carol'], 'm1: bob (his first post), alice, carol')
-  t.match((await receipts(m2.id)).readBy[0], { userId: 'alice', readAt: String })
+  t.match((await receipts(m2.id)).readBy.find((r: { userId: string }) => r.userId === 'alice'), { userId: 'alice', readAt: String })
   t.same((await app.inject({ method: 'PUT', url: '/api/users/me/settings', headers: as('alice'), payload: { receipts: false } })).json(), { receipts: false })
   t.same((await app.inject({ url: '/api/users/me/settings', headers: as('alice') })).json(), { receipts: false })
-  t.same((await receipts(m2.id)).readBy, [], 'alice turned receipts off: not listed')
+  t.same((await receipts(m2.id)).readBy.map((r: { userId: string }) => r.userId), ['bob'], 'alice turned receipts off: not listed')
   t.equal((await app.inject({ url: `/api/messages/${m2.id}/receipts` })).statusCode, 401, 'anonymous: 401')
   t.equal((await app.inject({ url: '/api/messages/ffffffffffffffffffffffff/receipts', headers: as('bob') })).statusCode, 404)
   await read(app, produced, 'dave', 'small', m1.id) // a fourth reader: above the limit
