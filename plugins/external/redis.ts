@@ -4,7 +4,8 @@
 // (REDIS_CLUSTER_NODES), with the same options and failure mapping; null without either (each
 // concern then keeps its state in process). Keys are prefixed by the client (REDIS_KEY_PREFIX),
 // never by hand; on a cluster the keys a script or transaction touches share one hash slot
-// (docs/redis-keys.md), and a pipeline is split per node (`redisPipeline`).
+// (docs/redis-keys.md), and a pipeline is split per node (`redisPipeline`). Writes that must survive
+// a primary's failover wait for its replicas (`redisWaitReplicas`).
 import type { FastifyBaseLogger } from 'fastify'
 import fp from 'fastify-plugin'
 import { Cluster, Redis } from 'ioredis'
