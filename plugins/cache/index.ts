@@ -19,7 +19,7 @@ export default fp<CachePluginOptions>(async function cache (app, opts) {
     cache = opts.cache
   } else if (app.redis) {
     const { createRedisCache } = await import('./redis.js') // .js: see plugins/bus/index.ts
-    cache = createRedisCache(app.redis, options)
+    cache = createRedisCache(app.redis, options, { replicas: config.REDIS_WAIT_REPLICAS, timeoutMs: config.REDIS_WAIT_TIMEOUT_MS })
   } else {
     cache = createEmbeddedCache(options)
   }

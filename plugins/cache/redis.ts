@@ -8,7 +8,7 @@
 // Every write is one Lua script, so concurrent handlers and fills never interleave.
 import { deletedParent, inChannel, type HistoryMessage, type Message } from '../../schemas/message.ts'
 import type { MessageChange } from '../store/store.ts'
-import { redisCall, redisPipeline, type RedisClient } from '../external/redis.ts'
+import { redisCall, redisPipeline, redisWaitReplicas, type RedisClient, type ReplicaWait } from '../external/redis.ts'
 import { CACHE_DEFAULTS, emptied, revised, type CacheOptions, type CacheStats, type MessageCache } from './cache.ts'
 
 // KEYS of every write: ids, msgs, removed, meta, patched, versions. The range an entry covers (meta):
@@ -185,9 +185,12 @@ interface Read { cached: string | null, pending: string | null }
 
 /**
  * `redis` is the app's shared client (its keyPrefix applies to every key, scripts included); it is
- * not closed here.
+ * not closed here. `durable`: the replicas that must hold the writes of `apply`, `upsert`, `patch`
+ * and `remove` (the topic handlers') before they return (Redis WAIT on each primary written to):
+ * their Kafka offsets are committed only then, so a failover cannot lose a cache write that
+ * was counted as done. `fill` does not wait (docs/real-services.md#cache-writes-and-replicas).
  */
-export function createRedisCache (redis: RedisClient, options: CacheOptions): MessageCache {
+export function createRedisCache (redis: RedisClient, options: CacheOptions, durable: ReplicaWait = { replicas: 0, timeoutMs: 0 }): MessageCache {
   for (const [name, lua] of Object.entries(scripts)) {
     redis.defineCommand(name, { lua, numberOfKeys: name === 'cachePage' ? 3 : 6 })
   }
@@ -209,6 +212,11 @@ export function createRedisCache (redis: RedisClient, options: CacheOptions): Me
   const keys = (channelId: string): Keys => {
     const base = `channel:{${channelId}}`
     return [`${base}:ids`, `${base}:msgs`, `${base}:removed`, `${base}:meta`, `${base}:patched`, `${base}:versions`]
+  }
+  /** Returns once `durable.replicas` replicas hold what was written to these channels' primaries (a TransientError otherwise). */
+  async function replicated (what: string, channelIds: string[]) {
+    if (closed) throw new Error('cache is closed')
+    await redisWaitReplicas(redis, `cache ${what}`, channelIds.map((c) => keys(c)[0]), durable)
   }
   const { recent, ttlSeconds: ttl } = options
   const { tombstones, parked } = { ...CACHE_DEFAULTS, ...options }
@@ -308,6 +316,7 @@ export function createRedisCache (redis: RedisClient, options: CacheOptions): Me
     stats,
     async upsert (message) {
       await applyOneByOne(message.channelId, [{ type: 'create', message, position: message.position! }])
+      await replicated('upsert', [message.channelId])
     },
     async apply (changes) {
       // One script per channel, all pipelined: a batch of creates is one round trip. Edits merge
@@ -326,17 +335,21 @@ export function createRedisCache (redis: RedisClient, options: CacheOptions): Me
       const written = await exec('apply', (p) => { channels.forEach(([channelId, list], c) => p.cacheApply(...keys(channelId), recent, ttl, tombstones, parked, ...ops(list, states[c]))) })
       // A channel whose state was not as read or assumed: its changes again, one by one.
       for (const [c, reply] of written.entries()) if (!applied(reply)) await applyOneByOne(...channels[c])
+      // The batch counts as done (its offsets committed) once replicas hold it: one WAIT per primary written to.
+      await replicated('apply', channels.map(([channelId]) => channelId))
     },
     async patch (channelId, id, changes) {
       const k = keys(channelId)
       for (;;) {
         const [state] = await read('patch', [[channelId, [id]]])
-        if (applied(await run('patch', () => commands.cacheApply(...k, recent, ttl, tombstones, parked, ...edit(id, changes, state.get(id)!))))) return
+        if (applied(await run('patch', () => commands.cacheApply(...k, recent, ttl, tombstones, parked, ...edit(id, changes, state.get(id)!))))) break
       }
+      await replicated('patch', [channelId])
     },
     async remove (channelId, id) {
       // a deletion's position is not used by the cache
       await applyOneByOne(channelId, [{ type: 'delete', id, channelId, position: { epoch: '', offset: '0' } }])
+      await replicated('remove', [channelId])
     },
     async fill (channelId, messages, complete) {
       // Nothing to add and nothing learnt: no round trip, no key. (A complete empty fill is a real

@@ -4,7 +4,8 @@
 // (REDIS_CLUSTER_NODES), with the same options and failure mapping; null without either (each
 // concern then keeps its state in process). Keys are prefixed by the client (REDIS_KEY_PREFIX),
 // never by hand; on a cluster the keys a script or transaction touches share one hash slot
-// (docs/redis-keys.md), and a pipeline is split per node (`redisPipeline`).
+// (docs/redis-keys.md), and a pipeline is split per node (`redisPipeline`). Writes that must survive
+// a primary's failover wait for its replicas (`redisWaitReplicas`).
 import type { FastifyBaseLogger } from 'fastify'
 import fp from 'fastify-plugin'
 import { Cluster, Redis } from 'ioredis'
@@ -142,6 +143,38 @@ export async function redisPipeline (client: RedisClient, what: string, build: (
   const failed = results?.find(([err]) => err)?.[0]
   if (!results || failed) throw new TransientError(`${where(client)} unavailable: ${what} failed (${failed?.message ?? 'no reply'})`, { cause: failed })
   return results.map(([, reply]) => reply)
+}
+
+/** How many replicas must hold a write before it counts as done (Redis WAIT), and how long to wait for them. */
+export interface ReplicaWait { replicas: number, timeoutMs: number }
+
+/**
+ * Waits until `replicas` replicas of each primary that owns one of `keys` hold what this client wrote
+ * to it so far (Redis WAIT, one per primary, side by side: one more round trip). A write a replica
+ * holds survives its primary's failover; a write only the primary held may be lost with it. WAIT goes
+ * on the connection that wrote (it counts that connection's writes and, the replication stream
+ * being ordered, everything the primary wrote before them). Fewer acknowledgements within
+ * `timeoutMs`, or a primary that cannot be told, is a TransientError: the caller retries its writes
+ * (idempotent) and WAITs again, on the promoted replica after a failover.
+ */
+export async function redisWaitReplicas (client: RedisClient, what: string, keys: string[], { replicas, timeoutMs }: ReplicaWait): Promise<void> {
+  if (replicas <= 0 || keys.length === 0) return
+  const answers = await redisCall(client, what, async () => {
+    if (!(client instanceof Cluster)) return [{ node: where(client), acked: await client.wait(replicas, timeoutMs) }]
+    const prefix = keyPrefixOf(client)
+    const owners = new Set(keys.map((key) => client.slots[calculateSlot(`${prefix}${key}`)]?.[0] ?? `slot of ${key} unknown`))
+    const primaries = new Map(client.nodes('master').map((node) => [`${node.options.host}:${node.options.port}`, node]))
+    return await Promise.all([...owners].map(async (owner) => {
+      const node = primaries.get(owner)
+      if (!node) throw new Error(`no connection to the primary of ${owner}`)
+      return { node: owner, acked: await node.wait(replicas, timeoutMs) }
+    }))
+  })
+  const short = answers.filter(({ acked }) => acked < replicas)
+  if (short.length > 0) {
+    const detail = short.map(({ node, acked }) => `${acked} of ${replicas} at ${node}`).join(', ')
+    throw new TransientError(`${where(client)}: ${what} not acknowledged by enough replicas within ${timeoutMs} ms (WAIT: ${detail})`)
+  }
 }
 
 type Replies = Array<[Error | null, unknown]> | null

@@ -41,8 +41,10 @@ cluster_redis_nodes() {
   (IFS=,; echo "${list[*]}")
 }
 
+# REDIS_WAIT_REPLICAS=1: every primary of this cluster has a replica, so the cache handler's writes
+# wait for it and a primary's failover loses none (docs/real-services.md#cache-writes-and-replicas).
 cluster_env() {
-  echo "KAFKA_BROKERS=$(cluster_brokers) REDIS_CLUSTER_NODES=$(cluster_redis_nodes) MONGO_URL=mongodb://$HOST:$MONGO_PORT"
+  echo "KAFKA_BROKERS=$(cluster_brokers) REDIS_CLUSTER_NODES=$(cluster_redis_nodes) REDIS_WAIT_REPLICAS=1 MONGO_URL=mongodb://$HOST:$MONGO_PORT"
 }
 
 # --- Kafka nodes -------------------------------------------------------------------------

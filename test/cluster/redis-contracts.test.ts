@@ -29,6 +29,7 @@ if (await requireRedisCluster(t)) {
   const next = () => `c${++n}`
 
   t.test('cache', async (t) => cacheContract(t, async (opts) => createRedisCache(redis, opts), next))
+  t.test('cache, its writes waiting for a replica (REDIS_WAIT_REPLICAS=1)', async (t) => cacheContract(t, async (opts) => createRedisCache(redis, opts, { replicas: 1, timeoutMs: 1000 }), next))
   t.test('recovery log', async (t) => recoveryLogContract(t, async ({ size }) => createRedisRecoveryLog(redis, { size, ttlSeconds: 60 }), next))
   t.test('presence', async (t) => presenceContract(t, async (opts) => createRedisPresence(redis, opts), next))
   t.test('nonces', async (t) => nonceStoreContract(t, async () => createRedisNonceStore(redis), next))

@@ -61,4 +61,22 @@ if (await requireService(t, 'redis')) {
     await t.rejects(cache.page('x', { limit: 5 }), { name: 'TransientError', message: /Redis at 127\.0\.0\.1:1 unavailable: cache page failed/ })
     await t.rejects(cache.ping(), { name: 'TransientError' })
   })
+
+  t.test('writes that must reach a replica, on a Redis with none: a transient failure naming WAIT; fills and reads go on', async (t) => {
+    if (!/connected_slaves:0\b/.test(await admin.info('replication'))) {
+      t.comment('skipped: this Redis has replicas (the test needs one without)')
+      return
+    }
+    const cache = createRedisCache(redis, { recent: 5, ttlSeconds: 60 }, { replicas: 1, timeoutMs: 50 })
+    const ch = `w${++n}`
+    const m = message(ch, 'a')
+    await t.rejects(cache.apply([{ type: 'create', message: { ...m, position: { epoch: 'e', offset: '1' } }, position: { epoch: 'e', offset: '1' } }]),
+      { name: 'TransientError', message: /not acknowledged by enough replicas within 50 ms \(WAIT: 0 of 1 at Redis at / })
+    await t.rejects(cache.upsert(message(ch, 'b')), { name: 'TransientError' })
+    await t.rejects(cache.patch(ch, m.id, { content: 'edited' }), { name: 'TransientError' })
+    await t.rejects(cache.remove(ch, m.id), { name: 'TransientError' })
+    const other = `w${++n}`
+    await cache.fill(other, [message(other, 'c')], true)
+    t.same((await cache.page(other, { limit: 5 }))?.map((m) => m.content), ['c'], 'a fill does not wait for replicas')
+  })
 }
