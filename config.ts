@@ -44,6 +44,7 @@ const storageSettings = {
   REDIS_KEY_PREFIX: Type.String({ default: 'sb:', description: 'prepended to every Redis key' }),
   MONGO_URL: Type.String({ default: '', examples: ['mongodb://127.0.0.1:27017', 'mongodb://127.0.0.1:27017/chat'], description: 'mongodb:// or mongodb+srv:// URL; a database in its path (mongodb://host/chat, as Atlas URIs are written) is the one used; empty = embedded store' }),
   MONGO_DB: Type.String({ default: '', description: 'database name when MONGO_URL names none (default switchboard); naming another one than MONGO_URL is an error naming both' }),
+  MONGO_BULK_MAX: Type.Integer({ minimum: 1, maximum: 100000, default: 32, description: 'most statements in one bulk write command: a larger batch (a consumer catching up) is written as sequential commands of at most this many. FerretDB on PostgreSQL holds a connection per statement that matches a document until the command ends and hangs when commands together want more than its pool (docs/known-limits.md); on MongoDB each command is one round trip' }),
   CACHE_RECENT: Type.Integer({ minimum: 1, maximum: 10000, default: 100, description: 'messages kept per channel in the cache' }),
   CACHE_TTL_SECONDS: Type.Integer({ minimum: 1, default: 3600, description: 'cache entry lifetime, refreshed on every write' }),
   CACHE_TOMBSTONES: Type.Integer({ minimum: 1, default: 1000, description: 'ids of deleted messages the cache keeps per channel, so a history fill racing a deletion cannot bring it back (lowest ids dropped first; metric switchboard_cache_tombstones_trimmed_total)' }),
