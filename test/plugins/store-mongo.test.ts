@@ -1,6 +1,10 @@
 import t from 'tap'
 import { MongoClient, type CommandStartedEvent } from 'mongodb'
-import { ConfigSchema } from '../../config.ts'
+import Fastify from 'fastify'
+import { ConfigSchema, loadConfig } from '../../config.ts'
+import readiness from '../../plugins/external/readiness.ts'
+import mongoPlugin from '../../plugins/external/mongo.ts'
+import storePlugin from '../../plugins/store/index.ts'
 import type { MessageChange } from '../../plugins/store/index.ts'
 import { createMongoStore } from '../../plugins/store/mongo.ts'
 import { storeContract } from '../contracts/store.ts'
@@ -80,5 +84,19 @@ if (await requireService(t, 'mongo')) {
     t.same(updates.flatMap((c) => c.command.updates.map((u: { q: { _id: string } }) => u.q._id)), msgs.map((m) => m.id), 'in stream order')
     t.ok(sequential(), 'each command sent once the previous one had ended')
     t.equal((await store.get(msgs[count - 1].id))?.content, `m${count - 1}!`, 'the last chunk applied')
+  })
+  t.test('the store plugin writes in chunks of the configured MONGO_BULK_MAX', async (t) => {
+    const client = new MongoClient(services.mongo, { monitorCommands: true, ignoreUndefined: true })
+    t.teardown(() => client.close())
+    const sizes: number[] = []
+    client.on('commandStarted', (e) => { if (e.databaseName === database && e.commandName === 'insert') sizes.push(e.command.documents.length) })
+    const app = Fastify()
+    t.teardown(() => app.close())
+    app.decorate('config', loadConfig({}, { MONGO_URL: services.mongo, MONGO_DB: database, MONGO_BULK_MAX: 4 }))
+    await app.register(readiness).register(mongoPlugin, { client }).register(storePlugin).ready()
+    const ch = `plugin${++n}`
+    await app.store.apply(Array.from({ length: 9 }, (_v, i): MessageChange => ({ type: 'create', message: message(ch, `m${i}`), position: { epoch: 'a', offset: String(i) } })))
+    t.same(sizes, [4, 4, 1])
+    t.equal((await app.store.page(ch, { limit: 10 })).length, 9)
   })
 }
