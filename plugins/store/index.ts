@@ -18,7 +18,7 @@ export default fp<StorePluginOptions>(async function store (app, opts) {
     store = opts.store
   } else if (app.mongo) {
     const { createMongoStore } = await import('./mongo.js') // .js: see plugins/bus/index.ts
-    store = createMongoStore(app.mongo.db, { logger: app.log.child({ component: 'mongo' }) })
+    store = createMongoStore(app.mongo.db, { logger: app.log.child({ component: 'mongo' }), bulkMax: config.MONGO_BULK_MAX })
   } else {
     store = createEmbeddedStore()
   }

@@ -5,9 +5,15 @@ import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type 
 import type { DeletedParent, HistoryMessage, Message, Position } from '../../schemas/message.ts'
 import { TransientError } from '../external/errors.ts'
 import { mongoCall } from '../external/mongo.ts'
+import { writeInChunks } from '../external/mongo-bulk.ts'
+import { ConfigSchema } from '../../config.ts'
 import { reacted, replayed, threadWithoutReply, threadWithReply, type MessageStore, type ThreadState } from './store.ts'
 
-export interface MongoStoreOptions { logger: FastifyBaseLogger }
+export interface MongoStoreOptions {
+  logger: FastifyBaseLogger
+  /** Most statements in one bulk command (MONGO_BULK_MAX): larger batches are written in sequential chunks. */
+  bulkMax?: number
+}
 
 type Applied = { epoch: string, offset: number }
 /**
@@ -29,7 +35,7 @@ const writeErrors = (err: MongoBulkWriteError) => Array.isArray(err.writeErrors)
  * not closed here.
  */
 export function createMongoStore (db: Db, options: MongoStoreOptions): MessageStore {
-  const { logger } = options
+  const { logger, bulkMax = ConfigSchema.properties.MONGO_BULK_MAX.default } = options
   const messages: Collection<MessageDoc> = db.collection<MessageDoc>('messages')
   const where = `MongoDB (database ${db.databaseName})`
   let closed = false
@@ -152,12 +158,14 @@ export function createMongoStore (db: Db, options: MongoStoreOptions): MessageSt
         }
       }
       // A duplicate id means "already stored" (a redelivered create, or a tombstone): not an error.
-      if (creates.length) await run('insert', () => insertOnce(creates))
-      if (tombstones.length) await run('delete', () => insertOnce(tombstones))
+      // each chunk's duplicates are its own: a chunk is done when every document is stored or was already
+      if (creates.length) await run('insert', () => writeInChunks(creates, bulkMax, insertOnce))
+      if (tombstones.length) await run('delete', () => writeInChunks(tombstones, bulkMax, insertOnce))
       // after the inserts: a batch may hold both a parent and its first replies
       const { updates: threadSets, threads } = await threadUpdates(changes)
       updates.unshift(...threadSets)
-      if (updates.length) await run('update', () => messages.bulkWrite(updates, { ordered: true }))
+      // ordered across chunks: the next chunk only after the previous one, none after a failure
+      if (updates.length) await run('update', () => writeInChunks(updates, bulkMax, (chunk) => messages.bulkWrite(chunk, { ordered: true })))
       return threads
     },
     async react (id, emoji, userId, on, position) {

@@ -3,6 +3,7 @@ import type { Test } from 'tap'
 import type { MessageChange, MessageStore } from '../../plugins/store/index.ts'
 import { THREAD_PARTICIPANTS_MAX, type Message } from '../../schemas/message.ts'
 import { message } from './cache.ts'
+import { ConfigSchema } from '../../config.ts'
 
 export type MakeStore = () => Promise<MessageStore>
 
@@ -215,5 +216,21 @@ export function storeContract (t: Test, makeStore: MakeStore, unique: () => stri
     t.same(await store.page(ch, { limit: 10 }), [], 'its last reply deleted: it leaves history')
     t.equal(await store.deletedParent(parent.id), null, 'and is no placeholder any more')
     t.same(await store.replies(parent.id, { limit: 10 }), [])
+  })
+  // A consumer catching up after a rebalance: a batch of thousands of events, all already stored.
+  // On FerretDB (PostgreSQL) one bulk command of that many matching statements hangs the store
+  // (docs/known-limits.md); the store writes it in chunks of MONGO_BULK_MAX.
+  t.test('a catch-up batch of 3 x MONGO_BULK_MAX messages with an edit each, applied then replayed whole, completes once', async (t) => {
+    const store = await makeStore()
+    t.teardown(() => store.close())
+    const ch = unique()
+    const count = 3 * ConfigSchema.properties.MONGO_BULK_MAX.default
+    const msgs = Array.from({ length: count }, (_v, i) => message(ch, `m${i}`, { position: at() }))
+    const batch = [...msgs.map((m) => create(m)), ...msgs.map((m) => edit(m, `${m.content} edited`))]
+    await store.apply(batch)
+    await store.apply(batch) // the replay: every create a duplicate, every edit at or below the last applied
+    const page = await store.page(ch, { limit: count + 1 })
+    t.equal(page.length, count, 'each message stored once')
+    t.same(page.map((m) => 'content' in m && m.content), msgs.map((m) => `${m.content} edited`).reverse(), 'each edited once, newest first')
   })
 }

@@ -1,5 +1,11 @@
 import t from 'tap'
-import { MongoClient } from 'mongodb'
+import { MongoClient, type CommandStartedEvent } from 'mongodb'
+import Fastify from 'fastify'
+import { ConfigSchema, loadConfig } from '../../config.ts'
+import readiness from '../../plugins/external/readiness.ts'
+import mongoPlugin from '../../plugins/external/mongo.ts'
+import storePlugin from '../../plugins/store/index.ts'
+import type { MessageChange } from '../../plugins/store/index.ts'
 import { createMongoStore } from '../../plugins/store/mongo.ts'
 import { storeContract } from '../contracts/store.ts'
 import { message } from '../contracts/cache.ts'
@@ -33,5 +39,64 @@ if (await requireService(t, 'mongo')) {
     t.teardown(() => store.close())
     await t.rejects(store.get('ffffffffffffffffffffffff'), { name: 'TransientError', message: /MongoDB .* unavailable/ })
     await t.rejects(store.ping(), { name: 'TransientError' })
+  })
+  t.test('a batch of more than MONGO_BULK_MAX writes is sent as sequential bulk commands of at most MONGO_BULK_MAX, in order', async (t) => {
+    const max = ConfigSchema.properties.MONGO_BULK_MAX.default
+    const client = new MongoClient(services.mongo, { monitorCommands: true, ignoreUndefined: true })
+    t.teardown(() => client.close())
+    // what the store sent: its bulk commands, and when each one ended (a chunk only starts after the previous one)
+    const events: Array<{ started: CommandStartedEvent } | { ended: number }> = []
+    client.on('commandStarted', (e) => { if (e.databaseName === database && (e.commandName === 'insert' || e.commandName === 'update')) events.push({ started: e }) })
+    const ended = (e: { requestId: number }) => { events.push({ ended: e.requestId }) }
+    client.on('commandSucceeded', ended)
+    client.on('commandFailed', ended)
+    const store = createMongoStore(client.db(database), { logger: testLogger() })
+    t.teardown(() => store.close())
+    const commands = (name: string) => events.flatMap((e) => 'started' in e && e.started.commandName === name ? [e.started] : [])
+    const sequential = () => events.every((e, i) => !('started' in e) || i === 0 || !('started' in events[i - 1]))
+
+    const ch = `bulk${++n}`
+    const count = 2 * max + 5
+    const msgs = Array.from({ length: count }, (_v, i) => message(ch, `m${i}`))
+    const creates = msgs.map((m, i): MessageChange => ({ type: 'create', message: { ...m, position: { epoch: 'b', offset: String(i) } }, position: { epoch: 'b', offset: String(i) } }))
+    await store.apply(creates)
+    let inserts = commands('insert')
+    t.same(inserts.map((c) => c.command.documents.length), [max, max, 5], 'the creates: three insert commands')
+    t.same(inserts.flatMap((c) => c.command.documents.map((d: { _id: string }) => d._id)), msgs.map((m) => m.id), 'in stream order')
+    t.ok(sequential(), 'each insert sent once the previous one had ended')
+
+    events.length = 0
+    // a replay with half of them new: duplicates are "already stored", in every chunk
+    const more = Array.from({ length: max }, (_v, i) => message(ch, `new${i}`))
+    const replay = [...creates, ...more.map((m, i): MessageChange => ({ type: 'create', message: m, position: { epoch: 'b', offset: String(count + i) } }))]
+    await store.apply(replay)
+    inserts = commands('insert')
+    t.same(inserts.map((c) => c.command.documents.length), [max, max, max, 5], 'the replay: chunks of at most MONGO_BULK_MAX')
+    t.ok(sequential(), 'each insert sent once the previous one had ended')
+    t.equal((await store.page(ch, { limit: 1000 })).length, count + max, 'each message stored once, the new ones too')
+
+    events.length = 0
+    const edits = msgs.map((m, i): MessageChange => ({ type: 'update', id: m.id, channelId: ch, changes: { content: `${m.content}!` }, position: { epoch: 'b', offset: String(count + max + i) } }))
+    await store.apply(edits)
+    const updates = commands('update')
+    t.same(updates.map((c) => c.command.updates.length), [max, max, 5], 'the edits: three update commands')
+    t.ok(updates.every((c) => c.command.ordered !== false), 'each ordered')
+    t.same(updates.flatMap((c) => c.command.updates.map((u: { q: { _id: string } }) => u.q._id)), msgs.map((m) => m.id), 'in stream order')
+    t.ok(sequential(), 'each command sent once the previous one had ended')
+    t.equal((await store.get(msgs[count - 1].id))?.content, `m${count - 1}!`, 'the last chunk applied')
+  })
+  t.test('the store plugin writes in chunks of the configured MONGO_BULK_MAX', async (t) => {
+    const client = new MongoClient(services.mongo, { monitorCommands: true, ignoreUndefined: true })
+    t.teardown(() => client.close())
+    const sizes: number[] = []
+    client.on('commandStarted', (e) => { if (e.databaseName === database && e.commandName === 'insert') sizes.push(e.command.documents.length) })
+    const app = Fastify()
+    t.teardown(() => app.close())
+    app.decorate('config', loadConfig({}, { MONGO_URL: services.mongo, MONGO_DB: database, MONGO_BULK_MAX: 4 }))
+    await app.register(readiness).register(mongoPlugin, { client }).register(storePlugin).ready()
+    const ch = `plugin${++n}`
+    await app.store.apply(Array.from({ length: 9 }, (_v, i): MessageChange => ({ type: 'create', message: message(ch, `m${i}`), position: { epoch: 'a', offset: String(i) } })))
+    t.same(sizes, [4, 4, 1])
+    t.equal((await app.store.page(ch, { limit: 10 })).length, 9)
   })
 }
