@@ -2,8 +2,6 @@
 // doc's table quotes them and test/capacity.test.ts checks that it still does. Each says whether it
 // was measured (where, how), derived from measured ones, or assumed.
 
-import { ConfigSchema } from '../config.ts'
-
 export type Kind = 'measured' | 'derived' | 'assumed'
 
 export interface Figure {
@@ -139,13 +137,7 @@ export const figures = {
     value: 50,
     unit: 'ms',
     kind: 'measured',
-    source: '`KAFKA_CONSUME_LINGER_MS` default: a shared consumer fetches at most about 1000 / 50 times a second per partition under load, so a store write is one `insertMany` per batch (of at most `mongoBulkMax` documents)'
-  },
-  mongoBulkMax: {
-    value: ConfigSchema.properties.MONGO_BULK_MAX.default,
-    unit: 'documents',
-    kind: 'derived',
-    source: '`MONGO_BULK_MAX` default: a batch is written in sequential commands of at most this many, since FerretDB on PostgreSQL hangs when bulk commands together match more documents than its pool of 200 (3 concurrent commands of 100 hung, docs/known-limits.md); on MongoDB each command is one more round trip'
+    source: '`KAFKA_CONSUME_LINGER_MS` default: a shared consumer fetches at most about 1000 / 50 times a second per partition under load, so a store write is one `insertMany` per batch'
   }
 } satisfies Record<string, Figure>
 

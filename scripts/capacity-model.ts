@@ -36,7 +36,7 @@ export interface Plan {
   shardRate: number
   redisCommands: number
   storeWrites: number
-  /** insertMany requests per second at most: per partition and fetch of the shared group, one per `mongoBulkMax` documents of its batch. */
+  /** insertMany requests per second at most: one per partition per fetch of the shared group. */
   storeRequests: number
   storeNodes: number
   /** Posts/s past which a fanout that reads every partition cannot keep up, whatever the instances. */
@@ -70,9 +70,6 @@ export function plan (f: Figures, { connections, rate, subscribers }: Workload):
   const workers = Math.min(partitions, Math.ceil(rate * workersUs / budget))
   const connectionsPerFanout = Math.ceil(connections / fanout)
 
-  // The store: a batch per partition and fetch, written in commands of at most mongoBulkMax documents.
-  const storeFetches = partitions * Math.round(1000 / f.consumeLingerMs)
-
   // Kafka: every record is written RF times, read by each shared group, one fanout reader (routed)
   // and RF − 1 followers.
   const mb = rate * f.recordBytes / 1e6
@@ -104,7 +101,7 @@ export function plan (f: Figures, { connections, rate, subscribers }: Workload):
     shardRate: Math.floor(f.cpuBudget * 1e6 / f.redisUsPerMessage),
     redisCommands: rate * f.redisCommandsPerMessage,
     storeWrites: rate,
-    storeRequests: storeFetches * Math.ceil(rate / storeFetches / f.mongoBulkMax),
+    storeRequests: partitions * Math.round(1000 / f.consumeLingerMs),
     storeNodes: Math.ceil(rate * f.storeUsPerMessage / (f.cpuBudget * 1e6) / f.storeNodeCores),
     unroutedWall: Math.floor(budget / f.broadcastReadUs)
   }

@@ -161,18 +161,18 @@ export function createMongoReadState (db: Db, { logger, unreadMax = 999 }: { log
         keep: unreadMax + 1
       })
       // in this order, the counters last: a crash before them replays the batch, which comes to the same writes
-      const writes: AnyBulkWriteOperation<IndexDoc>[] = [
-        ...folded.entries.map((e) => ({
-          updateOne: {
-            // once: a stored message (or its deletion) is left as it is
-            filter: { _id: e.id },
-            update: { $setOnInsert: { channelId: e.channelId, senderId: e.senderId, epoch: e.epoch, offset: e.offset, seq: e.seq, ...(e.mentions.length ? { mentions: e.mentions } : {}), ...(e.parentId !== undefined ? { parentId: e.parentId } : {}) } },
-            upsert: true
-          }
-        })),
-        ...folded.deletions.map((id) => ({ updateOne: { filter: { _id: id }, update: { $set: { deleted: true } } } }))
-      ]
-      await bulk('index', index, writes, { ordered: true })
+      // once: an entry already stored (or its deletion) is left as it is (a duplicate key). One
+      // insert command: inserts hold no FerretDB connection per document, as matching updates do.
+      const entries: IndexDoc[] = folded.entries.map((e) => ({ _id: e.id, channelId: e.channelId, senderId: e.senderId, epoch: e.epoch, offset: e.offset, seq: e.seq, ...(e.mentions.length ? { mentions: e.mentions } : {}), ...(e.parentId !== undefined ? { parentId: e.parentId } : {}) }))
+      if (entries.length) {
+        await run('index', () => index.insertMany(entries, { ordered: false })).catch((err: unknown) => {
+          // only duplicates, and at least one: a bulk error without write errors failed as a whole
+          const errors = err instanceof MongoBulkWriteError ? [err.writeErrors].flat() : []
+          if (errors.length === 0 || !errors.every((e) => e.code === DUPLICATE_KEY)) throw err
+        })
+      }
+      // after the creates: a batch may create a message and delete it
+      await bulk('index', index, folded.deletions.map((id) => ({ updateOne: { filter: { _id: id }, update: { $set: { deleted: true } } } })), { ordered: true })
       await bulk('index', mentionLists, folded.mentions.map((l) => guarded<MentionsDoc>({ _id: mentionKey(l.userId, l.channelId), epoch: l.epoch, last: l.last, offsets: l.offsets })), { ordered: false, duplicates: 'ignore' })
       await ensure(folded.defaults)
       // forward only: a marker already at or after the post makes the upsert try an insert, refused

@@ -158,9 +158,10 @@ export function createMongoStore (db: Db, options: MongoStoreOptions): MessageSt
         }
       }
       // A duplicate id means "already stored" (a redelivered create, or a tombstone): not an error.
-      // each chunk's duplicates are its own: a chunk is done when every document is stored or was already
-      if (creates.length) await run('insert', () => writeInChunks(creates, bulkMax, insertOnce))
-      if (tombstones.length) await run('delete', () => writeInChunks(tombstones, bulkMax, insertOnce))
+      // Inserts go in one command each: FerretDB's hang comes from statements that match documents
+      // (updates), never from inserts, duplicates included (measured: docs/known-limits.md).
+      if (creates.length) await run('insert', () => insertOnce(creates))
+      if (tombstones.length) await run('delete', () => insertOnce(tombstones))
       // after the inserts: a batch may hold both a parent and its first replies
       const { updates: threadSets, threads } = await threadUpdates(changes)
       updates.unshift(...threadSets)
