@@ -11,6 +11,13 @@ export function refOf (m: Marker): { messageId: string, before: boolean } | unde
   return m.ref ?? (m.messageId !== null ? { messageId: m.messageId, before: false } : undefined)
 }
 
+/** The channel's number at a marker set on `entry`'s message; undefined when it was indexed before numbers. */
+export function seqOf (ref: { before: boolean }, entry: IndexEntry): number | undefined {
+  if (entry.seq === undefined) return undefined
+  // just before a countable message: one less; a reply has the number of the message before it
+  return ref.before && entry.parentId === undefined ? entry.seq - 1 : entry.seq
+}
+
 /**
  * The counts at `marker`, each stopping at `max` + 1; null when the marker cannot be numbered
  * (no counter yet, its message not indexed yet or indexed before numbers): the caller counts that
@@ -26,9 +33,9 @@ export function countsAt (marker: Marker, counter: ChannelCounter | undefined, e
   else if (marker.seq !== undefined) seq = marker.seq
   else {
     const ref = refOf(marker)
-    if (!ref || entry?.seq === undefined || entry.epoch !== counter.epoch) return null
-    // just before a countable message: one less; a reply has the number of the message before it
-    seq = ref.before && entry.parentId === undefined ? entry.seq - 1 : entry.seq
+    const at = ref && entry && entry.epoch === counter.epoch ? seqOf(ref, entry) : undefined
+    if (at === undefined) return null
+    seq = at
   }
   const deleted = counter.deleted.filter((s) => s > seq && s <= counter.seq).length
   const unread = Math.max(0, counter.seq - seq - deleted)

@@ -11,7 +11,7 @@ import { TransientError } from '../external/errors.ts'
 import { mongoCall } from '../external/mongo.ts'
 import type { Counts, Marker, MarkerRef, ReadStateStore } from './store.ts'
 import { deletedIds, fold, mentionKey, mentionKeys, type ChannelCounter, type IndexEntry, type MentionList } from './sequence.ts'
-import { countsAt, refOf } from './counts.ts'
+import { countsAt, refOf, seqOf } from './counts.ts'
 
 interface Place { epoch: string, offset: number }
 interface MarkerDoc { userId: string, channelId: string, messageId: string | null, position: Place | null, readAt: string, applied?: Place, implicit?: boolean, seq?: number, ref?: MarkerRef }
@@ -111,6 +111,12 @@ export function createMongoReadState (db: Db, { logger, unreadMax = 999 }: { log
     return { unread, mentions }
   }
 
+  /** A message's index entry, by its _id alone (an equality FerretDB passes to PostgreSQL). */
+  async function entryOf (messageId: string): Promise<IndexEntry | undefined> {
+    const d = await run('entry', () => index.findOne({ _id: messageId }, { projection: { channelId: 1, senderId: 1, epoch: 1, offset: 1, seq: 1, parentId: 1 } }))
+    return d ? toEntry(d) : undefined
+  }
+
   return {
     kind: 'mongo',
     async mark (changes) {
@@ -121,12 +127,15 @@ export function createMongoReadState (db: Db, { logger, unreadMax = 999 }: { log
         const applied = place(change.applied)
         const conditions: Filter<MarkerDoc>[] = [below('applied', applied)]
         if (change.mode === 'forward' && change.position) conditions.push(below('position', place(change.position)))
-        const doc: MarkerDoc = { userId: change.userId, channelId: change.channelId, messageId: change.messageId, position: change.position && place(change.position), readAt: change.readAt, applied, ...(change.ref ? { ref: change.ref } : {}) }
+        // Its number, from its message's index entry, so that counting reads no entry: one lookup
+        // by _id per marker written (coalesced per batch). Not indexed yet: counting reads it by `ref`.
+        const entry = change.ref && change.position ? await entryOf(change.ref.messageId) : undefined
+        const seq = change.ref && entry && entry.epoch === change.position?.epoch ? seqOf(change.ref, entry) : undefined
+        const doc: MarkerDoc = { userId: change.userId, channelId: change.channelId, messageId: change.messageId, position: change.position && place(change.position), readAt: change.readAt, applied, ...(seq !== undefined ? { seq } : change.ref ? { ref: change.ref } : {}) }
         try {
           const result = await run('mark', () => markers.updateOne(
             { userId: change.userId, channelId: change.channelId, $and: conditions },
-            // its number is read from `ref` when counting (the message may not be indexed yet)
-            { $set: doc, $unset: { implicit: '', seq: '', ...(change.ref ? {} : { ref: '' }) } },
+            { $set: doc, $unset: { implicit: '', ...(seq !== undefined ? { ref: '' } : { seq: '' }), ...(change.ref ? {} : { ref: '' }) } },
             { upsert: true }
           ))
           if (result.modifiedCount + result.upsertedCount > 0) return toMarker(doc)
@@ -197,13 +206,15 @@ export function createMongoReadState (db: Db, { logger, unreadMax = 999 }: { log
       const channelIds = [...new Set(list.map((m) => m.channelId))]
       const refs = [...new Set(list.flatMap((m) => refOf(m)?.messageId ?? []))]
       // three reads by _id, side by side, whatever the channels' history
-      const [counterDocs, entryDocs, listDocs] = await Promise.all([
+      const [counterDocs, entryList, listDocs] = await Promise.all([
         run('unread', () => counters.find({ _id: { $in: channelIds } }).toArray()),
-        refs.length ? run('unread', () => index.find({ _id: { $in: refs } }, { projection: { channelId: 1, senderId: 1, epoch: 1, offset: 1, seq: 1, parentId: 1 } }).toArray()) : [],
+        // markers whose message was not indexed when they were written (usually none): one by one,
+        // since FerretDB reads a whole collection for `$in` and only an equality by index
+        Promise.all(refs.map(entryOf)),
         run('unread', () => mentionLists.find({ _id: { $in: channelIds.map((c) => mentionKey(userId, c)) } }).toArray())
       ])
       const byChannel = new Map(counterDocs.map((d) => [d._id, toCounter(d)]))
-      const entries = new Map(entryDocs.map((d) => [d._id, toEntry(d)]))
+      const entries = new Map(entryList.flatMap((e) => e ? [[e.id, e] as const] : []))
       const lists = new Map(listDocs.map(toList).map((l) => [l.channelId, l]))
       const counted = await Promise.all(list.map(async (m): Promise<[string, Counts]> => {
         const ref = refOf(m)
