@@ -184,10 +184,11 @@ export function createMongoReadState (db: Db, { logger, unreadMax = 999 }: { log
       await bulk('index', index, folded.deletions.map((id) => ({ updateOne: { filter: { _id: id }, update: { $set: { deleted: true } } } })), { ordered: true })
       await bulk('index', mentionLists, folded.mentions.map((l) => guarded<MentionsDoc>({ _id: mentionKey(l.userId, l.channelId), epoch: l.epoch, last: l.last, offsets: l.offsets })), { ordered: false, duplicates: 'ignore' })
       await ensure(folded.defaults)
-      // forward only: a marker already at or after the post makes the upsert try an insert, refused
+      // forward only: a marker already at or after the post makes the upsert try an insert, refused;
+      // one at the post itself that has no number yet (set on it before it was indexed) gets it
       await bulk('index', markers, folded.forwards.map((m) => ({
         updateOne: {
-          filter: { userId: m.userId, channelId: m.channelId, ...below('position', place(m.position!)) },
+          filter: { userId: m.userId, channelId: m.channelId, $or: [...below('position', place(m.position!)).$or, { 'position.epoch': m.position!.epoch, 'position.offset': Number(m.position!.offset), seq: { $exists: false } }] },
           update: { $set: { messageId: m.messageId, position: place(m.position!), readAt: m.readAt, seq: m.seq }, $unset: { ref: '' }, $setOnInsert: { implicit: true } },
           upsert: true
         }

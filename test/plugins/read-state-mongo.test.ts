@@ -76,6 +76,16 @@ if (await requireService(t, 'mongo')) {
     t.same(Object.fromEntries(counts), { 'count-d': { unread: 3, mentions: 0 } }, 'counted from the entry read at request time')
     const lookups = commands.filter((c) => c.command.find === 'read_index')
     t.same(lookups.map((c) => c.command.filter), [{ _id: id(3, 1) }], 'one read of the entry, by _id equality')
+
+    // The reader marks her own post read before it is indexed (read-your-writes): indexing her post
+    // numbers that marker, and counting reads no entry for it.
+    const own = id(4, 2)
+    await store.mark(coalesce([{ userId: 'reader', channelId: 'count-e', messageId: own, position: { epoch: 'e', offset: '2' }, unread: false, at: new Date().toISOString(), applied: { epoch: 'r', offset: '4' } }]))
+    await store.index([0, 1, 2, 3].map((n): IndexChange => ({ type: 'create', at: new Date().toISOString(), message: { id: id(4, n), channelId: 'count-e', senderId: n === 2 ? 'reader' : 'bob', position: { epoch: 'e', offset: String(n) }, mentions: [] } })))
+    commands.length = 0
+    const ownCounts = await store.unread('reader', (await store.markers('reader')).filter((m) => m.channelId === 'count-e'), 999)
+    t.same(Object.fromEntries(ownCounts), { 'count-e': { unread: 1, mentions: 0 } }, 'one message after her post')
+    t.same(commands.filter((c) => c.command.find === 'read_index'), [], 'her marker was numbered by the indexing of her post: no lookup')
   })
 
   t.test('upgrading: entries and markers from before sequence numbers are counted the old way until the next marker', async (t) => {
