@@ -70,7 +70,8 @@ try {
   const mode = target.mode
   const apiPool = await openPosterPool(target.apiUrl, CHECK_AT_ONCE, 1)
   pool = apiPool
-  const request = userClient(apiPool)
+  // the durability check after the run waits out a busy server (503, dropped connections)
+  const request = userClient(apiPool, { patient: true })
   const metrics = async () => {
     const res = await apiPool.request({ method: 'GET', path: '/metrics' })
     const text = await res.body.text()

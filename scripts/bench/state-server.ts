@@ -1,6 +1,7 @@
 // What the chat-state benchmarks (unread.ts, markers.ts) share: a switchboard server on the real
 // services, started as `npm run bench` starts its own (serve.ts in a child process, no rate limit),
 // and HTTP calls to it as a user (auth off: x-user-id) on a keep-alive pool.
+import { setTimeout as sleep } from 'node:timers/promises'
 import { Pool } from 'undici'
 import { parseOptions, type BenchOptions } from './options.ts'
 import { missingSeedServices, openTargets, type Target } from './target.ts'
@@ -20,11 +21,31 @@ export async function startServer (quiet: boolean): Promise<Target> {
 
 export interface Answer { status: number, body: string }
 
-/** Requests as a user (auth off: the x-user-id header). */
-export function userClient (pool: Pool) {
-  return async function request (userId: string, method: 'GET' | 'PUT' | 'POST', path: string, body?: unknown): Promise<Answer> {
+/** Tries of a patient request: a server shedding load (503) or dropping the connection is asked again. */
+const PATIENT_TRIES = 20
+
+/**
+ * Requests as a user (auth off: the x-user-id header). `patient`, for a benchmark's setup and
+ * polls (not its measured requests): a 503 is asked again after its Retry-After, and a connection
+ * the server closed (overloaded while it indexes a fill) after a second, up to PATIENT_TRIES times.
+ */
+export function userClient (pool: Pool, { patient = false }: { patient?: boolean } = {}) {
+  async function once (userId: string, method: 'GET' | 'PUT' | 'POST', path: string, body?: unknown): Promise<Answer & { retryAfter?: number }> {
     const res = await pool.request({ method, path, headers: { 'x-user-id': userId, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, body: body !== undefined ? JSON.stringify(body) : undefined })
-    return { status: res.statusCode, body: await res.body.text() }
+    const retryAfter = Number(res.headers['retry-after'])
+    return { status: res.statusCode, body: await res.body.text(), ...(Number.isFinite(retryAfter) ? { retryAfter } : {}) }
+  }
+  return async function request (userId: string, method: 'GET' | 'PUT' | 'POST', path: string, body?: unknown): Promise<Answer> {
+    for (let tries = 1; ; tries++) {
+      let answer: (Answer & { retryAfter?: number }) | undefined
+      try {
+        answer = await once(userId, method, path, body)
+      } catch (err) {
+        if (!patient || tries >= PATIENT_TRIES) throw err
+      }
+      if (answer && (!patient || answer.status !== 503 || tries >= PATIENT_TRIES)) return { status: answer.status, body: answer.body }
+      await sleep(1000 * (answer?.retryAfter ?? 1))
+    }
   }
 }
 
