@@ -197,10 +197,10 @@ export function createMongoReadState (db: Db, { logger, unreadMax = 999 }: { log
     },
     async head (channelId) {
       const counter = await run('head', () => counters.findOne({ _id: channelId }))
-      if (counter?.head) return { messageId: counter.head.messageId, position: { epoch: counter.epoch, offset: String(counter.head.offset) }, seq: counter.seq }
-      // a channel indexed before sequence numbers
-      const last = await run('head', () => index.find({ channelId }).sort({ epoch: -1, offset: -1 }).limit(1).next())
-      return last ? { messageId: last._id, position: { epoch: last.epoch, offset: String(last.offset) } } : null
+      // No counter: no message since sequence numbers (a new channel, or one quiet since the
+      // upgrade). Its index is not searched: a first subscribe to a new channel would scan it
+      // (FerretDB reads every entry for a sort), and a subscribe of every socket asks.
+      return counter?.head ? { messageId: counter.head.messageId, position: { epoch: counter.epoch, offset: String(counter.head.offset) }, seq: counter.seq } : null
     },
     async unread (userId, list, max) {
       if (list.length === 0) return new Map()
