@@ -104,9 +104,14 @@ try {
   await Promise.all(Array.from({ length: Math.min(options.concurrency, channels.length) }, async () => {
     while (nextChannel < channels.length) {
       const channelId = channels[nextChannel++]
-      const res = await posts.request({ method: 'POST', path: target!.post.path, headers: target!.post.headers, body: target!.post.body({ channelId, content: warmupContent(64), senderId: 'bench', senderName: 'bench' }) })
-      const text = await res.body.text()
-      if (!target!.post.acknowledged(res.statusCode, text)) throw new Error(`priming ${channelId} answered ${res.statusCode}: ${text.slice(0, 200)}`)
+      for (let tries = 1; ; tries++) {
+        const res = await posts.request({ method: 'POST', path: target!.post.path, headers: target!.post.headers, body: target!.post.body({ channelId, content: warmupContent(64), senderId: 'bench', senderName: 'bench' }) })
+        const text = await res.body.text()
+        if (target!.post.acknowledged(res.statusCode, text)) break
+        // a server just started may shed its first requests (503 + Retry-After): asked again
+        if (res.statusCode !== 503 || tries >= 20) throw new Error(`priming ${channelId} answered ${res.statusCode}: ${text.slice(0, 200)}`)
+        await sleep(1000 * (Number(res.headers['retry-after']) || 1))
+      }
     }
   }))
   await new Promise<void>((resolve, reject) => {
