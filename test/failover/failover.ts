@@ -36,18 +36,21 @@ export const servicesSh = async (...args: string[]) => (await run(script, args, 
 export async function requireFailoverCluster (t: Test): Promise<boolean> {
   if (!await requireCluster(t) || !await requireRedisCluster(t)) return false
   const env = await servicesSh('env', '--cluster')
-  // A file that does not exit once its tests are done would cost tap's whole timeout. This timer
-  // is a deadline, not a wait: nothing in the tests waits on it. After 30 s it says what keeps the
-  // process alive and fails (seen after a broker failover, until a closed bus ended the
-  // connections kafkajs still held: plugins/bus/kafka/sockets.ts; a leak is a failure, not a pass).
+  // Once every app of the file is closed (their teardowns run before this one), no connection to a
+  // broker may be left in use: kafkajs retries after a disconnect, and its sockets kept the process
+  // alive after a broker failover until a closed bus ended what it opened (plugins/bus/kafka/sockets.ts).
+  // Checked at that moment, not after a delay: a socket that is closing has ended its writes.
+  // A leak fails the file (its exit code), says where each socket was opened, and is destroyed so
+  // that the process still ends.
+  const brokers = new Set(services.kafka.split(',').map((b) => Number(b.split(':').at(-1))))
   t.teardown(() => {
-    setTimeout(() => {
-      const sockets = (process as unknown as { _getActiveHandles (): Array<{ remotePort?: number, [opened]?: string }> })._getActiveHandles().filter((h) => h.remotePort !== undefined)
-      console.log(`# still running 30 s after the tests ended: ${process.getActiveResourcesInfo().join(', ')}`)
-      for (const s of sockets) console.log(`# a socket to port ${s.remotePort}, opened at:\n${(s[opened] ?? '').split('\n').slice(1).filter((l) => !l.includes('node:') && !l.includes('/network/')).map((l) => `#   ${l.trim()}`).join('\n')}`)
-      console.log('# not ok: the apps were closed, but these sockets keep the process alive')
-      process.exit(1)
-    }, 30_000).unref()
+    const handles = (process as unknown as { _getActiveHandles (): unknown[] })._getActiveHandles()
+    const leaked = handles.filter((h): h is net.Socket & { [opened]?: string } => h instanceof net.Socket && brokers.has(h.remotePort ?? -1) && !h.destroyed && !h.writableEnded)
+    if (leaked.length === 0) return
+    for (const s of leaked) console.log(`# a connection to broker port ${s.remotePort} still in use, opened at:\n${(s[opened] ?? '').split('\n').slice(1).filter((l) => !l.includes('node:') && !l.includes('/network/')).map((l) => `#   ${l.trim()}`).join('\n')}`)
+    console.log(`# not ok: ${leaked.length} broker connection(s) still in use after every app was closed`)
+    process.exitCode = 1
+    for (const s of leaked) s.destroy()
   })
   const managed = t.ok(env.includes(`KAFKA_BROKERS=${services.kafka}`) && env.includes(`REDIS_CLUSTER_NODES=${clusterNodes}`),
     `scripts/services.sh manages the cluster the test points at (${services.kafka}; ${clusterNodes})`)
