@@ -1,6 +1,5 @@
 // Command-line options of `npm run bench:markers` (markers.ts): parsed with node:util, checked, with a --help text.
-import { parseArgs } from 'node:util'
-import { OptionsError, defaultWorkers, integer } from './options.ts'
+import { OptionsError, defaultWorkers, flags, integer } from './options.ts'
 
 export interface MarkersOptions {
   /** users, one WebSocket each */
@@ -44,31 +43,9 @@ is in the store and reports its writes per second and the messages' delivery lat
 
 /** Parses argv (without node and the script); throws OptionsError naming the bad option. */
 export function parseMarkersOptions (argv: string[]): MarkersOptions | 'help' {
-  let values: Record<string, string | boolean | undefined>
-  try {
-    values = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        users: { type: 'string' },
-        group: { type: 'string' },
-        rate: { type: 'string' },
-        markers: { type: 'string' },
-        duration: { type: 'string' },
-        workers: { type: 'string' },
-        concurrency: { type: 'string' },
-        'drain-quiet': { type: 'string' },
-        settle: { type: 'string' },
-        json: { type: 'string' },
-        quiet: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' }
-      }
-    }).values
-  } catch (err) {
-    throw new OptionsError((err as Error).message)
-  }
-  if (values.help) return 'help'
-  const str = (k: string) => values[k] as string | undefined
+  const parsed = flags(argv, ['users', 'group', 'rate', 'markers', 'duration', 'workers', 'concurrency', 'drain-quiet', 'settle'])
+  if (parsed === 'help') return 'help'
+  const { str, on } = parsed
   const options: MarkersOptions = {
     users: integer('users', str('users'), 5000, 1, 200_000),
     group: integer('group', str('group'), 10, 1, 100_000),
@@ -80,7 +57,7 @@ export function parseMarkersOptions (argv: string[]): MarkersOptions | 'help' {
     drainQuiet: integer('drain-quiet', str('drain-quiet'), 3000, 100, 600_000),
     settle: integer('settle', str('settle'), 30, 1, 3600),
     json: str('json'),
-    quiet: values.quiet === true
+    quiet: on('quiet')
   }
   if (options.group > options.users) throw new OptionsError(`--group (${options.group}) must not exceed --users (${options.users})`)
   if (options.workers > options.users) throw new OptionsError(`--workers (${options.workers}) must not exceed --users (${options.users})`)

@@ -113,33 +113,24 @@ const url = (name: string, raw: string | undefined, protocols: string[]): string
   return raw.replace(/\/+$/, '')
 }
 
-/** Parses argv (without node and the script); throws OptionsError naming the bad option. */
-export function parseOptions (argv: string[]): BenchOptions | 'help' {
+/** What `flags` read from argv: each string option's value, and whether a boolean one is set. */
+export interface Flags { str (name: string): string | undefined, on (name: string): boolean }
+
+/**
+ * argv (without node and the script) against these options, strictly, with `--json FILE`,
+ * `--quiet` and `--help`/`-h` added: 'help' when asked; an unknown or malformed option throws an
+ * OptionsError naming it. Shared by the benchmarks' option parsers.
+ */
+export function flags (argv: string[], strings: string[], booleans: string[] = []): Flags | 'help' {
   let values: Record<string, string | boolean | undefined>
   try {
     values = parseArgs({
       args: argv,
       strict: true,
       options: {
-        connections: { type: 'string' },
-        channels: { type: 'string' },
-        rate: { type: 'string' },
-        duration: { type: 'string' },
-        size: { type: 'string' },
-        transport: { type: 'string' },
-        target: { type: 'string' },
-        'ws-url': { type: 'string' },
-        instances: { type: 'string' },
-        fail: { type: 'string' },
-        token: { type: 'string' },
-        workers: { type: 'string' },
-        concurrency: { type: 'string' },
-        'drain-quiet': { type: 'string' },
-        warmup: { type: 'string' },
-        compare: { type: 'boolean' },
-        'slo-p99': { type: 'string' },
+        ...Object.fromEntries(strings.map((name) => [name, { type: 'string' as const }])),
+        ...Object.fromEntries(booleans.map((name) => [name, { type: 'boolean' as const }])),
         json: { type: 'string' },
-        profile: { type: 'string' },
         quiet: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' }
       }
@@ -148,7 +139,14 @@ export function parseOptions (argv: string[]): BenchOptions | 'help' {
     throw new OptionsError((err as Error).message)
   }
   if (values.help) return 'help'
-  const str = (k: string) => values[k] as string | undefined
+  return { str: (name) => values[name] as string | undefined, on: (name) => values[name] === true }
+}
+
+/** Parses argv (without node and the script); throws OptionsError naming the bad option. */
+export function parseOptions (argv: string[]): BenchOptions | 'help' {
+  const parsed = flags(argv, ['connections', 'channels', 'rate', 'duration', 'size', 'transport', 'target', 'ws-url', 'instances', 'fail', 'token', 'workers', 'concurrency', 'drain-quiet', 'warmup', 'slo-p99', 'profile'], ['compare'])
+  if (parsed === 'help') return 'help'
+  const { str, on } = parsed
   const transport = str('transport') ?? 'uws'
   if (!(TRANSPORTS as readonly string[]).includes(transport)) throw new OptionsError(`--transport must be one of ${TRANSPORTS.join(', ')} (got ${JSON.stringify(transport)})`)
   const targets = list(str('target'))?.map((t) => url('target', t, ['http:', 'https:'])!)
@@ -172,11 +170,11 @@ export function parseOptions (argv: string[]): BenchOptions | 'help' {
     concurrency: integer('concurrency', str('concurrency'), 64, 1, 10_000),
     drainQuiet: integer('drain-quiet', str('drain-quiet'), 3000, 100, 600_000),
     warmup: integer('warmup', str('warmup'), 0, 0, 600),
-    compare: values.compare === true,
+    compare: on('compare'),
     sloP99: integer('slo-p99', str('slo-p99'), 50, 1, 600_000),
     json: str('json'),
     profile: str('profile'),
-    quiet: values.quiet === true
+    quiet: on('quiet')
   }
   if (options.channels > options.connections) throw new OptionsError(`--channels (${options.channels}) must not exceed --connections (${options.connections}): every channel needs a subscriber`)
   if (options.compare && options.target) throw new OptionsError('--compare starts its own servers: it cannot be combined with --target')

@@ -1,6 +1,5 @@
 // Command-line options of `npm run bench:unread` (unread.ts): parsed with node:util, checked, with a --help text.
-import { parseArgs } from 'node:util'
-import { OptionsError, integer } from './options.ts'
+import { OptionsError, flags, integer } from './options.ts'
 
 export interface UnreadOptions {
   /** channels the reader is in, each with a read marker near its start */
@@ -42,30 +41,9 @@ Measures GET /api/users/me/unread for one user in many channels, on the real ser
 
 /** Parses argv (without node and the script); throws OptionsError naming the bad option. */
 export function parseUnreadOptions (argv: string[]): UnreadOptions | 'help' {
-  let values: Record<string, string | boolean | undefined>
-  try {
-    values = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        channels: { type: 'string' },
-        messages: { type: 'string' },
-        'grow-to': { type: 'string' },
-        grown: { type: 'string' },
-        rate: { type: 'string' },
-        duration: { type: 'string' },
-        warmup: { type: 'string' },
-        'index-timeout': { type: 'string' },
-        json: { type: 'string' },
-        quiet: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' }
-      }
-    }).values
-  } catch (err) {
-    throw new OptionsError((err as Error).message)
-  }
-  if (values.help) return 'help'
-  const str = (k: string) => values[k] as string | undefined
+  const parsed = flags(argv, ['channels', 'messages', 'grow-to', 'grown', 'rate', 'duration', 'warmup', 'index-timeout'])
+  if (parsed === 'help') return 'help'
+  const { str, on } = parsed
   const options: UnreadOptions = {
     channels: integer('channels', str('channels'), 100, 1, 10_000),
     messages: integer('messages', str('messages'), 1000, 1, 10_000_000),
@@ -76,7 +54,7 @@ export function parseUnreadOptions (argv: string[]): UnreadOptions | 'help' {
     warmup: integer('warmup', str('warmup'), 2, 0, 600),
     indexTimeout: integer('index-timeout', str('index-timeout'), 1800, 1, 86_400),
     json: str('json'),
-    quiet: values.quiet === true
+    quiet: on('quiet')
   }
   if (options.grown > options.channels) throw new OptionsError(`--grown (${options.grown}) must not exceed --channels (${options.channels})`)
   if (options.grown > 0 && options.growTo <= options.messages) throw new OptionsError(`--grow-to (${options.growTo}) must exceed --messages (${options.messages}) when channels grow (--grown 0 skips growing)`)
