@@ -5,10 +5,11 @@
 // as thousands unread: read up to just before their first mention, up to a private channel's access
 // mark for its members (a member added later: consumers/channels-read-state.ts). One owner per
 // partition, so a channel's counter has one writer. In a group of its own: a slow read-state store
-// holds back neither the message store nor the fanout.
+// holds back neither the message store nor the fanout. The batch's span lets the store keep the
+// counters it wrote while it handles a partition's batches back to back.
 import { topics } from '../schemas/topics.ts'
 import { defineTopicHandler } from '../plugins/topic-handlers.ts'
-import type { IndexChange } from '../plugins/read-state/store.ts'
+import type { BatchSpan, IndexChange } from '../plugins/read-state/store.ts'
 import { mentionedUsers } from './messages-mentions.ts'
 
 export default defineTopicHandler({
@@ -18,7 +19,12 @@ export default defineTopicHandler({
   group: 'read-state',
   async handleBatch (events, { app }) {
     const changes: IndexChange[] = []
+    const spans = new Map<string, BatchSpan>()
     for (const { event, position } of events) {
+      const offset = Number(position.offset)
+      const span = spans.get(position.epoch)
+      if (!span) spans.set(position.epoch, { epoch: position.epoch, first: offset, last: offset })
+      else span.last = Math.max(span.last, offset)
       if (event.type === 'message.created') {
         const message = event.data
         const mentions = mentionedUsers(message.content).filter((u) => u !== message.senderId)
@@ -31,6 +37,6 @@ export default defineTopicHandler({
         changes.push({ type: 'access', channelId: event.channelId, members: event.data.members, position, at: event.at })
       }
     }
-    await app.readState.store.index(changes)
+    await app.readState.store.index(changes, [...spans.values()])
   }
 })

@@ -9,7 +9,7 @@ import { MongoBulkWriteError, MongoServerError, type AnyBulkWriteOperation, type
 import type { Position } from '../../schemas/message.ts'
 import { TransientError } from '../external/errors.ts'
 import { mongoCall } from '../external/mongo.ts'
-import type { Counts, Marker, MarkerRef, ReadStateStore } from './store.ts'
+import type { BatchSpan, Counts, IndexChange, Marker, MarkerRef, ReadStateStore } from './store.ts'
 import { deletedIds, fold, mentionKey, mentionKeys, type ChannelCounter, type IndexEntry, type MentionList } from './sequence.ts'
 import { countsAt, refOf, seqOf } from './counts.ts'
 
@@ -22,6 +22,8 @@ interface MentionsDoc { _id: string, epoch: string, last: number, offsets: numbe
 interface SettingsDoc { _id: string, receipts: boolean }
 
 const DUPLICATE_KEY = 11000
+/** How many channels' counters the index handler keeps in memory (about 1 KB each at most). */
+export const KEPT_COUNTERS = 10_000
 /**
  * Statements per bulk write: FerretDB 1.x (the dev store) holds a PostgreSQL connection for each
  * statement that matches a document until the command ends, and hangs for good once its pool runs
@@ -51,6 +53,14 @@ export function createMongoReadState (db: Db, { logger, unreadMax = 999 }: { log
   const mentionLists: Collection<MentionsDoc> = db.collection<MentionsDoc>('read_mentions')
   let closed = false
   let indexes: Promise<unknown> | undefined
+  // The counters as this process last folded them, and per epoch the offset its next batch starts
+  // at while nothing came between: one owner per partition, so a batch that follows the last one
+  // finds its channels' counters here and reads only the others. A counter is a pure fold of its
+  // channel's stream, so what is kept is right whatever the store holds (a late writer's guarded
+  // write is refused or says the same). A gap (another owner took a stretch, a dead letter, a
+  // failed batch) drops that epoch's counters: they are read again.
+  const kept = new Map<string, ChannelCounter>()
+  const nextOffset = new Map<string, number>()
   function ensureIndexes () {
     indexes ??= Promise.all([
       markers.createIndex({ userId: 1, channelId: 1 }, { unique: true, name: 'user_channel' }),
@@ -117,6 +127,85 @@ export function createMongoReadState (db: Db, { logger, unreadMax = 999 }: { log
     return d ? toEntry(d) : undefined
   }
 
+  /**
+   * The epochs whose counters `kept` may answer for: those the batch follows on from with nothing
+   * between. The counters of any other epoch the batch touches are dropped first.
+   */
+  function keptFor (span: BatchSpan[] | undefined): Set<string> {
+    const follows = new Set<string>()
+    if (!span) { kept.clear(); return follows }
+    for (const { epoch, first } of span) {
+      if (nextOffset.get(epoch) === first) follows.add(epoch)
+      else for (const [channelId, c] of kept) if (c.epoch === epoch) kept.delete(channelId)
+    }
+    return follows
+  }
+
+  async function indexBatch (changes: IndexChange[], follows: Set<string>) {
+    if (changes.length === 0) return
+    const channelIds = [...new Set(changes.map((c) => c.type === 'create' ? c.message.channelId : c.channelId))]
+    const epochOf = new Map(changes.map((c) => [c.type === 'create' ? c.message.channelId : c.channelId, c.type === 'create' ? c.message.position.epoch : c.position.epoch]))
+    // a kept counter answers only within an epoch this batch follows on (one channel is in one partition)
+    const stored = new Map<string, ChannelCounter>()
+    for (const channelId of channelIds) {
+      const c = kept.get(channelId)
+      if (c && follows.has(epochOf.get(channelId)!)) stored.set(channelId, c)
+    }
+    const reading = channelIds.filter((id) => !stored.has(id))
+    const deleting = deletedIds(changes)
+    const [counterDocs, deletedDocs] = await Promise.all([
+      reading.length ? run('index', () => counters.find({ _id: { $in: reading } }).toArray()) : [],
+      deleting.length ? run('index', () => index.find({ _id: { $in: deleting } }).toArray()) : []
+    ])
+    for (const d of counterDocs) stored.set(d._id, toCounter(d))
+    const known = new Map(deletedDocs.map((d) => [d._id, toEntry(d)]))
+    const keys = mentionKeys(changes, known)
+    const listDocs = keys.length ? await run('index', () => mentionLists.find({ _id: { $in: keys } }).toArray()) : []
+    const folded = fold(changes, {
+      counters: stored,
+      known,
+      mentions: new Map(listDocs.map((d) => [d._id, toList(d)])),
+      keep: unreadMax + 1
+    })
+    // in this order, the counters last: a crash before them replays the batch, which comes to the same writes
+    // once: an entry already stored (or its deletion) is left as it is (a duplicate key). One
+    // insert command: inserts hold no FerretDB connection per document, as matching updates do.
+    const entries: IndexDoc[] = folded.entries.map((e) => ({ _id: e.id, channelId: e.channelId, senderId: e.senderId, epoch: e.epoch, offset: e.offset, seq: e.seq, ...(e.mentions.length ? { mentions: e.mentions } : {}), ...(e.parentId !== undefined ? { parentId: e.parentId } : {}) }))
+    if (entries.length) {
+      await run('index', () => index.insertMany(entries, { ordered: false })).catch((err: unknown) => {
+        // only duplicates, and at least one: a bulk error without write errors failed as a whole
+        const errors = err instanceof MongoBulkWriteError ? [err.writeErrors].flat() : []
+        if (errors.length === 0 || !errors.every((e) => e.code === DUPLICATE_KEY)) throw err
+      })
+    }
+    // after the creates: a batch may create a message and delete it
+    await bulk('index', index, folded.deletions.map((id) => ({ updateOne: { filter: { _id: id }, update: { $set: { deleted: true } } } })), { ordered: true })
+    await bulk('index', mentionLists, folded.mentions.map((l) => guarded<MentionsDoc>({ _id: mentionKey(l.userId, l.channelId), epoch: l.epoch, last: l.last, offsets: l.offsets })), { ordered: false, duplicates: 'ignore' })
+    await ensure(folded.defaults)
+    // forward only: a marker already at or after the post makes the upsert try an insert, refused;
+    // one at the post itself that has no number yet (set on it before it was indexed) gets it
+    await bulk('index', markers, folded.forwards.map((m) => ({
+      updateOne: {
+        filter: { userId: m.userId, channelId: m.channelId, $or: [...below('position', place(m.position!)).$or, { 'position.epoch': m.position!.epoch, 'position.offset': Number(m.position!.offset), seq: { $exists: false } }] },
+        update: { $set: { messageId: m.messageId, position: place(m.position!), readAt: m.readAt, seq: m.seq }, $unset: { ref: '' }, $setOnInsert: { implicit: true } },
+        upsert: true
+      }
+    })), { ordered: false, duplicates: 'ignore' })
+    await bulk('index', counters, folded.counters.map((c) => guarded<CounterDoc>({ _id: c.channelId, epoch: c.epoch, seq: c.seq, last: c.last, head: c.head, deleted: c.deleted })), { ordered: false, duplicates: 'ignore' })
+    // what the store now holds, or (a guarded write refused) what it holds further on
+    for (const c of stored.values()) keep(c)
+    for (const c of folded.counters) keep(c)
+  }
+  /** Kept newest last; past KEPT_COUNTERS the longest unused go (read again when their channel is next seen). */
+  function keep (c: ChannelCounter) {
+    kept.delete(c.channelId)
+    kept.set(c.channelId, c)
+    for (const channelId of kept.keys()) {
+      if (kept.size <= KEPT_COUNTERS) break
+      kept.delete(channelId)
+    }
+  }
+
   return {
     kind: 'mongo',
     async mark (changes) {
@@ -152,48 +241,15 @@ export function createMongoReadState (db: Db, { logger, unreadMax = 999 }: { log
     async markers (userId) {
       return (await run('markers', () => markers.find({ userId }).toArray())).map(toMarker)
     },
-    async index (changes) {
-      if (changes.length === 0) return
-      const channelIds = [...new Set(changes.map((c) => c.type === 'create' ? c.message.channelId : c.channelId))]
-      const deleting = deletedIds(changes)
-      const [counterDocs, deletedDocs] = await Promise.all([
-        run('index', () => counters.find({ _id: { $in: channelIds } }).toArray()),
-        deleting.length ? run('index', () => index.find({ _id: { $in: deleting } }).toArray()) : []
-      ])
-      const known = new Map(deletedDocs.map((d) => [d._id, toEntry(d)]))
-      const keys = mentionKeys(changes, known)
-      const listDocs = keys.length ? await run('index', () => mentionLists.find({ _id: { $in: keys } }).toArray()) : []
-      const folded = fold(changes, {
-        counters: new Map(counterDocs.map((d) => [d._id, toCounter(d)])),
-        known,
-        mentions: new Map(listDocs.map((d) => [d._id, toList(d)])),
-        keep: unreadMax + 1
-      })
-      // in this order, the counters last: a crash before them replays the batch, which comes to the same writes
-      // once: an entry already stored (or its deletion) is left as it is (a duplicate key). One
-      // insert command: inserts hold no FerretDB connection per document, as matching updates do.
-      const entries: IndexDoc[] = folded.entries.map((e) => ({ _id: e.id, channelId: e.channelId, senderId: e.senderId, epoch: e.epoch, offset: e.offset, seq: e.seq, ...(e.mentions.length ? { mentions: e.mentions } : {}), ...(e.parentId !== undefined ? { parentId: e.parentId } : {}) }))
-      if (entries.length) {
-        await run('index', () => index.insertMany(entries, { ordered: false })).catch((err: unknown) => {
-          // only duplicates, and at least one: a bulk error without write errors failed as a whole
-          const errors = err instanceof MongoBulkWriteError ? [err.writeErrors].flat() : []
-          if (errors.length === 0 || !errors.every((e) => e.code === DUPLICATE_KEY)) throw err
-        })
+    async index (changes, span) {
+      const follows = keptFor(span)
+      try {
+        await indexBatch(changes, follows)
+      } catch (err) {
+        for (const s of span ?? []) nextOffset.delete(s.epoch)
+        throw err
       }
-      // after the creates: a batch may create a message and delete it
-      await bulk('index', index, folded.deletions.map((id) => ({ updateOne: { filter: { _id: id }, update: { $set: { deleted: true } } } })), { ordered: true })
-      await bulk('index', mentionLists, folded.mentions.map((l) => guarded<MentionsDoc>({ _id: mentionKey(l.userId, l.channelId), epoch: l.epoch, last: l.last, offsets: l.offsets })), { ordered: false, duplicates: 'ignore' })
-      await ensure(folded.defaults)
-      // forward only: a marker already at or after the post makes the upsert try an insert, refused;
-      // one at the post itself that has no number yet (set on it before it was indexed) gets it
-      await bulk('index', markers, folded.forwards.map((m) => ({
-        updateOne: {
-          filter: { userId: m.userId, channelId: m.channelId, $or: [...below('position', place(m.position!)).$or, { 'position.epoch': m.position!.epoch, 'position.offset': Number(m.position!.offset), seq: { $exists: false } }] },
-          update: { $set: { messageId: m.messageId, position: place(m.position!), readAt: m.readAt, seq: m.seq }, $unset: { ref: '' }, $setOnInsert: { implicit: true } },
-          upsert: true
-        }
-      })), { ordered: false, duplicates: 'ignore' })
-      await bulk('index', counters, folded.counters.map((c) => guarded<CounterDoc>({ _id: c.channelId, epoch: c.epoch, seq: c.seq, last: c.last, head: c.head, deleted: c.deleted })), { ordered: false, duplicates: 'ignore' })
+      for (const s of span ?? []) nextOffset.set(s.epoch, s.last + 1)
     },
     async head (channelId) {
       const counter = await run('head', () => counters.findOne({ _id: channelId }))
@@ -242,6 +298,6 @@ export function createMongoReadState (db: Db, { logger, unreadMax = 999 }: { log
       if (closed) throw new Error('read-state store is closed')
       await mongoCall(db, 'ping', () => db.command({ ping: 1 }))
     },
-    async close () { closed = true }
+    async close () { closed = true; kept.clear() }
   }
 }

@@ -60,6 +60,14 @@ export type IndexChange =
   | { type: 'delete', id: string, channelId: string, position: Position }
   | { type: 'access', channelId: string, members: string[], position: Position, at: string }
 
+/**
+ * The stretch of the stream a batch covers, per epoch (partition): the offsets of its first and last
+ * events, every event counted, not only the changes. A batch that starts just after the last one the
+ * store indexed on that epoch follows it with nothing between: the store may keep what it wrote for
+ * those channels instead of reading it back (plugins/read-state/mongo.ts).
+ */
+export interface BatchSpan { epoch: string, first: number, last: number }
+
 export interface Counts { unread: number, mentions: number }
 
 export interface ReadStateStore {
@@ -78,9 +86,9 @@ export interface ReadStateStore {
    * Folds a batch of the `messages` stream (plugins/read-state/sequence.ts): numbers new messages,
    * keeps deletions and mentions, places default markers and moves senders' markers to their own
    * posts; the channels' counters are written last. A change at or before the last one its channel's
-   * counter took (a replay) changes nothing.
+   * counter took (a replay) changes nothing. `span`: the stretch of the stream the batch covers.
    */
-  index (changes: IndexChange[]): Promise<void>
+  index (changes: IndexChange[], span?: BatchSpan[]): Promise<void>
   /** The channel's last indexed message, with the channel's sequence number there (when known); null when it has none. */
   head (channelId: string): Promise<{ messageId: string, position: Position, seq?: number } | null>
   /**

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { pino } from 'pino'
 import { MongoClient, type CommandStartedEvent } from 'mongodb'
-import { coalesce, type IndexChange } from '../../plugins/read-state/store.ts'
+import { coalesce, type BatchSpan, type IndexChange } from '../../plugins/read-state/store.ts'
 import { createMongoReadState } from '../../plugins/read-state/mongo.ts'
 import { readStateContract } from '../contracts/read-state.ts'
 import { cleanupReal, mongoDatabase, realNames, requireService, services, testLogger } from '../services.ts'
@@ -106,5 +106,34 @@ if (await requireService(t, 'mongo')) {
     t.same(await counts(), { unread: 5, mentions: 0 }, 'still the old way: 2-6')
     await store.mark(coalesce([{ userId: 'alice', channelId: ch, messageId: oid(5), position: at(5), unread: false, at: readAt, applied: { epoch: 'r', offset: '1' } }]))
     t.same(await counts(), { unread: 1, mentions: 0 }, 'her next marker is numbered: 6')
+  })
+  t.test('the index handler reads a counter back only after a gap: batches that follow one another use what it wrote', async (t) => {
+    const client = new MongoClient(services.mongo, { monitorCommands: true, ignoreUndefined: true })
+    t.teardown(() => client.close())
+    const reads: string[] = []
+    client.on('commandStarted', (e) => { if (e.commandName === 'find' && e.command.find === 'read_channels') reads.push(String(e.command.filter?._id?.$in ?? e.command.filter?._id)) })
+    const store = createMongoReadState(client.db(database), { logger: testLogger() })
+    const other = createMongoReadState(db, { logger: testLogger() }) // another instance, which the partition moves to for a while
+    t.teardown(() => Promise.all([store.close(), other.close()]))
+    const ch = 'kept-x'
+    const oid = (n: number) => (0xa000000 + n).toString(16).padStart(24, '0')
+    const batch = (from: number, to: number): [IndexChange[], BatchSpan[]] => [
+      Array.from({ length: to - from + 1 }, (_v, i): IndexChange => ({ type: 'create', at: new Date().toISOString(), message: { id: oid(from + i), channelId: ch, senderId: 'bob', position: { epoch: 'k', offset: String(from + i) }, mentions: [] } })),
+      [{ epoch: 'k', first: from, last: to + 1 }] // the batch's last event (an edit, say) is no change
+    ]
+    await store.index(...batch(0, 4))
+    t.same(reads, [ch], 'the first batch reads its channel\'s counter')
+    await store.index(...batch(6, 9))
+    t.same(reads, [ch], 'the next one, starting just after it, reads none')
+    t.match(await store.head(ch), { messageId: oid(9), seq: 9 }, 'and numbers on from what it wrote')
+    await other.index(...batch(11, 14))
+    reads.length = 0
+    await store.index(...batch(16, 19))
+    t.same(reads, [ch], 'after a stretch another instance took, the counter is read again')
+    t.match(await store.head(ch), { messageId: oid(19), seq: 17 }, 'so that nothing it did not see is lost')
+    reads.length = 0
+    await store.index(...batch(16, 19))
+    t.same(reads, [ch], 'a batch handled again (not following on) reads it too')
+    t.match(await store.head(ch), { messageId: oid(19), seq: 17 }, 'and changes nothing')
   })
 }
