@@ -6,32 +6,22 @@
 // - the broadcast lane: fetched records and those this instance's producer handed over
 //   (handoff.ts) share one dispatch per partition (../broadcast-lane.ts);
 // - a crash kafkajs gives up on (`CRASH`): the registry marks the group dead, readiness fails;
-// - a selective broadcast consumer (`read`, `skip`): only the partitions asked for, each resumed
-//   at the log's end (docs/scaling.md); the rest stay paused across joins and restarts.
+// - a selective broadcast consumer (`read`, `skip`): which partitions it reads, in selective.ts;
+// - its kafkajs settings (session, fetch waits, restarts on failure): consumer-settings.ts.
 import type { FastifyBaseLogger } from 'fastify'
 import type { Batch, Kafka } from 'kafkajs'
 import { lingerConsumerGroup } from '../kafkajs-patches.ts'
 import { BroadcastLane, type BroadcastTaken } from '../broadcast-lane.ts'
-import { batchHandler, topicsOf, type BatchControl, type BusRecord, type Consumer, type ConsumerSpec, type ReadFrom } from '../bus.ts'
+import { batchHandler, topicsOf, type BatchControl, type BusRecord, type Consumer, type ConsumerSpec } from '../bus.ts'
 import { epochOf, type ClusterAdmin } from './admin.ts'
 import type { TopicNames, Unavailable } from './client.ts'
+import { groupConsumer } from './consumer-settings.ts'
 import { settled, within } from './deadlines.ts'
 import type { Handoff } from './handoff.ts'
 import type { ConsumerRegistry } from './registry.ts'
+import { createSelectiveReads } from './selective.ts'
 
-const SESSION_TIMEOUT_MS = 10_000
-const HEARTBEAT_INTERVAL_MS = 1000
-/** How long an empty fetch waits at the broker: well under the session timeout (heartbeats go between fetches). */
-const IDLE_FETCH_WAIT_MS = 3000
-/**
- * A selective consumer's: a fetch waiting at the broker does not carry a partition resumed
- * meanwhile, so this bounds how late the first records of a just-resumed partition can come when
- * the partitions read with it are idle (two idle fetches a second per broker instead of one in 3 s).
- */
-const SELECTIVE_IDLE_FETCH_WAIT_MS = 500
 const JOIN_TIMEOUT_MS = 60_000
-/** A selective consumer's `read` that cannot learn the log's end by then fails (the subscribe is retried). */
-const READ_TIMEOUT_MS = 5000
 
 export interface ConsumerOptions {
   logger: FastifyBaseLogger
@@ -68,33 +58,8 @@ export async function startConsumer (kafka: Kafka, options: ConsumerOptions, spe
   const handleBatch = batchHandler(spec)
   const broadcast = spec.mode === 'broadcast'
   const selective = broadcast && spec.selective === true
-  // selective: topic/partition → where it reads from since it last resumed (the partitions read now)
-  const reading = new Map<string, Promise<ReadFrom>>()
-  const tickets = new Map<string, object>() // the `read` that may resume each partition (a skip cancels it)
   let stopping = false
-  const consumer = kafka.consumer({
-    groupId,
-    sessionTimeout: SESSION_TIMEOUT_MS,
-    heartbeatInterval: HEARTBEAT_INTERVAL_MS,
-    rebalanceTimeout: 30_000,
-    // A fetch answers as soon as one record arrives (minBytes 1); the wait only bounds an empty
-    // fetch, so a long one costs no latency and keeps an idle instance idle. (A busy shared
-    // consumer lingers instead: `lingerConsumerGroup` below.)
-    maxWaitTimeInMs: selective ? SELECTIVE_IDLE_FETCH_WAIT_MS : IDLE_FETCH_WAIT_MS,
-    minBytes: 1,
-    allowAutoTopicCreation: false,
-    // Retriable failures (a broker restart, a lost coordinator) restart the consumer, forever.
-    retry: {
-      retries: 8,
-      initialRetryTime: 200,
-      maxRetryTime: 3000,
-      restartOnFailure: async (err) => {
-        if (stopping) return false
-        log.error({ err }, 'Kafka consumer crashed; restarting')
-        return true
-      }
-    }
-  })
+  const consumer = groupConsumer(kafka, groupId, { selective, stopping: () => stopping, log })
   // The delivery path (broadcast) fetches each record the moment it is there; the shared
   // handlers (store, cache, recovery log, mentions) take a busy log in larger batches.
   const unlinger = broadcast ? () => {} : lingerConsumerGroup(groupId, options.consumeLingerMs)
@@ -121,6 +86,9 @@ export async function startConsumer (kafka: Kafka, options: ConsumerOptions, spe
   let identity: Promise<void> = Promise.resolve()
   // broadcast, after a join on another cluster: topic/partition → the offset its next batch must start at
   const expected = new Map<string, string>()
+  const selectiveReads = selective
+    ? createSelectiveReads({ admin, names, consumer, lane: lane!, handled, expected, identity: () => identity, epochOf: (topic, partition) => epochOf(cluster, topic, partition), stopping: () => stopping })
+    : undefined
 
   /** Called synchronously after each join (the first, a rebalance, a restart), before the first fetch. */
   function onJoin () {
@@ -135,10 +103,7 @@ export async function startConsumer (kafka: Kafka, options: ConsumerOptions, spe
       // makes a new kafkajs group, which forgot them).
       for (const [topic, offsets] of ends) {
         for (const { partition, offset } of offsets) {
-          if (selective && !reading.has(`${topic}/${partition}`)) {
-            consumer.pause([{ topic, partitions: [partition] }])
-            lane!.pause(`${topic}/${partition}`, undefined)
-          }
+          selectiveReads?.pauseUnread(topic, partition)
           seek(topic, partition, handled.get(`${topic}/${partition}`) ?? offset)
         }
       }
@@ -185,49 +150,6 @@ export async function startConsumer (kafka: Kafka, options: ConsumerOptions, spe
     }
   }
 
-  /**
-   * Selective: reads the partition from the log's end as it is now. Records at or after that
-   * offset are fetched (the seek) or handed over by the producer (the lane); none before it is
-   * dispatched, so a subscriber's window before it comes from the shared recovery log.
-   */
-  function read (logical: string, partition: number): Promise<ReadFrom> {
-    const topic = names.physical(logical)
-    const key = `${topic}/${partition}`
-    const known = reading.get(key)
-    if (known) return known
-    const ticket = {}
-    tickets.set(key, ticket)
-    const started: Promise<ReadFrom> = within(READ_TIMEOUT_MS, 'reading a partition', (async () => {
-      const offsets = await (await admin.get()).fetchTopicOffsets(topic)
-      const end = offsets.find((o) => o.partition === partition)
-      if (!end) throw new Error(`no partition ${partition} in ${topic}`)
-      await identity // the epoch of the cluster last joined
-      const from = { epoch: epochOf(cluster, topic, partition), offset: end.high }
-      // skipped meanwhile (its last socket left): stays paused
-      if (tickets.get(key) !== ticket || stopping) return from
-      handled.set(key, from.offset) // a rejoin seeks here, not back to where the consumer began
-      expected.delete(key)
-      consumer.seek({ topic, partition, offset: from.offset })
-      lane!.resume(key, from.epoch, from.offset)
-      consumer.resume([{ topic, partitions: [partition] }])
-      return from
-    })())
-    reading.set(key, started)
-    started.catch(() => { if (tickets.get(key) === ticket) skip(logical, partition) })
-    return started
-  }
-
-  /** Selective: stops reading the partition; where it stands is read again on the next `read`. */
-  function skip (logical: string, partition: number) {
-    const topic = names.physical(logical)
-    const key = `${topic}/${partition}`
-    reading.delete(key)
-    tickets.delete(key)
-    if (stopping) return
-    consumer.pause([{ topic, partitions: [partition] }])
-    lane!.pause(key, epochOf(cluster, topic, partition))
-  }
-
   /** A fetched batch as bus records, in the epoch of the cluster last joined. */
   function toRecords ({ topic, partition, messages }: Batch): BusRecord[] {
     const epoch = epochOf(cluster, topic, partition)
@@ -256,7 +178,7 @@ export async function startConsumer (kafka: Kafka, options: ConsumerOptions, spe
   })
 
   const handle: Consumer = {
-    ...(selective ? { read, skip } : {}),
+    ...(selectiveReads ? { read: selectiveReads.read, skip: selectiveReads.skip } : {}),
     async stop () {
       if (stopping) return
       stopping = true

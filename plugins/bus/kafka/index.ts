@@ -4,7 +4,8 @@
 // - client.ts: the kafkajs client, topic names with the prefix, the "unavailable" error;
 // - admin.ts: the cluster's identity (epochs), topics and partitions, over one admin client;
 // - producer.ts: placing and sending records; handoff.ts: giving them to this instance's broadcast lanes;
-// - consumer.ts: one consumer (join and seeks, run loop); registry.ts: this instance's consumers, their lag;
+// - consumer.ts: one consumer (join and seeks, run loop), tuned in consumer-settings.ts; selective.ts:
+//   the partitions a selective one reads; registry.ts: this instance's consumers, their lag;
 // - sockets.ts: every broker connection, so that a closed bus keeps none.
 import { Partitioners } from 'kafkajs'
 import type { EventBus } from '../bus.ts'
