@@ -2,7 +2,7 @@
 // resubscribe with `since`, history reload on a gap, tokens, retried posts) is @switchboard/client,
 // served built at /client.js. Every channel in the list stays subscribed, so its events (and its
 // unread badge, `client.unread`) keep coming while another one is shown.
-import { createClient, compareOffsets } from '/client.js'
+import { createClient, compareOffsets, isPersonalChannel } from '/client.js'
 import { messageItem } from '/message-item.js'
 import { PinnedList } from '/pinned-list.js'
 import { ThreadPanel } from '/thread-panel.js'
@@ -239,7 +239,7 @@ function item (m, inThread) {
 /** The channels this page subscribes to, and the others the server counts for you (`client.unread`), with their badges. */
 function renderChannels () {
   const unread = state.client.unread
-  const ids = new Set([...state.rooms.keys(), ...[...unread.channels.keys()].filter((id) => !id.startsWith('user:'))])
+  const ids = new Set([...state.rooms.keys(), ...[...unread.channels.keys()].filter((id) => !isPersonalChannel(id))])
   $('channels').replaceChildren(...[...ids].sort().map((id) => {
     const li = document.createElement('li')
     const button = document.createElement('button')

@@ -2,8 +2,9 @@
 // dist/index.js is one ES module for browsers and Node alike (Node callers pass `ws`): the bundle the
 // server's build also writes for the demo page, with these options (clientBundle). dist/index.d.ts
 // holds every type the package exports, the server's schemas and TypeBox's own types inlined, so it
-// needs nothing outside the package: the client imports the server type-only, and the d.ts bundler
-// follows those imports wherever they lead.
+// needs nothing outside the package: the client imports the server type-only (but for
+// schemas/channel-kinds.ts, which imports nothing and is bundled), and the d.ts bundler follows
+// those imports wherever they lead.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { build, type BuildOptions } from 'esbuild'

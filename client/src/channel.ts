@@ -1,5 +1,6 @@
 // One subscribed channel: typed handlers, the last position seen, and what happens after a reconnect
 // (replay with no duplicate, or a `gap` and, when asked, a reload of the newest history page).
+import { isPersonalChannel } from '../../schemas/channel-kinds.ts'
 import { Emitter } from './emitter.ts'
 import { compareOffsets, later, seen } from './position.ts'
 import type { Api } from './http.ts'
@@ -75,7 +76,7 @@ export class Channel extends Emitter<ChannelEvents> {
   get position (): Position | null { return this.#last }
   get state (): 'idle' | 'subscribing' | 'subscribed' | 'closed' { return this.#state }
   /** A personal channel `user:<id>`: the server subscribes every connection of its user by itself. */
-  get serverManaged (): boolean { return this.id.startsWith('user:') }
+  get serverManaged (): boolean { return isPersonalChannel(this.id) }
 
   #read: { messageId: string, waiting: Array<{ resolve: () => void, reject: (err: unknown) => void }> } | null = null
 

@@ -1,5 +1,6 @@
 // The connection: connect, stay alive, reconnect with backoff, refresh the token, and route frames
 // to the channels. See ../README.md for the behaviour this file promises.
+import { isPersonalChannel } from '../../schemas/channel-kinds.ts'
 import { Backoff, type BackoffOptions } from './backoff.ts'
 import { Channel, type ChannelEvent, type ChannelOptions } from './channel.ts'
 import { Emitter } from './emitter.ts'
@@ -251,7 +252,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
         this.#channels.get(frame.channel)?._subscribed(frame)
         break
       case 'event': {
-        if (frame.type === 'notification' && frame.channel.startsWith('user:')) {
+        if (frame.type === 'notification' && isPersonalChannel(frame.channel)) {
           const id = (frame.data as { id?: string })?.id
           if (id !== undefined) {
             if (this.#notifications.has(id)) return

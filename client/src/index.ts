@@ -12,5 +12,7 @@ export type { ThreadEvents, ThreadOptions, ThreadState } from './thread.ts'
 export { Backoff } from './backoff.ts'
 export type { BackoffOptions } from './backoff.ts'
 export { compareOffsets } from './position.ts'
+// the channels the server names for a user, as the server declares them
+export { personalChannel, statusChannel, isPersonalChannel, isStatusChannel } from '../../schemas/channel-kinds.ts'
 export { Close } from './types.ts'
 export type { ChannelInfo, Clock, ClientFrame, CreateChannelBody, ErrorCode, EventData, EventFrame, EventType, HistoryPage, Message, Pin, PinList, Position, PresenceResponse, ServerEvent, ServerFrame, WebSocketConstructor, WebSocketLike, ChannelUnread, ReceiptsResponse, UnreadResponse, UserSettings, HistoryMessage, RepliesPage } from './types.ts'

@@ -1,5 +1,5 @@
-// Protocol and API types, all taken from the server's TypeBox schemas (type-only imports: nothing of
-// the server reaches the bundle). A change to a schema on the server breaks this package's type-check.
+// Protocol and API types, all taken from the server's TypeBox schemas (type-only imports: TypeBox and
+// the schemas stay out of the bundle). A change to a schema on the server breaks this package's type-check.
 import type { Static } from '@sinclair/typebox'
 import type { CloseCodes, ClientFrame as ClientFrameOf, ErrorCodes, ServerFrame as ServerFrameOf } from '../../fanout/protocol.ts'
 import type { topics } from '../../schemas/topics.ts'

@@ -3,6 +3,7 @@
 // new message by someone else in a subscribed channel, the user's own post there (it reads the
 // channel), a mention notification, and the user's own `read.updated` from any of their devices. Channels the client does not subscribe to keep the
 // counts of the last refresh (docs/chat-state.md).
+import { isPersonalChannel } from '../../schemas/channel-kinds.ts'
 import { Emitter } from './emitter.ts'
 import { later, seen } from './position.ts'
 import type { Api } from './http.ts'
@@ -73,13 +74,13 @@ export class UnreadCounts extends Emitter<UnreadEvents> {
       }
       const base = current ?? { channelId: message.channelId, unread: 0, capped: false, mentions: 0, lastReadMessageId: null, position: null }
       this.#set({ ...base, unread: base.unread + 1 })
-    } else if (frame.type === 'notification' && frame.channel.startsWith('user:')) {
+    } else if (frame.type === 'notification' && isPersonalChannel(frame.channel)) {
       const n = frame.data as EventData<'notification'>
       if (n.kind !== 'mention') return
       const current = this.#channels.get(n.channelId)
       const base = current ?? { channelId: n.channelId, unread: 0, capped: false, mentions: 0, lastReadMessageId: null, position: null }
       this.#set({ ...base, mentions: base.mentions + 1 })
-    } else if (frame.type === 'read.updated' && frame.channel.startsWith('user:')) {
+    } else if (frame.type === 'read.updated' && isPersonalChannel(frame.channel)) {
       // the marker as the store has it now (sent after each move, in order): any device of the user
       const marker = frame.data as EventData<'read.updated'>
       const newest = this.#newest.get(marker.channelId)
