@@ -136,6 +136,18 @@ start_cluster_redis() { # <node>
 
 cluster_redis_ping() { [[ "$(redis-cli -h "$HOST" -p "$(cluster_port "$1")" ping 2>/dev/null)" == PONG ]]; }
 cluster_redis_ok() { redis-cli -h "$HOST" -p "$(cluster_port "$1")" cluster info 2>/dev/null | grep -q '^cluster_state:ok'; }
+# In sync: a replica's link to its primary is up; a primary has a replica online. Until then a WAIT
+# for one replica gets none (REDIS_WAIT_REPLICAS=1 holds the cache back) and CLUSTER SLOTS may list
+# no replica: a fresh cluster is `ok` before its replicas have made their first sync.
+cluster_redis_synced() {
+  local info
+  info="$(redis-cli -h "$HOST" -p "$(cluster_port "$1")" info replication 2>/dev/null | tr -d '\r')"
+  case "$info" in
+    *role:slave*) grep -q '^master_link_status:up' <<<"$info" ;;
+    *role:master*) grep -q '^slave[0-9]*:.*state=online' <<<"$info" ;;
+    *) return 1 ;;
+  esac
+}
 
 # Creates the cluster when its nodes know no other (fresh data), then waits until every node says ok.
 form_redis_cluster() {
@@ -154,6 +166,11 @@ form_redis_cluster() {
     pid_of "$node" >/dev/null || continue
     wait_ready "$node" 30 cluster_redis_ok "$node"
   done
+  # only when all six run: with a node down its partner has no one to sync with
+  local running=0
+  for node in "${CLUSTER_REDIS[@]}"; do pid_of "$node" >/dev/null && running=$((running + 1)); done
+  ((running == ${#CLUSTER_REDIS[@]})) || return 0
+  for node in "${CLUSTER_REDIS[@]}"; do wait_ready "$node" 60 cluster_redis_synced "$node"; done
 }
 
 # --- up / down for nodes -----------------------------------------------------------------
