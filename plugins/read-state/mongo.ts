@@ -18,7 +18,8 @@ interface MarkerDoc { userId: string, channelId: string, messageId: string | nul
 /** `seq` is absent on documents indexed before sequence numbers (they are counted the old way). */
 interface IndexDoc { _id: string, channelId: string, senderId: string, epoch: string, offset: number, seq?: number, mentions?: string[], parentId?: string, deleted?: boolean }
 interface CounterDoc { _id: string, epoch: string, seq: number, last: number, head: { messageId: string, offset: number } | null, deleted: number[] }
-interface MentionsDoc { _id: string, epoch: string, last: number, offsets: number[] }
+/** `userId` repeats the _id's first part: the unread request reads a user's lists by that equality (FerretDB passes no `$in` to PostgreSQL). */
+interface MentionsDoc { _id: string, userId: string, epoch: string, last: number, offsets: number[] }
 interface SettingsDoc { _id: string, receipts: boolean }
 
 const DUPLICATE_KEY = 11000
@@ -68,10 +69,18 @@ export function createMongoReadState (db: Db, { logger, unreadMax = 999 }: { log
       // unread: a range after the marker within one channel; mentions: the same per mentioned user
       // the fallback count (markers that cannot be numbered): a range after the marker within one channel
       index.createIndex({ channelId: 1, epoch: 1, offset: 1 }, { name: 'channel_position' }),
-      index.createIndex({ mentions: 1, channelId: 1, epoch: 1, offset: 1 }, { name: 'mentions_position', sparse: true })
+      index.createIndex({ mentions: 1, channelId: 1, epoch: 1, offset: 1 }, { name: 'mentions_position', sparse: true }),
+      mentionLists.createIndex({ userId: 1 }, { name: 'user' }).then(backfillMentionUsers)
     ])
     indexes.catch(() => { indexes = undefined }) // tried again by the next operation
     return indexes
+  }
+  /** Lists written before they carried `userId` get it, once per process (a scan, then writes by _id). */
+  async function backfillMentionUsers () {
+    const old = await mentionLists.find({ userId: { $exists: false } }, { projection: { _id: 1 } }).toArray()
+    for (let i = 0; i < old.length; i += BULK_CHUNK) {
+      await mentionLists.bulkWrite(old.slice(i, i + BULK_CHUNK).map((d) => ({ updateOne: { filter: { _id: d._id }, update: { $set: { userId: d._id.split('\n')[0] } } } })))
+    }
   }
   async function run<T> (what: string, op: () => Promise<T>): Promise<T> {
     if (closed) throw new Error('read-state store is closed')
@@ -180,7 +189,7 @@ export function createMongoReadState (db: Db, { logger, unreadMax = 999 }: { log
     }
     // after the creates: a batch may create a message and delete it
     await bulk('index', index, folded.deletions.map((id) => ({ updateOne: { filter: { _id: id }, update: { $set: { deleted: true } } } })), { ordered: true })
-    await bulk('index', mentionLists, folded.mentions.map((l) => guarded<MentionsDoc>({ _id: mentionKey(l.userId, l.channelId), epoch: l.epoch, last: l.last, offsets: l.offsets })), { ordered: false, duplicates: 'ignore' })
+    await bulk('index', mentionLists, folded.mentions.map((l) => guarded<MentionsDoc>({ _id: mentionKey(l.userId, l.channelId), userId: l.userId, epoch: l.epoch, last: l.last, offsets: l.offsets })), { ordered: false, duplicates: 'ignore' })
     await ensure(folded.defaults)
     // forward only: a marker already at or after the post makes the upsert try an insert, refused;
     // one at the post itself that has no number yet (set on it before it was indexed) gets it
@@ -268,7 +277,7 @@ export function createMongoReadState (db: Db, { logger, unreadMax = 999 }: { log
         // markers whose message was not indexed when they were written (usually none): one by one,
         // since FerretDB reads a whole collection for `$in` and only an equality by index
         Promise.all(refs.map(entryOf)),
-        run('unread', () => mentionLists.find({ _id: { $in: channelIds.map((c) => mentionKey(userId, c)) } }).toArray())
+        run('unread', () => mentionLists.find({ userId }).toArray())
       ])
       const byChannel = new Map(counterDocs.map((d) => [d._id, toCounter(d)]))
       const entries = new Map(entryList.flatMap((e) => e ? [[e.id, e] as const] : []))

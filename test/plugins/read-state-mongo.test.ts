@@ -62,6 +62,7 @@ if (await requireService(t, 'mongo')) {
     const small = await request()
     t.same(small.counts, { 'count-a': { unread: 15, mentions: 1 }, 'count-b': { unread: 20, mentions: 2 }, 'count-c': { unread: 11, mentions: 1 } })
     t.same(small.commands, ['find read_channels', 'find read_markers', 'find read_mentions'], 'three finds: markers (numbered when written), counters, mention lists')
+    t.same(commands.find((c) => c.command.find === 'read_mentions')?.command.filter, { userId: 'reader' }, 'the mention lists by one equality on the user (FerretDB reads a whole collection for `$in`)')
     for (const [i, c] of channels.entries()) await fill(c, i, 20, 1500)
     const grown = await request()
     t.same(grown.counts, { 'count-a': { unread: 999 + 1, mentions: 151 }, 'count-b': { unread: 999 + 1, mentions: 152 }, 'count-c': { unread: 999 + 1, mentions: 151 } }, 'counts over the cap stop at UNREAD_MAX + 1')
@@ -107,6 +108,16 @@ if (await requireService(t, 'mongo')) {
     await store.mark(coalesce([{ userId: 'alice', channelId: ch, messageId: oid(5), position: at(5), unread: false, at: readAt, applied: { epoch: 'r', offset: '1' } }]))
     t.same(await counts(), { unread: 1, mentions: 0 }, 'her next marker is numbered: 6')
   })
+  t.test('upgrading: mention lists written before they carried their user are found by it', async (t) => {
+    // as the previous version left them: a list keyed by "user\nchannel" only
+    await db.collection<{ _id: string }>('read_mentions').insertOne({ _id: 'olduser\nold-ch', epoch: 'e', last: 3, offsets: [3] })
+    await db.collection<{ _id: string }>('read_channels').insertOne({ _id: 'old-ch', epoch: 'e', seq: 5, last: 4, head: null, deleted: [] })
+    const store = createMongoReadState(db, { logger: testLogger() }) // a process of the new version starts
+    t.teardown(() => store.close())
+    const counts = await store.unread('olduser', [{ userId: 'olduser', channelId: 'old-ch', messageId: null, position: null, readAt: new Date().toISOString() }], 999)
+    t.same(counts.get('old-ch'), { unread: 5, mentions: 1 }, 'the old list counts its mention')
+  })
+
   t.test('the index handler reads a counter back only after a gap: batches that follow one another use what it wrote', async (t) => {
     const client = new MongoClient(services.mongo, { monitorCommands: true, ignoreUndefined: true })
     t.teardown(() => client.close())
