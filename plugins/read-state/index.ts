@@ -1,5 +1,6 @@
 // Read markers, unread counts and receipts (docs/chat-state.md): the store on MongoDB when
-// MONGO_URL is set (the app's one client), in process otherwise; and the receipt throttle.
+// MONGO_URL is set (the app's one client; its channel counters mirrored in Redis when Redis is
+// configured), in process otherwise; and the receipt throttle.
 import fp from 'fastify-plugin'
 import type { ReadStateStore } from './store.ts'
 import { createEmbeddedReadState } from './embedded.ts'
@@ -26,7 +27,10 @@ export default fp<{ store?: ReadStateStore }>(async function readState (app, opt
   if (opts.store) store = opts.store
   else if (app.mongo) {
     const { createMongoReadState } = await import('./mongo.js') // .js: see plugins/bus/index.ts
-    store = createMongoReadState(app.mongo.db, { logger: app.log.child({ component: 'read-state' }), unreadMax: app.config.UNREAD_MAX })
+    const { createRedisCounterMirror } = await import('./counter-mirror.js')
+    // with Redis, the counters an unread request reads are mirrored there (counter-mirror.ts)
+    const mirror = app.redis ? createRedisCounterMirror(app.redis) : undefined
+    store = createMongoReadState(app.mongo.db, { logger: app.log.child({ component: 'read-state' }), unreadMax: app.config.UNREAD_MAX, mirror })
   } else store = createEmbeddedReadState({ unreadMax: app.config.UNREAD_MAX })
   const receipts = createReceiptThrottle(RECEIPT_INTERVAL_MS, (err) => app.log.warn({ err }, 'could not send a read receipt (not replayed: clients reload receipts)'))
   app.decorate('readState', { store, receipts, stats: { markerWrites: 0 } })
@@ -34,4 +38,4 @@ export default fp<{ store?: ReadStateStore }>(async function readState (app, opt
     receipts.stop()
     if (!opts.store) await store.close()
   })
-}, { name: 'read-state', dependencies: ['mongo'] })
+}, { name: 'read-state', dependencies: ['mongo', 'redis'] })

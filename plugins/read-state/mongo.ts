@@ -12,6 +12,7 @@ import { mongoCall } from '../external/mongo.ts'
 import type { BatchSpan, Counts, IndexChange, Marker, MarkerRef, ReadStateStore } from './store.ts'
 import { deletedIds, fold, mentionKey, mentionKeys, type ChannelCounter, type IndexEntry, type MentionList } from './sequence.ts'
 import { countsAt, refOf, seqOf } from './counts.ts'
+import type { CounterMirror } from './counter-mirror.ts'
 
 interface Place { epoch: string, offset: number }
 interface MarkerDoc { userId: string, channelId: string, messageId: string | null, position: Place | null, readAt: string, applied?: Place, implicit?: boolean, seq?: number, ref?: MarkerRef }
@@ -45,8 +46,11 @@ const guarded = <T extends { _id: string }>(doc: T & { epoch: string, last: numb
 /** Documents whose `field` is not at or after `p` (absent, null, another epoch, or lower). */
 const below = (field: string, p: Place) => ({ $or: [{ [`${field}.epoch`]: { $ne: p.epoch } }, { [`${field}.offset`]: { $lt: p.offset } }] })
 
-/** `unreadMax`: UNREAD_MAX, how many mentions each list keeps beyond it (one more, to tell "more"). */
-export function createMongoReadState (db: Db, { logger, unreadMax = 999 }: { logger: FastifyBaseLogger, unreadMax?: number }): ReadStateStore {
+/**
+ * `unreadMax`: UNREAD_MAX, how many mentions each list keeps beyond it (one more, to tell "more").
+ * `mirror`: the counters mirrored in Redis (counter-mirror.ts), written after the store and read first.
+ */
+export function createMongoReadState (db: Db, { logger, unreadMax = 999, mirror }: { logger: FastifyBaseLogger, unreadMax?: number, mirror?: CounterMirror }): ReadStateStore {
   const markers: Collection<MarkerDoc> = db.collection<MarkerDoc>('read_markers')
   const index: Collection<IndexDoc> = db.collection<IndexDoc>('read_index')
   const settings: Collection<SettingsDoc> = db.collection<SettingsDoc>('read_settings')
@@ -201,6 +205,11 @@ export function createMongoReadState (db: Db, { logger, unreadMax = 999 }: { log
       }
     })), { ordered: false, duplicates: 'ignore' })
     await bulk('index', counters, folded.counters.map((c) => guarded<CounterDoc>({ _id: c.channelId, epoch: c.epoch, seq: c.seq, last: c.last, head: c.head, deleted: c.deleted })), { ordered: false, duplicates: 'ignore' })
+    // every counter the batch touched, changed or not: a retry after a failed mirror write finds
+    // the store's counters already at the batch's end (nothing changes) and must still write them
+    const final = new Map(stored)
+    for (const c of folded.counters) final.set(c.channelId, c)
+    await mirror?.write([...final.values()])
     // what the store now holds, or (a guarded write refused) what it holds further on
     for (const c of stored.values()) keep(c)
     for (const c of folded.counters) keep(c)
@@ -213,6 +222,18 @@ export function createMongoReadState (db: Db, { logger, unreadMax = 999 }: { log
       if (kept.size <= KEPT_COUNTERS) break
       kept.delete(channelId)
     }
+  }
+
+  /** The channels' counters: from the mirror, and from the store for those it lacks (or all, when Redis fails). */
+  async function counterOf (channelIds: string[]): Promise<Map<string, ChannelCounter>> {
+    const found = mirror
+      ? await mirror.read(channelIds).catch((err: unknown) => { logger.warn({ err }, 'unread counters: the Redis mirror failed, read from MongoDB'); return new Map<string, ChannelCounter>() })
+      : new Map<string, ChannelCounter>()
+    const missing = channelIds.filter((id) => !found.has(id))
+    if (missing.length > 0) {
+      for (const d of await run('unread', () => counters.find({ _id: { $in: missing } }).toArray())) found.set(d._id, toCounter(d))
+    }
+    return found
   }
 
   return {
@@ -272,14 +293,13 @@ export function createMongoReadState (db: Db, { logger, unreadMax = 999 }: { log
       const channelIds = [...new Set(list.map((m) => m.channelId))]
       const refs = [...new Set(list.flatMap((m) => refOf(m)?.messageId ?? []))]
       // three reads by _id, side by side, whatever the channels' history
-      const [counterDocs, entryList, listDocs] = await Promise.all([
-        run('unread', () => counters.find({ _id: { $in: channelIds } }).toArray()),
+      const [byChannel, entryList, listDocs] = await Promise.all([
+        counterOf(channelIds),
         // markers whose message was not indexed when they were written (usually none): one by one,
         // since FerretDB reads a whole collection for `$in` and only an equality by index
         Promise.all(refs.map(entryOf)),
         run('unread', () => mentionLists.find({ userId }).toArray())
       ])
-      const byChannel = new Map(counterDocs.map((d) => [d._id, toCounter(d)]))
       const entries = new Map(entryList.flatMap((e) => e ? [[e.id, e] as const] : []))
       const lists = new Map(listDocs.map(toList).map((l) => [l.channelId, l]))
       const counted = await Promise.all(list.map(async (m): Promise<[string, Counts]> => {

@@ -3,8 +3,9 @@ import { pino } from 'pino'
 import { MongoClient, type CommandStartedEvent } from 'mongodb'
 import { coalesce, type BatchSpan, type IndexChange } from '../../plugins/read-state/store.ts'
 import { createMongoReadState } from '../../plugins/read-state/mongo.ts'
+import { createRedisCounterMirror } from '../../plugins/read-state/counter-mirror.ts'
 import { readStateContract } from '../contracts/read-state.ts'
-import { cleanupReal, mongoDatabase, realNames, requireService, services, testLogger } from '../services.ts'
+import { cleanupReal, mongoDatabase, realNames, redisClient, requireService, requireServices, services, testLogger } from '../services.ts'
 
 if (await requireService(t, 'mongo')) {
   const { database } = realNames('readstate')
@@ -110,8 +111,8 @@ if (await requireService(t, 'mongo')) {
   })
   t.test('upgrading: mention lists written before they carried their user are found by it', async (t) => {
     // as the previous version left them: a list keyed by "user\nchannel" only
-    await db.collection<{ _id: string }>('read_mentions').insertOne({ _id: 'olduser\nold-ch', epoch: 'e', last: 3, offsets: [3] })
-    await db.collection<{ _id: string }>('read_channels').insertOne({ _id: 'old-ch', epoch: 'e', seq: 5, last: 4, head: null, deleted: [] })
+    await db.collection<{ _id: string, [field: string]: unknown }>('read_mentions').insertOne({ _id: 'olduser\nold-ch', epoch: 'e', last: 3, offsets: [3] })
+    await db.collection<{ _id: string, [field: string]: unknown }>('read_channels').insertOne({ _id: 'old-ch', epoch: 'e', seq: 5, last: 4, head: null, deleted: [] })
     const store = createMongoReadState(db, { logger: testLogger() }) // a process of the new version starts
     t.teardown(() => store.close())
     const counts = await store.unread('olduser', [{ userId: 'olduser', channelId: 'old-ch', messageId: null, position: null, readAt: new Date().toISOString() }], 999)
@@ -147,4 +148,60 @@ if (await requireService(t, 'mongo')) {
     t.same(reads, [ch], 'a batch handled again (not following on) reads it too')
     t.match(await store.head(ch), { messageId: oid(19), seq: 17 }, 'and changes nothing')
   })
+  if (await requireServices(t, 'redis')) {
+    const { keyPrefix } = realNames('readstate-mirror')
+    t.teardown(() => cleanupReal({ keyPrefix }))
+    t.test('with the counters mirrored in Redis', async (t) => {
+      const redis = redisClient(t, keyPrefix)
+      await redis.connect()
+      const mirror = createRedisCounterMirror(redis)
+      let m = 0
+      t.test('the contract holds', async (t) => readStateContract(t, async () => createMongoReadState(db, { logger: testLogger(), mirror }), () => `mirrored${++m}`))
+
+      t.test('an unread request reads the counters from the mirror; one it lacks from the store', async (t) => {
+        const client = new MongoClient(services.mongo, { monitorCommands: true, ignoreUndefined: true })
+        t.teardown(() => client.close())
+        const finds: string[] = []
+        client.on('commandStarted', (e) => { if (e.commandName === 'find') finds.push(`${String(e.command.find)} ${JSON.stringify(e.command.filter)}`) })
+        const store = createMongoReadState(client.db(database), { logger: testLogger(), mirror })
+        t.teardown(() => store.close())
+        const oid = (n: number) => (0xb000000 + n).toString(16).padStart(24, '0')
+        const create = (channelId: string, n: number): IndexChange => ({ type: 'create', at: new Date().toISOString(), message: { id: oid(n), channelId, senderId: 'bob', position: { epoch: 'm', offset: String(n) }, mentions: [] } })
+        await store.index([create('mirror-a', 0), create('mirror-a', 1), create('mirror-b', 2)])
+        const marker = (channelId: string) => ({ userId: 'mira', channelId, messageId: null, position: null, readAt: new Date().toISOString() })
+        finds.length = 0
+        const counts = await store.unread('mira', [marker('mirror-a'), marker('mirror-b')], 999)
+        t.same(Object.fromEntries(counts), { 'mirror-a': { unread: 2, mentions: 0 }, 'mirror-b': { unread: 1, mentions: 0 } })
+        t.same(finds.filter((f) => f.startsWith('read_channels')), [], 'no counter read from MongoDB')
+        await redis.del('readstate:{mirror-b}:counter') // expired, or a Redis that restarted empty
+        finds.length = 0
+        const again = await store.unread('mira', [marker('mirror-a'), marker('mirror-b')], 999)
+        t.same(Object.fromEntries(again), Object.fromEntries(counts), 'the same counts')
+        t.same(finds.filter((f) => f.startsWith('read_channels')), ['read_channels {"_id":{"$in":["mirror-b"]}}'], 'only the counter the mirror lacks, from the store')
+      })
+
+      t.test('the mirror never goes back: a late write of an older counter is kept out; a new epoch replaces it', async (t) => {
+        const counter = (epoch: string, seq: number, last: number) => ({ channelId: 'mirror-c', epoch, seq, last, head: null, deleted: [] })
+        await mirror.write([counter('e', 5, 10)])
+        await mirror.write([counter('e', 3, 6)])
+        t.match((await mirror.read(['mirror-c'])).get('mirror-c'), { seq: 5, last: 10 }, 'the older one changed nothing')
+        await mirror.write([counter('f', 1, 0)])
+        t.match((await mirror.read(['mirror-c'])).get('mirror-c'), { epoch: 'f', seq: 1 }, 'the topic re-created: numbered again')
+        t.same([...(await mirror.read(['mirror-none'])).keys()], [], 'a channel it lacks is absent')
+      })
+
+      t.test('a batch whose mirror write fails is retried whole, and the retry writes the mirror', async (t) => {
+        const broken = createRedisCounterMirror(redisClient(t, keyPrefix, 'redis://127.0.0.1:1')) // a Redis that is not there
+        const store = createMongoReadState(db, { logger: testLogger(), mirror: broken })
+        t.teardown(() => store.close())
+        const oid = (n: number) => (0xc000000 + n).toString(16).padStart(24, '0')
+        const changes: IndexChange[] = [0, 1, 2].map((n) => ({ type: 'create', at: new Date().toISOString(), message: { id: oid(n), channelId: 'mirror-d', senderId: 'bob', position: { epoch: 'm', offset: String(n) }, mentions: [] } }))
+        await t.rejects(store.index(changes, [{ epoch: 'm', first: 0, last: 2 }]), { transient: true }, 'the batch fails, transient: the handler retries it')
+        const healthy = createMongoReadState(db, { logger: testLogger(), mirror })
+        t.teardown(() => healthy.close())
+        await healthy.index(changes, [{ epoch: 'm', first: 0, last: 2 }]) // the retry, wherever it runs
+        t.match((await mirror.read(['mirror-d'])).get('mirror-d'), { seq: 3, last: 2 }, 'the store had the counter already; the mirror has it now')
+      })
+    })
+  }
 }
