@@ -9,6 +9,12 @@ import { channelOf, parseMarkersOptions } from '../../scripts/bench/markers-opti
 import { metricValue } from '../../scripts/bench/state-server.ts'
 import { cleanupReal, realEnv, realNames, requireServices } from '../services.ts'
 
+// These tests check the bench's accounting, not the server's capacity: a server they start shares
+// the machine with the suite's other files, and would shed a tiny run's requests as overloaded
+// (a 503 at event loop utilization 0.99 failed one). Shedding off for it, as test/helper.ts does.
+process.env.SHED_EVENT_LOOP_DELAY_MS = '0'
+process.env.SHED_EVENT_LOOP_UTILIZATION = '0'
+
 const run = promisify(execFile)
 const ROOT = new URL('../..', import.meta.url).pathname
 const CLI = new URL('../../scripts/bench/markers.ts', import.meta.url).pathname
