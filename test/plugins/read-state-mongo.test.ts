@@ -4,6 +4,7 @@ import { MongoClient, type CommandStartedEvent } from 'mongodb'
 import { coalesce, type BatchSpan, type IndexChange } from '../../plugins/read-state/store.ts'
 import { createMongoReadState } from '../../plugins/read-state/mongo.ts'
 import { createRedisCounterMirror } from '../../plugins/read-state/counter-mirror.ts'
+import { TransientError } from '../../plugins/external/errors.ts'
 import { readStateContract } from '../contracts/read-state.ts'
 import { cleanupReal, mongoDatabase, realNames, redisClient, requireService, requireServices, services, testLogger } from '../services.ts'
 
@@ -196,7 +197,7 @@ if (await requireService(t, 'mongo')) {
         t.teardown(() => store.close())
         const oid = (n: number) => (0xc000000 + n).toString(16).padStart(24, '0')
         const changes: IndexChange[] = [0, 1, 2].map((n) => ({ type: 'create', at: new Date().toISOString(), message: { id: oid(n), channelId: 'mirror-d', senderId: 'bob', position: { epoch: 'm', offset: String(n) }, mentions: [] } }))
-        await t.rejects(store.index(changes, [{ epoch: 'm', first: 0, last: 2 }]), { transient: true }, 'the batch fails, transient: the handler retries it')
+        await t.rejects(store.index(changes, [{ epoch: 'm', first: 0, last: 2 }]), TransientError, 'the batch fails, transient: the handler retries it')
         const healthy = createMongoReadState(db, { logger: testLogger(), mirror })
         t.teardown(() => healthy.close())
         await healthy.index(changes, [{ epoch: 'm', first: 0, last: 2 }]) // the retry, wherever it runs
