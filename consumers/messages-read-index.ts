@@ -17,6 +17,8 @@ export default defineTopicHandler({
   topic: topics.messages,
   mode: 'shared',
   group: 'read-state',
+  // a store write per channel per batch: bigger batches, fewer writes (READ_STATE_LINGER_MS)
+  lingerMs: (config) => config.READ_STATE_LINGER_MS,
   async handleBatch (events, { app }) {
     const changes: IndexChange[] = []
     const spans = new Map<string, BatchSpan>()

@@ -34,6 +34,11 @@ interface ConsumerSpecBase {
    * that reads what its sockets need, docs/scaling.md). Honoured by buses with `selective`.
    */
   selective?: boolean
+  /**
+   * Shared only: this consumer's consume linger in ms, instead of the bus's (KAFKA_CONSUME_LINGER_MS):
+   * a handler whose store pays per write per batch gathers bigger batches. Honoured by the Kafka bus.
+   */
+  lingerMs?: number
 }
 
 /** The topics a spec reads. */

@@ -9,6 +9,8 @@ import { defineTopicHandler, type TopicEvent } from '../../plugins/topic-handler
 import { defineTopic } from '../../schemas/topics.ts'
 import { TransientError } from '../../plugins/external/errors.ts'
 import type { Position } from '../../schemas/message.ts'
+import { createEmbeddedBus } from '../../plugins/bus/embedded.ts'
+import type { ConsumerSpec } from '../../plugins/bus/bus.ts'
 
 const Item = Type.Object({ n: Type.Integer() })
 const itemsTopic = (name: string) => defineTopic({ name, key: 'any', schema: Item, positioned: false, clientEvents: [], description: 'test items' })
@@ -185,4 +187,17 @@ t.test('a handler in a group of its own goes on while another handler of its top
   await new Promise<void>((resolve) => setImmediate(resolve))
   t.equal(await lagOf('shared'), 0, 'and catches up once its service is back')
   t.equal(await lagOf('shared.cache'), 0)
+})
+
+t.test('a group may ask for a longer consume linger: the read-state index asks for READ_STATE_LINGER_MS, the others the bus\'s', async (t) => {
+  const bus = createEmbeddedBus({ topicPrefix: '', partitions: 1, instanceId: 'linger' })
+  const specs: ConsumerSpec[] = []
+  const consume = bus.consume.bind(bus)
+  bus.consume = async (spec) => { specs.push(spec); return await consume(spec) }
+  t.teardown(() => bus.close())
+  await build(t, { READ_STATE_LINGER_MS: 1700 }, { bus })
+  const byName = new Map(specs.map((s) => [s.name, s.lingerMs]))
+  t.equal(byName.get('shared.messages.read-state'), 1700, 'the read-state index: its own linger')
+  t.ok(specs.length > 3, `and ${specs.length} consumers in all`)
+  t.same(specs.filter((s) => s.name !== 'shared.messages.read-state' && s.lingerMs !== undefined).map((s) => s.name), [], 'no other asks for one')
 })

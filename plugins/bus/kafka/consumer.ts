@@ -62,7 +62,7 @@ export async function startConsumer (kafka: Kafka, options: ConsumerOptions, spe
   const consumer = groupConsumer(kafka, groupId, { selective, stopping: () => stopping, log })
   // The delivery path (broadcast) fetches each record the moment it is there; the shared
   // handlers (store, cache, recovery log, mentions) take a busy log in larger batches.
-  const unlinger = broadcast ? () => {} : lingerConsumerGroup(groupId, options.consumeLingerMs)
+  const unlinger = broadcast ? () => {} : lingerConsumerGroup(groupId, spec.lingerMs ?? options.consumeLingerMs)
   // topic/partition → next offset to read, once every handler is done (lag counts it before the commit lands)
   const handled = new Map<string, string>()
   // Broadcast: fetched records and those this instance appended share one dispatch per partition.
