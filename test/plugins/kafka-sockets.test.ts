@@ -22,10 +22,13 @@ t.test('end() destroys the connections still open, and every later connection fa
   const held = sockets.factory(plain(port, () => {}))
   await once(held, 'connect')
   t.equal(sockets.open, 1, 'one connection open')
+  let told = false
+  held.on('end', () => { told = true }) // what kafkajs's connection listens to (not 'close')
   const closed = once(held, 'close')
   sockets.end()
   await closed
   t.ok(held.destroyed, 'the bus ended: the connection still open is destroyed')
+  t.ok(told, 'and kafkajs is told it ended: its connection and request-timeout check stop')
   t.equal(sockets.open, 0, 'none open')
 
   // what kafkajs retries after that: refused, without connecting

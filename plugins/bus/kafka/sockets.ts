@@ -39,10 +39,19 @@ export function createSockets (inner: ISocketFactory = connect) {
     factory,
     /** Connections made and not closed yet. */
     get open () { return open.size },
-    /** The bus has closed: destroys what is still open, and refuses every later connection. */
+    /**
+     * The bus has closed: ends what is still open, and refuses every later connection. kafkajs
+     * hears of a socket's end ('end'), not of its destruction ('close'): told only by a destroy,
+     * its connection stays "connected" and its request-timeout check (kafkajs-patches.ts, a ref'd
+     * timer) runs for good, keeping the process alive. So it is told the server closed it, then the
+     * socket is destroyed.
+     */
     end () {
       ended = true
-      for (const socket of open) socket.destroy()
+      for (const socket of open) {
+        socket.emit('end')
+        socket.destroy()
+      }
     }
   }
 }
