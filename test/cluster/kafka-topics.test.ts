@@ -1,8 +1,10 @@
 // On the three-broker cluster of `scripts/services.sh up --cluster` (the cluster step of .ci/run):
 // topics switchboard creates have three replicas and min.insync.replicas=2; an existing weaker
-// topic is brought to the target or refused with what to do.
+// topic is brought to the target or refused with what to do; a topic the cluster lost is created
+// again (this cluster creates no topic by itself, as production clusters are set up).
 import t from 'tap'
 import { Kafka, logLevel } from 'kafkajs'
+import { pino } from 'pino'
 import { createKafkaBus, TopicMismatchError } from '../../plugins/bus/kafka/index.ts'
 import { cleanupReal, services, testLogger, unique } from '../services.ts'
 import { requireCluster } from './cluster.ts'
@@ -36,5 +38,26 @@ if (await requireCluster(t)) {
     await admin.createTopics({ topics: [{ topic: `${prefix}thin`, numPartitions: 3, replicationFactor: 2 }], waitForLeaders: true })
     await t.rejects(bus.ensureTopics(['thin']), TopicMismatchError)
     await t.rejects(bus.ensureTopics(['thin']), { message: /thin has 2 replica\(s\) per partition, this cluster's target is 3: .*kafka-reassign-partitions/ })
+  })
+  t.test('a topic the bus ensured that the cluster lost (wiped, or a new cluster at the address) is created again by the next produces, without a restart', async (t) => {
+    const warnings: string[] = []
+    const lost = createKafkaBus({ brokers, clientId: 'cluster-test', topicPrefix: prefix, partitions: 3, instanceId: unique('lost'), logger: pino({ level: 'warn' }, { write: (line: string) => { warnings.push(line) } }) })
+    t.teardown(() => lost.close())
+    const topic = unique('lost')
+    await lost.ensureTopics([topic])
+    await lost.produce(topic, 'k', 'before')
+    await admin.deleteTopics({ topics: [`${prefix}${topic}`] })
+    // deletion completes in the background: until the brokers no longer list it
+    for (let i = 0; i < 100 && (await admin.listTopics()).includes(`${prefix}${topic}`); i++) await admin.fetchTopicMetadata({ topics: [] })
+    t.notOk((await admin.listTopics()).includes(`${prefix}${topic}`), 'the topic is gone')
+    const outcomes: string[] = []
+    for (let i = 0; i < 5 && outcomes.at(-1) !== 'ok'; i++) {
+      outcomes.push(await lost.produce(topic, 'k', `after ${i}`).then(() => 'ok', (err: Error) => err.message))
+    }
+    t.equal(outcomes.at(-1), 'ok', `a produce succeeds again (${outcomes.length} tried: ${outcomes.join('; ')})`)
+    t.ok(outcomes.length <= 2, 'at most the produce that found it gone fails (503)')
+    const [recreated] = (await admin.fetchTopicMetadata({ topics: [`${prefix}${topic}`] })).topics
+    t.same(recreated.partitions.map((p) => p.replicas.length), [3, 3, 3], 'created again as the bus creates its topics')
+    t.ok(warnings.some((w) => w.includes('creating them again')), 'and said so in the log')
   })
 }

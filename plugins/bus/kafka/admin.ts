@@ -28,6 +28,15 @@ export const epochOf = (cluster: string, topic: string, partition: number) => `$
 
 export type ClusterAdmin = ReturnType<typeof createAdmin>
 
+/** A kafkajs error (or one it wraps) saying the cluster does not know a topic. */
+export function unknownTopic (err: unknown): boolean {
+  for (let e = err as { type?: string, cause?: unknown, originalError?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
+    if (e.type === 'UNKNOWN_TOPIC_OR_PARTITION') return true
+    e = (e.originalError ?? e.cause) as typeof e
+  }
+  return false
+}
+
 export function createAdmin (kafka: Kafka, { logger, names, partitions, closed }: AdminOptions) {
   // One admin client for metadata, topic creation, offsets and readiness; reconnected after failures.
   let admin: Promise<Admin> | undefined
@@ -58,8 +67,22 @@ export function createAdmin (kafka: Kafka, { logger, names, partitions, closed }
     return clusterId
   }
 
+  // The (logical) topics this bus has ensured: if the cluster loses them (wiped and started again,
+  // a new cluster at the same address), the next lookup of where their partitions are creates them
+  // again, as the start-up did, instead of every produce failing until an instance restarts.
+  const ensured = new Set<string>()
+  let recreating: Promise<void> | undefined
+  function recreate (): Promise<void> {
+    recreating ??= (async () => {
+      logger.warn({ topics: [...ensured] }, 'Kafka no longer knows topics this instance ensured (a wiped or new cluster?): creating them again')
+      await ensure([...ensured])
+    })().finally(() => { recreating = undefined })
+    return recreating
+  }
+
   /** Creates the topics that do not exist yet; holds the existing ones to the target (topic-check.ts). */
   async function ensure (topics: string[]) {
+    for (const topic of topics) ensured.add(topic)
     const a = await get()
     const wanted = [...new Set(topics.map(names.physical))]
     const existing = new Set(await a.listTopics())
@@ -92,7 +115,13 @@ export function createAdmin (kafka: Kafka, { logger, names, partitions, closed }
     if (Date.now() - metadata.at > META_MAX_AGE_MS) metadata = { at: Date.now(), topics: new Map() }
     const missing = topics.filter((t) => !metadata.topics.has(t))
     if (missing.length) {
-      const { topics: fetched } = await (await get()).fetchTopicMetadata({ topics: missing })
+      const fetch = async () => (await get()).fetchTopicMetadata({ topics: missing })
+      const { topics: fetched } = await fetch().catch(async (err: unknown) => {
+        // a topic this bus ensured is gone: created again, then asked once more
+        if (!unknownTopic(err) || !missing.some((t) => [...ensured].some((e) => names.physical(e) === t))) throw err
+        await recreate()
+        return await fetch()
+      })
       for (const { name, partitions } of fetched) {
         if (partitions.length === 0) throw new Error(`no partitions known for ${name}`)
         metadata.topics.set(name, [...partitions].sort((a, b) => a.partitionId - b.partitionId))
