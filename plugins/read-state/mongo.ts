@@ -158,11 +158,14 @@ export function createMongoReadState (db: Db, { logger, unreadMax = 999, mirror 
     if (changes.length === 0) return
     const channelIds = [...new Set(changes.map((c) => c.type === 'create' ? c.message.channelId : c.channelId))]
     const epochOf = new Map(changes.map((c) => [c.type === 'create' ? c.message.channelId : c.channelId, c.type === 'create' ? c.message.position.epoch : c.position.epoch]))
-    // a kept counter answers only within an epoch this batch follows on (one channel is in one partition)
+    // a kept counter answers only within an epoch this batch follows on (one channel is in one
+    // partition), and only if it is of that epoch: one of an older epoch (the topic re-created)
+    // says nothing of what another instance may have counted in the new one before this one came
     const stored = new Map<string, ChannelCounter>()
     for (const channelId of channelIds) {
       const c = kept.get(channelId)
-      if (c && follows.has(epochOf.get(channelId)!)) stored.set(channelId, c)
+      const epoch = epochOf.get(channelId)!
+      if (c && c.epoch === epoch && follows.has(epoch)) stored.set(channelId, c)
     }
     const reading = channelIds.filter((id) => !stored.has(id))
     const deleting = deletedIds(changes)

@@ -148,6 +148,15 @@ if (await requireService(t, 'mongo')) {
     await store.index(...batch(16, 19))
     t.same(reads, [ch], 'a batch handled again (not following on) reads it too')
     t.match(await store.head(ch), { messageId: oid(19), seq: 17 }, 'and changes nothing')
+
+    // the topic re-created (a new epoch): a counter kept from the old one is not the new one's
+    const create = (channelId: string, epoch: string, n: number): IndexChange => ({ type: 'create', at: new Date().toISOString(), message: { id: oid(100 + n), channelId, senderId: 'bob', position: { epoch, offset: String(n) }, mentions: [] } })
+    await other.index([create(ch, 'k2', 0), create(ch, 'k2', 1)], [{ epoch: 'k2', first: 0, last: 1 }]) // another instance counts it there first
+    await store.index([create('kept-y', 'k2', 5)], [{ epoch: 'k2', first: 5, last: 5 }]) // then this one takes the partition
+    reads.length = 0
+    await store.index([create(ch, 'k2', 6)], [{ epoch: 'k2', first: 6, last: 6 }])
+    t.same(reads, [ch], 'following on in the new epoch, the old epoch\'s kept counter is read again')
+    t.match(await store.head(ch), { messageId: oid(106), seq: 3 }, 'and numbering goes on from what the other instance counted')
   })
   if (await requireServices(t, 'redis')) {
     const { keyPrefix } = realNames('readstate-mirror')
