@@ -4,7 +4,7 @@
 // index may count as unread: a default is a floor, never a marker the user set.
 import { topics } from '../schemas/topics.ts'
 import { defineTopicHandler } from '../plugins/topic-handlers.ts'
-import { PERSONAL_PREFIX, STATUS_PREFIX } from '../schemas/channel-kinds.ts'
+import { isServerNamedChannel } from '../schemas/channel-kinds.ts'
 import type { Marker } from '../plugins/read-state/store.ts'
 
 export default defineTopicHandler({
@@ -17,7 +17,7 @@ export default defineTopicHandler({
     for (const { event } of events) {
       if (event.type !== 'subscribed') continue
       const channelId = event.data.channel
-      if (channelId.startsWith(PERSONAL_PREFIX) || channelId.startsWith(STATUS_PREFIX)) continue
+      if (isServerNamedChannel(channelId)) continue
       subscribed.set(`${event.userId}\n${channelId}`, { userId: event.userId, channelId, at: event.at })
     }
     if (subscribed.size === 0) return

@@ -6,7 +6,7 @@
 import fp from 'fastify-plugin'
 import type { Connection } from '../fanout/hub.ts'
 import type { Consumer, ReadFrom } from './bus/index.ts'
-import { STATUS_PREFIX } from '../schemas/channel-kinds.ts'
+import { isStatusChannel } from '../schemas/channel-kinds.ts'
 import { topics } from '../schemas/topics.ts'
 
 /** Counters read by /metrics and tests: partitions read now, and how often one was resumed or paused. */
@@ -56,7 +56,7 @@ export default fp(async function fanoutReads (app) {
 
   async function want (conn: Connection, channel: string): Promise<ReadFrom | undefined> {
     // status channels get no message events (the server API refuses them): they hold nothing
-    if (!selective || !consumer?.read || channel.startsWith(STATUS_PREFIX)) return undefined
+    if (!selective || !consumer?.read || isStatusChannel(channel)) return undefined
     const partition = await app.bus.partitionOf!(topic, channel)
     if (conn.ended) return undefined // gone meanwhile: its onDisconnect ran already, nothing to hold
     const held = byConn.get(conn.id) ?? new Map<string, number>()

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Message } from '../schemas/message.ts'
 import type { NotificationEvent } from '../schemas/events.ts'
 import { TransientError } from './external/errors.ts'
-import { PERSONAL_PREFIX } from './channels/index.ts'
+import { isPersonalChannel, personalChannel } from '../schemas/channel-kinds.ts'
 
 const EXCERPT_LENGTH = 140
 
@@ -21,10 +21,10 @@ type Kind = { kind: 'mention' } | { kind: 'reply', parentId: string }
  */
 export async function notifyReaders (app: FastifyInstance, message: Message, users: string[], kind: Kind): Promise<void> {
   if (users.length === 0) return
-  const personal = message.channelId.startsWith(PERSONAL_PREFIX)
+  const personal = isPersonalChannel(message.channelId)
   const channel = personal ? null : await app.channels.store.get(message.channelId)
   const mayRead = (userId: string) => personal
-    ? message.channelId === PERSONAL_PREFIX + userId
+    ? message.channelId === personalChannel(userId)
     : !channel?.private || channel.members.includes(userId)
   const excerpt = [...message.content.trim()].slice(0, EXCERPT_LENGTH).join('')
   for (const userId of users) {

@@ -4,7 +4,7 @@ import type { FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { ErrorResponse } from '../schemas/http.ts'
 import { Channel, ChannelIdParams, CreateChannelBody, MemberParams } from '../schemas/channel.ts'
-import { PERSONAL_PREFIX, STATUS_PREFIX } from '../plugins/channels/index.ts'
+import { PERSONAL_PREFIX, STATUS_PREFIX, isPersonalChannel, isStatusChannel } from '../schemas/channel-kinds.ts'
 
 /** Whether a stored channel is what this creation asks for (then the request is a retry of it). */
 const sameCreation = (stored: Channel, asked: Channel) =>
@@ -51,8 +51,8 @@ const channels: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const user = caller(request)
     const { id, name, members = [] } = request.body
-    if (id.startsWith(PERSONAL_PREFIX)) throw app.httpErrors.forbidden(`channel ids starting with ${PERSONAL_PREFIX} are personal channels and cannot be created`)
-    if (id.startsWith(STATUS_PREFIX)) throw app.httpErrors.forbidden(`channel ids starting with ${STATUS_PREFIX} are users' status channels and cannot be created`)
+    if (isPersonalChannel(id)) throw app.httpErrors.forbidden(`channel ids starting with ${PERSONAL_PREFIX} are personal channels and cannot be created`)
+    if (isStatusChannel(id)) throw app.httpErrors.forbidden(`channel ids starting with ${STATUS_PREFIX} are users' status channels and cannot be created`)
     const channel: Channel = {
       id,
       name: name ?? id,

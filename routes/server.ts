@@ -9,7 +9,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type, type Static } from '@sinclair/typebox'
 import { ErrorResponse } from '../schemas/http.ts'
 import { ChannelId, Message, MessageContent, UserId } from '../schemas/message.ts'
-import { STATUS_PREFIX } from '../plugins/channels/index.ts'
+import { isStatusChannel } from '../schemas/channel-kinds.ts'
 
 /** Channels one broadcast may name. */
 export const MAX_BROADCAST_CHANNELS = 100
@@ -36,7 +36,7 @@ const server: FastifyPluginAsyncTypebox = async (app) => {
   const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 409: ErrorResponse, 413: ErrorResponse, 503: ErrorResponse }
 
   function refuse (channelId: string) {
-    if (channelId.startsWith(STATUS_PREFIX)) throw app.httpErrors.forbidden(`channel ${channelId} is a user's status: only the server's status events go there`)
+    if (isStatusChannel(channelId)) throw app.httpErrors.forbidden(`channel ${channelId} is a user's status: only the server's status events go there`)
   }
 
   function publish (channelId: string, content: string, sender: { senderId?: string, senderName?: string }): Promise<Message> {

@@ -15,3 +15,5 @@ export const statusChannel = (userId: string) => `${STATUS_PREFIX}${userId}`
 export const isPersonalChannel = (channelId: string) => channelId.startsWith(PERSONAL_PREFIX)
 /** Whether a channel is a user's status channel (`status:<id>`). */
 export const isStatusChannel = (channelId: string) => channelId.startsWith(STATUS_PREFIX)
+/** Whether the server names the channel for a user (personal or status), rather than clients creating it. */
+export const isServerNamedChannel = (channelId: string) => isPersonalChannel(channelId) || isStatusChannel(channelId)

@@ -4,10 +4,9 @@ import fp from 'fastify-plugin'
 import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import type { Access, Channel, ChannelStore } from './channels.ts'
 import { createEmbeddedChannelStore } from './embedded.ts'
-import { PERSONAL_PREFIX, STATUS_PREFIX } from '../../schemas/channel-kinds.ts'
+import { PERSONAL_PREFIX, isPersonalChannel, isStatusChannel } from '../../schemas/channel-kinds.ts'
 
 export type * from './channels.ts'
-export { PERSONAL_PREFIX, STATUS_PREFIX }
 
 export interface Channels {
   readonly store: ChannelStore
@@ -89,11 +88,11 @@ export default fp<ChannelsPluginOptions>(async function channels (app, opts) {
   }
 
   const refusal: Channels['refusal'] = async (user, channelId, access) => {
-    if (channelId.startsWith(PERSONAL_PREFIX)) {
+    if (isPersonalChannel(channelId)) {
       if (access === 'write') return `channel ${channelId} is personal: only the server posts to it`
       return user?.id === channelId.slice(PERSONAL_PREFIX.length) ? undefined : `channel ${channelId} is personal: only its user may read it`
     }
-    if (channelId.startsWith(STATUS_PREFIX)) {
+    if (isStatusChannel(channelId)) {
       return access === 'write' ? `channel ${channelId} is a user's status: only the server publishes to it` : undefined
     }
     return memberRefusal(await get(channelId), user?.id, channelId, access)

@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events'
 import fp from 'fastify-plugin'
 import type { Connection } from '../../fanout/types.ts'
 import { CloseCodes, frames } from '../../fanout/protocol.ts'
-import { PERSONAL_PREFIX, STATUS_PREFIX } from '../channels/index.ts'
+import { STATUS_PREFIX, isServerNamedChannel, isStatusChannel } from '../../schemas/channel-kinds.ts'
 import type { ConnectionEvent, DisconnectReason, UserStatus } from '../../schemas/connections.ts'
 import type { Claim, ConnectionRegistry, LiveConnection, StatusChange } from './registry.ts'
 import { createEmbeddedRegistry } from './embedded.ts'
@@ -57,7 +57,7 @@ export function disconnectReason (ended: Connection['ended']): { reason: Disconn
 }
 
 /** Channels whose subscriptions are not reported: the implied personal channel, status channels. */
-const internal = (channel: string) => channel.startsWith(PERSONAL_PREFIX) || channel.startsWith(STATUS_PREFIX)
+const internal = (channel: string) => isServerNamedChannel(channel)
 
 // `subscriptions` numbers the connection's subscribed/unsubscribed facts: a channel joined, left and
 // joined again is three facts, so their ids differ (the count is taken when the fact happens, so a
@@ -181,7 +181,7 @@ export default fp<{ registry?: ConnectionRegistry }>(async function connections 
     },
     async onSubscribed (conn, channel) {
       // A status subscriber gets the current status first, then changes (keep the highest version).
-      if (channel.startsWith(STATUS_PREFIX)) {
+      if (isStatusChannel(channel)) {
         const [status] = await registry.statuses([channel.slice(STATUS_PREFIX.length)])
         if (hub.isSubscribed(conn, channel)) hub.send(conn, frames.event(channel, 'user.status', status))
       }

@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events'
 import fp from 'fastify-plugin'
 import type { Connection } from '../../fanout/types.ts'
-import { PERSONAL_PREFIX, STATUS_PREFIX } from '../channels/index.ts'
+import { isServerNamedChannel } from '../../schemas/channel-kinds.ts'
 import type { UserActivityEvent } from '../../schemas/events.ts'
 import type { PresenceStore } from './presence.ts'
 import { createEmbeddedPresence } from './embedded.ts'
@@ -46,7 +46,7 @@ export default fp<{ presence?: PresenceStore }>(async function presence (app, op
 
   // Anonymous connections are nobody; a personal channel has one possible member, and watching a
   // user's status is no presence: neither counts.
-  const counts = (conn: Connection, channel: string) => conn.user !== undefined && !channel.startsWith(PERSONAL_PREFIX) && !channel.startsWith(STATUS_PREFIX)
+  const counts = (conn: Connection, channel: string) => conn.user !== undefined && !isServerNamedChannel(channel)
 
   const track = (work: Promise<void>): Promise<void> => {
     inFlight.add(work)
